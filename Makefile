@@ -1,0 +1,90 @@
+# LISA build. `make deps` installs the Debian packages; `make` builds build/lisa.
+# Sources are found by wildcard: add a file under src/<layer>/ and it is built.
+
+BUILD   ?= build
+CC      ?= cc
+OPT     ?= -O2
+SAN     ?=
+PKGS    := libjpeg libpng libwebp libwebpdemux libgif libheif libtiff-4 libexif \
+           libcjson libutf8proc libcurl openblas
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN)
+LDFLAGS += $(SAN)
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+CLI_SRC  := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test bench debug fuzz fuzz-run clean format demo serve
+all: $(BUILD)/lisa
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/liblisa.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lisa: $(CLI_OBJ) $(BUILD)/liblisa.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(BUILD)/liblisa.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/liblisa.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@sh tools/deps.sh
+
+test: $(BUILD)/lisa $(TESTS)
+	@sh tests/run.sh $(BUILD)
+
+bench: $(BUILD)/lisa $(BENCHES)
+	@sh bench/run.sh $(BUILD)
+
+# ASan + UBSan build of everything, then the whole suite under it.
+debug:
+	$(MAKE) BUILD=build/debug OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# libFuzzer targets (clang). `make fuzz-run FUZZ=fuzz_decode FUZZ_TIME=600` runs one.
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ     ?= fuzz_decode
+FUZZ_TIME ?= 60
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" build/fuzz/liblisa.a
+	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer,address,undefined" $(FUZZERS)
+
+build/fuzz/fuzz_%: build/fuzz/fuzz/fuzz_%.o build/fuzz/liblisa.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-run: fuzz
+	@mkdir -p fuzz/corpus-$(FUZZ)
+	build/fuzz/$(FUZZ) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 \
+	    fuzz/corpus-$(FUZZ) fuzz/seeds/$(FUZZ)
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard src/*/*.h tests/*.h bench/*.c fuzz/*.c)
+
+# Until the server lands, the main job makes thumbnails of a folder.
+IMAGES ?= tests/data/images
+demo serve: $(BUILD)/lisa
+	@mkdir -p data/thumbnails
+	@for f in $(IMAGES)/*; do \
+	    $(BUILD)/lisa thumb "$$f" "data/thumbnails/$$(basename "$${f%.*}").jpg" && echo "thumbnail: $$f"; \
+	done; echo "thumbnails in data/thumbnails/"
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,15 @@
+// The command table: one cmd_*() per file in src/cli/, git builtin style.
+// Each takes argv after the command name (argv[0] is the command) and
+// returns the process exit status. Commands print their own errors.
+#ifndef LISA_CLI_H
+#define LISA_CLI_H
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+// Prints "lisa: <msg>" to stderr, naming the failed code's detail; returns 1.
+int cli_fail(const char *what);
+
+#define LISA_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,51 @@
+#include "cli/cli.h"
+#include "base/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+};
+
+static const struct command commands[] = {
+    {"help", cmd_help, "help                       list the commands"},
+    {"version", cmd_version, "version                    print the version"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_fail(const char *what)
+{
+    fprintf(stderr, "lisa: %s: %s\n", what, lisa_errmsg());
+    return 1;
+}
+
+int cmd_help(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("usage: lisa <command> [args]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) printf("  %s\n", commands[i].usage);
+    return 0;
+}
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("lisa %s\n", LISA_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return cmd_help(0, NULL), 2;
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
+    if (!strcmp(name, "--version")) name = "version";
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "lisa: '%s' is not a command; see 'lisa help'\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,57 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *tu_data(const char *rel)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "tests/data/%s", rel);
+    return buf;
+}
+
+const char *tu_tmpdir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        mkdir("tests/tmp", 0755);
+        snprintf(dir, sizeof dir, "tests/tmp/run-%d", (int)getpid());
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0) fail_msg("cannot clear %s", dir);
+        if (mkdir(dir, 0755) != 0) fail_msg("cannot create %s", dir);
+    }
+    return dir;
+}
+
+const char *tu_tmp(const char *name)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "%s/%s", tu_tmpdir(), name);
+    return buf;
+}
+
+void tu_write(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) fail_msg("cannot write %s", path);
+    if (n && fwrite(data, 1, n, f) != n) fail_msg("short write %s", path);
+    fclose(f);
+}
+
+uint8_t *tu_read(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)len + 1);
+    if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) fail_msg("cannot read %s", path);
+    fclose(f);
+    buf[len] = 0;
+    *n = (size_t)len;
+    return buf;
+}

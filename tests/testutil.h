@@ -1,0 +1,28 @@
+// Shared helpers for the cmocka suites. Tests run from the repository root.
+#ifndef LISA_TESTUTIL_H
+#define LISA_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+// Path under tests/data/ (static buffer, valid until the next call).
+const char *tu_data(const char *rel);
+
+// A fresh empty directory under tests/tmp/ for this process; path is static.
+const char *tu_tmpdir(void);
+
+// Path of name inside tu_tmpdir() (static buffer, valid until the next call).
+const char *tu_tmp(const char *name);
+
+// Writes n bytes to path; fails the test on error.
+void tu_write(const char *path, const void *data, size_t n);
+
+// Reads a whole file into a malloc'd buffer (caller frees); fails on error.
+uint8_t *tu_read(const char *path, size_t *n);
+
+#endif
