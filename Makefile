@@ -23,6 +23,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+.SECONDARY:
 .PHONY: all deps test bench debug fuzz fuzz-run clean format demo serve
 all: $(BUILD)/lisa
 
