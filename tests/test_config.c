@@ -1,0 +1,105 @@
+#include "testutil.h"
+#include "base/err.h"
+#include "model/config.h"
+
+#include <math.h>
+
+static int parse(const char *json, clip_config *c)
+{
+    lisa_clearerr();
+    return cfg_parse(json, strlen(json), "config.json", c);
+}
+
+static void expect_fail(const char *json, int code, const char *msg)
+{
+    clip_config c;
+    int rc = parse(json, &c);
+    if (rc != code || strcmp(lisa_errmsg(), msg))
+        fail_msg("%s -> %d '%s', want %d '%s'", json, rc, lisa_errmsg(), code, msg);
+}
+
+static void test_defaults_when_missing(void **state)
+{
+    (void)state;
+    clip_config c;
+    assert_int_equal(parse("{}", &c), 0);
+    assert_int_equal(c.text.hidden, 512);
+    assert_int_equal(c.text.heads, 8);
+    assert_int_equal(c.text.intermediate, 2048);
+    assert_int_equal(c.vision.hidden, 768);
+    assert_int_equal(c.vision.layers, 12);
+    assert_int_equal(c.image_size, 224);
+    assert_int_equal(c.patch_size, 32);
+    assert_int_equal(c.projection_dim, 512);
+    assert_int_equal(c.eos_token_id, 49407);
+    assert_int_equal(c.text.act, ACT_QUICK_GELU);
+    assert_true(fabsf(c.vision.eps - 1e-5f) < 1e-12f);
+}
+
+static void test_openai_style(void **state)
+{
+    (void)state;
+    clip_config c;
+    const char *j = "{\"model_type\":\"clip\",\"projection_dim\":768,\"architectures\":[\"CLIPModel\"],"
+                    "\"text_config\":{\"hidden_size\":768,\"num_attention_heads\":12,\"intermediate_size\":3072,"
+                    "\"eos_token_id\":2,\"hidden_act\":\"gelu\",\"layer_norm_eps\":1e-6,\"projection_dim\":9},"
+                    "\"vision_config\":{\"hidden_size\":1024,\"num_attention_heads\":16,\"num_hidden_layers\":24,"
+                    "\"image_size\":336,\"patch_size\":14,\"hidden_act\":\"gelu_pytorch_tanh\"}}";
+    assert_int_equal(parse(j, &c), 0);
+    assert_int_equal(c.projection_dim, 768);
+    assert_int_equal(c.text.hidden, 768);
+    assert_int_equal(c.text.layers, 12);
+    assert_int_equal(c.eos_token_id, 2);
+    assert_int_equal(c.text.act, ACT_GELU);
+    assert_true(fabsf(c.text.eps - 1e-6f) < 1e-12f);
+    assert_int_equal(c.vision.hidden, 1024);
+    assert_int_equal(c.vision.layers, 24);
+    assert_int_equal(c.image_size, 336);
+    assert_int_equal(c.patch_size, 14);
+    assert_int_equal(c.vision.act, ACT_GELU_TANH);
+}
+
+static void test_errors_name_key(void **state)
+{
+    (void)state;
+    expect_fail("[]", LISA_EFORMAT, "config.json: not a JSON object");
+    expect_fail("{\"model_type\":\"blip\"}", LISA_EUNSUPPORTED, "config.json: model_type: \"blip\" is not clip");
+    expect_fail("{\"text_config\":3}", LISA_EFORMAT, "config.json: text_config: expected an object");
+    expect_fail("{\"projection_dim\":0}", LISA_EFORMAT,
+                "config.json: projection_dim: expected an integer in [1, 65536]");
+    expect_fail("{\"vision_config\":{\"hidden_size\":\"768\"}}", LISA_EFORMAT,
+                "config.json: vision_config.hidden_size: expected an integer in [1, 65536]");
+    expect_fail("{\"vision_config\":{\"num_hidden_layers\":2.5}}", LISA_EFORMAT,
+                "config.json: vision_config.num_hidden_layers: expected an integer in [0, 1024]");
+    expect_fail("{\"text_config\":{\"hidden_act\":\"relu\"}}", LISA_EUNSUPPORTED,
+                "config.json: text_config.hidden_act: \"relu\" is not quick_gelu, gelu, gelu_new or "
+                "gelu_pytorch_tanh");
+    expect_fail("{\"text_config\":{\"num_attention_heads\":7}}", LISA_EFORMAT,
+                "config.json: text_config.num_attention_heads: 7 does not divide hidden_size 512");
+    expect_fail("{\"vision_config\":{\"patch_size\":17}}", LISA_EFORMAT,
+                "config.json: vision_config.patch_size: 17 does not divide image_size 224");
+    expect_fail("{\"vision_config\":{\"layer_norm_eps\":-1}}", LISA_EFORMAT,
+                "config.json: vision_config.layer_norm_eps: expected a number in (0, 1)");
+}
+
+static void test_load_file(void **state)
+{
+    (void)state;
+    clip_config c;
+    const char *p = tu_tmp("config.json");
+    tu_write(p, "{\"vision_config\":{\"patch_size\":16}}", 35);
+    assert_int_equal(cfg_load(p, &c), 0);
+    assert_int_equal(c.patch_size, 16);
+    assert_int_equal(cfg_load(tu_tmp("missing.json"), &c), LISA_ENOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_when_missing),
+        cmocka_unit_test(test_openai_style),
+        cmocka_unit_test(test_errors_name_key),
+        cmocka_unit_test(test_load_file),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

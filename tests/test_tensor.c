@@ -1,0 +1,193 @@
+// Fast kernels against their scalar references on random shapes, odd sizes included.
+#include "testutil.h"
+#include "base/pool.h"
+#include "tensor/tensor.h"
+
+#include <math.h>
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static float frand(void) // uniform in [-1, 1)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0) * 2 - 1);
+}
+
+static float *rvec(size_t n, float scale)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
+    return v;
+}
+
+static void test_matmul_matches_ref(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {{1, 1, 1}, {1, 7, 5}, {3, 17, 13}, {50, 96, 384}, {77, 65, 33},
+                                    {8, 129, 257}, {2, 1, 9}, {13, 31, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+        float *x = rvec((size_t)n * in, 1), *w = rvec((size_t)out * in, 1), *b = rvec(out, 1);
+        float *y = rvec((size_t)n * out, 1), *r = rvec((size_t)n * out, 1);
+        for (int bias = 0; bias < 2; bias++) {
+            t_matmul(y, x, w, bias ? b : NULL, n, in, out);
+            t_matmul_ref(r, x, w, bias ? b : NULL, n, in, out);
+            assert_true(t_nmse(y, r, (size_t)n * out) < 1e-10);
+            assert_true(t_max_abs_diff(y, r, (size_t)n * out) < 1e-4 * sqrt(in));
+        }
+        free(x), free(w), free(b), free(y), free(r);
+    }
+}
+
+static void test_matmul_ref_known_values(void **state)
+{
+    (void)state;
+    const float x[] = {1, 2, 3, 4, 5, 6}; // (2, 3)
+    const float w[] = {1, 0, 0, 0, 1, 1}; // (2, 3)
+    const float b[] = {10, 20};
+    float y[4];
+    t_matmul_ref(y, x, w, b, 2, 3, 2);
+    assert_true(y[0] == 11 && y[1] == 25 && y[2] == 14 && y[3] == 31);
+    t_matmul(y, x, w, b, 2, 3, 2);
+    assert_true(y[0] == 11 && y[1] == 25 && y[2] == 14 && y[3] == 31);
+}
+
+static void check_attention(int n, int heads, int hd, int ld, int causal)
+{
+    size_t sz = (size_t)n * ld;
+    float *q = rvec(sz, 2), *k = rvec(sz, 2), *v = rvec(sz, 1);
+    float *o = calloc(sz, sizeof *o), *r = calloc(sz, sizeof *r), *s = rvec((size_t)n * n, 1);
+    t_attention(o, q, k, v, n, heads, hd, ld, causal, s);
+    t_attention_ref(r, q, k, v, n, heads, hd, ld, causal, s);
+    assert_true(t_nmse(o, r, sz) < 1e-10);
+    assert_true(t_max_abs_diff(o, r, sz) < 1e-5);
+    if (causal) { // token 0 attends only to itself: its output is v[0]
+        for (int c = 0; c < heads * hd; c++) assert_true(fabsf(o[c] - v[c]) < 1e-6f);
+    }
+    free(q), free(k), free(v), free(o), free(r), free(s);
+}
+
+static void test_attention_matches_ref(void **state)
+{
+    (void)state;
+    check_attention(1, 1, 1, 1, 0);
+    check_attention(7, 3, 5, 15, 1);
+    check_attention(50, 4, 24, 96, 0);
+    check_attention(13, 5, 16, 83, 1); // ld wider than heads*hd
+    check_attention(77, 8, 64, 512, 1);
+}
+
+static void test_causal_mask_is_applied(void **state)
+{
+    (void)state;
+    // Changing a later token must not change earlier outputs under the mask.
+    int n = 9, hd = 8;
+    float *q = rvec(n * hd, 1), *k = rvec(n * hd, 1), *v = rvec(n * hd, 1);
+    float o1[72], o2[72], s[81];
+    t_attention(o1, q, k, v, n, 1, hd, hd, 1, s);
+    for (int c = 0; c < hd; c++) k[(n - 1) * hd + c] += 3, v[(n - 1) * hd + c] -= 2;
+    t_attention(o2, q, k, v, n, 1, hd, hd, 1, s);
+    assert_memory_equal(o1, o2, (size_t)(n - 1) * hd * sizeof(float));
+    assert_true(t_max_abs_diff(o1 + (n - 1) * hd, o2 + (n - 1) * hd, hd) > 1e-3);
+    free(q), free(k), free(v);
+}
+
+struct par_attn {
+    const float *q, *k, *v;
+    float *o, *s;
+    int n, hd, ld;
+};
+
+static void attn_head_task(void *ctx, int h, int tid)
+{
+    struct par_attn *a = ctx;
+    t_attention_head(a->o + h * a->hd, a->q + h * a->hd, a->k + h * a->hd, a->v + h * a->hd, a->n, a->hd,
+                     a->ld, 0, a->s + (size_t)tid * a->n * a->n);
+}
+
+static void test_attention_heads_in_pool(void **state)
+{
+    (void)state;
+    pool *p;
+    assert_int_equal(pool_new(3, &p), 0);
+    int n = 197, heads = 12, hd = 64, ld = heads * hd;
+    size_t sz = (size_t)n * ld;
+    struct par_attn a = {rvec(sz, 1), rvec(sz, 1), rvec(sz, 1), calloc(sz, 4), rvec(3 * (size_t)n * n, 1),
+                         n, hd, ld};
+    float *r = calloc(sz, 4), *s = rvec((size_t)n * n, 1);
+    for (int rep = 0; rep < 3; rep++) pool_for(p, heads, attn_head_task, &a);
+    t_attention_ref(r, a.q, a.k, a.v, n, heads, hd, ld, 0, s);
+    assert_true(t_nmse(a.o, r, sz) < 1e-10);
+    pool_free(p);
+    free((void *)a.q), free((void *)a.k), free((void *)a.v), free(a.o), free(a.s), free(r), free(s);
+}
+
+static void test_layernorm(void **state)
+{
+    (void)state;
+    int n = 5, d = 37;
+    float *x = rvec((size_t)n * d, 3), *g = rvec(d, 1), *b = rvec(d, 1), *y = rvec((size_t)n * d, 1);
+    float ones[37], zeros[37] = {0};
+    for (int j = 0; j < d; j++) ones[j] = 1;
+    t_layernorm(y, x, ones, zeros, n, d, 1e-5f);
+    for (int i = 0; i < n; i++) {
+        double m = 0, v = 0;
+        for (int j = 0; j < d; j++) m += y[i * d + j];
+        for (int j = 0; j < d; j++) v += (y[i * d + j] - m / d) * (y[i * d + j] - m / d);
+        assert_true(fabs(m / d) < 1e-5 && fabs(v / d - 1) < 1e-3);
+    }
+    t_layernorm(y, x, g, b, n, d, 1e-5f);
+    t_layernorm(x, x, g, b, n, d, 1e-5f); // in place gives the same
+    assert_true(t_max_abs_diff(x, y, (size_t)n * d) < 1e-6);
+    free(x), free(g), free(b), free(y);
+}
+
+static void test_activations(void **state)
+{
+    (void)state;
+    // Values from torch.nn.functional: gelu(1) = 0.8413447, gelu(-2) = -0.04550026,
+    // gelu tanh(1) = 0.8411920, quick_gelu(1) = 1 * sigmoid(1.702) = 0.8457951.
+    float a[] = {1, -2, 0}, b[] = {1, -2, 0}, c[] = {1, -2, 0};
+    t_gelu(a, 3);
+    t_gelu_tanh(b, 3);
+    t_quick_gelu(c, 3);
+    assert_true(fabsf(a[0] - 0.8413447f) < 1e-6f && fabsf(a[1] + 0.04550026f) < 1e-6f && a[2] == 0);
+    assert_true(fabsf(b[0] - 0.8411920f) < 1e-6f && b[2] == 0);
+    assert_true(fabsf(c[0] - 0.8457951f) < 1e-6f && c[2] == 0);
+}
+
+static void test_softmax_and_norm(void **state)
+{
+    (void)state;
+    float x[] = {1, 2, 3, -INFINITY};
+    t_softmax(x, 4);
+    assert_true(fabsf(x[0] - 0.09003057f) < 1e-6f && fabsf(x[2] - 0.66524096f) < 1e-6f && x[3] == 0);
+    float m[] = {-INFINITY, -INFINITY};
+    t_softmax(m, 2);
+    assert_true(m[0] == 0 && m[1] == 0);
+    float v[] = {3, 4}, z[] = {0, 0};
+    t_l2norm(v, 2);
+    t_l2norm(z, 2);
+    assert_true(fabsf(v[0] - 0.6f) < 1e-7f && fabsf(v[1] - 0.8f) < 1e-7f && z[0] == 0);
+    float y[] = {1, 2};
+    t_add(y, v, 2);
+    assert_true(fabsf(y[1] - 2.8f) < 1e-6f);
+    assert_true(fabs(t_cosine(v, v, 2) - 1) < 1e-12);
+}
+
+int main(void)
+{
+    t_set_threads(2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_matches_ref),
+        cmocka_unit_test(test_matmul_ref_known_values),
+        cmocka_unit_test(test_attention_matches_ref),
+        cmocka_unit_test(test_causal_mask_is_applied),
+        cmocka_unit_test(test_attention_heads_in_pool),
+        cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_softmax_and_norm),
+    };
+    return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
+}
