@@ -13,6 +13,9 @@ struct command {
 static const struct command commands[] = {
     {"help", cmd_help, "help                       list the commands"},
     {"version", cmd_version, "version                    print the version"},
+    {"preprocess", cmd_preprocess,
+     "preprocess [--config F] [--pixels P] [--tensor T] IMAGE  CLIP-preprocess one image"},
+    {"thumb", cmd_thumb, "thumb [--size N] IMAGE OUT.jpg  write a JPEG thumbnail"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -32,8 +32,9 @@ typedef enum {
 typedef struct {
     long long max_pixels; // refuse larger images (<= 0: IMG_DEFAULT_MAX_PIXELS)
     // JPEG only: decode with DCT scaling at the largest factor (1/2, 1/4, 1/8)
-    // that keeps both sides >= min_side. 0 decodes at full size.
+    // that keeps the short side >= min_side. 0 decodes at full size.
     int min_side;
+    int min_long; // JPEG only: likewise keep the long side >= min_long
     int no_orient; // 1: leave the stored orientation as it is
 } img_opts;
 
@@ -62,6 +63,23 @@ int img_exif_orientation(const uint8_t *exif, size_t n);
 // Transforms *im in place so that it displays upright, the way PIL's
 // ImageOps.exif_transpose does for orientation 1..8.
 int img_orient(img_t *im, int orientation);
+
+// ---------------------------------------------------------------- thumbnails
+
+#define IMG_THUMB_DEFAULT 320
+#define IMG_THUMB_QUALITY 85
+
+// Size of a thumbnail whose longest side is at most size, keeping the aspect
+// ratio (short side rounded, at least 1). Images already small enough keep
+// their size: thumbnails never upscale.
+void img_thumb_dims(int w, int h, int size, int *tw, int *th);
+
+// Thumbnail of src (already oriented) with the PIL bicubic resampler into
+// *out, which the caller releases.
+int img_thumbnail(const img_t *src, int size, img_t *out);
+
+// Writes im as a baseline JPEG (quality 1..100) to path; the caller keeps im.
+int img_write_jpeg(const img_t *im, int quality, const char *path);
 
 // Allocates a w x h image with uninitialized pixels (caps and overflow checked).
 int img_alloc(img_t *im, int w, int h);

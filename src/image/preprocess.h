@@ -8,7 +8,8 @@
 
 typedef struct {
     int do_resize, do_center_crop, do_rescale, do_normalize;
-    int shortest_edge;    // resize target for the short side
+    int shortest_edge;    // resize target for the short side; 0: use resize_w x resize_h
+    int resize_w, resize_h; // exact resize (HF size {"height","width"}), aspect not kept
     int crop_h, crop_w;   // center crop size
     double rescale;       // usually 1/255
     float mean[3], std[3];
@@ -31,6 +32,9 @@ void prep_resize_dims(int w, int h, int size, int *ow, int *oh);
 // when downsampling, 8-bit fixed-point coefficients, horizontal pass first),
 // matching Image.resize() to the byte. dst is allocated; caller releases it.
 int img_resize_bicubic(const img_t *src, int ow, int oh, img_t *dst);
+
+// Center crop (or zero pad, as HF's center_crop does) of src to w x h.
+int img_center_crop(const img_t *src, int w, int h, img_t *out);
 
 // The resized and center-cropped uint8 image that the tensor is made from.
 int prep_pixels(const img_t *src, const prep_cfg *c, img_t *out);
