@@ -175,6 +175,125 @@ class Clip:
             return self.normalise(self.image_features(pixels)).to(torch.float32).numpy()
 
 
+def _encoder_module(clip, tower, c):
+    import torch.nn as nn
+
+    class Layer(nn.Module):
+        def __init__(self, i):
+            super().__init__()
+            lp = "%s.encoder.layers.%d." % (tower, i)
+            self.p = {}
+            for k, v in clip.w.items():
+                if k.startswith(lp):
+                    name = k[len(lp):].replace(".", "_")
+                    self.register_buffer(name, v.to(torch.float32).clone())
+            self.heads = c["num_attention_heads"]
+            self.width = c["hidden_size"]
+            self.eps = c["layer_norm_eps"]
+            self.act_kind = c["hidden_act"]
+
+        def ln(self, x, n):
+            return torch.nn.functional.layer_norm(
+                x, (self.width,), getattr(self, n + "_weight"), getattr(self, n + "_bias"),
+                self.eps)
+
+        def lin(self, x, n):
+            return torch.nn.functional.linear(
+                x, getattr(self, n + "_weight"), getattr(self, n + "_bias"))
+
+        def forward(self, x, mask):
+            b, n = x.shape[0], x.shape[1]
+            d = self.width
+            hd = d // self.heads
+            h = self.ln(x, "layer_norm1")
+            q = (self.lin(h, "self_attn_q_proj") * (hd ** -0.5)).reshape(b, n, self.heads, hd)
+            k = self.lin(h, "self_attn_k_proj").reshape(b, n, self.heads, hd)
+            v = self.lin(h, "self_attn_v_proj").reshape(b, n, self.heads, hd)
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            s = q @ k.transpose(2, 3)
+            if mask is not None:
+                s = s + mask
+            o = (torch.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(b, n, d)
+            x = x + self.lin(o, "self_attn_out_proj")
+            h = self.lin(self.ln(x, "layer_norm2"), "mlp_fc1")
+            if self.act_kind == "quick_gelu":
+                h = h * torch.sigmoid(1.702 * h)
+            else:
+                h = torch.nn.functional.gelu(h)
+            return x + self.lin(h, "mlp_fc2")
+
+    return nn.ModuleList([Layer(i) for i in range(c["num_hidden_layers"])])
+
+
+def _ln(x, w, b, eps):
+    return torch.nn.functional.layer_norm(x, (int(w.shape[0]),), w, b, eps)
+
+
+class VisionTower(torch.nn.Module):
+    """pixel_values [B,3,H,W] float32 -> L2-normalised image embeddings [B,P]."""
+
+    def __init__(self, clip):
+        super().__init__()
+        c = clip.vc
+        w = {k: v.to(torch.float32) for k, v in clip.w.items()}
+        self.patch = c["patch_size"]
+        self.eps = c["layer_norm_eps"]
+        self.register_buffer("conv", w["vision_model.embeddings.patch_embedding.weight"])
+        self.register_buffer("cls", w["vision_model.embeddings.class_embedding"])
+        self.register_buffer("pos", w["vision_model.embeddings.position_embedding.weight"])
+        for n in ("pre_layrnorm", "post_layernorm"):
+            self.register_buffer(n + "_w", w["vision_model.%s.weight" % n])
+            self.register_buffer(n + "_b", w["vision_model.%s.bias" % n])
+        self.register_buffer("proj", w["visual_projection.weight"])
+        self.layers = _encoder_module(clip, "vision_model", c)
+
+    def forward(self, pixel_values):
+        b = pixel_values.shape[0]
+        pe = torch.nn.functional.conv2d(pixel_values, self.conv, stride=self.patch)
+        pe = pe.flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.reshape(1, 1, -1).expand(b, 1, -1), pe], dim=1) + self.pos
+        x = _ln(x, self.pre_layrnorm_w, self.pre_layrnorm_b, self.eps)
+        for layer in self.layers:
+            x = layer(x, None)
+        pooled = _ln(x[:, 0], self.post_layernorm_w, self.post_layernorm_b, self.eps)
+        e = pooled @ self.proj.T
+        return e / torch.linalg.vector_norm(e, dim=-1, keepdim=True)
+
+
+class TextTower(torch.nn.Module):
+    """input_ids [B,n] int64 (BOS..EOS, unpadded) -> L2-normalised text embeddings [B,P]."""
+
+    def __init__(self, clip):
+        super().__init__()
+        c = clip.tc
+        w = {k: v.to(torch.float32) for k, v in clip.w.items()}
+        self.eps = c["layer_norm_eps"]
+        self.eos = c.get("eos_token_id", 2)
+        self.register_buffer("tok", w["text_model.embeddings.token_embedding.weight"])
+        self.register_buffer("pos", w["text_model.embeddings.position_embedding.weight"])
+        m = c["max_position_embeddings"]
+        self.register_buffer("mask", torch.triu(torch.full((m, m), float("-inf")), diagonal=1))
+        self.register_buffer("fln_w", w["text_model.final_layer_norm.weight"])
+        self.register_buffer("fln_b", w["text_model.final_layer_norm.bias"])
+        self.register_buffer("proj", w["text_projection.weight"])
+        self.layers = _encoder_module(clip, "text_model", c)
+
+    def forward(self, input_ids):
+        b, n = input_ids.shape
+        x = self.tok[input_ids] + self.pos[:n]
+        mask = self.mask[:n, :n]
+        for layer in self.layers:
+            x = layer(x, mask)
+        x = _ln(x, self.fln_w, self.fln_b, self.eps)
+        if self.eos == 2:
+            idx = input_ids.argmax(dim=-1)
+        else:
+            idx = (input_ids == self.eos).to(torch.int64).argmax(dim=-1)
+        pooled = x[torch.arange(b), idx]
+        e = pooled @ self.proj.T
+        return e / torch.linalg.vector_norm(e, dim=-1, keepdim=True)
+
+
 def token_ids(texts, tokenizer=None):
     """Real CLIP ids through tools/clip/ids.mjs (node, @huggingface/transformers)."""
     cmd = ["node", os.path.join(HERE, "ids.mjs")]
