@@ -22,6 +22,7 @@ weights are 1 + noise, biases are small nonzero.
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -66,6 +67,11 @@ def uniforms(seed, n):
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
 
 
+def inv_sqrt(n):
+    """1/sqrt(n) with two correctly rounded IEEE operations (pow may differ across libms)."""
+    return 1.0 / math.sqrt(n)
+
+
 def rand(seed, name, shape, std, mean=0.0):
     """Uniform values with the given mean and std (half-width std*sqrt(3)), float32."""
     n = int(np.prod(shape))
@@ -79,7 +85,7 @@ def build_tensors(p):
     t = {}
 
     def lin(name, out_f, in_f, bias=True):
-        t[name + ".weight"] = rand(seed, name + ".weight", (out_f, in_f), in_f ** -0.5)
+        t[name + ".weight"] = rand(seed, name + ".weight", (out_f, in_f), inv_sqrt(in_f))
         if bias:
             t[name + ".bias"] = rand(seed, name + ".bias", (out_f,), 0.02)
 
@@ -114,7 +120,7 @@ def build_tensors(p):
         seed, "vision_model.embeddings.class_embedding", (vw,), 0.5)
     t["vision_model.embeddings.patch_embedding.weight"] = rand(
         seed, "vision_model.embeddings.patch_embedding.weight", (vw, 3, ps, ps),
-        (3 * ps * ps) ** -0.5)
+        inv_sqrt(3 * ps * ps))
     t["vision_model.embeddings.position_embedding.weight"] = rand(
         seed, "vision_model.embeddings.position_embedding.weight", (npos, vw), 0.25)
     t["vision_model.embeddings.position_ids"] = np.arange(npos, dtype=np.int64).reshape(1, npos)
