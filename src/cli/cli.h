@@ -10,6 +10,7 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_thumb(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_models(int argc, char **argv);
 
 // Prints "lisa: <msg>" to stderr, naming the failed code's detail; returns 1.
 int cli_fail(const char *what);

@@ -15,6 +15,7 @@ static const struct command commands[] = {
     {"version", cmd_version, "version                    print the version"},
     {"preprocess", cmd_preprocess,
      "preprocess [--config F] [--pixels P] [--tensor T] IMAGE  CLIP-preprocess one image"},
+    {"models", cmd_models, "models pull|list|path [NAME]  install or locate CLIP/BLIP checkpoints"},
     {"embed", cmd_embed, "embed --model DIR (--text T | --image FILE)...  CLIP unit embeddings as JSON"},
     {"tokenize", cmd_tokenize, "tokenize --model DIR TEXT...  CLIP token ids, one JSON array per text"},
     {"thumb", cmd_thumb, "thumb [--size N] IMAGE OUT.jpg  write a JPEG thumbnail"},
