@@ -31,6 +31,11 @@ typedef struct {
 #define EMPTY_KEY UINT64_MAX
 
 typedef struct {
+    uint32_t hash; // of the token text
+    int32_t id;    // -1: empty slot
+} vocab_slot;
+
+typedef struct {
     uint32_t hash; // of the piece bytes; slot unused while nbytes == 0
     uint8_t nbytes, nids;
     char bytes[CACHE_BYTES];
@@ -50,8 +55,11 @@ typedef struct {
 
 struct bpe_tok {
     int32_t n_vocab;   // largest id + 1
-    char **id_str;     // (n_vocab) token text per id, NULL for holes; owned
-    uint32_t *vtab;    // vocab hash: id + 1 per slot, 0 = empty
+    char **id_str;     // (n_vocab) token text per id (in arena), NULL for holes
+    uint32_t *id_len;  // (n_vocab) its length in bytes
+    char *arena;       // all token texts, NUL-terminated
+    size_t arena_used, arena_cap;
+    vocab_slot *vtab;  // vocab hash
     uint32_t vmask;
     merge_slot *mtab;  // merge hash
     uint32_t mmask;
@@ -92,20 +100,19 @@ static uint32_t table_size(size_t n)
 // Id of the n-byte token s, or -1.
 static int32_t vocab_find(const bpe_tok *t, const char *s, size_t n)
 {
-    for (uint32_t i = hash_bytes(s, n) & t->vmask;; i = (i + 1) & t->vmask) {
-        uint32_t v = t->vtab[i];
-        if (!v) return -1;
-        const char *w = t->id_str[v - 1];
-        if (strlen(w) == n && !memcmp(w, s, n)) return (int32_t)(v - 1);
+    uint32_t h = hash_bytes(s, n);
+    for (uint32_t i = h & t->vmask;; i = (i + 1) & t->vmask) {
+        const vocab_slot *v = &t->vtab[i];
+        if (v->id < 0) return -1;
+        if (v->hash == h && t->id_len[v->id] == n && !memcmp(t->id_str[v->id], s, n)) return v->id;
     }
 }
 
 static void vocab_insert(bpe_tok *t, int32_t id)
 {
-    const char *s = t->id_str[id];
-    uint32_t i = hash_bytes(s, strlen(s)) & t->vmask;
-    while (t->vtab[i]) i = (i + 1) & t->vmask;
-    t->vtab[i] = (uint32_t)id + 1;
+    uint32_t h = hash_bytes(t->id_str[id], t->id_len[id]), i = h & t->vmask;
+    while (t->vtab[i].id >= 0) i = (i + 1) & t->vmask;
+    t->vtab[i] = (vocab_slot){h, id};
 }
 
 static const merge_slot *merge_find(const bpe_tok *t, int32_t l, int32_t r)
@@ -133,11 +140,17 @@ static uint32_t byte_char(int b)
     return 256u + (uint32_t)n;
 }
 
-static int vocab_alloc(bpe_tok *t, int32_t n_vocab)
+// Room for n_vocab ids whose texts take text_bytes (NULs included).
+static int vocab_alloc(bpe_tok *t, int32_t n_vocab, size_t text_bytes)
 {
     t->n_vocab = n_vocab;
     t->id_str = calloc((size_t)n_vocab, sizeof *t->id_str);
-    return t->id_str ? 0 : lisa_seterr(LISA_ENOMEM, "tokenizer: vocab of %d ids", n_vocab);
+    t->id_len = calloc((size_t)n_vocab, sizeof *t->id_len);
+    t->arena = malloc(text_bytes);
+    t->arena_cap = text_bytes;
+    if (!t->id_str || !t->id_len || !t->arena)
+        return lisa_seterr(LISA_ENOMEM, "tokenizer: vocab of %d ids", n_vocab);
+    return 0;
 }
 
 static int vocab_set(bpe_tok *t, int32_t id, const char *s, const char *file)
@@ -145,15 +158,20 @@ static int vocab_set(bpe_tok *t, int32_t id, const char *s, const char *file)
     if (id < 0 || id >= t->n_vocab)
         return lisa_seterr(LISA_EFORMAT, "%s: token id %d out of range", file, id);
     if (t->id_str[id]) return 0; // added tokens repeat vocab entries
-    if (!(t->id_str[id] = strdup(s))) return lisa_seterr(LISA_ENOMEM, "%s: vocab", file);
+    size_t n = strlen(s);
+    if (n >= t->arena_cap - t->arena_used) return lisa_seterr(LISA_EFORMAT, "%s: vocab changed", file);
+    t->id_str[id] = memcpy(t->arena + t->arena_used, s, n + 1);
+    t->id_len[id] = (uint32_t)n;
+    t->arena_used += n + 1;
     return 0;
 }
 
 static int vocab_index(bpe_tok *t)
 {
     t->vmask = table_size((size_t)t->n_vocab) - 1;
-    t->vtab = calloc((size_t)t->vmask + 1, sizeof *t->vtab);
+    t->vtab = malloc(((size_t)t->vmask + 1) * sizeof *t->vtab);
     if (!t->vtab) return lisa_seterr(LISA_ENOMEM, "tokenizer: vocab index");
+    for (uint32_t i = 0; i <= t->vmask; i++) t->vtab[i].id = -1;
     for (int32_t id = 0; id < t->n_vocab; id++)
         if (t->id_str[id]) vocab_insert(t, id);
     return 0;
@@ -280,18 +298,21 @@ static int check_pipeline(const cJSON *root, const char *file)
 static int json_vocab(bpe_tok *t, const cJSON *vocab, const cJSON *added, const char *file)
 {
     int32_t max = -1, id;
+    size_t bytes = 1;
     const cJSON *v;
     cJSON_ArrayForEach(v, vocab) {
         if (jint(v, &id)) return lisa_seterr(LISA_EFORMAT, "%s: vocab \"%s\": bad id", file, v->string);
         if (id > max) max = id;
+        bytes += strlen(v->string) + 1;
     }
     cJSON_ArrayForEach(v, added) {
         if (jint(cJSON_GetObjectItemCaseSensitive(v, "id"), &id) || !jstr(v, "content"))
             return lisa_seterr(LISA_EFORMAT, "%s: added_tokens: bad entry", file);
         if (id > max) max = id;
+        bytes += strlen(jstr(v, "content")) + 1;
     }
     if (max < 0) return lisa_seterr(LISA_EFORMAT, "%s: empty vocab", file);
-    int rc = vocab_alloc(t, max + 1);
+    int rc = vocab_alloc(t, max + 1, bytes);
     cJSON_ArrayForEach(v, vocab) {
         if (!rc) rc = vocab_set(t, (int32_t)v->valuedouble, v->string, file);
     }
@@ -499,7 +520,8 @@ void bpe_free(bpe_tok *t)
     free(t->eow);
     free(t->mtab);
     free(t->vtab);
-    for (int32_t i = 0; t->id_str && i < t->n_vocab; i++) free(t->id_str[i]);
+    free(t->arena);
+    free(t->id_len);
     free(t->id_str);
     free(t);
 }
@@ -753,7 +775,8 @@ typedef struct {
     int n, cap;    // ids written; content may fill ids[1..cap)
     int32_t *cp;   // code points of the current section
     size_t cp_cap;
-    int32_t *low;  // the same, folded and lowercased (2 * cp_cap)
+    int32_t *low;  // the same, folded and lowercased
+    size_t low_cap;
     uint8_t *piece;// UTF-8 of one piece, then its ids scratch
     size_t piece_cap;
 } enc;
@@ -828,22 +851,46 @@ static int pretokenize(enc *e, const int32_t *c, size_t n)
 
 #define NFC_OPTS (UTF8PROC_STABLE | UTF8PROC_COMPOSE)
 
+// Text below U+0300 (every byte < 0xCC) is already NFC: all such code points
+// have NFC_Quick_Check=Yes and combining class 0. Decodes it into cp (room for
+// n) and returns the count, or -1 to take the utf8proc path. A third of the
+// encode time for ASCII queries went to utf8proc before this.
+static utf8proc_ssize_t nfc_fast(const uint8_t *s, size_t n, int32_t *cp)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] >= 0xCC) return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        cp[m++] = s[i] < 0x80 ? s[i] : ((s[i] & 0x1F) << 6 | (s[i + 1] & 0x3F)), i += s[i] >= 0x80;
+    return (utf8proc_ssize_t)m;
+}
+
+// NFC of n bytes of valid UTF-8 into e->cp through utf8proc; *m gets the count.
+static int nfc_slow(enc *e, const uint8_t *s, size_t n, size_t *m)
+{
+    utf8proc_ssize_t k = utf8proc_decompose(s, (utf8proc_ssize_t)n, e->cp, (utf8proc_ssize_t)e->cp_cap, NFC_OPTS);
+    if (k > (utf8proc_ssize_t)e->cp_cap) { // decomposition grew past the buffer
+        int rc = grow((void **)&e->cp, &e->cp_cap, (size_t)k, sizeof *e->cp);
+        if (rc) return rc;
+        k = utf8proc_decompose(s, (utf8proc_ssize_t)n, e->cp, (utf8proc_ssize_t)e->cp_cap, NFC_OPTS);
+    }
+    if (k >= 0) k = utf8proc_normalize_utf32(e->cp, k, NFC_OPTS);
+    if (k < 0) return lisa_seterr(LISA_EFORMAT, "tokenizer: NFC: %s", utf8proc_errmsg(k));
+    *m = (size_t)k;
+    return 0;
+}
+
 // One stretch of valid UTF-8 between added tokens: normalize, split, merge.
 static int encode_section(enc *e, const uint8_t *s, size_t n)
 {
     if (!n || is_full(e)) return 0;
-    utf8proc_ssize_t m = utf8proc_decompose(s, (utf8proc_ssize_t)n, e->cp, (utf8proc_ssize_t)e->cp_cap, NFC_OPTS);
-    if (m > (utf8proc_ssize_t)e->cp_cap) {
-        int rc = grow((void **)&e->cp, &e->cp_cap, (size_t)m, sizeof *e->cp);
-        if (rc) return rc;
-        m = utf8proc_decompose(s, (utf8proc_ssize_t)n, e->cp, (utf8proc_ssize_t)e->cp_cap, NFC_OPTS);
-    }
-    if (m >= 0) m = utf8proc_normalize_utf32(e->cp, m, NFC_OPTS);
-    if (m < 0) return lisa_seterr(LISA_EFORMAT, "tokenizer: NFC: %s", utf8proc_errmsg(m));
-    size_t low_cap = 0;
-    int rc = grow((void **)&e->low, &low_cap, 2 * (size_t)m, sizeof *e->low);
+    int rc = grow((void **)&e->cp, &e->cp_cap, n, sizeof *e->cp);
     if (rc) return rc;
-    return pretokenize(e, e->low, fold_lower(e->cp, (size_t)m, e->low));
+    utf8proc_ssize_t fast = nfc_fast(s, n, e->cp);
+    size_t m = (size_t)fast;
+    if (fast < 0 && (rc = nfc_slow(e, s, n, &m))) return rc;
+    if ((rc = grow((void **)&e->low, &e->low_cap, 2 * m, sizeof *e->low))) return rc;
+    return pretokenize(e, e->low, fold_lower(e->cp, m, e->low));
 }
 
 // The longest added token at s[0..n), or NULL.
