@@ -151,6 +151,9 @@ static void test_sha256_vectors(void **state)
     assert_int_equal(sha256_file(tu_tmp("nope"), hex, &n), LISA_ENOTFOUND);
     assert_true(sha256_is_hex(hex));
     assert_false(sha256_is_hex("abc"));
+    tu_write(tu_tmp("hello.txt"), "hello\n", 6); // `git hash-object` of "hello\n"
+    assert_int_equal(sha256_git_blob_id(tu_tmp("hello.txt"), hex), 0);
+    assert_string_equal(hex, "ce013625030ba8dba906f756967f9e9ca394464a");
     sha256_free(NULL);
 }
 
@@ -201,6 +204,7 @@ static void test_pull_good_then_keep(void **state)
     assert_string_equal(r.commit, COMMIT);
     assert_int_equal(r.files_downloaded, 6);
     assert_int_equal(r.files_sha_checked, 1); // the one LFS file
+    assert_int_equal(r.files_blob_checked, 5); // the files kept in git
     assert_int_equal(r.resumed, 0);
     for (size_t i = 0; i < 6; i++) assert_same(dest, "test/good", files[i]);
     assert_false(exists(dest, ".partial")); // cleaned up
@@ -212,6 +216,7 @@ static void test_pull_good_then_keep(void **state)
     assert_int_equal(r.files_downloaded, 0);
     assert_int_equal(r.bytes, 0);
     assert_int_equal(r.files_sha_checked, 1);
+    assert_int_equal(r.files_blob_checked, 5);
 }
 
 static void test_pull_interrupted_then_resumed(void **state)
@@ -279,6 +284,16 @@ static void test_pull_rejects_bad_sha(void **state)
     assert_int_equal(modeldir_check(dest, MODELDIR_CLIP, NULL, NULL), LISA_ENOTFOUND);
 }
 
+static void test_pull_rejects_bad_blob_id(void **state)
+{
+    (void)state;
+    need_server();
+    const char *dest = dest_for("badblob");
+    assert_int_equal(pull("test/badblob", dest, 0, NULL), LISA_ECHECKSUM);
+    assert_non_null(strstr(lisa_errmsg(), "config.json: git blob id mismatch"));
+    assert_false(exists(dest, "config.json"));
+}
+
 static void test_pull_discards_corrupt_partial(void **state)
 {
     (void)state;
@@ -320,6 +335,7 @@ static void test_pull_static_server(void **state)
     assert_int_equal(pull("test/static", dest, 0, &r), 0);
     assert_int_equal(r.have_metadata, 0);
     assert_int_equal(r.files_sha_checked, 0);
+    assert_int_equal(r.files_blob_checked, 0);
     assert_int_equal(r.files_absent, 2); // tokenizer_config.json, special_tokens_map.json: 404
     assert_false(exists(dest, "tokenizer.json"));
     assert_same(dest, "test/static", "vocab.json");
@@ -346,6 +362,7 @@ static void test_pull_required_file_404(void **state)
     // An unknown repo: the API answers 404, then config.json's 404 names the file.
     assert_int_equal(pull("test/nosuchrepo", dest_for("nosuch"), 0, NULL), LISA_ENOTFOUND);
     assert_non_null(strstr(lisa_errmsg(), "config.json: HTTP 404"));
+    assert_false(exists(dest_for("nosuch"), ".")); // no empty directory left behind
 }
 
 static void test_pull_unreachable(void **state)
@@ -398,6 +415,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pull_retries_by_itself),
         cmocka_unit_test(test_pull_restarts_when_range_ignored),
         cmocka_unit_test(test_pull_rejects_bad_sha),
+        cmocka_unit_test(test_pull_rejects_bad_blob_id),
         cmocka_unit_test(test_pull_discards_corrupt_partial),
         cmocka_unit_test(test_pull_static_server),
         cmocka_unit_test(test_pull_required_file_404),

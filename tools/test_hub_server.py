@@ -19,6 +19,7 @@ A repo's behaviour comes from the dash-separated words of its name:
   cut        the first GET of model.safetensors sends CUT_AT bytes, then drops the connection
   norange    ignore Range headers (always 200 with the whole file)
   badsha     the API and X-Linked-Etag advertise a wrong sha256 for model.safetensors
+  badblob    the API blobId and the ETag of config.json are a wrong git blob id
   static     a plain static server: no API (404), no ETag, no redirect; no
              tokenizer.json (vocab.json + merges.txt instead) and no optional files
   noweights  like static, and model.safetensors is 404
@@ -39,7 +40,7 @@ WEIGHTS_SIZE = 300007
 CUT_AT = 100000
 LFS = {"model.safetensors"}
 REPOS = ["test/good", "test/cut-a", "test/cut-b", "test/cut-norange", "test/badsha",
-         "test/static", "test/noweights"]
+         "test/badblob", "test/static", "test/noweights"]
 
 
 def det_bytes(seed, n):
@@ -95,6 +96,12 @@ def git_blob_sha1(data):
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+def advertised_blob(words, name, data):
+    if "badblob" in words and name == "config.json":
+        return git_blob_sha1(b"not the real file")
+    return git_blob_sha1(data)
+
+
 def advertised_sha(words, name, data):
     if "badsha" in words and name == "model.safetensors":
         return hashlib.sha256(b"not the real file").hexdigest()
@@ -140,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
         words, files = entry
         siblings = []
         for name, data in sorted(files.items()):
-            s = {"rfilename": name, "size": len(data), "blobId": git_blob_sha1(data)}
+            s = {"rfilename": name, "size": len(data), "blobId": advertised_blob(words, name, data)}
             if name in LFS:
                 s["lfs"] = {"sha256": advertised_sha(words, name, data), "size": len(data),
                             "pointerSize": 134}
@@ -170,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
         data = files[name]
         headers = []
         if "static" not in words and "noweights" not in words:
-            etag = advertised_sha(words, name, data) if lfs else git_blob_sha1(data)
+            etag = advertised_sha(words, name, data) if lfs else advertised_blob(words, name, data)
             headers.append(("ETag", f'"{etag}"'))
         start, end, code = 0, len(data) - 1, 200
         rng = self.headers.get("Range")

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct sha256_ctx {
     EVP_MD_CTX *md;
@@ -101,6 +102,39 @@ int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], uint64_t *size)
     if (rc == 0) rc = sha256_final(c, hex);
     if (rc == 0 && size) *size = fed;
     sha256_free(c);
+    return rc;
+}
+
+int sha256_git_blob_id(const char *path, char hex[41])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char d[EVP_MAX_MD_SIZE], buf[1 << 16];
+    unsigned int n = 0;
+    char head[48];
+    struct stat st;
+    int rc = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) < 0) {
+        rc = lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
+        if (f) fclose(f);
+        return rc;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int hn = snprintf(head, sizeof head, "blob %lld", (long long)st.st_size) + 1; // with the NUL
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha1(), NULL) == 1 &&
+             EVP_DigestUpdate(md, head, (size_t)hn) == 1;
+    size_t k;
+    while (ok && (k = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(md, buf, k) == 1;
+    if (ferror(f)) rc = lisa_seterr(LISA_EIO, "%s: read error", path);
+    else if (!ok || EVP_DigestFinal_ex(md, d, &n) != 1 || n != 20)
+        rc = lisa_seterr(LISA_EUNSUPPORTED, "%s: libcrypto SHA-1 failed", path);
+    for (unsigned i = 0; rc == 0 && i < 20; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    if (rc == 0) hex[40] = 0;
+    EVP_MD_CTX_free(md);
+    fclose(f);
     return rc;
 }
 

@@ -35,6 +35,11 @@ int sha256_feed_file(sha256_ctx *c, const char *path, uint64_t limit, uint64_t *
 // Digest of a whole file into hex[65]; *size (may be NULL) gets its byte count.
 int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], uint64_t *size);
 
+// The git blob id of a file: SHA-1 over "blob <size>\0" + content, as 40 lowercase
+// hex chars into hex[41]. The hub reports it (API blobId, resolve ETag) for files
+// kept in git rather than LFS, which have no SHA-256. Streams the file.
+int sha256_git_blob_id(const char *path, char hex[41]);
+
 // 1 when s is exactly 64 hex digits (either case), else 0.
 int sha256_is_hex(const char *s);
 

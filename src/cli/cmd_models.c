@@ -54,8 +54,8 @@ static int models_pull(const args *a)
     }
     if (hub_pull(repo, dest, &o, &r) < 0) return cli_fail("models pull");
     fprintf(stderr, "installed %s into %s: %d downloaded (%.1f MiB), %d already present, "
-            "sha256 checked for %d\n", repo, dest, r.files_downloaded, r.bytes / 1048576.0,
-            r.files_kept, r.files_sha_checked);
+            "sha256 checked for %d, git blob id for %d\n", repo, dest, r.files_downloaded,
+            r.bytes / 1048576.0, r.files_kept, r.files_sha_checked, r.files_blob_checked);
     if (!r.have_metadata)
         fprintf(stderr, "warning: the server gave no file metadata; sizes and checksums were "
                 "checked only where its headers carried them\n");

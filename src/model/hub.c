@@ -174,6 +174,11 @@ static void copy_etag(char *out, size_t cap, const char *v)
     out[n] = 0;
 }
 
+static int is_hex40(const char *s)
+{
+    return strlen(s) == 40 && strspn(s, "0123456789abcdefABCDEF") == 40;
+}
+
 /* ---------------------------------------------------------------------------
  * The files LISA reads and what the hub says about them
  * ------------------------------------------------------------------------- */
@@ -189,6 +194,7 @@ typedef struct {
     int listed;      // in the API's siblings
     int64_t size;    // -1 unknown
     char sha[65];    // LFS sha256, "" unknown (git-stored small files have none)
+    char blob[41];   // git blob id (SHA-1) of a non-LFS file, "" unknown
 } meta_file;
 
 typedef struct {
@@ -294,7 +300,7 @@ static void progress_draw(xfer *x, int final)
             double eta = (x->total - (double)x->have) / rate;
             fprintf(x->out, "  ETA %d:%02d", (int)eta / 60, (int)eta % 60);
         }
-        if (final) fputc('\n', x->out);
+        if (final) fputs("\r\033[K", x->out); // the caller prints the outcome line
     } else {
         int decile = pct >= 0 ? pct / 10 : (int)(dt / 5);
         if (final || decile <= x->last_decile || (pct >= 0 && x->total < (8 << 20))) return;
@@ -449,8 +455,11 @@ static void meta_sibling(pull *p, const cJSON *s)
         m->listed = 1;
         if (cJSON_IsNumber(size) && size->valuedouble >= 0) m->size = (int64_t)size->valuedouble;
         else if (cJSON_IsNumber(lsize) && lsize->valuedouble >= 0) m->size = (int64_t)lsize->valuedouble;
+        const cJSON *blob = cJSON_GetObjectItemCaseSensitive(s, "blobId");
         if (cJSON_IsString(sha) && sha256_is_hex(sha->valuestring))
             copy_etag(m->sha, sizeof m->sha, sha->valuestring);
+        else if (cJSON_IsString(blob) && is_hex40(blob->valuestring))
+            copy_etag(m->blob, sizeof m->blob, blob->valuestring);
     }
 }
 
@@ -466,8 +475,7 @@ static const char *meta_parse(pull *p, const char *json)
     else {
         const cJSON *s;
         cJSON_ArrayForEach(s, sib) meta_sibling(p, s);
-        if (cJSON_IsString(sha) && strlen(sha->valuestring) == 40 &&
-            strspn(sha->valuestring, "0123456789abcdef") == 40) {
+        if (cJSON_IsString(sha) && is_hex40(sha->valuestring)) {
             snprintf(p->rep->commit, sizeof p->rep->commit, "%s", sha->valuestring);
             snprintf(p->pin, sizeof p->pin, "%s", sha->valuestring);
         }
@@ -538,9 +546,16 @@ static int keep_existing(pull *p, int idx, const char *final)
             return 0;
         }
         p->rep->files_sha_checked++;
+    } else if (m->blob[0]) {
+        if (sha256_git_blob_id(final, hex) < 0 || strcmp(hex, m->blob)) {
+            say(p->out, "  %s: present but its git blob id differs from the hub's; downloading again",
+                name);
+            return 0;
+        }
+        p->rep->files_blob_checked++;
     }
     say(p->out, "  %s: present, %s, %s", name, fmt_bytes(st.st_size, a),
-        m->sha[0] ? "sha256 ok" : "size ok");
+        m->sha[0] ? "sha256 ok" : m->blob[0] ? "git blob id ok" : "size ok");
     return 1;
 }
 
@@ -643,6 +658,24 @@ static int transfer(pull *p, xfer *x, const char *url, int *retry)
     return 0;
 }
 
+// Files kept in git (not LFS) have no SHA-256 on the hub, but a git blob id
+// (SHA-1) in the API and in the resolve ETag: check that one instead.
+static int check_blob(pull *p, xfer *x, const meta_file *m)
+{
+    char got[41];
+    const char *want = m->blob[0] ? m->blob : is_hex40(x->etag) ? x->etag : NULL;
+    if (!want) return 0;
+    int rc = sha256_git_blob_id(x->part, got);
+    if (rc < 0) return rc;
+    if (strcmp(got, want)) {
+        unlink(x->part);
+        return lisa_seterr(LISA_ECHECKSUM, "%s: git blob id mismatch: expected %s, got %s; the "
+                           "download was removed, not installed", x->name, want, got);
+    }
+    p->rep->files_blob_checked++;
+    return 0;
+}
+
 // Size and digest of the finished part against the best expectation we have.
 static int verify(pull *p, xfer *x, const meta_file *m, int *retry)
 {
@@ -672,7 +705,9 @@ static int verify(pull *p, xfer *x, const meta_file *m, int *retry)
     }
     if (want) p->rep->files_sha_checked++;
     x->bad_part = 0;
-    return want ? 2 : size >= 0 ? 1 : 0;
+    if (want) return 2;
+    if ((rc = check_blob(p, x, m)) < 0) return rc;
+    return m->blob[0] || is_hex40(x->etag) ? 3 : size >= 0 ? 1 : 0;
 }
 
 static int fetch_attempt(pull *p, int idx, xfer *x, const char *url, int *retry)
@@ -712,8 +747,10 @@ static int fetch_file(pull *p, int idx, int required)
         if (rc >= 0) {
             p->rep->files_downloaded++;
             say(p->out, "  %s: %s in %.1f s, %s", name, fmt_bytes(x.have, a), now_s() - t0,
-                rc == 2 ? "sha256 ok" : rc == 1 ? "size ok, no checksum from the server"
-                                                : "not verified (no size or checksum from the server)");
+                rc == 2   ? "sha256 ok"
+                : rc == 3 ? "git blob id ok"
+                : rc == 1 ? "size ok, no checksum from the server"
+                          : "not verified (no size or checksum from the server)");
             rc = 0;
             break;
         }
@@ -808,8 +845,10 @@ int hub_pull(const char *repo, const char *dest, const hub_opts *opts, hub_repor
     int rc;
     p.rep = rep ? rep : &scratch;
     memset(p.rep, 0, sizeof *p.rep);
+    struct stat st;
     if (!dest || !*dest) return lisa_seterr(LISA_EINVAL, "no destination directory");
     if ((rc = pull_init(&p, repo, dest, opts)) < 0) return rc;
+    int fresh = stat(dest, &st) < 0;
     if ((rc = mkdirs(dest)) < 0 || (rc = mkdirs(p.partdir)) < 0) return rc;
     if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return lisa_seterr(LISA_ENET, "libcurl failed to initialise");
@@ -819,8 +858,9 @@ int hub_pull(const char *repo, const char *dest, const hub_opts *opts, hub_repor
     if ((rc = fetch_meta(&p)) < 0) goto out;
     if (p.have_meta && (rc = check_listing(&p)) < 0) goto out;
     rc = fetch_all(&p);
-    if (rc == 0) rmdir(p.partdir); // fails harmlessly if unrelated parts remain
 out:
+    rmdir(p.partdir); // only when empty: parts of interrupted downloads stay for a resume
+    if (rc < 0 && fresh) rmdir(dest); // only when empty: a failed first pull leaves no husk
     curl_easy_cleanup(p.curl);
     return rc;
 }

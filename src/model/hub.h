@@ -13,7 +13,9 @@
 //   GET {endpoint}/api/models/{repo}/revision/{revision}?blobs=true
 // (siblings[].size, siblings[].lfs.sha256, and the commit sha, which then pins
 // every download to one snapshot), else from the X-Linked-Size / X-Linked-Etag /
-// ETag headers of the resolve responses. A plain static server gives neither:
+// ETag headers of the resolve responses. Small files kept in git rather than
+// LFS have no SHA-256 on the hub; their git blob id (API blobId, or a 40-hex
+// ETag) is checked instead. A plain static server gives neither:
 // the pull still works and the report says that nothing was verified.
 // Files already in DEST that verify are kept, so re-running is cheap.
 #ifndef LISA_MODEL_HUB_H
@@ -40,7 +42,8 @@ typedef struct {
     int files_downloaded;  // transferred (at least partly) in this run
     int files_kept;        // already complete in DEST and kept
     int files_absent;      // optional files the repo does not have
-    int files_sha_checked; // files whose SHA-256 was compared with the hub's
+    int files_sha_checked; // files whose SHA-256 was compared with the hub's (LFS files)
+    int files_blob_checked; // files whose git blob id (SHA-1) was compared (files kept in git)
     int resumed;           // transfers that continued a partial file (HTTP 206)
     uint64_t bytes;        // body bytes received in this run
 } hub_report;
