@@ -49,7 +49,7 @@ struct clip_model {
     bpe_tok *tok;
     clip_tower text, vision;
     pool *pool;
-    clip_state s;
+    clip_state *states;                 // pool_size(pool) of them, one per thread
     pthread_mutex_t mu;
 };
 
@@ -182,6 +182,10 @@ int clip_load(const char *dir, int threads, clip_model **out)
     if ((rc = st_open(path, &m->st)) < 0) goto fail;
     if ((rc = load_text(m)) < 0 || (rc = load_vision(m)) < 0 || (rc = load_extras(m, dir)) < 0) goto fail;
     if ((rc = pool_new(threads, &m->pool)) < 0) goto fail;
+    if (!(m->states = calloc((size_t)pool_size(m->pool), sizeof *m->states))) {
+        rc = lisa_seterr(LISA_ENOMEM, "clip: out of memory");
+        goto fail;
+    }
     t_set_threads(pool_size(m->pool));
     *out = m;
     return 0;
@@ -194,7 +198,8 @@ fail:
 void clip_free(clip_model *m)
 {
     if (!m) return;
-    state_release(&m->s);
+    for (int i = 0; m->states && i < pool_size(m->pool); i++) state_release(&m->states[i]);
+    free(m->states);
     pool_free(m->pool);
     free(m->text.layer);
     free(m->vision.layer);
@@ -220,11 +225,10 @@ static int grow(float **p, size_t n)
 }
 
 // Makes room for act floats in each activation buffer, mlp in the MLP buffer and
-// scores per thread. On failure everything is released (capacities stay true).
-static int state_reserve(clip_model *m, size_t act, size_t mlp, size_t scores)
+// scores for each of the threads of p. On failure everything is released.
+static int state_reserve(clip_state *s, pool *p, size_t act, size_t mlp, size_t scores)
 {
-    clip_state *s = &m->s;
-    size_t sc = scores * (size_t)pool_size(m->pool);
+    size_t sc = scores * (size_t)pool_size(p);
     int rc = 0;
     if (act > s->cap_act) {
         float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att};
@@ -268,16 +272,15 @@ static void activate(cfg_act a, float *x, size_t n)
 // One pre-LN transformer block over nseq sequences of n tokens held in s->x:
 // x += attn(ln1(x)); x += fc2(act(fc1(ln2(x)))). The GEMMs run on all rows at
 // once (OpenBLAS threads); attention runs per (sequence, head) on the pool.
-static void block(clip_model *m, const clip_tower *t, const clip_layer *l, int nseq, int n, int causal)
+static void block(clip_state *s, pool *p, const clip_tower *t, const clip_layer *l, int nseq, int n, int causal)
 {
-    clip_state *s = &m->s;
     int d = t->c.hidden, ff = t->c.intermediate, rows = nseq * n;
     t_layernorm(s->h, s->x, l->ln1_w, l->ln1_b, rows, d, t->c.eps);
     t_matmul(s->q, s->h, l->q_w, l->q_b, rows, d, d);
     t_matmul(s->k, s->h, l->k_w, l->k_b, rows, d, d);
     t_matmul(s->v, s->h, l->v_w, l->v_b, rows, d, d);
     struct attn_job job = {t, s, n, causal};
-    pool_for(m->pool, nseq * t->c.heads, attn_task, &job);
+    pool_for(p, nseq * t->c.heads, attn_task, &job);
     t_matmul(s->h, s->att, l->o_w, l->o_b, rows, d, d);
     t_add(s->x, s->h, (size_t)rows * d);
     t_layernorm(s->h, s->x, l->ln2_w, l->ln2_b, rows, d, t->c.eps);
@@ -308,15 +311,16 @@ static int eos_index(const clip_config *c, const int32_t *ids, int n)
 static int text_forward(clip_model *m, const int32_t *ids, int n, float *out)
 {
     const clip_tower *t = &m->text;
-    clip_state *s = &m->s;
+    clip_state *s = &m->states[0];
     int d = t->c.hidden, P = m->cfg.projection_dim, rc;
-    if ((rc = state_reserve(m, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n * n)) < 0) return rc;
+    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n * n)) < 0)
+        return rc;
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * d;
         memcpy(xi, t->tok + (size_t)ids[i] * d, (size_t)d * sizeof *xi);
         t_add(xi, t->pos + (size_t)i * d, (size_t)d);
     }
-    for (int l = 0; l < t->c.layers; l++) block(m, t, &t->layer[l], 1, n, 1);
+    for (int l = 0; l < t->c.layers; l++) block(s, m->pool, t, &t->layer[l], 1, n, 1);
     t_layernorm(s->h, s->x + (size_t)(n - 1) * d, t->post_w, t->post_b, 1, d, t->c.eps);
     t_matmul(out, s->h, t->proj, NULL, 1, d, P);
     t_l2norm(out, P);
@@ -364,14 +368,14 @@ static void unfold(const float *img, int C, int S, int p, float *dst)
 }
 
 // B images -> B embeddings. Rows are [class, patch 0 .. patch np-1] per image.
-static int vision_forward(clip_model *m, const float *pixels, int B, float *out)
+// Uses state s; attention spreads over pool pl (NULL: this thread only).
+static int vision_forward(const clip_model *m, clip_state *s, pool *pl, const float *pixels, int B, float *out)
 {
     const clip_tower *t = &m->vision;
-    clip_state *s = &m->s;
     int C = m->cfg.num_channels, S = m->cfg.image_size, p = m->cfg.patch_size, g = S / p, np = g * g;
     int n = np + 1, d = t->c.hidden, K = C * p * p, P = m->cfg.projection_dim, rc;
     size_t act = (size_t)B * n * d, patches = (size_t)B * np * K;
-    if ((rc = state_reserve(m, act > patches ? act : patches, (size_t)B * n * t->c.intermediate,
+    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate,
                             (size_t)n * n)) < 0)
         return rc;
     for (int b = 0; b < B; b++) unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * np * K);
@@ -383,7 +387,7 @@ static int vision_forward(clip_model *m, const float *pixels, int B, float *out)
         t_add(x, t->pos, (size_t)n * d);
     }
     t_layernorm(s->x, s->x, t->pre_w, t->pre_b, B * n, d, t->c.eps);
-    for (int l = 0; l < t->c.layers; l++) block(m, t, &t->layer[l], B, n, 0);
+    for (int l = 0; l < t->c.layers; l++) block(s, pl, t, &t->layer[l], B, n, 0);
     for (int b = 0; b < B; b++)
         t_layernorm(s->h + (size_t)b * d, s->x + (size_t)b * n * d, t->post_w, t->post_b, 1, d, t->c.eps);
     t_matmul(out, s->h, t->proj, NULL, B, d, P);
@@ -391,15 +395,49 @@ static int vision_forward(clip_model *m, const float *pixels, int B, float *out)
     return 0;
 }
 
+struct image_job {
+    const clip_model *m;
+    const float *pixels;
+    float *out;
+    int batch, group, rc[POOL_MAX_THREADS];
+};
+
+// One group of images on one thread, with that thread's state and 1-thread BLAS.
+static void image_task(void *ctx, int i, int tid)
+{
+    struct image_job *j = ctx;
+    const clip_model *m = j->m;
+    size_t img = (size_t)m->cfg.num_channels * m->cfg.image_size * m->cfg.image_size;
+    int b0 = i * j->group, nb = j->batch - b0 < j->group ? j->batch - b0 : j->group;
+    if (j->rc[tid] < 0) return;
+    j->rc[tid] = vision_forward(m, &m->states[tid], NULL, j->pixels + b0 * img, nb,
+                                j->out + (size_t)b0 * m->cfg.projection_dim);
+}
+
+// Batches of at least two images per thread run image-parallel: each thread
+// forwards its own images with single-threaded GEMMs, with no fork/join per
+// GEMM. On 2 contended cores this measured 2.6x faster at batch 8 than
+// threading each GEMM (9.7 vs 3.8 img/s, ViT-B/32). Smaller batches thread the
+// GEMMs (OpenBLAS) and the attention heads (pool) instead.
 int clip_embed_images(clip_model *m, const float *pixels, int batch, float *out)
 {
     size_t img = (size_t)m->cfg.num_channels * m->cfg.image_size * m->cfg.image_size;
-    int rc = 0;
+    int T = pool_size(m->pool), rc = 0;
     if (batch < 0) return lisa_seterr(LISA_EINVAL, "clip: negative batch %d", batch);
     pthread_mutex_lock(&m->mu);
-    for (int b = 0; b < batch && rc == 0; b += CLIP_MAX_BATCH_CHUNK) {
-        int nb = batch - b < CLIP_MAX_BATCH_CHUNK ? batch - b : CLIP_MAX_BATCH_CHUNK;
-        rc = vision_forward(m, pixels + (size_t)b * img, nb, out + (size_t)b * m->cfg.projection_dim);
+    if (T > 1 && batch >= 2 * T) {
+        struct image_job job = {m, pixels, out, batch, (batch + T - 1) / T, {0}};
+        if (job.group > CLIP_MAX_BATCH_CHUNK) job.group = CLIP_MAX_BATCH_CHUNK;
+        t_set_threads(1);
+        pool_for(m->pool, (batch + job.group - 1) / job.group, image_task, &job);
+        t_set_threads(T);
+        for (int t = 0; t < T; t++) rc = rc < 0 ? rc : job.rc[t];
+    } else {
+        for (int b = 0; b < batch && rc == 0; b += CLIP_MAX_BATCH_CHUNK) {
+            int nb = batch - b < CLIP_MAX_BATCH_CHUNK ? batch - b : CLIP_MAX_BATCH_CHUNK;
+            rc = vision_forward(m, &m->states[0], m->pool, pixels + (size_t)b * img, nb,
+                                out + (size_t)b * m->cfg.projection_dim);
+        }
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
