@@ -326,6 +326,25 @@ static void test_pull_discards_corrupt_partial(void **state)
     assert_same(dest2, "test/good", "model.safetensors");
 }
 
+// /dev/full in place of the part file: every write fails with ENOSPC.
+static void test_pull_disk_full(void **state)
+{
+    (void)state;
+    need_server();
+    const char *dest = dest_for("full");
+    char partdir[600], part[700];
+    if (access("/dev/full", W_OK) != 0) skip();
+    snprintf(partdir, sizeof partdir, "%s/.partial", dest);
+    snprintf(part, sizeof part, "%s/model.safetensors.part", partdir);
+    assert_int_equal(mkdir(dest, 0755), 0);
+    assert_int_equal(mkdir(partdir, 0755), 0);
+    assert_int_equal(symlink("/dev/full", part), 0);
+    assert_int_equal(pull("test/good", dest, 2, NULL), LISA_EIO);
+    assert_non_null(strstr(lisa_errmsg(), "disk full"));
+    assert_non_null(strstr(lisa_errmsg(), "model.safetensors"));
+    assert_false(exists(dest, "model.safetensors"));
+}
+
 static void test_pull_static_server(void **state)
 {
     (void)state;
@@ -417,6 +436,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pull_rejects_bad_sha),
         cmocka_unit_test(test_pull_rejects_bad_blob_id),
         cmocka_unit_test(test_pull_discards_corrupt_partial),
+        cmocka_unit_test(test_pull_disk_full),
         cmocka_unit_test(test_pull_static_server),
         cmocka_unit_test(test_pull_required_file_404),
         cmocka_unit_test(test_pull_unreachable),

@@ -387,6 +387,11 @@ static int close_part(xfer *x)
 {
     if (!x->f) return 0;
     int rc = 0;
+    if (x->err) { // keep the first error's message
+        fclose(x->f);
+        x->f = NULL;
+        return x->err;
+    }
     if (fflush(x->f) != 0 || fsync(fileno(x->f)) != 0) rc = write_error(x, errno);
     if (fclose(x->f) != 0 && rc == 0) rc = write_error(x, errno);
     x->f = NULL;
