@@ -29,6 +29,9 @@ static int embed_image(clip_model *m, const char *path, float *out)
 {
     const prep_cfg *pc = clip_prep(m);
     img_t img;
+    if (clip_cfg(m)->num_channels != 3)
+        return lisa_seterr(LISA_EUNSUPPORTED, "%s: the model takes %d channels, images have 3", path,
+                           clip_cfg(m)->num_channels);
     int rc = img_load(path, NULL, &img, NULL);
     if (rc < 0) return rc;
     float *px = malloc((size_t)3 * pc->crop_h * pc->crop_w * sizeof *px);
