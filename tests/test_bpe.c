@@ -6,6 +6,7 @@
 #include "clip/bpe.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -276,6 +277,33 @@ static void test_load_errors(void **state)
     bpe_free(NULL);
 }
 
+static void *encode_all(void *arg)
+{
+    int *ok = arg;
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < g_n; i++) {
+            int32_t ids[BIG];
+            int n;
+            const golden *g = &g_cases[i];
+            *ok += !bpe_encode(g_tok, (const char *)g->bytes, g->len, ids, BIG, &n) && n == g->n &&
+                   !memcmp(ids, g->ids, (size_t)n * sizeof *ids);
+        }
+    return NULL;
+}
+
+// One tokenizer shared by threads (the piece cache is the shared state).
+static void test_threads(void **state)
+{
+    (void)state;
+    pthread_t th[4];
+    int ok[4] = {0};
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, encode_all, &ok[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(ok[i], 3 * g_n);
+    }
+}
+
 // Not a check: prints load time and encode throughput for the report.
 static void test_speed(void **state)
 {
@@ -291,9 +319,18 @@ static void test_speed(void **state)
                                         BPE_CONTEXT_LEN, &n), 0);
             bytes += g_cases[i].len, toks += (size_t)n;
         }
-    double ms = now_ms() - t0;
-    printf("bpe speed: load %.1f ms; encode %d texts x %d: %.2f us/text, %.1f MB/s, %.2f Mtok/s\n",
-           g_load_ms, g_n, reps, ms * 1e3 / (reps * g_n), bytes / ms / 1e3, toks / ms / 1e3);
+    double ms = now_ms() - t0, best = g_load_ms;
+    for (int r = 0; r < 5; r++) {
+        bpe_tok *t;
+        double l0 = now_ms();
+        assert_int_equal(bpe_load(CLIP_JSON, &t), 0);
+        double l = now_ms() - l0;
+        best = l < best ? l : best;
+        bpe_free(t);
+    }
+    printf("bpe speed: load %.1f ms first, %.1f ms best of 6; encode %d texts x %d: %.2f us/text, "
+           "%.1f MB/s, %.2f Mtok/s\n", g_load_ms, best, g_n, reps, ms * 1e3 / (reps * g_n),
+           bytes / ms / 1e3, toks / ms / 1e3);
 }
 
 int main(void)
@@ -302,7 +339,8 @@ int main(void)
         cmocka_unit_test(test_goldens_match),   cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_random_bytes),    cmocka_unit_test(test_long_piece),
         cmocka_unit_test(test_decode),          cmocka_unit_test(test_vocab_merges_layout),
-        cmocka_unit_test(test_load_errors),     cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_load_errors),     cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests_name("bpe", tests, setup, teardown);
 }

@@ -64,6 +64,7 @@ struct bpe_tok {
     merge_slot *mtab;  // merge hash
     uint32_t mmask;
     int32_t byte_id[256], byte_eow_id[256]; // byte -> id of its char (+ "</w>"), -1 missing
+    int16_t char_byte[0x144];                // byte-level char -> its byte, -1 none
     int32_t bos, eos, unk;
     char *eow;         // end-of-word suffix ("</w>")
     size_t eow_len;
@@ -221,9 +222,11 @@ static int added_add(bpe_tok *t, const char *s, int32_t id)
 // Byte tables, special ids and the cache, once vocab and merges are in.
 static int finish(bpe_tok *t, const char *file)
 {
+    memset(t->char_byte, 0xFF, sizeof t->char_byte);
     for (int b = 0; b < 256; b++) {
         char s[16];
         uint32_t c = byte_char(b);
+        t->char_byte[c] = (int16_t)b;
         int n = (int)utf8proc_encode_char((utf8proc_int32_t)c, (utf8proc_uint8_t *)s);
         t->byte_id[b] = vocab_find(t, s, (size_t)n);
         memcpy(s + n, t->eow, t->eow_len);
@@ -486,7 +489,9 @@ static int resolve(const char *path, char *json, char *vocab, char *merges, size
     } else {
         return lisa_seterr(LISA_ENOTFOUND, "%s: no such file or directory", path);
     }
-    if (!is_file(vocab) || !is_file(merges))
+    if (is_file(vocab) && !is_file(merges))
+        return lisa_seterr(LISA_ENOTFOUND, "%s: missing (needed beside %s)", merges, vocab);
+    if (!is_file(vocab))
         return lisa_seterr(LISA_ENOTFOUND, "%s: neither tokenizer.json nor vocab.json + merges.txt found",
                            path);
     return 0;
@@ -957,11 +962,9 @@ static int is_added(const bpe_tok *t, int32_t id)
 }
 
 // The byte a byte-level char stands for, or -1 for a char outside the map.
-static int char_byte(int32_t c)
+static int char_byte(const bpe_tok *t, int32_t c)
 {
-    for (int b = 0; b < 256 && c < 0x144; b++)
-        if (byte_char(b) == (uint32_t)c) return b;
-    return -1;
+    return c >= 0 && c < 0x144 ? t->char_byte[c] : -1;
 }
 
 int bpe_decode(const bpe_tok *t, const int32_t *ids, int n, char *out, size_t cap, size_t *len)
@@ -982,7 +985,7 @@ int bpe_decode(const bpe_tok *t, const int32_t *ids, int n, char *out, size_t ca
                 utf8proc_int32_t c;
                 utf8proc_ssize_t k = utf8proc_iterate(s, -1, &c);
                 if (k <= 0) return lisa_seterr(LISA_EFORMAT, "tokenizer: token %d is not UTF-8", (int)ids[i]);
-                int b = char_byte(c);
+                int b = char_byte(t, c);
                 if (b >= 0) tmp[0] = (uint8_t)b;
                 else w = (size_t)k, memcpy(tmp, s, w);
                 s += k;

@@ -53,7 +53,9 @@ typedef struct bpe_tok bpe_tok;
 // preferred). On success *out is a new tokenizer the caller owns and frees with
 // bpe_free(). Errors: LISA_ENOTFOUND (no such file / neither layout),
 // LISA_EFORMAT (bad JSON, merge with a token missing from the vocab, ...),
-// LISA_EUNSUPPORTED (a tokenizer.json whose pipeline is not CLIP's).
+// LISA_EUNSUPPORTED (a tokenizer.json whose pipeline is not CLIP's). In the
+// vocab.json layout the CLIP pipeline is assumed, "</w>" ends words, and at most
+// 48894 merges are read, as HF's CLIPTokenizer reads merges.txt.
 int bpe_load(const char *path, bpe_tok **out);
 
 // Frees t; bpe_free(NULL) is a no-op.
