@@ -1,0 +1,235 @@
+// Exact cosine scan (scalar reference + AVX2/FMA), heap top-k, hybrid score.
+#include "search/rank.h"
+
+#include "base/err.h"
+
+#include <immintrin.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---------------------------------------------------------------- kernels
+
+void rank_scores_ref(const float *q, const float *rows, size_t n, int d, float *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *r = rows + i * (size_t)d;
+        double s = 0;
+        for (int j = 0; j < d; j++) s += (double)q[j] * r[j];
+        out[i] = (float)s;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RANK_HAVE_AVX2 1
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *q, const float *r, int d)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int j = 0;
+    for (; j + 32 <= d; j += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(r + j), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8), _mm256_loadu_ps(r + j + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 16), _mm256_loadu_ps(r + j + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 24), _mm256_loadu_ps(r + j + 24), a3);
+    }
+    for (; j + 8 <= d; j += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(r + j), a0);
+    __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float t = _mm_cvtss_f32(h);
+    for (; j < d; j++) t += q[j] * r[j];
+    return t;
+}
+
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, const float *rows, size_t n,
+                                                              int d, float *out)
+{
+    for (size_t i = 0; i < n; i++) out[i] = dot_avx2(q, rows + i * (size_t)d, d);
+}
+#endif
+
+static atomic_int force_scalar;
+
+static int use_avx2(void)
+{
+#ifdef RANK_HAVE_AVX2
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return have && !atomic_load(&force_scalar);
+#else
+    return 0;
+#endif
+}
+
+void rank_force_scalar(int on) { atomic_store(&force_scalar, on != 0); }
+
+const char *rank_kernel_name(void) { return use_avx2() ? "avx2-fma" : "scalar"; }
+
+void rank_scores(const float *q, const float *rows, size_t n, int d, float *out)
+{
+#ifdef RANK_HAVE_AVX2
+    if (use_avx2()) {
+        scores_avx2(q, rows, n, d, out);
+        return;
+    }
+#endif
+    rank_scores_ref(q, rows, n, d, out);
+}
+
+// ---------------------------------------------------------------- heap
+
+// 1 when a is a worse hit than b (lower score, or equal score and higher row).
+static int worse(rank_hit a, rank_hit b) { return a.score < b.score || (a.score == b.score && a.row > b.row); }
+
+void rank_heap_init(rank_heap *hp, rank_hit *buf, int k)
+{
+    hp->h = buf;
+    hp->k = k;
+    hp->n = 0;
+}
+
+static void sift_down(rank_hit *h, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(h[l], h[m])) m = l;
+        if (r < n && worse(h[r], h[m])) m = r;
+        if (m == i) return;
+        rank_hit t = h[i];
+        h[i] = h[m], h[m] = t, i = m;
+    }
+}
+
+void rank_heap_push(rank_heap *hp, float score, uint32_t row)
+{
+    rank_hit x = {score, row};
+    if (hp->k <= 0) return;
+    if (hp->n == hp->k) {
+        if (!worse(hp->h[0], x)) return;
+        hp->h[0] = x;
+        sift_down(hp->h, hp->n, 0);
+        return;
+    }
+    int i = hp->n++;
+    while (i > 0) {
+        int p = (i - 1) / 2;
+        if (!worse(x, hp->h[p])) break;
+        hp->h[i] = hp->h[p];
+        i = p;
+    }
+    hp->h[i] = x;
+}
+
+int rank_heap_sort(rank_heap *hp)
+{
+    // Repeatedly move the worst (root) to the end: leaves best-first order.
+    int n = hp->n;
+    for (int end = n - 1; end > 0; end--) {
+        rank_hit t = hp->h[0];
+        hp->h[0] = hp->h[end], hp->h[end] = t;
+        sift_down(hp->h, end, 0);
+    }
+    hp->n = 0;
+    return n;
+}
+
+// ---------------------------------------------------------------- top-k scan
+
+#define CHUNK_ROWS 8192 // rows per pool item: big enough to amortise, small enough to balance
+
+struct scan {
+    const float *q, *rows;
+    size_t n;
+    int d;
+    rank_heap *heaps; // one per thread
+};
+
+static void scan_range(const struct scan *s, size_t lo, size_t hi, rank_heap *hp)
+{
+    float buf[RANK_BLOCK];
+    for (size_t i = lo; i < hi; i += RANK_BLOCK) {
+        size_t m = hi - i < RANK_BLOCK ? hi - i : RANK_BLOCK;
+        rank_scores(s->q, s->rows + i * (size_t)s->d, m, s->d, buf);
+        for (size_t j = 0; j < m; j++)
+            if (hp->n < hp->k || buf[j] >= hp->h[0].score) // cheap pre-check; push decides ties
+                rank_heap_push(hp, buf[j], (uint32_t)(i + j));
+    }
+}
+
+static void scan_task(void *ctx, int i, int tid)
+{
+    const struct scan *s = ctx;
+    size_t lo = (size_t)i * CHUNK_ROWS, hi = lo + CHUNK_ROWS < s->n ? lo + CHUNK_ROWS : s->n;
+    scan_range(s, lo, hi, &s->heaps[tid]);
+}
+
+int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out,
+              int *nout)
+{
+    *nout = 0;
+    if (k < 0 || k > RANK_K_MAX) return lisa_seterr(LISA_EINVAL, "top-k %d is not in [0,%d]", k, RANK_K_MAX);
+    if (d <= 0 || d > RANK_DIM_MAX) return lisa_seterr(LISA_EINVAL, "vector dimension %d is not in [1,%d]", d, RANK_DIM_MAX);
+    if (n > UINT32_MAX) return lisa_seterr(LISA_ETOOBIG, "%zu vectors: over the 2^32 cap", n);
+    if (k == 0 || n == 0) return 0;
+    int nt = n >= RANK_PAR_MIN ? pool_size(p) : 1;
+    size_t cells;
+    if (lisa_mul((size_t)nt, (size_t)k, &cells) < 0) return lisa_seterr(LISA_ETOOBIG, "top-k buffers overflow");
+    rank_hit *buf = malloc(cells * sizeof *buf);
+    rank_heap *heaps = malloc((size_t)nt * sizeof *heaps);
+    if (!buf || !heaps) {
+        free(buf), free(heaps);
+        return lisa_seterr(LISA_ENOMEM, "top-k buffers (%zu hits)", cells);
+    }
+    for (int t = 0; t < nt; t++) rank_heap_init(&heaps[t], buf + (size_t)t * k, k);
+    struct scan s = {q, rows, n, d, heaps};
+    if (nt == 1) scan_range(&s, 0, n, &heaps[0]);
+    else pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_task, &s);
+    rank_heap merged;
+    rank_heap_init(&merged, out, k);
+    for (int t = 0; t < nt; t++)
+        for (int j = 0; j < heaps[t].n; j++) rank_heap_push(&merged, heaps[t].h[j].score, heaps[t].h[j].row);
+    *nout = rank_heap_sort(&merged);
+    free(heaps);
+    free(buf);
+    return 0;
+}
+
+// ---------------------------------------------------------------- hybrid
+
+float rank_clip_norm(rank_norm nm, float cosine)
+{
+    float span = nm.hi - nm.lo;
+    if (!(span > 0)) return cosine >= nm.hi ? 1.0f : 0.0f;
+    float x = (cosine - nm.lo) / span;
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+static int cand_cmp(const void *pa, const void *pb)
+{
+    const rank_cand *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    float ca = a->has_clip ? a->cosine : -2, cb = b->has_clip ? b->cosine : -2;
+    if (ca != cb) return ca > cb ? -1 : 1;
+    if (a->bm25 != b->bm25) return a->bm25 > b->bm25 ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+void rank_hybrid(rank_cand *c, size_t n, double w, rank_norm nm)
+{
+    if (!(w >= 0)) w = 0; // also catches NaN
+    if (w > 1) w = 1;
+    double best = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].bm25 > best) best = c[i].bm25;
+    for (size_t i = 0; i < n; i++) {
+        c[i].clip_score = c[i].has_clip ? rank_clip_norm(nm, c[i].cosine) : 0.0f;
+        c[i].keyword_score = best > 0 && c[i].bm25 > 0 ? (float)(c[i].bm25 / best) : 0.0f;
+        c[i].score = (float)(w * c[i].clip_score + (1 - w) * c[i].keyword_score);
+    }
+    qsort(c, n, sizeof *c, cand_cmp);
+}

@@ -1,0 +1,108 @@
+// Ranking: exact brute-force cosine over stored unit vectors, top-k by a
+// min-heap, and the hybrid CLIP + keyword score.
+//
+// Vectors are stored L2-normalised, so cosine is a dot product. The scan is
+// memory-bound (100k x 512 floats = 205 MB read per query), so the kernel
+// fuses scoring and top-k selection: each thread streams its share of rows
+// once, scores a block into a small stack buffer and pushes into its own heap;
+// the heaps are merged at the end. rank_scores() dispatches at run time to an
+// AVX2+FMA kernel when the CPU has it, else the scalar reference
+// rank_scores_ref(), which has the same signature and is what tests compare
+// against.
+//
+// Hybrid score (see docs/ranking.md for the reasoning and measurements):
+//   score = w * clip_score + (1 - w) * keyword_score,  w = clip_weight in [0,1]
+//   clip_score    = clamp((cosine - lo) / (hi - lo), 0, 1)   a FIXED affine map:
+//                   lo/hi default to RANK_CLIP_LO/RANK_CLIP_HI for text->image
+//                   (the range where CLIP ViT cosines of unrelated vs matching
+//                   text-image pairs lie), RANK_NORM_IMAGE for image->image. An
+//                   image's clip_score does not depend on which other images
+//                   are in the library or the candidate set, and a query with
+//                   no good match gets low scores instead of a fake 1.0.
+//   keyword_score = bm25 / max bm25 over the candidates of this query, with
+//                   bm25 the raw relevance (-FTS5 bm25(), higher is better; 0
+//                   when the image has no keyword hit). BM25 has no absolute
+//                   scale (it moves with IDF, document lengths and library
+//                   size), so the only stable reading is relative to the
+//                   query's best hit: the best keyword match gets 1, no match 0.
+// Ties are broken by raw cosine, then raw bm25, then ascending id, so the order
+// is total and deterministic. The raw cosine and bm25 are kept for reporting.
+#ifndef LISA_SEARCH_RANK_H
+#define LISA_SEARCH_RANK_H
+
+#include "base/pool.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RANK_PAR_MIN 16384   // rows below this are scanned by the calling thread alone
+#define RANK_BLOCK 256       // rows scored per kernel call before heap pushes
+#define RANK_K_MAX 100000    // top-k requests above this are refused
+#define RANK_DIM_MAX 8192
+
+#define RANK_CLIP_LO 0.15f   // text->image cosine mapped to clip_score 0
+#define RANK_CLIP_HI 0.35f   // text->image cosine mapped to clip_score 1
+
+// ---------------------------------------------------------------- kernels
+
+// out[i] = dot(q, rows + i*d) for i in [0, n). rows is (n, d) row-major.
+void rank_scores_ref(const float *q, const float *rows, size_t n, int d, float *out);
+// Same, dispatched to the fastest kernel this CPU runs.
+void rank_scores(const float *q, const float *rows, size_t n, int d, float *out);
+// Name of the kernel rank_scores() uses ("avx2-fma" or "scalar").
+const char *rank_kernel_name(void);
+// 1 forces the scalar kernel everywhere (benchmarks, tests), 0 restores dispatch.
+void rank_force_scalar(int on);
+
+// ---------------------------------------------------------------- top-k
+
+typedef struct {
+    float score;
+    uint32_t row;
+} rank_hit;
+
+// A bounded min-heap of the k best hits seen: root = worst kept. "Better" is a
+// higher score, then a lower row. buf (k entries) is owned by the caller.
+typedef struct {
+    rank_hit *h;
+    int k, n;
+} rank_heap;
+
+void rank_heap_init(rank_heap *hp, rank_hit *buf, int k);
+void rank_heap_push(rank_heap *hp, float score, uint32_t row);
+// Sorts the kept hits best-first in place (the heap is consumed); returns n.
+int rank_heap_sort(rank_heap *hp);
+
+// The k best rows of (n, d) by dot product with q into out (caller-owned, k
+// entries), best first; *nout gets min(k, n). Uses pool p (may be NULL) when
+// n >= RANK_PAR_MIN. Refuses k or d over the caps with LISA_EINVAL.
+int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out,
+              int *nout);
+
+// ---------------------------------------------------------------- hybrid
+
+typedef struct {
+    float lo, hi; // cosine -> [0,1] affine map, hi > lo
+} rank_norm;
+
+#define RANK_NORM_TEXT ((rank_norm){RANK_CLIP_LO, RANK_CLIP_HI})
+#define RANK_NORM_IMAGE ((rank_norm){0.5f, 1.0f})
+
+typedef struct {
+    int64_t id;          // caller's id (image id)
+    int has_clip;        // cosine is valid
+    float cosine;        // raw cosine
+    double bm25;         // raw keyword relevance, >= 0, 0 = no keyword hit
+    float clip_score;    // outputs of rank_hybrid()
+    float keyword_score;
+    float score;
+} rank_cand;
+
+// clamp((cos - lo) / (hi - lo), 0, 1).
+float rank_clip_norm(rank_norm nm, float cosine);
+
+// Fills clip_score, keyword_score and score of the n candidates for weight w
+// (clamped to [0,1]) and sorts them best-first (ties as described above).
+void rank_hybrid(rank_cand *c, size_t n, double w, rank_norm nm);
+
+#endif

@@ -1,0 +1,65 @@
+// User settings: result count, CLIP weight, thumbnail size, data and model
+// directories, server port.
+//
+// Precedence, lowest to highest: built-in defaults, an optional config file,
+// environment variables, command-line flags. The config file is $LISA_CONFIG
+// when set (then it must exist), else DATA/lisa.conf when present, with DATA
+// found the way the flags/env would give it (--data, $LISA_DATA, ./data).
+// Its format is one `key = value` per line; `#` starts a comment; blank lines
+// are ignored. Keys (case-insensitive, the architecture brief's names accepted
+// as aliases):
+//   top_k (TOP_K_RESULTS)            1..1000, default 20
+//   clip_weight (DEFAULT_CLIP_WEIGHT) 0..1,  default 0.7
+//   thumbnail_size (THUMBNAIL_SIZE)  16..4096, default 320
+//   port                             1..65535, default 8000
+//   data_dir (data)                  default ./data
+//   models                           model dir or dir of model dirs, default unset
+// Environment: LISA_TOP_K, LISA_CLIP_WEIGHT, LISA_THUMBNAIL_SIZE, LISA_DATA,
+// LISA_MODELS, LISA_PORT. Flags: --top-k, --clip-weight, --thumbnail-size,
+// --data, --model, --port, --config. Every value is range-checked; errors name
+// where the value came from ("lisa.conf:3: clip_weight: 1.5 is not in [0,1]").
+#ifndef LISA_SEARCH_SETTINGS_H
+#define LISA_SEARCH_SETTINGS_H
+
+#define SETTINGS_TOP_K_DEFAULT 20
+#define SETTINGS_CLIP_WEIGHT_DEFAULT 0.7
+#define SETTINGS_THUMB_DEFAULT 320
+#define SETTINGS_PORT_DEFAULT 8000
+#define SETTINGS_DATA_DEFAULT "./data"
+#define SETTINGS_TOP_K_MAX 1000
+#define SETTINGS_PATH_MAX 4096
+#define SETTINGS_FILE_MAX (64 * 1024) // config files larger than this are refused
+
+typedef struct {
+    int top_k;
+    double clip_weight;
+    int thumbnail_size;
+    int port;
+    char data_dir[SETTINGS_PATH_MAX];
+    char models[SETTINGS_PATH_MAX];      // --model / LISA_MODELS / models; "" unset
+    char config_path[SETTINGS_PATH_MAX]; // the config file that was read; "" none
+} settings;
+
+// Fills *s with the built-in defaults.
+void settings_defaults(settings *s);
+
+// Sets one key (config-file spelling, case-insensitive) from its text value,
+// validating it; `where` names the source for the error message.
+int settings_set(settings *s, const char *key, const char *value, const char *where);
+
+// Reads a config file into *s. A missing file is LISA_ENOTFOUND; syntax and
+// range errors are LISA_EINVAL with "path:line: ..." in the message.
+int settings_load_file(settings *s, const char *path);
+
+// Applies the LISA_* environment variables to *s.
+int settings_apply_env(settings *s);
+
+// Whole resolution: defaults, config file, environment, then the settings
+// flags found in argv[1..argc-1] (other arguments are left alone; use
+// settings_flag_arity() to skip the ones consumed here).
+int settings_resolve(settings *s, int argc, char **argv);
+
+// 1 when arg is a settings flag that takes one value (--top-k N ...), else 0.
+int settings_flag_arity(const char *arg);
+
+#endif

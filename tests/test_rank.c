@@ -1,0 +1,181 @@
+// Ranking: SIMD kernel vs scalar reference, heap top-k vs a full sort,
+// the normalisation rule, and hybrid ordering for w = 0, 0.5, 1.
+#include "testutil.h"
+#include "base/err.h"
+#include "search/rank.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) // xorshift, uniform in [-1, 1)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1;
+}
+
+static float *rand_unit_rows(size_t n, int d)
+{
+    float *m = malloc(n * (size_t)d * sizeof *m);
+    assert_non_null(m);
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int j = 0; j < d; j++) {
+            float x = frand();
+            m[i * d + j] = x;
+            s += (double)x * x;
+        }
+        for (int j = 0; j < d; j++) m[i * d + j] /= (float)sqrt(s);
+    }
+    return m;
+}
+
+static void test_simd_matches_scalar(void **state)
+{
+    (void)state;
+    static const int dims[] = {1, 3, 7, 8, 9, 31, 33, 48, 63, 65, 127, 512, 515, 768};
+    for (size_t t = 0; t < sizeof dims / sizeof dims[0]; t++) {
+        int d = dims[t];
+        size_t n = 37;
+        float *m = rand_unit_rows(n + 1, d), fast[37], ref[37];
+        rank_scores(m + (size_t)n * d, m, n, d, fast);
+        rank_scores_ref(m + (size_t)n * d, m, n, d, ref);
+        for (size_t i = 0; i < n; i++) assert_true(fabsf(fast[i] - ref[i]) <= 1e-5f + 1e-5f * fabsf(ref[i]));
+        free(m);
+    }
+    printf("kernel: %s\n", rank_kernel_name());
+}
+
+static int hit_cmp(const void *pa, const void *pb)
+{
+    const rank_hit *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+// Heap top-k equals the head of a full sort, single-threaded and pooled,
+// including ties (duplicated rows) and k > n.
+static void check_topk(pool *p, size_t n, int d, int k)
+{
+    float *m = rand_unit_rows(n, d);
+    for (size_t i = 1; i < n; i += 5) memcpy(m + i * d, m + (i - 1) * d, (size_t)d * sizeof *m); // ties
+    float *q = rand_unit_rows(1, d);
+    rank_hit *all = malloc(n * sizeof *all), *top = malloc((size_t)k * sizeof *top);
+    float *sc = malloc(n * sizeof *sc);
+    rank_force_scalar(1); // the reference ordering must use the same rounding as the scan
+    rank_scores(q, m, n, d, sc);
+    rank_force_scalar(0);
+    float *sc2 = malloc(n * sizeof *sc2);
+    rank_scores(q, m, n, d, sc2);
+    for (size_t i = 0; i < n; i++) all[i] = (rank_hit){sc2[i], (uint32_t)i};
+    qsort(all, n, sizeof *all, hit_cmp);
+    int got;
+    assert_int_equal(rank_topk(p, q, m, n, d, k, top, &got), 0);
+    assert_int_equal(got, (int)(n < (size_t)k ? n : (size_t)k));
+    for (int i = 0; i < got; i++) {
+        assert_int_equal(top[i].row, all[i].row);
+        assert_true(top[i].score == all[i].score);
+        assert_true(fabsf(sc[top[i].row] - top[i].score) < 1e-5f);
+    }
+    free(sc), free(sc2), free(top), free(all), free(q), free(m);
+}
+
+static void test_topk_vs_sort(void **state)
+{
+    (void)state;
+    pool *p;
+    assert_int_equal(pool_new(3, &p), 0);
+    check_topk(NULL, 1, 5, 3);
+    check_topk(NULL, 100, 17, 10);
+    check_topk(p, 100, 17, 200);
+    check_topk(p, RANK_PAR_MIN + 4099, 33, 25); // pooled path, partial last chunk
+    check_topk(p, 40000, 64, 1);
+    pool_free(p);
+}
+
+static void test_topk_caps(void **state)
+{
+    (void)state;
+    float v[4] = {1, 0, 0, 0};
+    rank_hit h[1];
+    int n;
+    assert_int_equal(rank_topk(NULL, v, v, 1, 4, RANK_K_MAX + 1, h, &n), LISA_EINVAL);
+    assert_int_equal(rank_topk(NULL, v, v, 1, 0, 1, h, &n), LISA_EINVAL);
+    assert_int_equal(rank_topk(NULL, v, v, 0, 4, 1, h, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_clip_norm(void **state)
+{
+    (void)state;
+    rank_norm nm = RANK_NORM_TEXT;
+    assert_true(rank_clip_norm(nm, -1) == 0);
+    assert_true(rank_clip_norm(nm, RANK_CLIP_LO) == 0);
+    assert_true(rank_clip_norm(nm, RANK_CLIP_HI) == 1);
+    assert_true(rank_clip_norm(nm, 0.9f) == 1);
+    assert_true(fabsf(rank_clip_norm(nm, 0.25f) - 0.5f) < 1e-6f);
+    assert_true(fabsf(rank_clip_norm((rank_norm){0.5f, 1.0f}, 0.875f) - 0.75f) < 1e-6f);
+}
+
+// Known candidates: A best by CLIP, B best by keywords, C middling in both,
+// D keyword-only (no vector), E clip-only.
+static rank_cand *known(void)
+{
+    static rank_cand c[5];
+    rank_cand init[5] = {
+        {.id = 1, .has_clip = 1, .cosine = 0.35f, .bm25 = 0.0},  // A: clip 1.0, kw 0
+        {.id = 2, .has_clip = 1, .cosine = 0.15f, .bm25 = 8.0},  // B: clip 0,   kw 1
+        {.id = 3, .has_clip = 1, .cosine = 0.29f, .bm25 = 6.0},  // C: clip .7,  kw .75
+        {.id = 4, .has_clip = 0, .cosine = 0, .bm25 = 2.0},      // D: clip 0,   kw .25
+        {.id = 5, .has_clip = 1, .cosine = 0.20f, .bm25 = 0.0},  // E: clip .25, kw 0
+    };
+    memcpy(c, init, sizeof c);
+    return c;
+}
+
+static void expect_order(rank_cand *c, const int64_t *ids)
+{
+    for (int i = 0; i < 5; i++) assert_int_equal(c[i].id, ids[i]);
+}
+
+static void test_hybrid_ordering(void **state)
+{
+    (void)state;
+    rank_cand *c = known();
+    rank_hybrid(c, 5, 1.0, RANK_NORM_TEXT); // pure CLIP: by cosine, D (no vector) last
+    expect_order(c, (int64_t[]){1, 3, 5, 2, 4});
+    assert_true(fabsf(c[0].score - 1.0f) < 1e-6f);
+    assert_true(fabsf(c[1].clip_score - 0.7f) < 1e-5f && fabsf(c[1].keyword_score - 0.75f) < 1e-6f);
+
+    c = known();
+    rank_hybrid(c, 5, 0.0, RANK_NORM_TEXT); // pure keywords: by bm25; A/E tie at 0, cosine breaks it
+    expect_order(c, (int64_t[]){2, 3, 4, 1, 5});
+    assert_true(c[0].keyword_score == 1.0f && c[0].score == 1.0f);
+
+    c = known();
+    rank_hybrid(c, 5, 0.5, RANK_NORM_TEXT); // C .725, A .5, B .5 (A wins on cosine), D .125, E .125
+    expect_order(c, (int64_t[]){3, 1, 2, 5, 4});
+    assert_true(fabsf(c[0].score - 0.725f) < 1e-5f);
+    assert_true(c[0].cosine == 0.29f && c[0].bm25 == 6.0); // raw values kept
+}
+
+static void test_hybrid_weight_clamped(void **state)
+{
+    (void)state;
+    rank_cand *c = known();
+    rank_hybrid(c, 5, 7.0, RANK_NORM_TEXT);
+    expect_order(c, (int64_t[]){1, 3, 5, 2, 4});
+    c = known();
+    rank_hybrid(c, 5, NAN, RANK_NORM_TEXT);
+    expect_order(c, (int64_t[]){2, 3, 4, 1, 5});
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_simd_matches_scalar), cmocka_unit_test(test_topk_vs_sort),
+        cmocka_unit_test(test_topk_caps),           cmocka_unit_test(test_clip_norm),
+        cmocka_unit_test(test_hybrid_ordering),     cmocka_unit_test(test_hybrid_weight_clamped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
