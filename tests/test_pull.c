@@ -171,9 +171,10 @@ static void test_resolve_name(void **state)
     assert_int_equal(hub_resolve_name("laion/CLIP-ViT-B-32_x.v2", repo, local), 0);
     assert_string_equal(repo, "laion/CLIP-ViT-B-32_x.v2");
     assert_string_equal(local, "CLIP-ViT-B-32_x.v2");
-    static const char *const bad[] = {"", "..", "../x", "a/..", "a/../b", "a/b/c", "/x", "x/",
-                                      "a/.hidden", "a/-x", "a/b c", "a/b%2f", "a\\b/c", "a/b..c",
-                                      "clip-vit-base-patch99"};
+    static const char *const bad[] = {
+        "",      "..",     "../x",   "a/..",      "a/../b",
+        "a/b/c", "/x",     "x/",     "a/.hidden", "a/-x",
+        "a/b c", "a/b%2f", "a\\b/c", "a/b..c",    "clip-vit-base-patch99"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(hub_resolve_name(bad[i], repo, local), LISA_EINVAL);
     assert_int_equal(hub_resolve_name("nosuchmodel", repo, local), LISA_EINVAL);
@@ -194,20 +195,20 @@ static void test_pull_good_then_keep(void **state)
 {
     (void)state;
     need_server();
-    static const char *const files[] = {"config.json", "preprocessor_config.json", "tokenizer.json",
-                                        "tokenizer_config.json", "special_tokens_map.json",
-                                        "model.safetensors"};
+    static const char *const files[] = {
+        "config.json",           "preprocessor_config.json", "tokenizer.json",
+        "tokenizer_config.json", "special_tokens_map.json",  "model.safetensors"};
     const char *dest = dest_for("good");
     hub_report r;
     assert_int_equal(pull("test/good", dest, 0, &r), 0);
     assert_int_equal(r.have_metadata, 1);
     assert_string_equal(r.commit, COMMIT);
     assert_int_equal(r.files_downloaded, 6);
-    assert_int_equal(r.files_sha_checked, 1); // the one LFS file
+    assert_int_equal(r.files_sha_checked, 1);  // the one LFS file
     assert_int_equal(r.files_blob_checked, 5); // the files kept in git
     assert_int_equal(r.resumed, 0);
     for (size_t i = 0; i < 6; i++) assert_same(dest, "test/good", files[i]);
-    assert_false(exists(dest, ".partial")); // cleaned up
+    assert_false(exists(dest, ".partial"));                            // cleaned up
     assert_true(log_has("/test/good/resolve/" COMMIT "/config.json")); // pinned to the commit
     assert_int_equal(modeldir_check(dest, MODELDIR_CLIP, NULL, NULL), 0);
     // A second run keeps everything and re-verifies the weights.
@@ -264,7 +265,7 @@ static void test_pull_restarts_when_range_ignored(void **state)
     const char *dest = dest_for("norange");
     hub_report r;
     assert_int_equal(pull("test/cut-norange", dest, 1, &r), 0);
-    assert_int_equal(r.resumed, 0); // the server answered 200: start over
+    assert_int_equal(r.resumed, 0);                // the server answered 200: start over
     assert_true(r.bytes >= WEIGHTS_SIZE + 100000); // the cut 100000 bytes, then all of it
     assert_same(dest, "test/cut-norange", "model.safetensors");
 }
@@ -278,7 +279,7 @@ static void test_pull_rejects_bad_sha(void **state)
     snprintf(partdir, sizeof partdir, "%s/.partial", dest);
     assert_int_equal(pull("test/badsha", dest, 0, NULL), LISA_ECHECKSUM);
     assert_non_null(strstr(lisa_errmsg(), "model.safetensors: sha256 mismatch"));
-    assert_false(exists(dest, "model.safetensors")); // never moved into place
+    assert_false(exists(dest, "model.safetensors"));         // never moved into place
     assert_false(exists(partdir, "model.safetensors.part")); // nor kept for a resume
     assert_true(exists(dest, "config.json"));
     assert_int_equal(modeldir_check(dest, MODELDIR_CLIP, NULL, NULL), LISA_ENOTFOUND);

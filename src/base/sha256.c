@@ -85,8 +85,9 @@ int sha256_feed_file(sha256_ctx *c, const char *path, uint64_t limit, uint64_t *
         if ((rc = sha256_update(c, buf, n)) < 0) goto out;
         *fed += n;
     }
-    if (ferror(f)) rc = lisa_seterr(LISA_EIO, "%s: read error after %llu bytes", path,
-                                    (unsigned long long)*fed);
+    if (ferror(f))
+        rc = lisa_seterr(LISA_EIO, "%s: read error after %llu bytes", path,
+                         (unsigned long long)*fed);
 out:
     free(buf);
     fclose(f);
@@ -115,7 +116,8 @@ int sha256_git_blob_id(const char *path, char hex[41])
     int rc = 0;
     FILE *f = fopen(path, "rb");
     if (!f || fstat(fileno(f), &st) < 0) {
-        rc = lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
+        rc = lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path,
+                         strerror(errno));
         if (f) fclose(f);
         return rc;
     }
@@ -125,7 +127,8 @@ int sha256_git_blob_id(const char *path, char hex[41])
              EVP_DigestUpdate(md, head, (size_t)hn) == 1;
     size_t k;
     while (ok && (k = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(md, buf, k) == 1;
-    if (ferror(f)) rc = lisa_seterr(LISA_EIO, "%s: read error", path);
+    if (ferror(f))
+        rc = lisa_seterr(LISA_EIO, "%s: read error", path);
     else if (!ok || EVP_DigestFinal_ex(md, d, &n) != 1 || n != 20)
         rc = lisa_seterr(LISA_EUNSUPPORTED, "%s: libcrypto SHA-1 failed", path);
     for (unsigned i = 0; rc == 0 && i < 20; i++) {

@@ -32,9 +32,12 @@ static int parse(int argc, char **argv, args *a)
                             : !strcmp(o, "--data")     ? &a->data
                             : !strcmp(o, "--model")    ? &a->model
                                                        : NULL;
-        if (slot && i + 1 < argc) *slot = argv[++i];
-        else if (o[0] != '-' && !a->name) a->name = o;
-        else return fprintf(stderr, "lisa models: unexpected '%s'\n%s", o, usage), -1;
+        if (slot && i + 1 < argc)
+            *slot = argv[++i];
+        else if (o[0] != '-' && !a->name)
+            a->name = o;
+        else
+            return fprintf(stderr, "lisa models: unexpected '%s'\n%s", o, usage), -1;
     }
     return 0;
 }
@@ -46,19 +49,22 @@ static int models_pull(const args *a)
     hub_report r;
     if (!a->name) return fprintf(stderr, "lisa models pull: which model?\n%s", usage), 2;
     if (hub_resolve_name(a->name, repo, local) < 0) return cli_fail("models pull");
-    int n = a->dest ? snprintf(dest, sizeof dest, "%s", a->dest)
-                    : snprintf(dest, sizeof dest, "%s/models/%s", modeldir_data_dir(a->data), local);
+    int n = a->dest
+                ? snprintf(dest, sizeof dest, "%s", a->dest)
+                : snprintf(dest, sizeof dest, "%s/models/%s", modeldir_data_dir(a->data), local);
     if (n < 0 || (size_t)n >= sizeof dest) {
         fprintf(stderr, "lisa models pull: destination path too long\n");
         return 1;
     }
     if (hub_pull(repo, dest, &o, &r) < 0) return cli_fail("models pull");
-    fprintf(stderr, "installed %s into %s: %d downloaded (%.1f MiB), %d already present, "
-            "sha256 checked for %d, git blob id for %d\n", repo, dest, r.files_downloaded,
-            r.bytes / 1048576.0, r.files_kept, r.files_sha_checked, r.files_blob_checked);
+    fprintf(stderr,
+            "installed %s into %s: %d downloaded (%.1f MiB), %d already present, "
+            "sha256 checked for %d, git blob id for %d\n",
+            repo, dest, r.files_downloaded, r.bytes / 1048576.0, r.files_kept, r.files_sha_checked,
+            r.files_blob_checked);
     if (!r.have_metadata)
         fprintf(stderr, "warning: the server gave no file metadata; sizes and checksums were "
-                "checked only where its headers carried them\n");
+                        "checked only where its headers carried them\n");
     if (modeldir_check(dest, modeldir_kind_of(local), a->name, NULL) < 0)
         fprintf(stderr, "warning: %s\n", lisa_errmsg());
     printf("%s\n", dest);
@@ -76,9 +82,11 @@ static int models_list(const args *a)
                MODELDIR_DEFAULT_CLIP);
     for (size_t i = 0; i < n; i++) {
         char status[96];
-        if (v[i].missing) snprintf(status, sizeof status, "incomplete: no %s%s", v[i].missing,
-                                   v[i].partial ? " (pull resumes)" : "");
-        else snprintf(status, sizeof status, "complete");
+        if (v[i].missing)
+            snprintf(status, sizeof status, "incomplete: no %s%s", v[i].missing,
+                     v[i].partial ? " (pull resumes)" : "");
+        else
+            snprintf(status, sizeof status, "complete");
         printf("%-30s %-6s %9.1f MiB  %-40s %s\n", v[i].name,
                v[i].model_type[0] ? v[i].model_type : "?", v[i].bytes / 1048576.0, status,
                v[i].path);
@@ -91,7 +99,8 @@ static int models_path(const args *a)
 {
     char dir[MODELDIR_PATH_MAX];
     const char *name = a->name ? a->name : MODELDIR_DEFAULT_CLIP;
-    if (modeldir_resolve(a->model, a->data, name, dir, sizeof dir) < 0) return cli_fail("models path");
+    if (modeldir_resolve(a->model, a->data, name, dir, sizeof dir) < 0)
+        return cli_fail("models path");
     printf("%s\n", dir);
     if (modeldir_check(dir, modeldir_kind_of(name), name, NULL) < 0) {
         fprintf(stderr, "lisa: %s\n", lisa_errmsg());

@@ -16,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PART_MAX 96                            // chars per repo-id part or revision
-#define ENDPOINT_MAX 400                       // chars of the hub base URL
-#define API_MAX_BYTES (8u << 20)               // the API's JSON answer
-#define FILE_MAX_BYTES ((uint64_t)64 << 30)    // any one file when the hub gives no size
-#define ERRBODY_MAX 200                        // kept from an error response's body
+#define PART_MAX 96                         // chars per repo-id part or revision
+#define ENDPOINT_MAX 400                    // chars of the hub base URL
+#define API_MAX_BYTES (8u << 20)            // the API's JSON answer
+#define FILE_MAX_BYTES ((uint64_t)64 << 30) // any one file when the hub gives no size
+#define ERRBODY_MAX 200                     // kept from an error response's body
 #define PATH_CAP 4096
 
 /* ---------------------------------------------------------------------------
@@ -38,16 +38,22 @@ static const struct {
 #define NKNOWN (sizeof KNOWN / sizeof KNOWN[0])
 
 static const char *const KNOWN_NAMES[NKNOWN + 1] = {
-    "clip-vit-base-patch32", "clip-vit-base-patch16", "clip-vit-large-patch14",
-    "blip-image-captioning-base", NULL,
+    "clip-vit-base-patch32",
+    "clip-vit-base-patch16",
+    "clip-vit-large-patch14",
+    "blip-image-captioning-base",
+    NULL,
 };
 
-const char *const *hub_known_names(void) { return KNOWN_NAMES; }
+const char *const *hub_known_names(void)
+{
+    return KNOWN_NAMES;
+}
 
 static int name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 // One part of a repo id, or a revision: n chars of [A-Za-z0-9._-], no "..".
@@ -68,7 +74,10 @@ static int valid_repo(const char *repo)
            valid_part(slash + 1, strlen(slash + 1));
 }
 
-int hub_valid_revision(const char *rev) { return rev && valid_part(rev, strlen(rev)); }
+int hub_valid_revision(const char *rev)
+{
+    return rev && valid_part(rev, strlen(rev));
+}
 
 int hub_resolve_name(const char *name, char repo[HUB_NAME_MAX], char local[HUB_NAME_MAX])
 {
@@ -183,26 +192,36 @@ static int is_hex40(const char *s)
  * The files LISA reads and what the hub says about them
  * ------------------------------------------------------------------------- */
 
-enum { F_CONFIG, F_PREPROC, F_TOKENIZER, F_VOCAB, F_MERGES, F_TOKCONF, F_SPECIAL, F_MODEL, F_COUNT };
+enum {
+    F_CONFIG,
+    F_PREPROC,
+    F_TOKENIZER,
+    F_VOCAB,
+    F_MERGES,
+    F_TOKCONF,
+    F_SPECIAL,
+    F_MODEL,
+    F_COUNT
+};
 
 static const char *const FILE_NAMES[F_COUNT] = {
-    "config.json",  "preprocessor_config.json", "tokenizer.json",          "vocab.json",
-    "merges.txt",   "tokenizer_config.json",    "special_tokens_map.json", "model.safetensors",
+    "config.json", "preprocessor_config.json", "tokenizer.json",          "vocab.json",
+    "merges.txt",  "tokenizer_config.json",    "special_tokens_map.json", "model.safetensors",
 };
 
 typedef struct {
-    int listed;      // in the API's siblings
-    int64_t size;    // -1 unknown
-    char sha[65];    // LFS sha256, "" unknown (git-stored small files have none)
-    char blob[41];   // git blob id (SHA-1) of a non-LFS file, "" unknown
+    int listed;    // in the API's siblings
+    int64_t size;  // -1 unknown
+    char sha[65];  // LFS sha256, "" unknown (git-stored small files have none)
+    char blob[41]; // git blob id (SHA-1) of a non-LFS file, "" unknown
 } meta_file;
 
 typedef struct {
     CURL *curl;
     const char *repo, *dest;
     char endpoint[ENDPOINT_MAX + 1];
-    char rev[PART_MAX + 1];     // what the user asked for
-    char pin[PART_MAX + 1];     // what the resolve URLs use: the commit sha when known
+    char rev[PART_MAX + 1]; // what the user asked for
+    char pin[PART_MAX + 1]; // what the resolve URLs use: the commit sha when known
     char partdir[PATH_CAP];
     FILE *out;
     int retries;
@@ -219,8 +238,8 @@ typedef struct {
 
 typedef struct {
     const char *name, *part;
-    uint64_t offset;        // bytes of the part on disk when the request went out
-    int64_t expect_size;    // from the API, -1 unknown
+    uint64_t offset;     // bytes of the part on disk when the request went out
+    int64_t expect_size; // from the API, -1 unknown
     // the current response (reset on each status line: redirects come first)
     long status;
     int64_t content_length, range_start, range_total;
@@ -232,11 +251,11 @@ typedef struct {
     int started;
     FILE *f;
     sha256_ctx *sha;
-    uint64_t have, got;     // bytes in the part now; body bytes in this request
-    int64_t total;          // expected final size as far as known, -1 unknown
+    uint64_t have, got; // bytes in the part now; body bytes in this request
+    int64_t total;      // expected final size as far as known, -1 unknown
     char errbody[ERRBODY_MAX + 1];
     size_t errbody_n;
-    int err, bad_part;      // our own failure (message set); part must be deleted
+    int err, bad_part; // our own failure (message set); part must be deleted
     // progress
     FILE *out;
     int tty, last_decile;
@@ -272,15 +291,22 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
     *colon = 0;
     const char *v = colon + 1;
     while (*v == ' ' || *v == '\t') v++;
-    if (!strcasecmp(line, "content-length")) x->content_length = parse_i64(v);
-    else if (!strcasecmp(line, "etag")) copy_etag(x->etag, sizeof x->etag, v);
-    else if (!strcasecmp(line, "x-linked-etag")) copy_etag(x->linked_etag, sizeof x->linked_etag, v);
-    else if (!strcasecmp(line, "x-linked-size")) x->linked_size = parse_i64(v);
-    else if (!strcasecmp(line, "x-error-message")) snprintf(x->hub_error, sizeof x->hub_error, "%s", v);
+    if (!strcasecmp(line, "content-length"))
+        x->content_length = parse_i64(v);
+    else if (!strcasecmp(line, "etag"))
+        copy_etag(x->etag, sizeof x->etag, v);
+    else if (!strcasecmp(line, "x-linked-etag"))
+        copy_etag(x->linked_etag, sizeof x->linked_etag, v);
+    else if (!strcasecmp(line, "x-linked-size"))
+        x->linked_size = parse_i64(v);
+    else if (!strcasecmp(line, "x-error-message"))
+        snprintf(x->hub_error, sizeof x->hub_error, "%s", v);
     else if (!strcasecmp(line, "content-range")) {
         long long s, e, t;
-        if (sscanf(v, "bytes %lld-%lld/%lld", &s, &e, &t) == 3) x->range_start = s, x->range_total = t;
-        else if (sscanf(v, "bytes %lld-%lld/*", &s, &e) == 2) x->range_start = s;
+        if (sscanf(v, "bytes %lld-%lld/%lld", &s, &e, &t) == 3)
+            x->range_start = s, x->range_total = t;
+        else if (sscanf(v, "bytes %lld-%lld/*", &s, &e) == 2)
+            x->range_start = s;
     }
     return len;
 }
@@ -309,7 +335,8 @@ static void progress_draw(xfer *x, int final)
             fprintf(x->out, "  %s: %d%% (%s of %s, %s/s)\n", x->name, pct, fmt_bytes(x->have, a),
                     fmt_bytes(x->total, b), fmt_bytes(rate, r));
         else
-            fprintf(x->out, "  %s: %s (%s/s)\n", x->name, fmt_bytes(x->have, a), fmt_bytes(rate, r));
+            fprintf(x->out, "  %s: %s (%s/s)\n", x->name, fmt_bytes(x->have, a),
+                    fmt_bytes(rate, r));
     }
     x->last_draw = t;
     fflush(x->out);
@@ -323,9 +350,11 @@ static int start_body(xfer *x)
     if (x->status == 206) {
         if (x->range_start != (int64_t)x->offset) {
             x->bad_part = 1;
-            return x->err = lisa_seterr(LISA_ENET, "%s: server answered a resume at byte %llu "
-                                        "from byte %lld", x->name,
-                                        (unsigned long long)x->offset, (long long)x->range_start);
+            return x->err = lisa_seterr(LISA_ENET,
+                                        "%s: server answered a resume at byte %llu "
+                                        "from byte %lld",
+                                        x->name, (unsigned long long)x->offset,
+                                        (long long)x->range_start);
         }
         x->f = fopen(x->part, "ab");
         x->total = x->expect_size >= 0 ? x->expect_size : x->range_total;
@@ -346,9 +375,10 @@ static int start_body(xfer *x)
 static int write_error(xfer *x, int e)
 {
     if (e == ENOSPC || e == EDQUOT)
-        return lisa_seterr(LISA_EIO, "%s: disk full after %llu bytes of %s; free some space and "
-                           "run the command again to resume", x->part,
-                           (unsigned long long)x->have, x->name);
+        return lisa_seterr(LISA_EIO,
+                           "%s: disk full after %llu bytes of %s; free some space and "
+                           "run the command again to resume",
+                           x->part, (unsigned long long)x->have, x->name);
     return lisa_seterr(LISA_EIO, "%s: write failed: %s", x->part, strerror(e));
 }
 
@@ -458,8 +488,10 @@ static void meta_sibling(pull *p, const cJSON *s)
         const cJSON *sha = cJSON_GetObjectItemCaseSensitive(lfs, "sha256");
         const cJSON *lsize = cJSON_GetObjectItemCaseSensitive(lfs, "size");
         m->listed = 1;
-        if (cJSON_IsNumber(size) && size->valuedouble >= 0) m->size = (int64_t)size->valuedouble;
-        else if (cJSON_IsNumber(lsize) && lsize->valuedouble >= 0) m->size = (int64_t)lsize->valuedouble;
+        if (cJSON_IsNumber(size) && size->valuedouble >= 0)
+            m->size = (int64_t)size->valuedouble;
+        else if (cJSON_IsNumber(lsize) && lsize->valuedouble >= 0)
+            m->size = (int64_t)lsize->valuedouble;
         const cJSON *blob = cJSON_GetObjectItemCaseSensitive(s, "blobId");
         if (cJSON_IsString(sha) && sha256_is_hex(sha->valuestring))
             copy_etag(m->sha, sizeof m->sha, sha->valuestring);
@@ -475,8 +507,10 @@ static const char *meta_parse(pull *p, const char *json)
     const cJSON *sib = cJSON_GetObjectItemCaseSensitive(root, "siblings");
     const cJSON *sha = cJSON_GetObjectItemCaseSensitive(root, "sha");
     const char *why = NULL;
-    if (!root) why = "the answer is not JSON";
-    else if (!cJSON_IsArray(sib)) why = "the answer has no file list";
+    if (!root)
+        why = "the answer is not JSON";
+    else if (!cJSON_IsArray(sib))
+        why = "the answer has no file list";
     else {
         const cJSON *s;
         cJSON_ArrayForEach(s, sib) meta_sibling(p, s);
@@ -495,7 +529,8 @@ static const char *meta_parse(pull *p, const char *json)
 static int fetch_meta(pull *p)
 {
     char url[ENDPOINT_MAX + 2 * PART_MAX + 64];
-    snprintf(url, sizeof url, "%s/api/models/%s/revision/%s?blobs=true", p->endpoint, p->repo, p->rev);
+    snprintf(url, sizeof url, "%s/api/models/%s/revision/%s?blobs=true", p->endpoint, p->repo,
+             p->rev);
     membuf m = {0};
     curl_common(p, url);
     curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_mem);
@@ -510,10 +545,14 @@ static int fetch_meta(pull *p)
         free(m.data);
         return rc;
     }
-    if (m.toobig) why = "the answer is over 8 MiB";
-    else if (res != CURLE_OK) why = curl_msg(p, res);
-    else if (status != 200) snprintf(whybuf, sizeof whybuf, "HTTP %ld", status), why = whybuf;
-    else why = meta_parse(p, m.data ? m.data : "");
+    if (m.toobig)
+        why = "the answer is over 8 MiB";
+    else if (res != CURLE_OK)
+        why = curl_msg(p, res);
+    else if (status != 200)
+        snprintf(whybuf, sizeof whybuf, "HTTP %ld", status), why = whybuf;
+    else
+        why = meta_parse(p, m.data ? m.data : "");
     free(m.data);
     if (why)
         say(p->out, "note: no hub metadata for %s (%s): sizes and checksums cannot be verified",
@@ -547,20 +586,24 @@ static int keep_existing(pull *p, int idx, const char *final)
     }
     if (m->sha[0]) {
         if (sha256_file(final, hex, NULL) < 0 || strcmp(hex, m->sha)) {
-            say(p->out, "  %s: present but its sha256 differs from the hub's; downloading again", name);
+            say(p->out, "  %s: present but its sha256 differs from the hub's; downloading again",
+                name);
             return 0;
         }
         p->rep->files_sha_checked++;
     } else if (m->blob[0]) {
         if (sha256_git_blob_id(final, hex) < 0 || strcmp(hex, m->blob)) {
-            say(p->out, "  %s: present but its git blob id differs from the hub's; downloading again",
+            say(p->out,
+                "  %s: present but its git blob id differs from the hub's; downloading again",
                 name);
             return 0;
         }
         p->rep->files_blob_checked++;
     }
     say(p->out, "  %s: present, %s, %s", name, fmt_bytes(st.st_size, a),
-        m->sha[0] ? "sha256 ok" : m->blob[0] ? "git blob id ok" : "size ok");
+        m->sha[0]    ? "sha256 ok"
+        : m->blob[0] ? "git blob id ok"
+                     : "size ok");
     return 1;
 }
 
@@ -589,10 +632,12 @@ static int http_error(pull *p, xfer *x, const char *url)
 {
     const char *hint = "";
     int code = LISA_ENET;
-    if (x->status == 404) code = LISA_ENOTFOUND, hint = " (no such file at this revision)";
+    if (x->status == 404)
+        code = LISA_ENOTFOUND, hint = " (no such file at this revision)";
     else if (x->status == 401 || x->status == 403)
         hint = " (the repository does not exist, or is private or gated)";
-    else if (x->status >= 500) hint = " (server error; try again later)";
+    else if (x->status >= 500)
+        hint = " (server error; try again later)";
     (void)p;
     return lisa_seterr(code, "%s: HTTP %ld from %s%s%s%s", x->name, x->status, url, hint,
                        x->hub_error[0] ? ": " : "", x->hub_error);
@@ -641,8 +686,8 @@ static int transfer(pull *p, xfer *x, const char *url, int *retry)
     if (res != CURLE_OK) {
         *retry = 1;
         return lisa_seterr(LISA_ENET, "%s: network failure after %llu of %s bytes: %s", x->name,
-                           (unsigned long long)x->have,
-                           x->total >= 0 ? "the expected" : "unknown", curl_msg(p, res));
+                           (unsigned long long)x->have, x->total >= 0 ? "the expected" : "unknown",
+                           curl_msg(p, res));
     }
     if (x->status == 416 && x->offset) { // part no longer matches: start over once
         unlink(x->part);
@@ -674,8 +719,10 @@ static int check_blob(pull *p, xfer *x, const meta_file *m)
     if (rc < 0) return rc;
     if (strcmp(got, want)) {
         unlink(x->part);
-        return lisa_seterr(LISA_ECHECKSUM, "%s: git blob id mismatch: expected %s, got %s; the "
-                           "download was removed, not installed", x->name, want, got);
+        return lisa_seterr(LISA_ECHECKSUM,
+                           "%s: git blob id mismatch: expected %s, got %s; the "
+                           "download was removed, not installed",
+                           x->name, want, got);
     }
     p->rep->files_blob_checked++;
     return 0;
@@ -685,7 +732,7 @@ static int check_blob(pull *p, xfer *x, const meta_file *m)
 static int verify(pull *p, xfer *x, const meta_file *m, int *retry)
 {
     char got[65], a[32], b[32];
-    const char *want = m->sha[0]                      ? m->sha
+    const char *want = m->sha[0]                       ? m->sha
                        : sha256_is_hex(x->linked_etag) ? x->linked_etag
                        : sha256_is_hex(x->etag)        ? x->etag
                                                        : NULL;
@@ -697,16 +744,19 @@ static int verify(pull *p, xfer *x, const meta_file *m, int *retry)
     }
     if (size >= 0 && x->have > (uint64_t)size) {
         unlink(x->part);
-        return lisa_seterr(LISA_ECHECKSUM, "%s: got %llu bytes, expected %lld; the partial "
-                           "download was removed", x->name, (unsigned long long)x->have,
-                           (long long)size);
+        return lisa_seterr(LISA_ECHECKSUM,
+                           "%s: got %llu bytes, expected %lld; the partial "
+                           "download was removed",
+                           x->name, (unsigned long long)x->have, (long long)size);
     }
     int rc = sha256_final(x->sha, got);
     if (rc < 0) return rc;
     if (want && strcmp(got, want)) {
         unlink(x->part);
-        return lisa_seterr(LISA_ECHECKSUM, "%s: sha256 mismatch: expected %s, got %s; the "
-                           "download was removed, not installed", x->name, want, got);
+        return lisa_seterr(LISA_ECHECKSUM,
+                           "%s: sha256 mismatch: expected %s, got %s; the "
+                           "download was removed, not installed",
+                           x->name, want, got);
     }
     if (want) p->rep->files_sha_checked++;
     x->bad_part = 0;
@@ -731,8 +781,8 @@ static int fetch_file(pull *p, int idx, int required)
     char final[PATH_CAP], part[PATH_CAP], url[ENDPOINT_MAX + 2 * PART_MAX + 128], a[32];
     int rc, retry = 0;
     if (p->have_meta && !m->listed)
-        return lisa_seterr(LISA_ENOTFOUND, "%s: %s has no such file at %s%s", name, p->repo,
-                           p->rev, required ? "" : " (optional)");
+        return lisa_seterr(LISA_ENOTFOUND, "%s: %s has no such file at %s%s", name, p->repo, p->rev,
+                           required ? "" : " (optional)");
     if ((rc = join(final, sizeof final, p->dest, name, "")) < 0 ||
         (rc = join(part, sizeof part, p->partdir, name, ".part")) < 0)
         return rc;
@@ -743,8 +793,14 @@ static int fetch_file(pull *p, int idx, int required)
     if (!sha) return LISA_ENOMEM;
     double t0 = now_s();
     for (int attempt = 0;; attempt++) {
-        xfer x = {.name = name, .part = part, .expect_size = m->size, .linked_size = -1,
-                  .sha = sha, .total = m->size, .out = p->out, .last_decile = -1,
+        xfer x = {.name = name,
+                  .part = part,
+                  .expect_size = m->size,
+                  .linked_size = -1,
+                  .sha = sha,
+                  .total = m->size,
+                  .out = p->out,
+                  .last_decile = -1,
                   .tty = p->out && isatty(fileno(p->out))};
         retry = 0;
         sha256_reset(sha);
@@ -782,12 +838,14 @@ static int check_listing(pull *p)
     static const int need[] = {F_CONFIG, F_PREPROC, F_MODEL};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!p->meta[need[i]].listed)
-            return lisa_seterr(LISA_ENOTFOUND, "%s at %s has no %s%s", p->repo, p->rev,
-                               FILE_NAMES[need[i]],
-                               need[i] == F_MODEL ? " (LISA reads safetensors checkpoints only)" : "");
+            return lisa_seterr(
+                LISA_ENOTFOUND, "%s at %s has no %s%s", p->repo, p->rev, FILE_NAMES[need[i]],
+                need[i] == F_MODEL ? " (LISA reads safetensors checkpoints only)" : "");
     if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed))
-        return lisa_seterr(LISA_ENOTFOUND, "%s at %s has neither tokenizer.json nor vocab.json + "
-                           "merges.txt", p->repo, p->rev);
+        return lisa_seterr(LISA_ENOTFOUND,
+                           "%s at %s has neither tokenizer.json nor vocab.json + "
+                           "merges.txt",
+                           p->repo, p->rev);
     return 0;
 }
 
@@ -811,7 +869,8 @@ static int fetch_all(pull *p)
     } else if (rc < 0) {
         return rc;
     }
-    if ((rc = fetch_optional(p, F_TOKCONF)) < 0 || (rc = fetch_optional(p, F_SPECIAL)) < 0) return rc;
+    if ((rc = fetch_optional(p, F_TOKCONF)) < 0 || (rc = fetch_optional(p, F_SPECIAL)) < 0)
+        return rc;
     return fetch_file(p, F_MODEL, 1);
 }
 
@@ -821,7 +880,8 @@ static int pull_init(pull *p, const char *repo, const char *dest, const hub_opts
     const char *rev = o && o->revision ? o->revision : HUB_DEFAULT_REVISION;
     if (!ep || !*ep) ep = HUB_DEFAULT_ENDPOINT;
     if (!repo || !valid_repo(repo))
-        return lisa_seterr(LISA_EINVAL, "'%.100s' is not a valid repo id (owner/name)", repo ? repo : "");
+        return lisa_seterr(LISA_EINVAL, "'%.100s' is not a valid repo id (owner/name)",
+                           repo ? repo : "");
     if (!hub_valid_revision(rev))
         return lisa_seterr(LISA_EINVAL, "'%.100s' is not a valid revision", rev);
     size_t n = strlen(ep);

@@ -37,15 +37,15 @@ typedef struct {
 } hub_opts;
 
 typedef struct {
-    int have_metadata;     // 1 when the hub API gave the file list, sizes and digests
-    char commit[41];       // the revision's commit sha from the API, "" if unknown
-    int files_downloaded;  // transferred (at least partly) in this run
-    int files_kept;        // already complete in DEST and kept
-    int files_absent;      // optional files the repo does not have
-    int files_sha_checked; // files whose SHA-256 was compared with the hub's (LFS files)
+    int have_metadata;      // 1 when the hub API gave the file list, sizes and digests
+    char commit[41];        // the revision's commit sha from the API, "" if unknown
+    int files_downloaded;   // transferred (at least partly) in this run
+    int files_kept;         // already complete in DEST and kept
+    int files_absent;       // optional files the repo does not have
+    int files_sha_checked;  // files whose SHA-256 was compared with the hub's (LFS files)
     int files_blob_checked; // files whose git blob id (SHA-1) was compared (files kept in git)
-    int resumed;           // transfers that continued a partial file (HTTP 206)
-    uint64_t bytes;        // body bytes received in this run
+    int resumed;            // transfers that continued a partial file (HTTP 206)
+    uint64_t bytes;         // body bytes received in this run
 } hub_report;
 
 // Maps a user-facing model name to a hub repo id and the local directory name.

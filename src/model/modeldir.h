@@ -19,7 +19,7 @@
 #define MODELDIR_DEFAULT_CLIP "clip-vit-base-patch32"
 #define MODELDIR_DEFAULT_CAPTION "blip-image-captioning-base"
 #define MODELDIR_PATH_MAX 4096
-#define MODELDIR_LIST_MAX 256  // entries modeldir_list() returns at most
+#define MODELDIR_LIST_MAX 256 // entries modeldir_list() returns at most
 
 typedef enum { MODELDIR_CLIP, MODELDIR_BLIP } modeldir_kind;
 
@@ -43,18 +43,19 @@ int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char 
 // one command that installs it ("lisa models pull <pull_name>"; NULL pull_name:
 // the kind's default). *missing (may be NULL) gets a static name of the first
 // missing file, or NULL when complete.
-int modeldir_check(const char *dir, modeldir_kind kind, const char *pull_name, const char **missing);
+int modeldir_check(const char *dir, modeldir_kind kind, const char *pull_name,
+                   const char **missing);
 
 // config.json's "model_type" into buf ("clip", "blip", ...); "" when absent.
 void modeldir_model_type(const char *dir, char *buf, size_t cap);
 
 typedef struct {
-    char name[256];                  // directory name
+    char name[256]; // directory name
     char path[MODELDIR_PATH_MAX];
-    char model_type[32];             // from config.json, "" unknown
-    const char *missing;             // static name of the first missing file, NULL if complete
-    uint64_t bytes;                  // regular files directly in the directory
-    int partial;                     // an interrupted download waits in .partial/
+    char model_type[32]; // from config.json, "" unknown
+    const char *missing; // static name of the first missing file, NULL if complete
+    uint64_t bytes;      // regular files directly in the directory
+    int partial;         // an interrupted download waits in .partial/
 } modeldir_entry;
 
 // Lists the model directories under DATA/models/ and $LISA_MODELS (each once),
