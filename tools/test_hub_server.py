@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """A fake Hugging Face hub for tests/test_pull.c, bound to 127.0.0.1 only.
 
-    test_hub_server.py --root DIR --port-file FILE [--log FILE]
+    test_hub_server.py --root DIR --port-file FILE [--log FILE] [--max-seconds S]
 
 It writes small fake model repos under DIR/<owner>/<name>/ (the test compares
 downloads with these bytes), binds 127.0.0.1 on a free port (port 0), writes the
-port number to FILE, and serves until killed:
+port number to FILE, and serves until killed, until its parent process exits,
+or for at most S seconds (300):
 
   GET /api/models/<owner>/<name>/revision/<rev>?blobs=true   hub API JSON
   GET /<owner>/<name>/resolve/<rev>/<file>                  the file; LFS files
@@ -33,6 +34,7 @@ import json
 import os
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -206,12 +208,23 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+def watchdog(max_seconds):
+    """Exits when the test that started us dies (we get reparented) or after max_seconds,
+    so a crashed test never leaves a server behind."""
+    parent, start = os.getppid(), time.monotonic()
+    while os.getppid() == parent and time.monotonic() - start < max_seconds:
+        time.sleep(0.2)
+    os._exit(0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--max-seconds", type=float, default=300)
     args = ap.parse_args()
+    threading.Thread(target=watchdog, args=(args.max_seconds,), daemon=True).start()
     Handler.hub = Hub(args.root)
     Handler.log_path = args.log
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # loopback only, free port
