@@ -258,6 +258,20 @@ static void test_pull_retries_by_itself(void **state)
     assert_same(dest, "test/cut-b", "model.safetensors");
 }
 
+static void test_pull_stall_times_out_and_resumes(void **state)
+{
+    (void)state;
+    need_server();
+    hub_opts o = {.retries = 1, .stall_seconds = 1};
+    hub_report r;
+    const char *dest = dest_for("stall");
+    time_t t0 = time(NULL);
+    assert_int_equal(hub_pull("test/stall", dest, &o, &r), 0);
+    assert_true(time(NULL) - t0 < 10); // not the server's 30 s stall
+    assert_int_equal(r.resumed, 1);
+    assert_same(dest, "test/stall", "model.safetensors");
+}
+
 static void test_pull_restarts_when_range_ignored(void **state)
 {
     (void)state;
@@ -433,6 +447,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pull_good_then_keep),
         cmocka_unit_test(test_pull_interrupted_then_resumed),
         cmocka_unit_test(test_pull_retries_by_itself),
+        cmocka_unit_test(test_pull_stall_times_out_and_resumes),
         cmocka_unit_test(test_pull_restarts_when_range_ignored),
         cmocka_unit_test(test_pull_rejects_bad_sha),
         cmocka_unit_test(test_pull_rejects_bad_blob_id),

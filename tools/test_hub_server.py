@@ -18,6 +18,7 @@ Range requests (bytes=N- and bytes=N-M) get 206 with Content-Range. <rev> is
 
 A repo's behaviour comes from the dash-separated words of its name:
   cut        the first GET of model.safetensors sends CUT_AT bytes, then drops the connection
+  stall      the first GET of model.safetensors sends CUT_AT bytes, then stalls for 30 s
   norange    ignore Range headers (always 200 with the whole file)
   badsha     the API and X-Linked-Etag advertise a wrong sha256 for model.safetensors
   badblob    the API blobId and the ETag of config.json are a wrong git blob id
@@ -42,7 +43,7 @@ WEIGHTS_SIZE = 300007
 CUT_AT = 100000
 LFS = {"model.safetensors"}
 REPOS = ["test/good", "test/cut-a", "test/cut-b", "test/cut-norange", "test/badsha",
-         "test/badblob", "test/static", "test/noweights"]
+         "test/badblob", "test/stall", "test/static", "test/noweights"]
 
 
 def det_bytes(seed, n):
@@ -192,7 +193,8 @@ class Handler(BaseHTTPRequestHandler):
             code = 206
             headers.append(("Content-Range", f"bytes {start}-{end}/{len(data)}"))
         body = data[start:end + 1]
-        cut = "cut" in words and name == "model.safetensors" and self.hub.first_serve((repo, name))
+        cut = (words & {"cut", "stall"} and name == "model.safetensors"
+               and self.hub.first_serve((repo, name)))
         self.send_response(code)
         for k, v in headers:
             self.send_header(k, v)
@@ -202,6 +204,8 @@ class Handler(BaseHTTPRequestHandler):
         if cut:
             self.wfile.write(body[:CUT_AT])
             self.wfile.flush()
+            if "stall" in words:
+                time.sleep(30)
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
