@@ -6,13 +6,13 @@ CC      ?= cc
 OPT     ?= -O2
 SAN     ?=
 PKGS    := libjpeg libpng libwebp libwebpdemux libgif libheif libtiff-4 libexif \
-           libcjson libutf8proc libcurl libcrypto openblas zlib
+           libcjson libutf8proc libcurl libcrypto openblas zlib sqlite3 gexiv2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
-LDLIBS  += $(PKG_LIBS) -lpthread -lm
+LDLIBS  += $(PKG_LIBS) -lstemmer -lpthread -lm
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)

@@ -1,0 +1,278 @@
+// The library store: one SQLite database (DATA/lisa.db) holding every indexed
+// image, its keyword fields, its embeddings and an FTS5 keyword index.
+//
+// Durability and concurrency. The database runs in WAL mode with
+// synchronous=NORMAL and a busy_timeout (STORE_BUSY_MS), so readers (a search,
+// `lisa stats`, the server) never block the writer and never see a half
+// written batch: the indexer wraps each batch in store_begin()/store_commit(),
+// and a kill -9 loses at most the open transaction. Every single write call
+// below is atomic on its own too (a SAVEPOINT), inside or outside a batch.
+// One writer at a time: a second store_begin() from another connection waits
+// up to STORE_BUSY_MS, then fails with LISA_EBUSY.
+//
+// Threads. A store handle caches prepared statements and must be used by one
+// thread at a time; open one handle per thread that needs the database (the
+// handles may be in different processes, that is what WAL is for).
+//
+// Schema (versioned by PRAGMA user_version, migrated forward on open by the
+// ordered SQL steps in store.c, each step in its own transaction):
+//   images(id, path UNIQUE, size, mtime_ns, hash, width, height, orientation,
+//          date_taken, date_unix, make, model, name_words, meta_words,
+//          caption, ocr_text, ocr_conf, indexed_at)
+//   embeddings(image_id -> images.id ON DELETE CASCADE, model, dim, vec)
+//          one row per (image, model id); vec is dim float32 in native
+//          (little-endian on every platform LISA builds for) byte order.
+//   image_fts  FTS5(name, meta, caption, ocr), rowid = images.id. It is a
+//          regular (content-holding) FTS5 table written only by this module,
+//          in the same savepoint as the images row, so the two never drift.
+//          It holds the CLEANED keyword text (kw_clean(): stemmed, stop words
+//          removed) while the images columns keep the readable words shown to
+//          users. Tokenizer: unicode61, remove_diacritics 0, token characters
+//          L* N* Co M*, which splits a kw_clean() output exactly into its
+//          tokens (the cleaner already folded case and diacritics).
+//   kv(key, value)  small settings/state: "last_index_time", ...
+//
+// Content hash: SHA-256 of the file bytes, 64 lowercase hex characters, from
+// sha256_file() in base/sha256.h; moves and renames are found by it.
+//
+// Strings passed in are borrowed for the call; strings handed out in structs
+// belong to the struct and are freed by its *_clear() function.
+#ifndef LISA_STORE_STORE_H
+#define LISA_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct store store;
+
+#define STORE_SCHEMA_VERSION 2 // user_version of a fully migrated database
+#define STORE_BUSY_MS 5000     // busy_timeout for every connection
+#define STORE_PATH_MAX 4096    // bytes in an image path
+#define STORE_TEXT_MAX (1 << 20) // bytes in any one text field; more is refused
+#define STORE_DIM_MAX 8192     // embedding dimension cap
+#define STORE_MODEL_ID_MAX 256 // bytes in a model id
+#define STORE_NO_DATE INT64_MIN // date_unix when the date taken is unknown
+
+// Flags for store_open().
+enum {
+    STORE_READONLY = 1, // open read-only: no create, no migration (fails on an old schema)
+    STORE_CREATE = 2,   // create the file (and migrate) when it does not exist
+};
+
+// Opens (STORE_CREATE: creates) the database at path, sets WAL, busy_timeout,
+// foreign keys, and migrates the schema forward to STORE_SCHEMA_VERSION. A
+// database newer than this build is refused with LISA_EUNSUPPORTED; a file
+// that is not SQLite with LISA_EFORMAT; a missing file without STORE_CREATE
+// with LISA_ENOTFOUND. The caller owns *out: store_close() it. path is borrowed.
+int store_open(const char *path, int flags, store **out);
+
+// Finalizes statements and closes the connection; an open transaction is
+// rolled back. store_close(NULL) is a no-op.
+void store_close(store *s);
+
+// The schema version found in the file before store_open() migrated it (0 for
+// a new file). For tests and `lisa stats`.
+int store_schema_found(const store *s);
+
+// SQL of migration step v (1-based: the step that takes user_version from v-1
+// to v), NULL outside [1, STORE_SCHEMA_VERSION]. Static string. Exposed so
+// tests can build an old-version database by hand and check the migration.
+const char *store_migration_sql(int v);
+
+// ---------------------------------------------------------------- transactions
+
+// BEGIN IMMEDIATE: takes the write lock now (waiting up to STORE_BUSY_MS,
+// then LISA_EBUSY), so a batch never fails half way on a lock upgrade.
+// Transactions do not nest: a second store_begin() is LISA_EINVAL.
+int store_begin(store *s);
+int store_commit(store *s);
+// Rolls back the open transaction; 0 when none was open.
+int store_rollback(store *s);
+
+// ---------------------------------------------------------------- images
+
+// One image row. In store_image_upsert() every field is an input (NULL
+// strings store NULL); from the getters every string is malloc'd and owned by
+// the struct: store_image_clear() it.
+typedef struct {
+    int64_t id;          // set by the store; ignored by upsert
+    char *path;          // absolute path, unique key (at most STORE_PATH_MAX bytes)
+    int64_t size;        // bytes
+    int64_t mtime_ns;    // st_mtim as nanoseconds since the epoch
+    char *hash;          // SHA-256 hex (64 chars) or NULL when unknown
+    int width, height;   // pixels as displayed (after EXIF orientation); 0 unknown
+    int orientation;     // EXIF orientation 1..8; 0 unknown
+    char *date_taken;    // ISO 8601 "YYYY-MM-DDTHH:MM:SS" as in EXIF (local time), or NULL
+    int64_t date_unix;   // date_taken read as UTC, seconds; STORE_NO_DATE unknown
+    char *make, *model;  // camera, or NULL
+    // Readable keyword fields (what users see and what export writes):
+    char *name_words;    // words from the file and folder names (kw_name_words())
+    char *meta_words;    // EXIF/IPTC/XMP words (meta_words())
+    char *caption;       // generated caption (later issue), or NULL
+    char *ocr_text;      // OCR text (later issue), or NULL
+    double ocr_conf;     // mean OCR confidence in [0,1]; 0 when no OCR
+    double indexed_at;   // unix seconds of the last write; set by upsert when 0
+    // Cleaned keyword text for the FTS columns (kw_clean() output). Inputs to
+    // upsert only (NULL: the column is empty); the getters leave them NULL.
+    char *kw_name, *kw_meta, *kw_caption, *kw_ocr;
+} store_image;
+
+// Frees the strings of *im and zeroes it. Safe on a zeroed struct.
+void store_image_clear(store_image *im);
+
+// Inserts or updates the row whose path is im->path, and its FTS row, in one
+// savepoint; *id (may be NULL) gets the row id. When the row existed with a
+// different non-NULL hash, its embeddings are deleted (a stale vector must
+// never be ranked). Fields over STORE_TEXT_MAX or STORE_PATH_MAX, or a hash
+// that is not 64 hex digits, are LISA_EINVAL naming the field. im is borrowed.
+int store_image_upsert(store *s, const store_image *im, int64_t *id);
+
+// Fills *out (caller clears it) with the row for path / id; LISA_ENOTFOUND
+// when there is none.
+int store_image_get_by_path(store *s, const char *path, store_image *out);
+int store_image_get(store *s, int64_t id, store_image *out);
+
+// Ids of up to max rows whose hash is `hash`, lowest id first, into ids
+// (caller's array); *n gets the count (0 when none: not an error).
+int store_image_find_by_hash(store *s, const char *hash, int64_t *ids, int max, int *n);
+
+// A rename or move: sets the path of row id to new_path and replaces its name
+// keywords (readable name_words and cleaned kw_name, either may be NULL),
+// keeping embeddings and every other field. LISA_ENOTFOUND when id is absent;
+// LISA_EBUSY when new_path is already another row's path.
+int store_image_move(store *s, int64_t id, const char *new_path, const char *name_words,
+                     const char *kw_name);
+
+// Deletes row id, its FTS row and (cascade) its embeddings; LISA_ENOTFOUND
+// when absent.
+int store_image_delete(store *s, int64_t id);
+
+// What the incremental scan needs per stored image. Strings are the store's,
+// valid only during the callback.
+typedef struct {
+    int64_t id;
+    const char *path;
+    int64_t size;
+    int64_t mtime_ns;
+    const char *hash; // NULL when unknown
+} store_entry;
+
+// Return non-zero from the callback to stop the listing early (that value is
+// then returned by store_image_list()). The callback must not write to s.
+typedef int (*store_list_fn)(void *ud, const store_entry *e);
+
+// Calls fn for every image whose path starts with prefix (NULL or "": all),
+// in path order. Returns 0, the callback's non-zero value, or an error.
+int store_image_list(store *s, const char *prefix, store_list_fn fn, void *ud);
+
+// Number of images (all of them).
+int store_image_count(store *s, int64_t *n);
+
+// ---------------------------------------------------------------- embeddings
+
+// Stores (replaces) the embedding of image id under model_id: dim float32
+// values copied from vec (borrowed). LISA_ENOTFOUND when the image is absent,
+// LISA_EINVAL for dim outside [1, STORE_DIM_MAX] or an over-long model id.
+int store_embedding_put(store *s, int64_t id, const char *model_id, int dim, const float *vec);
+
+// 1 when image id has an embedding for model_id of dimension dim, else 0.
+int store_embedding_has(store *s, int64_t id, const char *model_id, int dim);
+
+// Copies every embedding of image `from` to image `to` (a copied file:
+// same content, new path). 0 also when `from` has none.
+int store_embedding_copy(store *s, int64_t from, int64_t to);
+
+// Reads embedding (id, model_id) into vec (caller's, dim floats).
+// LISA_ENOTFOUND when there is none of that model and dimension.
+int store_embedding_get(store *s, int64_t id, const char *model_id, int dim, float *vec);
+
+// All embeddings of model_id with dimension dim, for the brute-force scan:
+// *mat gets a malloc'd (n, dim) row-major float32 matrix and *ids the
+// malloc'd image id of each row, ascending; both owned by the caller (free()).
+// n == 0 leaves both NULL. Rows stored with another dimension are skipped.
+int store_embeddings_load(store *s, const char *model_id, int dim, float **mat, int64_t **ids,
+                          size_t *n);
+
+// ---------------------------------------------------------------- keywords
+
+// Bits of store_hit.cols: which FTS columns held a match.
+enum {
+    STORE_COL_NAME = 1,
+    STORE_COL_META = 2,
+    STORE_COL_CAPTION = 4,
+    STORE_COL_OCR = 8,
+};
+
+typedef struct {
+    int64_t id;
+    double bm25; // -(FTS5 bm25()): HIGHER is better, > 0 for every hit
+    int cols;    // STORE_COL_* bits of the columns where a query phrase occurs
+} store_hit;
+
+#define STORE_HITS_MAX 100000
+
+// Runs an FTS5 MATCH over image_fts and returns the best `limit` hits
+// (1..STORE_HITS_MAX), best first (ties by ascending id), into *hits
+// (malloc'd, caller frees; NULL when *n == 0). `match` must be a well-formed
+// FTS5 expression such as kw_query() builds; never pass user text here. A
+// malformed one is LISA_EINVAL with SQLite's reason. bm25 uses equal column
+// weights and FTS5's k1 = 1.2, b = 0.75.
+int store_keyword_search(store *s, const char *match, int limit, store_hit **hits, int *n);
+
+// Callback that turns readable text into cleaned keyword text for the FTS
+// index (kw_clean() fits): *out is malloc'd by it and freed by the store.
+typedef int (*store_clean_fn)(void *ud, const char *text, char **out);
+
+// Rebuilds every FTS row from the readable columns through clean (after a
+// change to the cleaning pipeline). One transaction; call outside a batch.
+int store_fts_rebuild(store *s, store_clean_fn clean, void *ud);
+
+// ---------------------------------------------------------------- meta, stats, export
+
+// Sets key to value (both borrowed; value NULL deletes the key).
+int store_meta_set(store *s, const char *key, const char *value);
+// *value gets a malloc'd copy (caller frees); LISA_ENOTFOUND when unset.
+int store_meta_get(store *s, const char *key, char **value);
+
+#define STORE_STATS_MODELS 16
+
+typedef struct {
+    int64_t images;
+    int64_t embeddings;     // rows over all models
+    int64_t with_caption;   // images with a caption
+    int64_t with_ocr;       // images with OCR text
+    int64_t with_date;      // images with a date taken
+    int64_t db_bytes;       // main file + WAL on disk
+    int schema_version;
+    char last_index[64];    // kv "last_index_time" (as stored), "" when never
+    int n_models;           // models with embeddings (first STORE_STATS_MODELS)
+    struct {
+        char id[STORE_MODEL_ID_MAX];
+        int dim;
+        int64_t count;
+    } models[STORE_STATS_MODELS];
+} store_stats;
+
+int store_get_stats(store *s, store_stats *st);
+
+enum {
+    STORE_EXPORT_EMBEDDINGS = 1, // include vectors (base64 of the float32 bytes)
+};
+
+// Writes the whole library as one JSON document to out (borrowed):
+//   {"format": "lisa-export", "version": 1, "schema": N,
+//    "meta": {key: value, ...},
+//    "images": [{"id", "path", "size", "mtime_ns", "hash", "width", "height",
+//                "orientation", "date_taken", "date_unix", "make", "model",
+//                "name_words", "meta_words", "caption", "ocr_text", "ocr_conf",
+//                "indexed_at", "keywords": {"name","meta","caption","ocr"},
+//                "embeddings": [{"model", "dim", "base64"}]}, ...]}
+// Unknown values are JSON null. "keywords" holds the cleaned FTS text.
+// "embeddings" appears only with STORE_EXPORT_EMBEDDINGS; "base64" is the
+// standard (RFC 4648, padded) encoding of dim little-endian float32. Images
+// are written one at a time in id order, so memory stays flat. Reads one
+// consistent snapshot.
+int store_export_json(store *s, FILE *out, int flags);
+
+#endif
