@@ -40,6 +40,24 @@ static void test_matmul_matches_ref(void **state)
     }
 }
 
+static void test_matmul_pool_matches_ref(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {{1, 64, 64}, {7, 65, 129}, {50, 96, 1000}, {3, 5, 63}, {9, 33, 17}};
+    pool *p;
+    assert_int_equal(pool_new(3, &p), 0);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+        float *x = rvec((size_t)n * in, 1), *w = rvec((size_t)out * in, 1), *b = rvec(out, 1);
+        float *y = rvec((size_t)n * out, 1), *r = rvec((size_t)n * out, 1);
+        t_matmul_pool(p, y, x, w, s & 1 ? NULL : b, n, in, out);
+        t_matmul_ref(r, x, w, s & 1 ? NULL : b, n, in, out);
+        assert_true(t_nmse(y, r, (size_t)n * out) < 1e-10);
+        free(x), free(w), free(b), free(y), free(r);
+    }
+    pool_free(p);
+}
+
 static void test_matmul_ref_known_values(void **state)
 {
     (void)state;
@@ -178,9 +196,10 @@ static void test_softmax_and_norm(void **state)
 
 int main(void)
 {
-    t_set_threads(2);
+    t_set_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_matches_ref),
+        cmocka_unit_test(test_matmul_pool_matches_ref),
         cmocka_unit_test(test_matmul_ref_known_values),
         cmocka_unit_test(test_attention_matches_ref),
         cmocka_unit_test(test_causal_mask_is_applied),

@@ -1,4 +1,5 @@
 #include "tensor/tensor.h"
+#include "base/pool.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -24,6 +25,47 @@ void t_matmul(float *y, const float *x, const float *w, const float *b, int n, i
         cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
+}
+
+// y (n, out) = x w^T + b, one block of columns [o0, o1), row stride ldy.
+static void matmul_cols(float *y, int ldy, const float *x, const float *w, const float *b, int n, int in, int o0,
+                        int o1)
+{
+    int cols = o1 - o0;
+    for (int i = 0; i < n; i++) {
+        if (b) memcpy(y + (size_t)i * ldy + o0, b + o0, (size_t)cols * sizeof *y);
+        else memset(y + (size_t)i * ldy + o0, 0, (size_t)cols * sizeof *y);
+    }
+    if (in > 0 && cols > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cols, in, 1.0f, x, in, w + (size_t)o0 * in, in,
+                    1.0f, y + o0, ldy);
+}
+
+struct mm_job {
+    float *y;
+    const float *x, *w, *b;
+    int n, in, out, block;
+};
+
+static void mm_task(void *ctx, int i, int tid)
+{
+    (void)tid;
+    struct mm_job *j = ctx;
+    int o0 = i * j->block, o1 = o0 + j->block < j->out ? o0 + j->block : j->out;
+    matmul_cols(j->y, j->out, j->x, j->w, j->b, j->n, j->in, o0, o1);
+}
+
+void t_matmul_pool(pool *p, float *y, const float *x, const float *w, const float *b, int n, int in, int out)
+{
+    int T = pool_size(p);
+    if (T == 1 || n <= 0 || out < 64) {
+        t_matmul(y, x, w, b, n, in, out);
+        return;
+    }
+    // One block per thread, a multiple of 16 columns (SIMD- and cache-line-friendly).
+    int block = ((out + T - 1) / T + 15) / 16 * 16;
+    struct mm_job j = {y, x, w, b, n, in, out, block};
+    pool_for(p, (out + block - 1) / block, mm_task, &j);
 }
 
 void t_matmul_ref(float *y, const float *x, const float *w, const float *b, int n, int in, int out)
