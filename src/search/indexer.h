@@ -1,0 +1,85 @@
+// The library indexer: `lisa index PATH...` walks folders in place and keeps
+// the store in step with them, incrementally.
+//
+// Per file, cheapest test first:
+//   - a path already stored with the same size and mtime (and, when a CLIP
+//     model is loaded, an embedding for that model) is unchanged: skipped;
+//   - otherwise the first bytes are sniffed (non-images are skipped and
+//     counted) and the content hashed (SHA-256);
+//   - same path, same hash: only size/mtime are updated ("touched");
+//   - a hash stored under a path that no longer exists: a move or rename; the
+//     record is re-pointed, nothing is decoded or embedded again;
+//   - a hash stored under another path that still exists: a copy; the
+//     embedding is copied, keywords are rebuilt for the new name;
+//   - anything else is new or changed: decoded (DCT-scaled JPEG decode), its
+//     thumbnail written to DATA/thumbnails/<hash>.jpg, metadata and keywords
+//     extracted, CLIP-embedded when a model is loaded.
+// Stored images under the indexed roots whose files are gone are removed.
+//
+// Decoding, thumbnails and preprocessing run on a thread pool for batch i+1
+// while the caller's thread embeds and commits batch i. Every batch is one
+// transaction holding complete records, so a kill loses at most the batch in
+// flight and the next run resumes where it stopped.
+//
+// Without a model (model_dir NULL and no model given) the indexer still
+// records everything except embeddings: keyword search works, and a later run
+// with a model embeds the images that lack a vector for it.
+#ifndef LISA_SEARCH_INDEXER_H
+#define LISA_SEARCH_INDEXER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct clip_model clip_model;
+
+#define INDEXER_BATCH_DEFAULT 32
+#define INDEXER_FILES_MAX 10000000 // files per run; more is refused
+#define INDEXER_PATH_MAX 4096
+
+typedef struct {
+    long long total;   // files to decode/embed in this run
+    long long done;    // of those, committed so far
+    double elapsed;    // seconds since the processing phase started
+    double rate;       // images per second so far
+    double eta;        // seconds left (estimate), < 0 unknown
+    const char *phase; // "scan", "hash", "index", "cleanup", "done"
+} indexer_progress;
+
+typedef struct {
+    const char *data_dir;   // required: holds lisa.db and thumbnails/
+    clip_model *model;      // borrowed; NULL: keywords only
+    const char *model_id;   // id the embeddings are stored under (required with model)
+    int threads;            // decode pool size; <= 0: one per CPU
+    int batch;              // images per commit; <= 0: INDEXER_BATCH_DEFAULT
+    int thumb_size;         // <= 0: 320
+    int progress;           // 0 silent, 1 bar on a TTY else lines, 2 lines
+    FILE *out;              // progress and warnings; NULL: stderr
+    volatile int *cancel;   // optional: non-zero stops after the batch in flight
+    void (*on_progress)(void *ud, const indexer_progress *p); // optional
+    void *ud;
+} indexer_opts;
+
+typedef struct {
+    long long files;      // regular files seen under the roots
+    long long unchanged;  // skipped by size+mtime
+    long long touched;    // same content, new size/mtime
+    long long added;      // new images decoded
+    long long changed;    // images whose content changed, re-processed
+    long long moved;      // renames recognised by hash
+    long long copied;     // copies of stored content, embedding reused
+    long long embedded;   // CLIP forward passes done
+    long long removed;    // stored images whose file is gone
+    long long nonimage;   // skipped: not an image by magic bytes
+    long long failed;     // unreadable or corrupt images (warned)
+    double seconds;
+} indexer_stats;
+
+void indexer_opts_init(indexer_opts *o);
+
+// Indexes the npaths folders (or single files) in paths into the store in
+// o->data_dir. Strings stay owned by the caller; *st gets the counts.
+// Per-file failures are warnings counted in st->failed; only store, model or
+// argument failures return an error.
+int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, indexer_stats *st);
+
+#endif
