@@ -2,6 +2,7 @@
 #include "base/pool.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -13,32 +14,101 @@ int t_set_threads(int n)
 
 /* ---------------------------------------------------------------- matmul */
 
-void t_matmul(float *y, const float *x, const float *w, const float *b, int n, int in, int out)
+// Up to this many rows, GEMMs are weight-streaming dot products instead of
+// sgemm, which packs the weight on every call. Measured (1 thread, 7 x 512 by a
+// 2048 x 512 weight not in cache): 0.44 ms against OpenBLAS's 0.74 ms.
+#define SMALL_N 16
+
+__attribute__((target("avx2,fma"))) static float hsum(__m256 a)
 {
-    if (n <= 0 || out <= 0) return;
-    for (int i = 0; i < n; i++) {
-        if (b) memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *y);
-        else memset(y + (size_t)i * out, 0, (size_t)out * sizeof *y);
-    }
-    if (in <= 0) return;
-    if (n == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
 }
 
-// y (n, out) = x w^T + b, one block of columns [o0, o1), row stride ldy.
+// Dots of weight row wr with 4 rows of x: four independent FMA chains (no
+// waiting on FMA latency) sharing each loaded weight chunk.
+__attribute__((target("avx2,fma"))) static void dots4(float *out, const float *wr, const float *x, int in)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const float *x0 = x, *x1 = x + in, *x2 = x1 + in, *x3 = x2 + in;
+    int j = 0;
+    for (; j + 8 <= in; j += 8) {
+        __m256 wv = _mm256_loadu_ps(wr + j);
+        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + j), a0);
+        a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + j), a1);
+        a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + j), a2);
+        a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + j), a3);
+    }
+    out[0] = hsum(a0), out[1] = hsum(a1), out[2] = hsum(a2), out[3] = hsum(a3);
+    for (; j < in; j++) {
+        out[0] += wr[j] * x0[j], out[1] += wr[j] * x1[j];
+        out[2] += wr[j] * x2[j], out[3] += wr[j] * x3[j];
+    }
+}
+
+// One dot, two chains.
+__attribute__((target("avx2,fma"))) static float dot1(const float *wr, const float *x, int in)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int j = 0;
+    for (; j + 16 <= in; j += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + j), _mm256_loadu_ps(x + j), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + j + 8), _mm256_loadu_ps(x + j + 8), a1);
+    }
+    float sum = hsum(_mm256_add_ps(a0, a1));
+    for (; j < in; j++) sum += wr[j] * x[j];
+    return sum;
+}
+
+// y[i, o] = b[o] + w[o] . x[i] for o in [o0, o1): each weight row is read once
+// from memory and reused from L1 for the n rows of x. AVX2 + FMA.
+__attribute__((target("avx2,fma"))) static void small_avx2(float *y, int ldy, const float *x, const float *w,
+                                                           const float *b, int n, int in, int o0, int o1)
+{
+    float d[4];
+    for (int o = o0; o < o1; o++) {
+        const float *wr = w + (size_t)o * in;
+        float bo = b ? b[o] : 0.0f;
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+            dots4(d, wr, x + (size_t)i * in, in);
+            for (int k = 0; k < 4; k++) y[(size_t)(i + k) * ldy + o] = d[k] + bo;
+        }
+        for (; i < n; i++) y[(size_t)i * ldy + o] = dot1(wr, x + (size_t)i * in, in) + bo;
+    }
+}
+
+static int have_avx2(void)
+{
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return v;
+}
+
+// y (n, out) = x w^T + b for the block of columns [o0, o1), row stride ldy.
 static void matmul_cols(float *y, int ldy, const float *x, const float *w, const float *b, int n, int in, int o0,
                         int o1)
 {
     int cols = o1 - o0;
+    if (n <= 0 || cols <= 0) return;
+    if (n <= SMALL_N && have_avx2()) {
+        small_avx2(y, ldy, x, w, b, n, in, o0, o1);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         if (b) memcpy(y + (size_t)i * ldy + o0, b + o0, (size_t)cols * sizeof *y);
         else memset(y + (size_t)i * ldy + o0, 0, (size_t)cols * sizeof *y);
     }
-    if (in > 0 && cols > 0)
+    if (in > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cols, in, 1.0f, x, in, w + (size_t)o0 * in, in,
                     1.0f, y + o0, ldy);
+}
+
+void t_matmul(float *y, const float *x, const float *w, const float *b, int n, int in, int out)
+{
+    matmul_cols(y, out, x, w, b, n, in, 0, out);
 }
 
 struct mm_job {
