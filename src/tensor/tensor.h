@@ -3,9 +3,10 @@
 // t_attention) has a plain scalar t_*_ref with the same signature; tests
 // compare the two on random shapes, odd sizes included.
 //
-// t_matmul goes through OpenBLAS cblas_sgemm, whose own threads do the work
-// (t_set_threads sets how many). The other kernels are single-threaded and
-// may be called from pool workers.
+// t_matmul is OpenBLAS cblas_sgemm, or for <= 16 rows an AVX2/FMA
+// weight-streaming kernel (runtime CPU check). CLIP keeps OpenBLAS at 1 thread
+// (t_set_threads) and parallelizes with the pool (t_matmul_pool, image groups);
+// every kernel here may be called from pool workers concurrently.
 #ifndef LISA_TENSOR_H
 #define LISA_TENSOR_H
 
