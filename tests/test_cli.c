@@ -1,0 +1,178 @@
+// The lisa binary end to end: embed, tokenize, preprocess, thumb, errors.
+// Runs build/lisa (make test builds it first) against the fixture models made
+// by tests/setup/clip_models.sh and the goldens of the independent references.
+#include "testutil.h"
+#include "image/image.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#define LISA "build/lisa"
+#define MODEL "build/models/tiny-a"
+
+// Runs a shell command; *out gets stdout+stderr (caller frees). Returns the exit status.
+static int run(const char *cmd, char **out)
+{
+    char full[2048];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = malloc(cap);
+    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0)
+        if ((n += k) + 1 == cap) buf = realloc(buf, cap *= 2);
+    buf[n] = 0;
+    int st = pclose(p);
+    *out = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static cJSON *golden;
+
+static int setup(void **state)
+{
+    (void)state;
+    size_t n;
+    char *text = (char *)tu_read("tests/data/clip/tiny-a.json", &n);
+    golden = cJSON_Parse(text);
+    free(text);
+    return golden ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cJSON_Delete(golden);
+    return 0;
+}
+
+// The golden embedding of the entry whose key equals value, in list.
+static const cJSON *golden_embed(const char *list, const char *key, const char *value)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(golden, list))
+    {
+        if (!strcmp(cJSON_GetObjectItem(e, key)->valuestring, value)) return cJSON_GetObjectItem(e, "embed");
+    }
+    fail_msg("no golden %s %s", list, value);
+    return NULL;
+}
+
+static void assert_close(const cJSON *got, const cJSON *want)
+{
+    int n = cJSON_GetArraySize(want);
+    double dot = 0, gg = 0, ww = 0, maxd = 0;
+    assert_int_equal(cJSON_GetArraySize(got), n);
+    for (int i = 0; i < n; i++) {
+        double g = cJSON_GetArrayItem(got, i)->valuedouble, w = cJSON_GetArrayItem(want, i)->valuedouble;
+        dot += g * w, gg += g * g, ww += w * w;
+        if (fabs(g - w) > maxd) maxd = fabs(g - w);
+    }
+    double cos = dot / sqrt(gg * ww);
+    if (cos < 0.99999 || maxd > 1e-4) fail_msg("cosine %.7f, max abs diff %.2g", cos, maxd);
+}
+
+static void test_embed_in_command_line_order(void **state)
+{
+    (void)state;
+    char *out;
+    int rc = run(LISA " embed --model " MODEL " --text 'a photo of a cat' --image "
+                      "tests/data/clip/images/photo.jpg --text dog",
+                 &out);
+    if (rc != 0) fail_msg("exit %d: %s", rc, out);
+    char *line2 = strchr(out, '\n'), *line3 = line2 ? strchr(line2 + 1, '\n') : NULL;
+    assert_non_null(line3);
+    *line2 = *line3 = 0;
+    cJSON *a = cJSON_Parse(out), *b = cJSON_Parse(line2 + 1), *c = cJSON_Parse(line3 + 1);
+    assert_true(a && b && c);
+    assert_close(a, golden_embed("texts", "text", "a photo of a cat"));
+    assert_close(b, golden_embed("images", "file", "images/photo.jpg"));
+    assert_close(c, golden_embed("texts", "text", "dog"));
+    cJSON_Delete(a), cJSON_Delete(b), cJSON_Delete(c);
+    free(out);
+}
+
+static void test_tokenize(void **state)
+{
+    (void)state;
+    char *out;
+    assert_int_equal(run(LISA " tokenize --model " MODEL " 'a photo of a cat' ''", &out), 0);
+    cJSON *ids = cJSON_Parse(out);
+    static const int want[] = {49406, 320, 1125, 539, 320, 2368, 49407};
+    assert_int_equal(cJSON_GetArraySize(ids), 7);
+    for (int i = 0; i < 7; i++) assert_int_equal(cJSON_GetArrayItem(ids, i)->valueint, want[i]);
+    cJSON_Delete(ids);
+    ids = cJSON_Parse(strchr(out, '\n') + 1); // the empty string: BOS, EOS
+    assert_int_equal(cJSON_GetArraySize(ids), 2);
+    assert_int_equal(cJSON_GetArrayItem(ids, 1)->valueint, 49407);
+    cJSON_Delete(ids);
+    free(out);
+}
+
+static void test_errors_name_the_problem(void **state)
+{
+    (void)state;
+    char *out;
+    assert_true(run(LISA " embed --model build/models/no-such-model --text hi", &out) != 0);
+    assert_non_null(strstr(out, "no-such-model"));
+    free(out);
+    assert_true(run(LISA " embed --model " MODEL " --image tests/data/images/missing.jpg", &out) != 0);
+    assert_non_null(strstr(out, "missing.jpg"));
+    free(out);
+    assert_true(run(LISA " embed --model " MODEL " --image tests/data/images/bad/truncated.png", &out) != 0);
+    assert_non_null(strstr(out, "truncated.png"));
+    free(out);
+    assert_int_equal(run(LISA " frobnicate", &out), 2);
+    assert_non_null(strstr(out, "not a command"));
+    free(out);
+    assert_int_equal(run(LISA " help", &out), 0);
+    for (const char *c = "embed\0tokenize\0models\0preprocess\0thumb\0"; *c; c += strlen(c) + 1)
+        if (!strstr(out, c)) fail_msg("help does not list %s", c);
+    free(out);
+}
+
+static void test_preprocess_tensor_matches_golden(void **state)
+{
+    (void)state;
+    char *out, cmd[1024];
+    const char *cfg = "{\"size\": {\"shortest_edge\": 48}, \"crop_size\": {\"height\": 40, \"width\": 32}}";
+    tu_write(tu_tmp("prep.json"), cfg, strlen(cfg));
+    snprintf(cmd, sizeof cmd, LISA " preprocess --config %s/prep.json --tensor %s/t.f32 tests/data/images/port.jpg",
+             tu_tmpdir(), tu_tmpdir());
+    if (run(cmd, &out) != 0) fail_msg("%s", out);
+    free(out);
+    size_t n, gn;
+    float *t = (float *)tu_read(tu_tmp("t.f32"), &n);
+    float *g = (float *)tu_read("tests/data/golden/prep_small/port_jpg.f32", &gn);
+    assert_int_equal(n, gn);
+    for (size_t i = 0; i < n / 4; i++) assert_true(fabsf(t[i] - g[i]) <= 1e-5f);
+    free(t), free(g);
+}
+
+static void test_thumb(void **state)
+{
+    (void)state;
+    char *out, cmd[1024];
+    snprintf(cmd, sizeof cmd, LISA " thumb --size 100 tests/data/images/orient6.jpg %s/th.jpg", tu_tmpdir());
+    if (run(cmd, &out) != 0) fail_msg("%s", out);
+    free(out);
+    img_t im;
+    assert_int_equal(img_load(tu_tmp("th.jpg"), NULL, &im, NULL), 0);
+    assert_int_equal(im.w, 40); // stored 64x40 with orientation 6: upright 40x64, not upscaled
+    assert_int_equal(im.h, 64);
+    img_release(&im);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_embed_in_command_line_order),
+        cmocka_unit_test(test_tokenize),
+        cmocka_unit_test(test_errors_name_the_problem),
+        cmocka_unit_test(test_preprocess_tensor_matches_golden),
+        cmocka_unit_test(test_thumb),
+    };
+    return cmocka_run_group_tests_name("cli", tests, setup, teardown);
+}
