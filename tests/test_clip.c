@@ -128,6 +128,9 @@ static void check_model(const char *name, const char *variant, double min_cos, d
 
 static void test_tiny_a_f32(void **state) { (void)state, check_model("tiny-a", NULL, 0.99999, 1e-4); }
 static void test_tiny_b_f32(void **state) { (void)state, check_model("tiny-b", NULL, 0.99999, 1e-4); }
+// Patch 14 at 84 px, 7 heads of 8: the ViT-L/14 geometry at toy widths.
+static void test_tiny_c_f32(void **state) { (void)state, check_model("tiny-c", NULL, 0.99999, 1e-4); }
+static void test_tiny_c_bf16(void **state) { (void)state, check_model("tiny-c", "bf16", 0.99999, 1e-4); }
 // The f16/bf16 goldens are the reference run on the same upcast weights, so the
 // F32 bounds hold for them too (the brief's floor is cosine 0.999).
 static void test_tiny_a_f16(void **state) { (void)state, check_model("tiny-a", "f16", 0.99999, 1e-4); }
@@ -302,6 +305,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_a_f32),
         cmocka_unit_test(test_tiny_b_f32),
+        cmocka_unit_test(test_tiny_c_f32),
+        cmocka_unit_test(test_tiny_c_bf16),
         cmocka_unit_test(test_tiny_a_f16),
         cmocka_unit_test(test_tiny_a_bf16),
         cmocka_unit_test(test_tiny_b_f16),

@@ -10,7 +10,7 @@ gen=tools/clip/make_tiny_clip.py
 py=/usr/bin/python3
 [ -f "$sums" ] || { echo "clip_models: missing $sums" >&2; exit 1; }
 mkdir -p "$build/models" || exit 1
-for m in tiny-a tiny-a-f16 tiny-a-bf16 tiny-b tiny-b-f16 tiny-b-bf16; do
+for m in tiny-a tiny-a-f16 tiny-a-bf16 tiny-b tiny-b-f16 tiny-b-bf16 tiny-c tiny-c-f16 tiny-c-bf16; do
     case "$m" in
         *-f16)  preset=${m%-f16};  dtype=f16 ;;
         *-bf16) preset=${m%-bf16}; dtype=bf16 ;;

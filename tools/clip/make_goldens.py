@@ -55,13 +55,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="build/models")
     ap.add_argument("--out", default="tests/data/clip")
+    ap.add_argument("presets", nargs="*", default=["tiny-a", "tiny-b", "tiny-c"])
     a = ap.parse_args()
     ids_all = clip_reference.token_ids(TEXTS)
     images = sorted(glob.glob(os.path.join(a.out, "images", "*")))
     if len(images) < 6:
         sys.stderr.write("make_goldens: run make_test_images.py first\n")
         return 1
-    for preset in ("tiny-a", "tiny-b"):
+    for preset in a.presets:
         mdir = os.path.join(a.models, preset)
         m = clip_reference.Clip(mdir)
         m32 = clip_reference.Clip(mdir, torch.float32)
