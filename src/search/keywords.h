@@ -3,10 +3,10 @@
 //
 // kw_clean(text) runs:
 //   1. Unicode normalisation with utf8proc: NFKD + case folding, default
-//      ignorables (ZWJ, soft hyphen, variation selectors) dropped, Latin
-//      combining diacritics (U+0300..U+036F) dropped ("Café" -> "cafe",
-//      "Straße" -> "strasse"), then NFC per token (Hangul, Devanagari marks
-//      are kept and recomposed).
+//      ignorables (ZWJ, soft hyphen, variation selectors) dropped, the
+//      combining diacritics U+0300..U+036F dropped after a Latin letter
+//      ("Café" -> "cafe", "Straße" -> "strasse"; Cyrillic "ё", "й" stay),
+//      then NFC per token (Hangul, Devanagari marks kept and recomposed).
 //   2. Tokenizing: a token is a run of letters, digits and combining marks
 //      (Unicode L*, N*, M*). Han ideographs, Hiragana and Katakana have no
 //      spaces between words, so each one is a token of its own (character
