@@ -11,6 +11,11 @@ int cmd_thumb(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_similar(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 // Prints "lisa: <msg>" to stderr, naming the failed code's detail; returns 1.
 int cli_fail(const char *what);

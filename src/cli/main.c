@@ -18,6 +18,11 @@ static const struct command commands[] = {
     {"models", cmd_models, "models pull|list|path [NAME]  install or locate CLIP/BLIP checkpoints"},
     {"embed", cmd_embed, "embed --model DIR (--text T | --image FILE)...  CLIP unit embeddings as JSON"},
     {"tokenize", cmd_tokenize, "tokenize --model DIR TEXT...  CLIP token ids, one JSON array per text"},
+    {"index", cmd_index, "index PATH... [--model DIR] [--data DIR]  index folders in place, incrementally"},
+    {"search", cmd_search, "search \"query\" [--top-k N] [--clip-weight W] [--json]  hybrid CLIP + keyword search"},
+    {"similar", cmd_similar, "similar IMAGE [--top-k N] [--json]  images similar to IMAGE"},
+    {"stats", cmd_stats, "stats [--json]             counts, db size, models, last index time"},
+    {"export", cmd_export, "export --json [--embeddings] [-o FILE]  the library as one JSON document"},
     {"thumb", cmd_thumb, "thumb [--size N] IMAGE OUT.jpg  write a JPEG thumbnail"},
 };
 

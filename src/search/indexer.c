@@ -185,6 +185,7 @@ typedef struct {
     FILE *f;
     int tty;
     double t0, last;
+    long long last_done;
     indexer_progress p;
 } progress;
 
@@ -213,7 +214,9 @@ static void progress_draw(progress *pg, int final)
     if (pg->o->on_progress) pg->o->on_progress(pg->o->ud, p);
     if (!pg->o->progress || !p->total) return;
     if (!final && t - pg->last < (pg->tty ? 0.1 : 2.0)) return;
+    if (final && !pg->tty && pg->last_done == p->done) return; // already printed
     pg->last = t;
+    pg->last_done = p->done;
     char eta[32];
     fmt_dur(p->eta, eta, sizeof eta);
     if (pg->tty) {
@@ -426,6 +429,7 @@ static int classify_by_hash(ix_db *db, item *it, const char *model_id, int64_t *
     db_rec r;
     if (it->id && db_by_id(db, it->id, model_id, &r) > 0 && !strcmp(r.hash, it->hash)) {
         it->st = model_id && !r.has_emb ? IT_PROCESS : IT_TOUCH;
+        it->embed_only = it->st == IT_PROCESS;
         return 0;
     }
     it->changed = it->id != 0;
@@ -845,7 +849,10 @@ static int db_copy(ix_db *db, const item *it)
 static int db_put(ix_db *db, const item *it, const char *model_id, const float *v, int dim)
 {
     int64_t id = it->id;
-    if (it->embed_only) return v ? store_embedding_put(db->s, id, model_id, dim, v) : 0;
+    if (it->embed_only) { // same content: keep every field (captions, OCR), add the vector
+        int rc = rewrite(db, id, it, NULL, 0);
+        return rc == 0 && v ? store_embedding_put(db->s, id, model_id, dim, v) : rc;
+    }
     store_image im = {
         .path = it->path, .size = it->size, .mtime_ns = it->mtime_ns, .hash = (char *)it->hash,
         .width = it->w, .height = it->h, .orientation = it->orientation, .date_unix = it->meta.date_unix,

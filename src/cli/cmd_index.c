@@ -1,0 +1,60 @@
+// `lisa index PATH... [--model DIR] [--data DIR]`: incremental in-place indexing.
+#include "cli/cli.h"
+#include "base/err.h"
+#include "clip/clip.h"
+#include "search/indexer.h"
+#include "search/search.h"
+#include "search/settings.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: lisa index PATH... [--model DIR] [--data DIR] [--threads N] [--batch N]\n"
+                    "                  [--thumbnail-size N] [--progress bar|lines|none]\n"
+                    "  indexes folders in place, incrementally; without a CLIP model only keywords\n");
+    return 2;
+}
+
+int cmd_index(int argc, char **argv)
+{
+    settings cfg;
+    indexer_opts o;
+    indexer_opts_init(&o);
+    if (settings_resolve(&cfg, argc, argv) < 0) return cli_fail("index");
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    int np = 0;
+    for (int i = 1; paths && i < argc; i++) {
+        if (settings_flag_arity(argv[i])) i++;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) o.threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) o.batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--progress") && i + 1 < argc) {
+            const char *v = argv[++i];
+            o.progress = !strcmp(v, "none") ? 0 : !strcmp(v, "lines") ? 2 : 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) return free(paths), usage();
+        else paths[np++] = argv[i];
+    }
+    if (!paths || !np) return free(paths), usage();
+    clip_model *m = NULL;
+    char id[256], missing[512];
+    if (search_model_load(cfg.models, cfg.data_dir, o.threads, &m, id, sizeof id, missing, sizeof missing) < 0) {
+        free(paths);
+        return cli_fail("index");
+    }
+    if (!m) fprintf(stderr, "lisa: indexing keywords only: %s\n", missing);
+    o.data_dir = cfg.data_dir, o.model = m, o.model_id = m ? id : NULL, o.thumb_size = cfg.thumbnail_size;
+    indexer_stats st;
+    int rc = indexer_run(paths, np, &o, &st);
+    int status = rc < 0 ? cli_fail("index") : 0;
+    if (rc == 0)
+        fprintf(stderr,
+                "indexed %lld files in %.2fs: %lld new, %lld changed, %lld unchanged, %lld touched, %lld moved, "
+                "%lld copied, %lld removed, %lld embedded, %lld not images, %lld failed\n",
+                st.files, st.seconds, st.added, st.changed, st.unchanged, st.touched, st.moved, st.copied,
+                st.removed, st.embedded, st.nonimage, st.failed);
+    clip_free(m);
+    free(paths);
+    return status;
+}

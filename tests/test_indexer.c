@@ -1,0 +1,394 @@
+// Indexer and search over a real store: incremental add/change/delete/rename/
+// copy, resume after kill -9, search while an index run writes, the
+// keyword-only fallback, and hybrid ranking with the tiny-a fixture model and
+// known vectors.
+#include "testutil.h"
+#include "base/err.h"
+#include "clip/clip.h"
+#include "image/image.h"
+#include "search/indexer.h"
+#include "search/search.h"
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TINY "build/models/tiny-a"
+
+static void sh(const char *fmt, const char *a, const char *b)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, fmt, a, b);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void cp(const char *src, const char *dst) { sh("cp '%s' '%s'", src, dst); }
+
+static indexer_stats run_index(const char *root, const char *data, clip_model *m)
+{
+    indexer_opts o;
+    indexer_opts_init(&o);
+    o.data_dir = data, o.model = m, o.model_id = m ? "tiny-a" : NULL, o.progress = 0, o.threads = 2;
+    o.batch = 4;
+    FILE *null = fopen("/dev/null", "w");
+    o.out = null;
+    indexer_stats st;
+    const char *paths[] = {root};
+    int rc = indexer_run(paths, 1, &o, &st);
+    if (rc < 0) fail_msg("indexer_run: %s", lisa_errmsg());
+    fclose(null);
+    return st;
+}
+
+static store *open_store(const char *data)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/lisa.db", data);
+    store *s;
+    assert_int_equal(store_open(p, 0, &s), 0);
+    return s;
+}
+
+static int64_t count(const char *data)
+{
+    store *s = open_store(data);
+    int64_t n;
+    assert_int_equal(store_image_count(s, &n), 0);
+    store_close(s);
+    return n;
+}
+
+static int64_t id_of(const char *data, const char *path)
+{
+    char abs[4096];
+    assert_non_null(realpath(path, abs));
+    store *s = open_store(data);
+    store_image im = {0};
+    int rc = store_image_get_by_path(s, abs, &im);
+    int64_t id = rc == 0 ? im.id : -1;
+    store_image_clear(&im);
+    store_close(s);
+    return id;
+}
+
+// ---------------------------------------------------------------- incremental
+
+static void test_incremental(void **state)
+{
+    (void)state;
+    char lib[512], data[512], p[600], q[600];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("inc/Holidays"));
+    snprintf(data, sizeof data, "%s", tu_tmp("inc/data"));
+    sh("mkdir -p '%s/sub' '%s'", lib, data);
+    static const char *imgs[] = {"land.jpg", "port.jpg", "tiny.png", "wide.jpg"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", lib, imgs[i]);
+        char src[256];
+        snprintf(src, sizeof src, "tests/data/images/%s", imgs[i]);
+        cp(src, p);
+    }
+    snprintf(p, sizeof p, "%s/notes.txt", lib);
+    tu_write(p, "not an image at all\n", 20);
+    snprintf(p, sizeof p, "%s/broken.jpg", lib);
+    cp("tests/data/images/bad/header_only.jpg", p);
+
+    indexer_stats st = run_index(lib, data, NULL);
+    assert_int_equal(st.files, 6);
+    assert_int_equal(st.added, 4);
+    assert_int_equal(st.nonimage, 1);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(count(data), 4);
+    snprintf(p, sizeof p, "%s/thumbnails", data);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+
+    st = run_index(lib, data, NULL); // unchanged: nothing decoded
+    assert_int_equal(st.unchanged, 4);
+    assert_int_equal(st.added + st.changed + st.moved + st.removed, 0);
+
+    snprintf(p, sizeof p, "%s/port.jpg", lib); // change content
+    int64_t port_id = id_of(data, p);
+    cp("tests/data/images/gray.jpg", p);
+    snprintf(p, sizeof p, "%s/land.jpg", lib); // rename into a subfolder
+    int64_t land_id = id_of(data, p);
+    snprintf(q, sizeof q, "%s/sub/beach.jpg", lib);
+    sh("mv '%s' '%s'", p, q);
+    snprintf(p, sizeof p, "%s/tiny.png", lib); // delete
+    sh("rm '%s'%s", p, "");
+    snprintf(p, sizeof p, "%s/wide.jpg", lib); // copy
+    snprintf(q, sizeof q, "%s/wide_copy.jpg", lib);
+    cp(p, q);
+
+    st = run_index(lib, data, NULL);
+    assert_int_equal(st.changed, 1);
+    assert_int_equal(st.moved, 1);
+    assert_int_equal(st.copied, 1);
+    assert_int_equal(st.removed, 1);
+    assert_int_equal(st.added, 0);
+    assert_int_equal(st.unchanged, 1); // wide.jpg
+    assert_int_equal(count(data), 4);
+    snprintf(p, sizeof p, "%s/port.jpg", lib);
+    assert_int_equal(id_of(data, p), port_id); // changed in place
+    snprintf(q, sizeof q, "%s/sub/beach.jpg", lib);
+    assert_int_equal(id_of(data, q), land_id); // the move kept the record
+
+    search_opts so = {data, NULL, NULL, NULL}; // keyword search finds the new name
+    search_ctx *s;
+    search_results res;
+    assert_int_equal(search_open(&so, &s), 0);
+    assert_int_equal(search_query(s, "beaches", 10, 0.7, &res), 0);
+    assert_int_equal(res.n, 1);
+    assert_non_null(strstr(res.r[0].path, "sub/beach.jpg"));
+    assert_true(res.keyword_only);
+    assert_non_null(strstr(res.message, "lisa models pull clip-vit-base-patch32"));
+    assert_true(res.r[0].keyword_score == 1.0f && res.r[0].bm25 > 0);
+    search_results_free(&res);
+    assert_int_equal(search_query(s, "holidays", 10, 0.7, &res), 0); // root folder name
+    assert_int_equal(res.n, 4);
+    search_results_free(&res);
+    search_close(s);
+}
+
+// ---------------------------------------------------------------- kill -9
+
+static void make_images(const char *dir, int n)
+{
+    sh("mkdir -p '%s'%s", dir, "");
+    img_t im;
+    assert_int_equal(img_alloc(&im, 48, 40), 0);
+    for (int k = 0; k < n; k++) {
+        for (int i = 0; i < 48 * 40 * 3; i++) im.px[i] = (uint8_t)(i * (k + 3) + k * 7);
+        char p[700];
+        snprintf(p, sizeof p, "%s/gen%03d.jpg", dir, k);
+        assert_int_equal(img_write_jpeg(&im, 90, p), 0);
+    }
+    img_release(&im);
+}
+
+static pid_t spawn_index(const char *lib, const char *data, const char *model)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1), dup2(fd, 2);
+        if (model)
+            execl("build/lisa", "lisa", "index", lib, "--data", data, "--model", model, "--batch", "4",
+                  "--threads", "1", "--progress", "none", (char *)NULL);
+        else
+            execl("build/lisa", "lisa", "index", lib, "--data", data, "--batch", "4", "--threads", "1",
+                  "--progress", "none", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int64_t count_if_exists(const char *data)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/lisa.db", data);
+    store *s;
+    if (store_open(p, 0, &s) < 0) return 0;
+    int64_t n = 0;
+    if (store_image_count(s, &n) < 0) n = 0;
+    store_close(s);
+    return n;
+}
+
+struct check {
+    int n, missing_emb;
+    store *s;
+};
+
+static int check_fn(void *ud, const store_entry *e)
+{
+    struct check *c = ud;
+    struct stat sb;
+    if (stat(e->path, &sb) != 0) fail_msg("orphan record %s", e->path);
+    c->n++;
+    c->missing_emb += store_embedding_has(c->s, e->id, "tiny-a", 48) != 1;
+    return 0;
+}
+
+static void test_kill_resume(void **state)
+{
+    (void)state;
+    char lib[512], data[512];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("kill/lib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("kill/data"));
+    make_images(lib, 200);
+    pid_t pid = spawn_index(lib, data, TINY);
+    int64_t n = 0;
+    for (int t = 0; t < 2000 && n < 12; t++) { // until a few batches are committed
+        usleep(5000);
+        n = count_if_exists(data);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    int64_t partial = count_if_exists(data);
+    print_message("killed after %lld of 200 committed\n", (long long)partial);
+    assert_true(partial >= 12);
+
+    clip_model *m;
+    assert_int_equal(clip_load(TINY, 1, &m), 0);
+    indexer_stats st = run_index(lib, data, m);
+    assert_int_equal(st.files, 200);
+    assert_int_equal(st.unchanged + st.added, 200);
+    assert_true(st.unchanged >= partial - 0);
+    assert_int_equal(count(data), 200);
+    struct check c = {0, 0, open_store(data)};
+    assert_int_equal(store_image_list(c.s, NULL, check_fn, &c), 0);
+    store_close(c.s);
+    assert_int_equal(c.n, 200);
+    assert_int_equal(c.missing_emb, 0);
+    st = run_index(lib, data, m);
+    assert_int_equal(st.unchanged, 200);
+    clip_free(m);
+}
+
+// ---------------------------------------------------------------- concurrent search
+
+static void test_search_while_indexing(void **state)
+{
+    (void)state;
+    char lib[512], data[512];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("conc/lib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("conc/data"));
+    make_images(lib, 120);
+    pid_t pid = spawn_index(lib, data, NULL);
+    while (count_if_exists(data) == 0) usleep(2000);
+    search_opts so = {data, NULL, NULL, NULL};
+    search_ctx *s;
+    assert_int_equal(search_open(&so, &s), 0);
+    int queries = 0, status = 0;
+    int64_t last = 0;
+    for (;;) {
+        search_results res;
+        int rc = search_query(s, "gen", 5, 0.5, &res);
+        if (rc < 0) fail_msg("search during indexing: %s", lisa_errmsg());
+        assert_true(res.n <= 5);
+        search_results_free(&res);
+        queries++;
+        int64_t n = count_if_exists(data);
+        assert_true(n >= last); // committed batches only grow
+        last = n;
+        if (waitpid(pid, &status, WNOHANG) == pid) break;
+    }
+    search_close(s);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(count(data), 120);
+    print_message("%d searches ran while indexing\n", queries);
+    assert_true(queries > 1);
+}
+
+// ---------------------------------------------------------------- ranking with tiny-a
+
+// Overwrites image id's vector with one whose cosine with q is exactly c.
+static void put_known(store *s, int64_t id, const float *q, const float *u, float c, int d)
+{
+    float v[64];
+    float b = sqrtf(1 - c * c);
+    for (int j = 0; j < d; j++) v[j] = c * q[j] + b * u[j];
+    assert_int_equal(store_embedding_put(s, id, "tiny-a", d, v), 0);
+}
+
+static void test_ranking_tiny(void **state)
+{
+    (void)state;
+    char lib[512], data[512], p[700];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("rank/lib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("rank/data"));
+    sh("mkdir -p '%s' '%s'", lib, data);
+    static const char *names[] = {"alpha.jpg", "zebra.jpg", "zebra_stripes.jpg"};
+    static const char *src[] = {"land.jpg", "port.jpg", "wide.jpg"};
+    for (int i = 0; i < 3; i++) {
+        char a[300], b[700];
+        snprintf(a, sizeof a, "tests/data/images/%s", src[i]);
+        snprintf(b, sizeof b, "%s/%s", lib, names[i]);
+        cp(a, b);
+    }
+    clip_model *m;
+    assert_int_equal(clip_load(TINY, 1, &m), 0);
+    indexer_stats st = run_index(lib, data, m);
+    assert_int_equal(st.embedded, 3);
+    int d = clip_dim(m);
+    assert_int_equal(d, 48);
+    float q[48], u[48];
+    assert_int_equal(clip_embed_text_str(m, "zebra", q), 0);
+    double dot = 0; // u: a unit vector orthogonal to q
+    for (int j = 0; j < d; j++) u[j] = (float)((j % 7) - 3);
+    for (int j = 0; j < d; j++) dot += u[j] * q[j];
+    double nn = 0;
+    for (int j = 0; j < d; j++) u[j] -= (float)dot * q[j], nn += u[j] * u[j];
+    for (int j = 0; j < d; j++) u[j] /= (float)sqrt(nn);
+    store *s = open_store(data);
+    static const float cosv[] = {0.35f, 0.15f, 0.30f}; // alpha: best CLIP, no keyword
+    int64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", lib, names[i]);
+        ids[i] = id_of(data, p);
+        put_known(s, ids[i], q, u, cosv[i], d);
+    }
+    store_close(s);
+    search_opts so = {data, m, "tiny-a", NULL};
+    search_ctx *sc;
+    search_results r;
+    assert_int_equal(search_open(&so, &sc), 0);
+
+    assert_int_equal(search_query(sc, "zebra", 10, 1.0, &r), 0); // pure CLIP: cosine order
+    assert_false(r.keyword_only);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.r[0].id, ids[0]);
+    assert_int_equal(r.r[1].id, ids[2]);
+    assert_int_equal(r.r[2].id, ids[1]);
+    for (int i = 0; i < 3; i++) {
+        int k = r.r[i].id == ids[0] ? 0 : r.r[i].id == ids[1] ? 1 : 2;
+        assert_true(fabsf(r.r[i].cosine - cosv[k]) < 1e-4f);
+        float want = (cosv[k] - 0.15f) / 0.20f;
+        assert_true(fabsf(r.r[i].clip_score - (want < 0 ? 0 : want)) < 1e-3f);
+        assert_true(fabsf(r.r[i].score - r.r[i].clip_score) < 1e-6f);
+    }
+    search_results_free(&r);
+
+    assert_int_equal(search_query(sc, "zebra", 10, 0.0, &r), 0); // pure keywords: only hits
+    assert_int_equal(r.n, 2);
+    assert_true(r.r[0].keyword_score == 1.0f);
+    assert_true(r.r[0].bm25 >= r.r[1].bm25 && r.r[1].bm25 > 0);
+    assert_true(r.r[0].id != ids[0] && r.r[1].id != ids[0]);
+    search_results_free(&r);
+
+    assert_int_equal(search_query(sc, "zebra", 10, 0.5, &r), 0); // the mix
+    assert_int_equal(r.n, 3);
+    for (int i = 0; i < r.n; i++) {
+        assert_true(fabsf(r.r[i].score - 0.5f * r.r[i].clip_score - 0.5f * r.r[i].keyword_score) < 1e-5f);
+        if (i) assert_true(r.r[i - 1].score >= r.r[i].score);
+    }
+    // zebra_stripes: clip .75, keyword > 0; alpha: clip 1, keyword 0 (.5); zebra: clip 0.
+    assert_int_equal(r.r[2].id, ids[1]);
+    search_results_free(&r);
+
+    snprintf(p, sizeof p, "%s/%s", lib, names[2]); // similar: the image itself is excluded
+    assert_int_equal(search_similar(sc, p, 5, &r), 0);
+    assert_int_equal(r.n, 2);
+    for (int i = 0; i < r.n; i++) assert_true(r.r[i].id != ids[2]);
+    search_results_free(&r);
+    search_close(sc);
+    clip_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_incremental),
+        cmocka_unit_test(test_kill_resume),
+        cmocka_unit_test(test_search_while_indexing),
+        cmocka_unit_test(test_ranking_tiny),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
