@@ -84,11 +84,14 @@ static void test_stemming(void **state)
 {
     (void)state;
     static const char *pairs[][2] = {
-        {"running", "run"},       {"runs", "run"},           {"beaches", "beach"},
-        {"dogs", "dog"},          {"cities", "citi"},        {"happiness", "happi"},
-        {"generously", "generous"}, {"connection", "connect"}, {"connected", "connect"},
-        {"relational", "relat"},  {"skies", "sky"},          {"dying", "die"},
-        {"sunsets", "sunset"},    {"mountains", "mountain"}, {"2019", "2019"},
+        {"running", "run"},         {"runs", "run"},
+        {"beaches", "beach"},       {"dogs", "dog"},
+        {"cities", "citi"},         {"happiness", "happi"},
+        {"generously", "generous"}, {"connection", "connect"},
+        {"connected", "connect"},   {"relational", "relat"},
+        {"skies", "sky"},           {"dying", "die"},
+        {"sunsets", "sunset"},      {"mountains", "mountain"},
+        {"2019", "2019"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         expect_clean(pairs[i][0], KW_STEM, pairs[i][1]);
@@ -107,8 +110,7 @@ static void expect_name(const char *path, const char *root, const char *want)
 static void test_name_words(void **state)
 {
     (void)state;
-    expect_name("/p/Holidays/IMG_2041_BeachSunset-final.jpg", "/p",
-                "holidays beach sunset final");
+    expect_name("/p/Holidays/IMG_2041_BeachSunset-final.jpg", "/p", "holidays beach sunset final");
     expect_name("IMG_2041_BeachSunset-final.jpg", NULL, "beach sunset final");
     // Root's own name is kept; folders above it are not.
     expect_name("/home/ann/Pictures/Trip 2019/Rome.Colosseum.HEIC", "/home/ann/Pictures/",
@@ -150,7 +152,8 @@ static void test_query_builder(void **state)
     expect_query("\" * - ^ : ( )", NULL);
     expect_query("NEAR(dog cat, 2)", "\"near\" OR \"dog\" OR \"cat\" OR \"2\"");
     expect_query("dog AND cat NOT bird OR fish", "\"dog\" OR \"cat\" OR \"bird\" OR \"fish\"");
-    expect_query("name:beach \"sun set\" -rain beach*", "\"name\" OR \"beach\" OR \"sun\" OR \"set\" OR \"rain\"");
+    expect_query("name:beach \"sun set\" -rain beach*",
+                 "\"name\" OR \"beach\" OR \"sun\" OR \"set\" OR \"rain\"");
     // At most KW_QUERY_TERMS terms.
     char big[4096] = "";
     for (int i = 0; i < 100; i++) snprintf(big + strlen(big), sizeof big - strlen(big), "w%d ", i);
@@ -179,9 +182,26 @@ static void test_query_runs_in_fts(void **state)
     free(name);
     free(clean);
     static const char *hostile[] = {
-        "\"", "\"\"\"", "*", "NEAR(", "AND", "OR dog", "-dog", "dog -", "^dog", "name:dog",
-        "{name meta}: dog", "dog\" OR \"x", "(((dog", "dog)))", "NOT", "'; DROP TABLE images; --",
-        "running dogs", "a\"b*c^d:e(f)g-h+i", "\xe2\x80\x8b", "dog\n\tbeach",
+        "\"",
+        "\"\"\"",
+        "*",
+        "NEAR(",
+        "AND",
+        "OR dog",
+        "-dog",
+        "dog -",
+        "^dog",
+        "name:dog",
+        "{name meta}: dog",
+        "dog\" OR \"x",
+        "(((dog",
+        "dog)))",
+        "NOT",
+        "'; DROP TABLE images; --",
+        "running dogs",
+        "a\"b*c^d:e(f)g-h+i",
+        "\xe2\x80\x8b",
+        "dog\n\tbeach",
     };
     int found = 0;
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
@@ -205,12 +225,9 @@ static void test_query_runs_in_fts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tokenize_unicode),
-        cmocka_unit_test(test_stopwords),
-        cmocka_unit_test(test_stemming),
-        cmocka_unit_test(test_name_words),
-        cmocka_unit_test(test_query_builder),
-        cmocka_unit_test(test_query_runs_in_fts),
+        cmocka_unit_test(test_tokenize_unicode), cmocka_unit_test(test_stopwords),
+        cmocka_unit_test(test_stemming),         cmocka_unit_test(test_name_words),
+        cmocka_unit_test(test_query_builder),    cmocka_unit_test(test_query_runs_in_fts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

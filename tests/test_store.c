@@ -81,7 +81,8 @@ static void test_create_schema(void **state)
     const char *db = tu_tmp("create.db");
     assert_int_equal(sql_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                 " ('images','embeddings','kv','image_fts')"), 4);
+                                 " ('images','embeddings','kv','image_fts')"),
+                     4);
     sqlite3 *h;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
@@ -109,7 +110,8 @@ static void test_migrate_from_v1(void **state)
     sql_exec(db, store_migration_sql(1));
     snprintf(sql, sizeof sql,
              "INSERT INTO images(path, size, mtime_ns, hash) VALUES('/old/a.jpg', 7, 9, '%s');"
-             "PRAGMA user_version = 1;", H1);
+             "PRAGMA user_version = 1;",
+             H1);
     sql_exec(db, sql);
     store *s = NULL;
     assert_int_equal(store_open(db, STORE_READONLY, &s), LISA_EUNSUPPORTED);
@@ -453,7 +455,7 @@ static void test_hostile_paths(void **state)
         "/x/new\nline\ttab.jpg",
         "/x/日本/фото/😀 emoji.jpg",
         "/x/100% _under_\\back.jpg",
-        "/x/Café.jpg",      // NFC é
+        "/x/Café.jpg",         // NFC é
         "/x/Cafe\xcc\x81.jpg", // NFD e + combining acute: a different path
     };
     int np = (int)(sizeof paths / sizeof paths[0]);
@@ -523,15 +525,16 @@ static void test_meta_stats_export(void **state)
     cJSON *doc = cJSON_Parse(txt);
     assert_non_null(doc);
     assert_string_equal(cJSON_GetObjectItem(doc, "format")->valuestring, "lisa-export");
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "meta"), "last_index_time")
-                            ->valuestring, "2024-05-01T10:00:00Z");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "meta"), "last_index_time")->valuestring,
+        "2024-05-01T10:00:00Z");
     cJSON *imgs = cJSON_GetObjectItem(doc, "images"), *i0 = cJSON_GetArrayItem(imgs, 0);
     assert_int_equal(cJSON_GetArraySize(imgs), 2);
     assert_string_equal(cJSON_GetObjectItem(i0, "path")->valuestring, "/p/a \"b\".jpg");
     assert_string_equal(cJSON_GetObjectItem(i0, "caption")->valuestring, "a dog");
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(i0, "make")));
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(i0, "keywords"), "caption")
-                            ->valuestring, "dog");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(i0, "keywords"), "caption")->valuestring, "dog");
     // The exact int64 text survives (a double would round it).
     assert_non_null(strstr(txt, "\"mtime_ns\":1700000000123456789"));
     cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItem(i0, "embeddings"), 0);
@@ -554,16 +557,11 @@ static void test_meta_stats_export(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_schema),
-        cmocka_unit_test(test_migrate_from_v1),
-        cmocka_unit_test(test_upsert_get),
-        cmocka_unit_test(test_hash_list_delete),
-        cmocka_unit_test(test_embeddings),
-        cmocka_unit_test(test_fts_bm25_and_columns),
-        cmocka_unit_test(test_fts_rebuild),
-        cmocka_unit_test(test_reader_during_write),
-        cmocka_unit_test(test_hostile_paths),
-        cmocka_unit_test(test_meta_stats_export),
+        cmocka_unit_test(test_create_schema), cmocka_unit_test(test_migrate_from_v1),
+        cmocka_unit_test(test_upsert_get),    cmocka_unit_test(test_hash_list_delete),
+        cmocka_unit_test(test_embeddings),    cmocka_unit_test(test_fts_bm25_and_columns),
+        cmocka_unit_test(test_fts_rebuild),   cmocka_unit_test(test_reader_during_write),
+        cmocka_unit_test(test_hostile_paths), cmocka_unit_test(test_meta_stats_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

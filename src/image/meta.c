@@ -109,8 +109,10 @@ static int parse_date(const char *s, struct tm *tm)
     int v[6] = {0, 0, 0, 0, 0, 0}, w[6] = {4, 2, 2, 2, 2, 2}, k = 0;
     const char *p = s;
     for (; k < 6; k++) {
-        if (k && *p && strchr(":-T ", *p)) p++;
-        else if (k) break;
+        if (k && *p && strchr(":-T ", *p))
+            p++;
+        else if (k)
+            break;
         int d = 0;
         for (; d < w[k] && *p >= '0' && *p <= '9'; d++, p++) v[k] = v[k] * 10 + (*p - '0');
         if (d != w[k]) return -1;
@@ -121,8 +123,12 @@ static int parse_date(const char *s, struct tm *tm)
     int leap = (v[0] % 4 == 0 && v[0] % 100) || v[0] % 400 == 0;
     if (v[1] == 2 && v[2] == 29 && !leap) return -1;
     if (v[3] > 23 || v[4] > 59 || v[5] > 60) return -1;
-    *tm = (struct tm){.tm_year = v[0] - 1900, .tm_mon = v[1] - 1, .tm_mday = v[2],
-                      .tm_hour = v[3], .tm_min = v[4], .tm_sec = v[5]};
+    *tm = (struct tm){.tm_year = v[0] - 1900,
+                      .tm_mon = v[1] - 1,
+                      .tm_mday = v[2],
+                      .tm_hour = v[3],
+                      .tm_min = v[4],
+                      .tm_sec = v[5]};
     return 0;
 }
 
@@ -263,7 +269,8 @@ static void read_gps(GExiv2Metadata *md, meta_info *m)
 static void read_text(GExiv2Metadata *md, meta_info *m)
 {
     static const char *const title[] = {"Xmp.dc.title", "Iptc.Application2.ObjectName", NULL};
-    static const char *const head[] = {"Xmp.photoshop.Headline", "Iptc.Application2.Headline", NULL};
+    static const char *const head[] = {"Xmp.photoshop.Headline", "Iptc.Application2.Headline",
+                                       NULL};
     static const char *const desc[] = {"Xmp.dc.description", "Iptc.Application2.Caption",
                                        "Exif.Image.ImageDescription", NULL};
     m->title = strip_lang(first_text(md, title));
@@ -320,9 +327,9 @@ int meta_read(const char *path, meta_info *out)
 
 int meta_date_words(const meta_info *m, char *buf, int n)
 {
-    static const char *const months[] = {"january", "february", "march",     "april",
-                                         "may",     "june",     "july",      "august",
-                                         "september", "october", "november", "december"};
+    static const char *const months[] = {"january",   "february", "march",    "april",
+                                         "may",       "june",     "july",     "august",
+                                         "september", "october",  "november", "december"};
     static const char *const seasons[] = {"winter", "spring", "summer", "autumn"};
     int y, mo;
     if (n <= 0) return 0;
@@ -344,8 +351,8 @@ static void put_word(GString *s, const char *w)
 // Company suffixes in EXIF Make that carry no meaning ("NIKON CORPORATION").
 static int is_company_word(const char *w)
 {
-    static const char *const co[] = {"corporation", "corp", "corp.", "co", "co.", "co.,ltd.",
-                                     "ltd", "ltd.", "inc", "inc.", "company"};
+    static const char *const co[] = {"corporation", "corp", "corp.", "co",   "co.",    "co.,ltd.",
+                                     "ltd",         "ltd.", "inc",   "inc.", "company"};
     for (size_t i = 0; i < sizeof co / sizeof co[0]; i++)
         if (!g_ascii_strcasecmp(w, co[i])) return 1;
     return 0;

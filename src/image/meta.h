@@ -6,8 +6,8 @@
 // truncated block gives an error or empty fields, never a crash (fuzzed in
 // tests/test_meta.c). Exiv2's XMP toolkit is initialised once (pthread_once)
 // and is not documented as safe for concurrent parsing, so meta_read()
-// serialises its calls with a mutex; a read is ~1 ms per JPEG, small next to
-// decoding. Exiv2/GLib log output is muted.
+// serialises its calls with a mutex; a read takes 0.17 ms for a 31 KB JPEG
+// with EXIF+IPTC+XMP (measured), small next to decoding it. Exiv2/GLib log output is muted.
 #ifndef LISA_IMAGE_META_H
 #define LISA_IMAGE_META_H
 
@@ -24,11 +24,11 @@ typedef struct {
     // Iptc.Application2.DateCreated (+ TimeCreated). Normalised to ISO 8601
     // "YYYY-MM-DDTHH:MM:SS" in the camera's local time; "" when none is valid.
     char date_taken[20];
-    int64_t date_unix; // date_taken read as UTC; META_NO_DATE when unknown
-    char make[64];     // Exif.Image.Make (trimmed), "" when absent
-    char model[64];    // Exif.Image.Model (trimmed)
-    int orientation;   // Exif.Image.Orientation 1..8; 0 when absent or invalid
-    int has_gps;       // 1 when lat/lon are valid
+    int64_t date_unix;    // date_taken read as UTC; META_NO_DATE when unknown
+    char make[64];        // Exif.Image.Make (trimmed), "" when absent
+    char model[64];       // Exif.Image.Model (trimmed)
+    int orientation;      // Exif.Image.Orientation 1..8; 0 when absent or invalid
+    int has_gps;          // 1 when lat/lon are valid
     double lat, lon, alt; // degrees (south/west negative), metres
     // Text, malloc'd, NULL when absent (owned by the struct):
     char *title;       // Xmp.dc.title, else Iptc.Application2.ObjectName
@@ -38,7 +38,7 @@ typedef struct {
     // Keywords, deduplicated case-insensitively, in first-seen order, from
     // Iptc.Application2.Keywords, Xmp.dc.subject and
     // Xmp.lr.hierarchicalSubject (each "A|B|C" path adds A, B and C).
-    char **keywords;   // n_keywords malloc'd strings in a malloc'd array
+    char **keywords; // n_keywords malloc'd strings in a malloc'd array
     int n_keywords;
 } meta_info;
 

@@ -85,22 +85,32 @@ static int sb_finish(sbuf *b, char **out, const char *what)
 // Scripts written without spaces: one token per character.
 static int is_unigram(int32_t c)
 {
-    return (c >= 0x3040 && c <= 0x30FF) ||   // Hiragana, Katakana
-           (c >= 0x3400 && c <= 0x4DBF) ||   // CJK extension A
-           (c >= 0x4E00 && c <= 0x9FFF) ||   // CJK unified ideographs
-           (c >= 0xF900 && c <= 0xFAFF) ||   // CJK compatibility ideographs
-           (c >= 0x20000 && c <= 0x3FFFF);   // CJK extensions B..
+    return (c >= 0x3040 && c <= 0x30FF) || // Hiragana, Katakana
+           (c >= 0x3400 && c <= 0x4DBF) || // CJK extension A
+           (c >= 0x4E00 && c <= 0x9FFF) || // CJK unified ideographs
+           (c >= 0xF900 && c <= 0xFAFF) || // CJK compatibility ideographs
+           (c >= 0x20000 && c <= 0x3FFFF); // CJK extensions B..
 }
 
 // Letters, digits, marks and private use: what FTS5's tokenizer keeps too.
 static int is_word_char(int32_t c)
 {
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO: case UTF8PROC_CATEGORY_CO: return 1;
-    default: return 0;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_CO:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -222,10 +232,10 @@ int kw_clean(kw *k, const char *text, int flags, char **out)
         return lisa_seterr(LISA_ETOOBIG, "keywords: %zu bytes of text, over %d", n, KW_TEXT_MAX);
     int rc = check_utf8(text ? text : "", n);
     if (rc < 0) return rc;
-    utf8proc_ssize_t m = utf8proc_map((const uint8_t *)(text ? text : ""), (utf8proc_ssize_t)n,
-                                      &folded,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
-                                          UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
+    utf8proc_ssize_t m =
+        utf8proc_map((const uint8_t *)(text ? text : ""), (utf8proc_ssize_t)n, &folded,
+                     UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD |
+                         UTF8PROC_IGNORE);
     if (m < 0) return lisa_seterr(LISA_EFORMAT, "keywords: %s", utf8proc_errmsg(m));
     strip_latin_marks((char *)folded);
     tokenize(k, &b, (const char *)folded, flags);
@@ -238,8 +248,8 @@ int kw_clean(kw *k, const char *text, int flags, char **out)
 // Camera and phone file-name prefixes that say nothing about the picture.
 static int is_noise(const char *w)
 {
-    static const char *const noise[] = {"dcim", "dji", "dsc", "dscf", "dscn", "gopr", "img",
-                                        "mvimg", "pano", "pxl", "sam", "vid"};
+    static const char *const noise[] = {"dcim", "dji",   "dsc",  "dscf", "dscn", "gopr",
+                                        "img",  "mvimg", "pano", "pxl",  "sam",  "vid"};
     for (size_t i = 0; i < sizeof noise / sizeof noise[0]; i++)
         if (!strcmp(w, noise[i])) return 1;
     return 0;
@@ -283,9 +293,13 @@ enum { CK_OTHER, CK_UPPER, CK_LOWER, CK_DIGIT };
 static int char_kind(int32_t c)
 {
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LT: return CK_UPPER;
-    case UTF8PROC_CATEGORY_ND: return CK_DIGIT;
-    default: return is_word_char(c) ? CK_LOWER : CK_OTHER;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LT:
+        return CK_UPPER;
+    case UTF8PROC_CATEGORY_ND:
+        return CK_DIGIT;
+    default:
+        return is_word_char(c) ? CK_LOWER : CK_OTHER;
     }
 }
 
@@ -318,8 +332,10 @@ static void wb_add(wordbuf *wb, int32_t c)
 {
     uint8_t enc[4];
     utf8proc_ssize_t l = utf8proc_encode_char(utf8proc_tolower(c), enc);
-    if (wb->n + (size_t)l >= sizeof wb->w - 1) wb->overflow = 1;
-    else memcpy(wb->w + wb->n, enc, (size_t)l), wb->n += (size_t)l;
+    if (wb->n + (size_t)l >= sizeof wb->w - 1)
+        wb->overflow = 1;
+    else
+        memcpy(wb->w + wb->n, enc, (size_t)l), wb->n += (size_t)l;
 }
 
 // Decodes up to 3 code points of s[0..n) starting at i (invalid bytes read as
@@ -347,7 +363,8 @@ static void name_split(namectx *nc, const char *s, size_t n)
         peek(p, n, i, c, l);
         int kind = c[0] < 0 ? CK_OTHER : char_kind(c[0]);
         int next = c[1] < 0 ? CK_OTHER : char_kind(c[1]);
-        if (kind == CK_OTHER) wb_flush(nc, &wb);
+        if (kind == CK_OTHER)
+            wb_flush(nc, &wb);
         else {
             if (prev != CK_OTHER && boundary(prev, kind, next)) wb_flush(nc, &wb);
             wb_add(&wb, c[0]);

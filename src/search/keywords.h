@@ -35,8 +35,8 @@ typedef struct kw kw;
 
 // Flags for kw_clean().
 enum {
-    KW_STOP = 1,               // drop stop words
-    KW_STEM = 2,               // Snowball-stem each token
+    KW_STOP = 1,                  // drop stop words
+    KW_STEM = 2,                  // Snowball-stem each token
     KW_CLEAN = KW_STOP | KW_STEM, // what the index and queries use
 };
 

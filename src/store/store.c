@@ -62,17 +62,29 @@ int store__err(store *s, int rc, const char *what)
 {
     int code;
     switch (rc & 0xff) {
-    case SQLITE_NOMEM: code = LISA_ENOMEM; break;
+    case SQLITE_NOMEM:
+        code = LISA_ENOMEM;
+        break;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: code = LISA_EBUSY; break;
+    case SQLITE_LOCKED:
+        code = LISA_EBUSY;
+        break;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: code = LISA_EFORMAT; break;
-    case SQLITE_TOOBIG: code = LISA_ETOOBIG; break;
+    case SQLITE_NOTADB:
+        code = LISA_EFORMAT;
+        break;
+    case SQLITE_TOOBIG:
+        code = LISA_ETOOBIG;
+        break;
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
     case SQLITE_RANGE:
-    case SQLITE_ERROR: code = LISA_EINVAL; break;
-    default: code = LISA_EIO; break;
+    case SQLITE_ERROR:
+        code = LISA_EINVAL;
+        break;
+    default:
+        code = LISA_EIO;
+        break;
     }
     return lisa_seterr(code, "%s: %s: %s", s && s->path ? s->path : "store", what,
                        s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -101,35 +113,30 @@ static const char *const stmt_sql[ST_COUNT] = {
         " indexed_at FROM images WHERE id = ?1",
     [ST_IMG_BY_HASH] = "SELECT id FROM images WHERE hash = ?1 ORDER BY id LIMIT ?2",
     [ST_IMG_ID_OF_PATH] = "SELECT id FROM images WHERE path = ?1",
-    [ST_IMG_MOVE] =
-        "UPDATE images SET path = ?2, name_words = ?3 WHERE id = ?1",
+    [ST_IMG_MOVE] = "UPDATE images SET path = ?2, name_words = ?3 WHERE id = ?1",
     [ST_IMG_DELETE] = "DELETE FROM images WHERE id = ?1",
-    [ST_IMG_LIST] =
-        "SELECT id, path, size, mtime_ns, hash FROM images"
-        " WHERE ?1 IS NULL OR substr(path, 1, length(?1)) = ?1 ORDER BY path",
+    [ST_IMG_LIST] = "SELECT id, path, size, mtime_ns, hash FROM images"
+                    " WHERE ?1 IS NULL OR substr(path, 1, length(?1)) = ?1 ORDER BY path",
     [ST_IMG_COUNT] = "SELECT count(*) FROM images",
     [ST_FTS_DELETE] = "DELETE FROM image_fts WHERE rowid = ?1",
     [ST_FTS_INSERT] =
         "INSERT INTO image_fts(rowid, name, meta, caption, ocr) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_FTS_SET_NAME] = "UPDATE image_fts SET name = ?2 WHERE rowid = ?1",
-    [ST_FTS_SEARCH] =
-        "SELECT rowid, -bm25(image_fts), lisa_cols(image_fts) FROM image_fts"
-        " WHERE image_fts MATCH ?1 ORDER BY bm25(image_fts), rowid LIMIT ?2",
+    [ST_FTS_SEARCH] = "SELECT rowid, -bm25(image_fts), lisa_cols(image_fts) FROM image_fts"
+                      " WHERE image_fts MATCH ?1 ORDER BY bm25(image_fts), rowid LIMIT ?2",
     [ST_EMB_PUT] =
         "INSERT INTO embeddings(model, image_id, dim, vec) VALUES(?1, ?2, ?3, ?4)"
         " ON CONFLICT(model, image_id) DO UPDATE SET dim = excluded.dim, vec = excluded.vec",
     [ST_EMB_HAS] = "SELECT 1 FROM embeddings WHERE model = ?1 AND image_id = ?2 AND dim = ?3",
-    [ST_EMB_COPY] =
-        "INSERT OR REPLACE INTO embeddings(model, image_id, dim, vec)"
-        " SELECT model, ?2, dim, vec FROM embeddings WHERE image_id = ?1",
+    [ST_EMB_COPY] = "INSERT OR REPLACE INTO embeddings(model, image_id, dim, vec)"
+                    " SELECT model, ?2, dim, vec FROM embeddings WHERE image_id = ?1",
     [ST_EMB_GET] = "SELECT vec FROM embeddings WHERE model = ?1 AND image_id = ?2 AND dim = ?3",
     [ST_EMB_COUNT] = "SELECT count(*) FROM embeddings WHERE model = ?1 AND dim = ?2",
     [ST_EMB_LOAD] =
         "SELECT image_id, vec FROM embeddings WHERE model = ?1 AND dim = ?2 ORDER BY image_id",
     [ST_EMB_DEL_IMAGE] = "DELETE FROM embeddings WHERE image_id = ?1",
-    [ST_KV_SET] =
-        "INSERT INTO kv(key, value) VALUES(?1, ?2)"
-        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_KV_SET] = "INSERT INTO kv(key, value) VALUES(?1, ?2)"
+                  " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
     [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
 };
@@ -254,9 +261,8 @@ fail:
 static int migrate(store *s)
 {
     if (s->found_version > STORE_SCHEMA_VERSION)
-        return lisa_seterr(LISA_EUNSUPPORTED,
-                           "%s: schema v%d is newer than this build's v%d", s->path,
-                           s->found_version, STORE_SCHEMA_VERSION);
+        return lisa_seterr(LISA_EUNSUPPORTED, "%s: schema v%d is newer than this build's v%d",
+                           s->path, s->found_version, STORE_SCHEMA_VERSION);
     if (s->found_version == STORE_SCHEMA_VERSION) return 0;
     if (s->flags & STORE_READONLY)
         return lisa_seterr(LISA_EUNSUPPORTED,
@@ -281,9 +287,10 @@ static int configure(store *s)
     src = sqlite3_step(st);
     const char *mode = src == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     int ok = mode && (!strcmp(mode, "wal") || !strcmp(mode, "memory"));
-    if (!ok) rc = src == SQLITE_ROW ? lisa_seterr(LISA_EIO, "%s: cannot enable WAL (mode %s)",
-                                                  s->path, mode ? mode : "?")
-                                    : store__err(s, src, "journal_mode");
+    if (!ok)
+        rc = src == SQLITE_ROW ? lisa_seterr(LISA_EIO, "%s: cannot enable WAL (mode %s)", s->path,
+                                             mode ? mode : "?")
+                               : store__err(s, src, "journal_mode");
     sqlite3_finalize(st);
     if (rc < 0) return rc;
     return store__exec(s, "PRAGMA synchronous = NORMAL", "synchronous");
@@ -382,8 +389,10 @@ static int64_t scalar(store *s, const char *sql, int *err)
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     int64_t v = 0;
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-    else if (!*err) *err = store__err(s, rc, "stats");
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else if (!*err)
+        *err = store__err(s, rc, "stats");
     sqlite3_finalize(st);
     return v;
 }

@@ -46,13 +46,13 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 2 // user_version of a fully migrated database
-#define STORE_BUSY_MS 5000     // busy_timeout for every connection
-#define STORE_PATH_MAX 4096    // bytes in an image path
+#define STORE_SCHEMA_VERSION 2   // user_version of a fully migrated database
+#define STORE_BUSY_MS 5000       // busy_timeout for every connection
+#define STORE_PATH_MAX 4096      // bytes in an image path
 #define STORE_TEXT_MAX (1 << 20) // bytes in any one text field; more is refused
-#define STORE_DIM_MAX 8192     // embedding dimension cap
-#define STORE_MODEL_ID_MAX 256 // bytes in a model id
-#define STORE_NO_DATE INT64_MIN // date_unix when the date taken is unknown
+#define STORE_DIM_MAX 8192       // embedding dimension cap
+#define STORE_MODEL_ID_MAX 256   // bytes in a model id
+#define STORE_NO_DATE INT64_MIN  // date_unix when the date taken is unknown
 
 // Flags for store_open().
 enum {
@@ -96,23 +96,23 @@ int store_rollback(store *s);
 // strings store NULL); from the getters every string is malloc'd and owned by
 // the struct: store_image_clear() it.
 typedef struct {
-    int64_t id;          // set by the store; ignored by upsert
-    char *path;          // absolute path, unique key (at most STORE_PATH_MAX bytes)
-    int64_t size;        // bytes
-    int64_t mtime_ns;    // st_mtim as nanoseconds since the epoch
-    char *hash;          // SHA-256 hex (64 chars) or NULL when unknown
-    int width, height;   // pixels as displayed (after EXIF orientation); 0 unknown
-    int orientation;     // EXIF orientation 1..8; 0 unknown
-    char *date_taken;    // ISO 8601 "YYYY-MM-DDTHH:MM:SS" as in EXIF (local time), or NULL
-    int64_t date_unix;   // date_taken read as UTC, seconds; STORE_NO_DATE unknown
-    char *make, *model;  // camera, or NULL
+    int64_t id;         // set by the store; ignored by upsert
+    char *path;         // absolute path, unique key (at most STORE_PATH_MAX bytes)
+    int64_t size;       // bytes
+    int64_t mtime_ns;   // st_mtim as nanoseconds since the epoch
+    char *hash;         // SHA-256 hex (64 chars) or NULL when unknown
+    int width, height;  // pixels as displayed (after EXIF orientation); 0 unknown
+    int orientation;    // EXIF orientation 1..8; 0 unknown
+    char *date_taken;   // ISO 8601 "YYYY-MM-DDTHH:MM:SS" as in EXIF (local time), or NULL
+    int64_t date_unix;  // date_taken read as UTC, seconds; STORE_NO_DATE unknown
+    char *make, *model; // camera, or NULL
     // Readable keyword fields (what users see and what export writes):
-    char *name_words;    // words from the file and folder names (kw_name_words())
-    char *meta_words;    // EXIF/IPTC/XMP words (meta_words())
-    char *caption;       // generated caption (later issue), or NULL
-    char *ocr_text;      // OCR text (later issue), or NULL
-    double ocr_conf;     // mean OCR confidence in [0,1]; 0 when no OCR
-    double indexed_at;   // unix seconds of the last write; set by upsert when 0
+    char *name_words;  // words from the file and folder names (kw_name_words())
+    char *meta_words;  // EXIF/IPTC/XMP words (meta_words())
+    char *caption;     // generated caption (later issue), or NULL
+    char *ocr_text;    // OCR text (later issue), or NULL
+    double ocr_conf;   // mean OCR confidence in [0,1]; 0 when no OCR
+    double indexed_at; // unix seconds of the last write; set by upsert when 0
     // Cleaned keyword text for the FTS columns (kw_clean() output). Inputs to
     // upsert only (NULL: the column is empty); the getters leave them NULL.
     char *kw_name, *kw_meta, *kw_caption, *kw_ocr;
@@ -239,14 +239,14 @@ int store_meta_get(store *s, const char *key, char **value);
 
 typedef struct {
     int64_t images;
-    int64_t embeddings;     // rows over all models
-    int64_t with_caption;   // images with a caption
-    int64_t with_ocr;       // images with OCR text
-    int64_t with_date;      // images with a date taken
-    int64_t db_bytes;       // main file + WAL on disk
+    int64_t embeddings;   // rows over all models
+    int64_t with_caption; // images with a caption
+    int64_t with_ocr;     // images with OCR text
+    int64_t with_date;    // images with a date taken
+    int64_t db_bytes;     // main file + WAL on disk
     int schema_version;
-    char last_index[64];    // kv "last_index_time" (as stored), "" when never
-    int n_models;           // models with embeddings (first STORE_STATS_MODELS)
+    char last_index[64]; // kv "last_index_time" (as stored), "" when never
+    int n_models;        // models with embeddings (first STORE_STATS_MODELS)
     struct {
         char id[STORE_MODEL_ID_MAX];
         int dim;

@@ -56,8 +56,8 @@ int store_embedding_copy(store *s, int64_t from, int64_t to)
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) return 0;
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return lisa_seterr(LISA_ENOTFOUND, "%s: embedding copy to missing image id %lld",
-                           s->path, (long long)to);
+        return lisa_seterr(LISA_ENOTFOUND, "%s: embedding copy to missing image id %lld", s->path,
+                           (long long)to);
     return store__err(s, rc, "embedding copy");
 }
 
@@ -67,8 +67,8 @@ static int blob_vec(store *s, sqlite3_stmt *st, int col, int dim, float *dst, in
     const void *b = sqlite3_column_blob(st, col);
     int nb = sqlite3_column_bytes(st, col);
     if (!b || nb != dim * (int)sizeof(float))
-        return lisa_seterr(LISA_EFORMAT, "%s: embedding of image %lld: %d bytes, want %d",
-                           s->path, (long long)id, nb, dim * (int)sizeof(float));
+        return lisa_seterr(LISA_EFORMAT, "%s: embedding of image %lld: %d bytes, want %d", s->path,
+                           (long long)id, nb, dim * (int)sizeof(float));
     memcpy(dst, b, (size_t)nb);
     return 0;
 }
@@ -109,7 +109,8 @@ static int alloc_matrix(store *s, size_t n, int dim, float **mat, int64_t **ids)
     size_t cells, bytes, idb;
     if (lisa_mul(n, (size_t)dim, &cells) || lisa_mul(cells, sizeof(float), &bytes) ||
         lisa_mul(n, sizeof(int64_t), &idb))
-        return lisa_seterr(LISA_ETOOBIG, "%s: %zu x %d embedding matrix overflows", s->path, n, dim);
+        return lisa_seterr(LISA_ETOOBIG, "%s: %zu x %d embedding matrix overflows", s->path, n,
+                           dim);
     *mat = malloc(bytes);
     *ids = malloc(idb);
     if (*mat && *ids) return 0;

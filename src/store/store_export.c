@@ -43,17 +43,25 @@ static void add_i64(cJSON *o, const char *k, int64_t v)
 static void add_col(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 {
     switch (sqlite3_column_type(st, col)) {
-    case SQLITE_NULL: cJSON_AddNullToObject(o, k); break;
-    case SQLITE_INTEGER: add_i64(o, k, sqlite3_column_int64(st, col)); break;
-    case SQLITE_FLOAT: cJSON_AddNumberToObject(o, k, sqlite3_column_double(st, col)); break;
-    default: cJSON_AddStringToObject(o, k, (const char *)sqlite3_column_text(st, col)); break;
+    case SQLITE_NULL:
+        cJSON_AddNullToObject(o, k);
+        break;
+    case SQLITE_INTEGER:
+        add_i64(o, k, sqlite3_column_int64(st, col));
+        break;
+    case SQLITE_FLOAT:
+        cJSON_AddNumberToObject(o, k, sqlite3_column_double(st, col));
+        break;
+    default:
+        cJSON_AddStringToObject(o, k, (const char *)sqlite3_column_text(st, col));
+        break;
     }
 }
 
 static const char *const image_cols[] = {
-    "id",        "path",       "size",       "mtime_ns", "hash",     "width",
-    "height",    "orientation", "date_taken", "date_unix", "make",    "model",
-    "name_words", "meta_words", "caption",    "ocr_text", "ocr_conf", "indexed_at",
+    "id",         "path",        "size",       "mtime_ns",  "hash",     "width",
+    "height",     "orientation", "date_taken", "date_unix", "make",     "model",
+    "name_words", "meta_words",  "caption",    "ocr_text",  "ocr_conf", "indexed_at",
 };
 #define N_IMAGE_COLS (int)(sizeof image_cols / sizeof image_cols[0])
 
@@ -137,8 +145,9 @@ static int write_head(store *s, FILE *out)
     char *m = meta ? cJSON_PrintUnformatted(meta) : NULL;
     cJSON_Delete(meta);
     if (!m) return lisa_seterr(LISA_ENOMEM, "%s: export meta", s->path);
-    rc = fprintf(out, "{\"format\":\"lisa-export\",\"version\":1,\"schema\":%d,\"meta\":%s,"
-                      "\"images\":[",
+    rc = fprintf(out,
+                 "{\"format\":\"lisa-export\",\"version\":1,\"schema\":%d,\"meta\":%s,"
+                 "\"images\":[",
                  STORE_SCHEMA_VERSION, m) < 0
              ? lisa_seterr(LISA_EIO, "%s: export: write failed", s->path)
              : 0;
@@ -178,7 +187,8 @@ int store_export_json(store *s, FILE *out, int flags)
     rc = write_head(s, out);
     if (rc == 0) rc = write_images(s, out, flags);
     if (rc == 0) rc = write_str(s, out, "\n]}\n");
-    if (rc == 0 && fflush(out) != 0) rc = lisa_seterr(LISA_EIO, "%s: export: flush failed", s->path);
+    if (rc == 0 && fflush(out) != 0)
+        rc = lisa_seterr(LISA_EIO, "%s: export: flush failed", s->path);
     store__read_end(s, opened);
     return rc;
 }

@@ -11,8 +11,8 @@
 // lisa_cols(image_fts): bit c set when some phrase instance of the MATCH
 // expression lies in column c. xInst walks the position lists FTS5 already
 // decoded for bm25, so this costs little per hit.
-static void fts_cols(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx,
-                     int nval, sqlite3_value **val)
+static void fts_cols(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx, int nval,
+                     sqlite3_value **val)
 {
     (void)nval;
     (void)val;
@@ -70,8 +70,9 @@ int store_keyword_search(store *s, const char *match, int limit, store_hit **hit
     *hits = NULL;
     *n = 0;
     if (!match || !*match || limit < 1 || limit > STORE_HITS_MAX)
-        return lisa_seterr(LISA_EINVAL, "%s: keyword search: empty match or limit %d outside [1, %d]",
-                           s->path, limit, STORE_HITS_MAX);
+        return lisa_seterr(LISA_EINVAL,
+                           "%s: keyword search: empty match or limit %d outside [1, %d]", s->path,
+                           limit, STORE_HITS_MAX);
     if ((rc = store__stmt(s, ST_FTS_SEARCH, &st)) < 0) return rc;
     store__bind_text(st, 1, match);
     sqlite3_bind_int(st, 2, limit);
@@ -82,8 +83,10 @@ int store_keyword_search(store *s, const char *match, int limit, store_hit **hit
         h->bm25 = sqlite3_column_double(st, 1);
         h->cols = sqlite3_column_int(st, 2);
     }
-    if (rc != SQLITE_DONE) rc = rc < 0 ? rc : store__err(s, rc, "keyword search");
-    else rc = 0;
+    if (rc != SQLITE_DONE)
+        rc = rc < 0 ? rc : store__err(s, rc, "keyword search");
+    else
+        rc = 0;
     sqlite3_reset(st);
     if (rc < 0) {
         free(*hits);
@@ -111,9 +114,8 @@ static int bind_clean(sqlite3_stmt *q, int col, sqlite3_stmt *ins, int i, store_
 static int rebuild_rows(store *s, store_clean_fn clean, void *ud)
 {
     sqlite3_stmt *q = NULL, *ins = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT id, name_words, meta_words, caption, ocr_text FROM images",
-                                -1, &q, NULL);
+    int rc = sqlite3_prepare_v2(
+        s->db, "SELECT id, name_words, meta_words, caption, ocr_text FROM images", -1, &q, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db,
                                 "INSERT INTO image_fts(rowid, name, meta, caption, ocr)"
@@ -125,11 +127,15 @@ static int rebuild_rows(store *s, store_clean_fn clean, void *ud)
         sqlite3_reset(ins);
         sqlite3_bind_int64(ins, 1, sqlite3_column_int64(q, 0));
         for (int c = 1; c <= 4 && rc == 0; c++) rc = bind_clean(q, c, ins, c + 1, clean, ud);
-        if (rc == 0 && (rc = sqlite3_step(ins)) == SQLITE_DONE) rc = 0;
-        else if (rc > 0) rc = store__err(s, rc, "fts rebuild insert");
+        if (rc == 0 && (rc = sqlite3_step(ins)) == SQLITE_DONE)
+            rc = 0;
+        else if (rc > 0)
+            rc = store__err(s, rc, "fts rebuild insert");
     }
-    if (rc == SQLITE_DONE) rc = 0;
-    else if (rc > 0) rc = store__err(s, rc, "fts rebuild scan");
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0)
+        rc = store__err(s, rc, "fts rebuild scan");
     sqlite3_finalize(ins);
     sqlite3_finalize(q);
     return rc;
