@@ -3,11 +3,14 @@
 // and peak RSS. The text tower is not part of these figures; when a CLIP model
 // dir is given its text-embedding time is reported on its own line.
 //   build/bench/bench_search [QUERIES] [MODEL_DIR]
+// The keyword part is timed on its own: FTS5 bm25 over a synthetic library
+// (10k and 100k images, 6 words each from a skewed 5000-word vocabulary).
 // Prints a readable table and `lisa search_<n>_p50_ms X` lines for bench/run.sh.
 #include "base/err.h"
 #include "base/pool.h"
 #include "clip/clip.h"
 #include "search/rank.h"
+#include "store/store.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -83,6 +86,69 @@ static int bench_scan(pool *p, const float *rows, size_t n, int nq, double *p50,
     return 0;
 }
 
+// ---------------------------------------------------------------- FTS part
+
+// A synthetic library of n images whose keyword text draws 6 words from a
+// Zipf-like vocabulary of 5000 words; returns the open store.
+static store *make_fts(const char *dir, size_t n)
+{
+    char path[512], cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
+    if (system(cmd) != 0) return NULL;
+    snprintf(path, sizeof path, "%s/lisa.db", dir);
+    store *s;
+    if (store_open(path, STORE_CREATE, &s) < 0) return NULL;
+    store_begin(s);
+    for (size_t i = 0; i < n; i++) {
+        char p[64], words[256] = "", h[65];
+        int len = 0;
+        for (int w = 0; w < 6; w++) {
+            double u = (frand() + 1) / 2;
+            int r = (int)(5000 * u * u * u); // skewed: low ids frequent
+            len += snprintf(words + len, sizeof words - (size_t)len, "%sw%d", w ? " " : "", r);
+        }
+        snprintf(p, sizeof p, "/bench/img%07zu.jpg", i);
+        snprintf(h, sizeof h, "%064zx", i);
+        store_image im = {.path = p, .size = 1000, .mtime_ns = 1, .hash = h, .date_unix = STORE_NO_DATE,
+                          .name_words = words, .kw_name = words};
+        if (store_image_upsert(s, &im, NULL) < 0) return store_close(s), NULL;
+        if (i % 20000 == 19999) store_commit(s), store_begin(s);
+    }
+    store_commit(s);
+    return s;
+}
+
+static void bench_fts(size_t n, int nq)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "build/bench/fts-%zu", n);
+    double t0 = now_ms();
+    store *s = make_fts(dir, n);
+    if (!s) {
+        fprintf(stderr, "bench_search: fts store: %s\n", lisa_errmsg());
+        return;
+    }
+    double build = now_ms() - t0;
+    double *t = malloc((size_t)nq * sizeof *t);
+    for (int i = 0; t && i < nq; i++) {
+        char match[64];
+        double u = (frand() + 1) / 2, v = (frand() + 1) / 2;
+        snprintf(match, sizeof match, "\"w%d\" OR \"w%d\"", (int)(5000 * u * u), (int)(5000 * v));
+        store_hit *hits;
+        int nh;
+        double t1 = now_ms();
+        if (store_keyword_search(s, match, 2000, &hits, &nh) == 0) free(hits);
+        t[i] = now_ms() - t1;
+    }
+    if (t) {
+        double p50 = pct(t, nq, 0.5), p99 = pct(t, nq, 0.99);
+        printf("  %10zu %10.2f %10.2f   (FTS5 bm25, 2-term OR query, built in %.1f s)\n", n, p50, p99, build / 1e3);
+        printf("lisa fts_%zuk_p50_ms %.3f\nlisa fts_%zuk_p99_ms %.3f\n", n / 1000, p50, n / 1000, p99);
+    }
+    free(t);
+    store_close(s);
+}
+
 static void bench_text(const char *dir, int nq)
 {
     clip_model *m;
@@ -131,6 +197,9 @@ int main(int argc, char **argv)
         printf("lisa search_%s_p50_ms %.3f\nlisa search_%s_p99_ms %.3f\n", name, p50, name, p99);
     }
     free(rows);
+    printf("keyword part\n  %10s %10s %10s\n", "images", "p50 ms", "p99 ms");
+    bench_fts(10000, nq);
+    bench_fts(100000, nq);
     printf("  peak RSS %.0f MB\nlisa peak_rss_mb %.0f\n", peak_rss_mb(), peak_rss_mb());
     if (argc > 2) bench_text(argv[2], 20);
     pool_free(p);
