@@ -248,8 +248,8 @@ int kw_clean(kw *k, const char *text, int flags, char **out)
 // Camera and phone file-name prefixes that say nothing about the picture.
 static int is_noise(const char *w)
 {
-    static const char *const noise[] = {"dcim", "dji",   "dsc",  "dscf", "dscn", "gopr",
-                                        "img",  "mvimg", "pano", "pxl",  "sam",  "vid"};
+    static const char *const noise[] = {"dcim", "dji", "dsc",   "dscf", "dscn",
+                                        "gopr", "img", "mvimg", "pxl",  "vid"};
     for (size_t i = 0; i < sizeof noise / sizeof noise[0]; i++)
         if (!strcmp(w, noise[i])) return 1;
     return 0;

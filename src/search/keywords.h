@@ -60,10 +60,11 @@ int kw_is_stopword(const char *word);
 // other punctuation), camelCase ("BeachSunset" -> "beach sunset",
 // "HTMLParser" -> "html parser") and letter/digit boundaries ("trip2019" ->
 // "trip 2019"), lowercased. Noise is dropped: camera prefixes (IMG, DSC, DSCN,
-// DSCF, DCIM, PXL, MVIMG, VID, PANO, SAM, GOPR, DJI), single ASCII
-// letters, and numbers except years 1900..2099 that do not follow a camera
-// prefix ("IMG_2041" is a counter, "Trip 2019" a year). With root NULL (or
+// DSCF, DCIM, PXL, MVIMG, VID, GOPR, DJI; not SAM or PANO, which are also
+// words), single ASCII letters, numbers except years 1900..2099 that do not
+// follow a camera prefix ("IMG_2041" is a counter, "Trip 2019" a year). With root NULL (or
 // path not under root) the last KW_NAME_DIRS folders are used.
+// Repeated words are kept once.
 // "/p/Holidays/IMG_2041_BeachSunset-final.jpg" -> "holidays beach sunset final".
 // *out is malloc'd and owned by the caller; path and root are borrowed.
 #define KW_NAME_DIRS 3
