@@ -33,3 +33,8 @@ if [ -x "$build/bench/bench_clip" ]; then
     done
     echo "  (for text_latency_ms lower is better: a ratio below 1 means LISA is faster)"
 fi
+
+if [ -x "$build/bench/bench_search" ]; then
+    echo "== search (exact cosine scan + FTS5 bm25, 2 threads) ======================"
+    "$build/bench/bench_search" 200 "$build/models/vit-b32" | tee "$build/bench/search.txt" | grep -v '^lisa '
+fi
