@@ -34,11 +34,21 @@ int cli_fail(const char *what)
     return 1;
 }
 
+// Each usage string is "name args  summary": two spaces start the summary.
 int cmd_help(int argc, char **argv)
 {
     (void)argc, (void)argv;
     printf("usage: lisa <command> [args]\n\ncommands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++) printf("  %s\n", commands[i].usage);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const char *u = commands[i].usage, *sep = strstr(u, "  ");
+        if (!sep) {
+            printf("  %s\n", u);
+            continue;
+        }
+        const char *sum = sep;
+        while (*sum == ' ') sum++;
+        printf("  %-10s %s\n  %10s lisa %.*s\n", commands[i].name, sum, "", (int)(sep - u), u);
+    }
     return 0;
 }
 
