@@ -1,0 +1,497 @@
+// Browser tests of the LISA web UI in real headless Chromium (Debian's
+// /usr/bin/chromium driven by npm's playwright-core). Starts `build/lisa
+// serve` on 127.0.0.1 with a free port, a temp data dir and the random-weight
+// fixture model build/models/tiny-a, then drives the UI like a user:
+// upload (picker + drag-and-drop, with a non-image and an oversized file),
+// Build Index, search, the CLIP/keyword slider, the lightbox, similar images,
+// stats, theme, and a second server without a CLIP model.
+// Screenshots go to build/screenshots/. Prints "N passed, N failed".
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const BUILD = process.env.BUILD || path.join(ROOT, 'build');
+const LISA = path.resolve(BUILD, 'lisa');
+const MODEL = path.resolve(BUILD, 'models/tiny-a');
+const SHOTS = path.resolve(BUILD, 'screenshots');
+const IMAGES = path.join(ROOT, 'tests/data/images');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const HOST = '127.0.0.1';
+const UPLOAD_CAP_MB = 1; // --max-upload, in MB; the test's big.jpg is 1.5 MB
+const VERBOSE = !!process.env.VERBOSE;
+
+// ------------------------------------------------------------ tiny harness
+let passed = 0, failed = 0;
+const log = (...a) => console.log(...a);
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    log(`[ OK ] ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    log(`[FAIL] ${name}: ${e && e.stack ? e.stack.split('\n').slice(0, 3).join('\n       ') : e}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
+function eq(a, b, msg) { if (a !== b) throw new Error(`${msg || 'not equal'}: got ${JSON.stringify(a)}, want ${JSON.stringify(b)}`); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(fn, what, ms = 15000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last && last.message ? last.message : JSON.stringify(last)})`);
+}
+const nonIncreasing = (xs) => xs.every((x, i) => i === 0 || xs[i - 1] + 1e-6 >= x);
+
+// ------------------------------------------------------------ server
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, HOST, () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+async function startServer(opts = {}) {
+  const port = await freePort();
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'lisa-ui-'));
+  const args = ['serve', '--data', data, '--host', HOST, '--port', String(port)];
+  if (opts.model) args.push('--model', opts.model);
+  if (opts.extra) args.push(...opts.extra);
+  const env = Object.assign({}, process.env, { LISA_MODELS: path.join(data, 'no-models') }, opts.env || {});
+  delete env.LISA_TOKEN;
+  const proc = spawn(LISA, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; if (VERBOSE) process.stdout.write('[lisa] ' + d); });
+  proc.stderr.on('data', (d) => { out += d; if (VERBOSE) process.stdout.write('[lisa] ' + d); });
+  const base = `http://${HOST}:${port}`;
+  try {
+    await until(async () => {
+      if (proc.exitCode != null) throw new Error('lisa serve exited ' + proc.exitCode + ': ' + out.slice(-400));
+      const r = await fetch(base + '/api/health');
+      return r.ok;
+    }, 'lisa serve to answer /api/health', 20000);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  }
+  return {
+    base, port, data, proc, output: () => out,
+    async stop() {
+      if (proc.exitCode != null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const code = await Promise.race([new Promise((r) => proc.once('exit', (c) => r(c))), sleep(8000).then(() => 'timeout')]);
+      if (code === 'timeout') proc.kill('SIGKILL');
+      fs.rmSync(data, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+async function apiJson(base, p) {
+  const r = await fetch(base + p);
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${p}: HTTP ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+const resultName = (r) => r.name || path.basename(r.path || r.file || '');
+
+// ------------------------------------------------------------ page helpers
+async function cards(page) {
+  return page.$$eval('#grid .card', (els) => els.map((e) => ({
+    name: e.dataset.name,
+    score: parseFloat(e.dataset.score),
+    clip: parseFloat(e.dataset.clip),
+    kw: parseFloat(e.dataset.kw),
+    shownScore: e.querySelector('.card-score') && e.querySelector('.card-score').textContent,
+    bars: e.querySelectorAll('.bar').length,
+    clipBar: e.querySelector('.bar-clip .bar-fill') && e.querySelector('.bar-clip .bar-fill').style.transform,
+    kwBar: e.querySelector('.bar-kw .bar-fill') && e.querySelector('.bar-kw .bar-fill').style.transform,
+    alt: e.querySelector('img') && e.querySelector('img').alt,
+  })));
+}
+// Waits until the grid shows the answer to the latest request (no search in flight).
+async function settled(page) {
+  await page.waitForFunction(() => window.lisa && !window.lisa.state.searching && !document.querySelector('#grid[aria-busy]'));
+  await sleep(450); // FLIP animation + debounce margin
+}
+async function shot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, name + '.png') });
+}
+
+// ------------------------------------------------------------ the run
+const uploads = ['land.jpg', 'port.jpg', 'wide.jpg', 'orient1.jpg', 'gray.png', 'lossy.webp', 'tiny.png', 'interlaced.png'];
+const DROPPED = 'palette_trns.png';
+const NOT_IMAGE = path.join(IMAGES, 'bad/not_an_image.jpg');
+// A file with JPEG magic bytes over the 1 MB cap (written to a temp dir).
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'lisa-ui-files-'));
+const TOO_BIG = path.join(TMP, 'big.jpg');
+fs.writeFileSync(TOO_BIG, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(1536 * 1024, 0x20)]));
+
+async function main() {
+  for (const f of [LISA, CHROMIUM, path.join(MODEL, 'model.safetensors')]) {
+    if (!fs.existsSync(f)) { log(`missing ${f}`); log('0 passed, 1 failed'); process.exit(1); }
+  }
+  const requests = [];
+  let srv, browser, page, ctx;
+  try {
+    srv = await startServer({ model: MODEL, extra: ['--max-upload', String(UPLOAD_CAP_MB)] });
+  } catch (e) {
+    log('[FAIL] start lisa serve: ' + e.message);
+    log('0 passed, 1 failed');
+    process.exit(1);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+  const pageErrors = [];
+  async function newPage(base, scheme) {
+    ctx = await browser.newContext({ viewport: { width: 1360, height: 880 }, colorScheme: scheme || 'light' });
+    const pg = await ctx.newPage();
+    pg.on('request', (r) => requests.push(r.url()));
+    pg.on('pageerror', (e) => pageErrors.push(e.message));
+    // 4xx answers to the deliberate bad uploads are logged by Chromium as
+    // "Failed to load resource"; anything else on the console is an error.
+    pg.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4(13|15)/.test(m.text())) pageErrors.push('console: ' + m.text()); });
+    await pg.goto(base + '/');
+    await pg.waitForFunction(() => document.documentElement.classList.contains('ready'));
+    return pg;
+  }
+
+  try {
+    page = await newPage(srv.base);
+
+    await test('empty library: "No images yet" state, font self-hosted, no model banner', async () => {
+      await page.waitForSelector('#empty.on[data-state="no-images"]');
+      const t = await page.textContent('#empty h2');
+      eq(t.trim(), 'No images yet', 'empty title');
+      eq(await page.isVisible('#model-banner'), false, 'model banner hidden with tiny-a installed');
+      await page.evaluate(() => document.fonts.ready);
+      assert(await page.evaluate(() => document.fonts.check('16px "Space Grotesk"')), 'Space Grotesk loaded');
+      const fam = await page.evaluate(() => getComputedStyle(document.body).fontFamily);
+      assert(/Space Grotesk/.test(fam), 'body font ' + fam);
+      await shot(page, '01-empty');
+    });
+
+    await test('"/" focuses the search box', async () => {
+      await page.click('body', { position: { x: 5, y: 500 } });
+      await page.keyboard.press('/');
+      eq(await page.evaluate(() => document.activeElement && document.activeElement.id), 'q', 'focused element');
+      eq(await page.inputValue('#q'), '', '"/" not typed into the box');
+      await page.keyboard.press('Tab');
+    });
+
+    await test('multi-upload with the file picker: per-file progress, 415 and 413 shown per file', async () => {
+      const files = uploads.map((f) => path.join(IMAGES, f)).concat([NOT_IMAGE, TOO_BIG]);
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('#upload-btn')]);
+      assert(chooser.isMultiple(), 'file chooser accepts several files');
+      await chooser.setFiles(files);
+      await page.waitForSelector('#tray:not([hidden])');
+      await until(async () => (await page.$$('#tray-list .up.ok, #tray-list .up.err')).length === files.length, 'all uploads to finish', 20000);
+      const rows = await page.$$eval('#tray-list .up', (els) => els.map((e) => ({ file: e.dataset.file, status: e.dataset.status, err: (e.querySelector('.up-err') || {}).textContent || '', bar: e.querySelector('.up-bar') && e.querySelector('.up-bar').getAttribute('aria-valuenow') })));
+      for (const f of uploads) {
+        const r = rows.find((x) => x.file === f);
+        assert(r, 'row for ' + f);
+        eq(r.status, 'ok', 'upload of ' + f + ' (' + r.err + ')');
+      }
+      const bad = rows.find((x) => x.file === 'not_an_image.jpg');
+      eq(bad.status, 'error', 'non-image upload fails');
+      assert(/not a supported image/i.test(bad.err), 'non-image error text: ' + bad.err);
+      const big = rows.find((x) => x.file === 'big.jpg');
+      eq(big.status, 'error', 'oversized upload fails');
+      assert(/too large/i.test(big.err), 'oversized error text: ' + big.err);
+      assert(/uploaded/.test(await page.textContent('#tray-title')), 'tray title summarises');
+    });
+
+    await test('drag-and-drop upload onto the page', async () => {
+      const b64 = fs.readFileSync(path.join(IMAGES, DROPPED)).toString('base64');
+      const dt = await page.evaluateHandle(({ b64, name }) => {
+        const bin = atob(b64), u8 = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+        const d = new DataTransfer();
+        d.items.add(new File([u8], name, { type: 'image/png' }));
+        return d;
+      }, { b64, name: DROPPED });
+      await page.dispatchEvent('main', 'dragenter', { dataTransfer: dt });
+      assert(await page.$eval('#drop', (e) => e.classList.contains('on')), 'drop overlay shown while dragging');
+      await page.dispatchEvent('main', 'drop', { dataTransfer: dt });
+      await until(async () => (await page.$eval('#tray-list', (l, n) => { const r = l.querySelector(`.up[data-file="${n}"]`); return r && r.dataset.status; }, DROPPED)) === 'ok', 'dropped file uploaded');
+      assert(!(await page.$eval('#drop', (e) => e.classList.contains('on'))), 'overlay hidden after drop');
+      const st = await apiJson(srv.base, '/api/stats');
+      eq(st.uploads, uploads.length + 1, 'uploaded files on the server');
+      eq(st.images, 0, 'nothing indexed yet');
+      await page.waitForSelector('#empty.on[data-state="no-index"]');
+      await shot(page, '02-uploaded');
+    });
+
+    await test('Build Index: live progress, completes, index ready', async () => {
+      // The tiny fixture builds in milliseconds; hold GET /api/build answers
+      // back a little so the progress state is observable and photographed.
+      let held = 0;
+      await page.route('**/api/build', async (route) => {
+        if (route.request().method() === 'GET' && held < 3) { held++; await sleep(250); }
+        await route.continue().catch(() => {});
+      });
+      await page.click('#build-btn');
+      await page.waitForSelector('#build-btn.running', { timeout: 5000 });
+      await shot(page, '03-building');
+      await until(async () => !(await page.$('#build-btn.running')), 'build to finish', 60000);
+      const st = await apiJson(srv.base, '/api/stats');
+      eq(st.images, uploads.length + 1, 'images in the index');
+      eq(st.indexed, uploads.length + 1, 'images with an embedding');
+      await page.waitForSelector('#empty.on[data-state="idle"]');
+      const b = await apiJson(srv.base, '/api/build');
+      eq(b.state, 'done', 'GET /api/build state');
+      eq(b.errors, 0, 'build errors');
+    });
+
+    // The slider case: a word from one file name that CLIP (random weights,
+    // deterministic) does not rank first. w=0 -> keyword order, w=1 -> CLIP.
+    let query = null, kwName = null;
+    await test('search shows ranked cards with score breakdowns', async () => {
+      for (const f of uploads) {
+        const word = f.replace(/\.[^.]+$/, '').replace(/[^a-z]/g, '');
+        if (word.length < 3) continue;
+        const j = await apiJson(srv.base, '/api/search?' + new URLSearchParams({ query: word, clip_weight: '1', top_k: '60' }));
+        const rs = j.results || [];
+        if (rs.length > 2 && resultName(rs[0]) !== f && rs.some((r) => resultName(r) === f && r.keyword_score > 0)) { query = word; kwName = f; break; }
+      }
+      assert(query, 'found a query whose keyword hit is not CLIP-first');
+      await page.fill('#q', query);
+      await page.press('#q', 'Enter');
+      await page.waitForSelector('#grid .card');
+      await settled(page);
+      const cs = await cards(page);
+      assert(cs.length >= 3, 'several cards, got ' + cs.length);
+      assert(nonIncreasing(cs.map((c) => c.score)), 'cards sorted by score: ' + cs.map((c) => c.score));
+      for (const c of cs) {
+        eq(c.bars, 2, 'CLIP and keyword bars on ' + c.name);
+        eq(c.shownScore, c.score.toFixed(2), 'shown score of ' + c.name);
+        const barLen = (t) => parseFloat(/scaleX\(([^)]+)\)/.exec(t || '')[1]);
+        assert(Math.abs(barLen(c.clipBar) - Math.max(0, Math.min(1, c.clip))) < 1e-4, 'CLIP bar length of ' + c.name + ': ' + c.clipBar);
+        assert(Math.abs(barLen(c.kwBar) - Math.max(0, Math.min(1, c.kw))) < 1e-4, 'keyword bar length of ' + c.name + ': ' + c.kwBar);
+        assert(c.alt && c.alt.length > 0, 'alt text on ' + c.name);
+      }
+      assert(/result/.test(await page.textContent('#summary')), 'summary shows result count');
+      await shot(page, '04-results-light');
+    });
+
+    await test('weight slider re-ranks: keyword order at 0, CLIP order at 1', async () => {
+      const apiCalls = [];
+      const onReq = (r) => { if (r.url().includes('/api/search')) apiCalls.push(new URL(r.url()).searchParams.get('clip_weight')); };
+      page.on('request', onReq);
+      await page.focus('#weight');
+      await page.keyboard.press('Home');
+      eq(await page.inputValue('#weight'), '0', 'slider at 0');
+      await until(async () => apiCalls.includes('0'), 'search with clip_weight=0');
+      await settled(page);
+      const c0 = await cards(page);
+      eq(c0[0].name, kwName, 'keyword match first at weight 0');
+      assert(nonIncreasing(c0.map((c) => c.kw)), 'keyword order at 0: ' + c0.map((c) => c.name + ':' + c.kw));
+      eq(c0[0].score, c0[0].kw, 'score = keyword score at 0');
+      eq(await page.textContent('#weight-out'), 'Keywords', 'label at 0');
+
+      await page.keyboard.press('End');
+      eq(await page.inputValue('#weight'), '1', 'slider at 1');
+      await until(async () => apiCalls.includes('1'), 'search with clip_weight=1');
+      await settled(page);
+      const c1 = await cards(page);
+      assert(nonIncreasing(c1.map((c) => c.clip)), 'CLIP order at 1: ' + c1.map((c) => c.name + ':' + c.clip));
+      assert(c1[0].name !== kwName, 'keyword match no longer first at 1');
+      for (const c of c1) assert(Math.abs(c.score - c.clip) < 1e-6, 'score = clip score at 1 for ' + c.name);
+      assert(c1.map((c) => c.name).join() !== c0.map((c) => c.name).join(), 'order changed');
+
+      // Debounce: a quick run of key presses makes one request, not one per step.
+      const before = apiCalls.length;
+      for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowLeft');
+      await until(async () => apiCalls.length > before, 'debounced search');
+      await sleep(400);
+      assert(apiCalls.length - before <= 2, 'debounced: ' + (apiCalls.length - before) + ' requests for 6 steps');
+      eq(apiCalls[apiCalls.length - 1], '0.7', 'last request at the final weight');
+      page.off('request', onReq);
+      await page.keyboard.press('Home');
+      await until(async () => (await page.inputValue('#weight')) === '0', 'slider back to 0');
+      await settled(page);
+      eq((await cards(page))[0].name, kwName, 'keyword match first again');
+    });
+
+    await test('lightbox: full image, caption/keywords with matches, metadata, arrows, Esc', async () => {
+      await page.keyboard.press('End'); // weight 1: many results for the arrows
+      await settled(page);
+      const cs = await cards(page);
+      const idx = cs.findIndex((c) => c.name === kwName);
+      await page.click(`#grid .card[data-name="${kwName}"] .card-open`);
+      await page.waitForSelector('#lightbox:not([hidden])');
+      eq(await page.textContent('#lb-title'), kwName, 'title');
+      await page.waitForFunction(() => { const i = document.querySelector('#lb-img'); return i.complete && i.naturalWidth > 0; });
+      assert((await page.getAttribute('#lb-img', 'src')).startsWith('/api/image/'), 'full image from /api/image/');
+      assert((await page.getAttribute('#lb-img', 'alt')).length > 0, 'lightbox alt text');
+      const hits = await page.$$eval('#lb-keywords .chip.hit, #lb-keywords .chip.ocr', (els) => els.map((e) => e.textContent));
+      assert(hits.some((h) => h.toLowerCase().includes(query)), 'matched keyword highlighted: ' + hits);
+      const meta = await page.$$eval('#lb-meta dt', (els) => els.map((e) => e.textContent));
+      assert(meta.includes('Dimensions') && meta.includes('File size'), 'metadata rows: ' + meta);
+      eq(await page.evaluate(() => document.activeElement && document.activeElement.id), 'lb-close', 'focus moved into the dialog');
+      await shot(page, '06-lightbox');
+      const pos = async () => page.textContent('#lb-pos');
+      eq(await pos(), `${idx + 1} of ${cs.length}`, 'position');
+      await page.keyboard.press(idx + 1 < cs.length ? 'ArrowRight' : 'ArrowLeft');
+      const other = idx + 1 < cs.length ? idx + 1 : idx - 1;
+      eq(await page.textContent('#lb-title'), cs[other].name, 'arrow moves to the neighbour');
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('#lightbox', { state: 'hidden' });
+    });
+
+    await test('similar images action', async () => {
+      await page.click('#grid .card .card-open');
+      await page.waitForSelector('#lightbox:not([hidden])');
+      const name = await page.textContent('#lb-title');
+      await page.click('#lb-similar');
+      await page.waitForSelector('#lightbox', { state: 'hidden' });
+      await until(async () => /similar to/i.test(await page.textContent('#summary')), 'similar summary');
+      await settled(page);
+      const cs = await cards(page);
+      assert(cs.length >= 1, 'similar results');
+      assert(/similar=/.test(page.url()), 'URL keeps the similar state');
+      assert(!cs.some((c) => c.name === name), 'the image itself is not among its similar images');
+      assert(nonIncreasing(cs.map((c) => c.score)), 'similar images sorted by score');
+      await page.click('#summary button');
+      await until(async () => !/similar/i.test(await page.textContent('#summary')), 'similar cleared');
+      await settled(page);
+    });
+
+    await test('stats panel: counts, models, latency percentiles and sparkline', async () => {
+      if (await page.isHidden('#stats')) await page.click('#stats-btn');
+      await page.evaluate(() => window.lisa.refreshStats());
+      const cells = await page.$$eval('#stat-grid .stat', (els) => Object.fromEntries(els.map((e) => [e.querySelector('dt').textContent, e.querySelector('dd').textContent])));
+      eq(cells.Images, String(uploads.length + 1), 'images stat');
+      eq(cells.Uploads, String(uploads.length + 1), 'uploads stat');
+      eq(cells.Indexed, String(uploads.length + 1), 'indexed stat');
+      assert(/B$/.test(cells.Database), 'db size ' + cells.Database);
+      const models = await page.$$eval('#models li', (els) => els.map((e) => e.className + ' ' + e.textContent));
+      assert(models.some((m) => /^ok /.test(m) && /clip/i.test(m)), 'CLIP model installed: ' + models);
+      const lat = await page.textContent('#lat-nums');
+      assert(/p50\s*[\d.]+ ms/.test(lat) && /p95\s*[\d.]+ ms/.test(lat), 'latency numbers: ' + lat);
+      const d = await page.getAttribute('#spark .line', 'd');
+      assert(d && d.split('L').length >= 2, 'sparkline path: ' + d);
+    });
+
+    await test('theme toggle: dark applied, stored, kept after reload', async () => {
+      const bg0 = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      await page.click('#theme-btn');
+      eq(await page.getAttribute('html', 'data-theme'), 'dark', 'data-theme');
+      const bg1 = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert(bg0 !== bg1, `background changed (${bg0} -> ${bg1})`);
+      const lum = (c) => { const m = c.match(/\d+/g).map(Number); return 0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]; };
+      assert(lum(bg1) < 60 && lum(bg0) > 200, 'dark is dark, light is light');
+      eq(await page.evaluate(() => localStorage.getItem('lisa-theme')), 'dark', 'stored choice');
+      await page.reload();
+      await page.waitForFunction(() => document.documentElement.classList.contains('ready'));
+      eq(await page.getAttribute('html', 'data-theme'), 'dark', 'kept after reload');
+      await page.waitForSelector('#grid .card');
+      await settled(page);
+      await shot(page, '05-results-dark');
+      await page.click('#theme-btn');
+      eq(await page.getAttribute('html', 'data-theme'), 'light', 'toggled back');
+    });
+
+    await test('prefers-color-scheme: dark is the default without a stored choice', async () => {
+      const c = await browser.newContext({ colorScheme: 'dark' });
+      const p = await c.newPage();
+      p.on('request', (r) => requests.push(r.url()));
+      await p.goto(srv.base + '/');
+      const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const m = bg.match(/\d+/g).map(Number);
+      assert(m[0] + m[1] + m[2] < 120, 'dark background by default: ' + bg);
+      eq(await p.getAttribute('#theme-btn', 'aria-label'), 'Switch to light theme', 'toggle label');
+      await c.close();
+    });
+
+    await test('accessibility basics: labels on controls, alt on images', async () => {
+      const unlabeled = await page.$$eval('button, input:not([type=hidden]):not([hidden])', (els) => els
+        .filter((e) => e.offsetParent !== null)
+        .filter((e) => !(e.getAttribute('aria-label') || (e.labels && e.labels.length) || e.textContent.trim()))
+        .map((e) => e.outerHTML.slice(0, 80)));
+      eq(unlabeled.length, 0, 'unlabelled controls: ' + unlabeled.join(' | '));
+      const noAlt = await page.$$eval('img', (els) => els.filter((e) => !e.hasAttribute('alt')).length);
+      eq(noAlt, 0, 'images without alt');
+    });
+
+    await test('no page errors', async () => {
+      eq(pageErrors.length, 0, pageErrors.join(' | '));
+    });
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+  }
+
+  // A second server without any CLIP model: the UI must say so and name the command.
+  let srv2 = null;
+  try {
+    srv2 = await startServer({});
+    page = await newPage(srv2.base);
+    await test('no CLIP model: banner/empty state with the install command, keyword-only search works', async () => {
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('#upload-btn')]);
+      await chooser.setFiles(['wide.jpg', 'land.jpg', 'port.jpg'].map((f) => path.join(IMAGES, f)));
+      await until(async () => (await page.$$('#tray-list .up.ok')).length === 3, 'uploads');
+      await page.click('#build-btn');
+      await until(async () => (await apiJson(srv2.base, '/api/stats')).indexed === 3, 'keyword-only build');
+      await until(async () => !(await page.$('#build-btn.running')), 'build button idle');
+      await page.click('#tray-close');
+      await page.waitForSelector('#empty.on[data-state="no-model"]');
+      const cmd = (await page.textContent('#empty code')).trim();
+      eq(cmd, 'lisa models pull clip-vit-base-patch32', 'install command');
+      await shot(page, '07-no-model');
+      await page.fill('#q', 'wide');
+      await page.press('#q', 'Enter');
+      await page.waitForSelector('#grid .card');
+      await settled(page);
+      assert(await page.isVisible('#model-banner'), 'banner visible while searching');
+      eq((await page.textContent('#model-cmd')).trim(), 'lisa models pull clip-vit-base-patch32', 'banner command');
+      const cs = await cards(page);
+      eq(cs[0].name, 'wide.jpg', 'keyword hit found without CLIP');
+      eq(cs[0].clip, 0, 'no CLIP score without a model');
+      await shot(page, '08-no-model-results');
+    });
+  } catch (e) {
+    failed++;
+    log('[FAIL] no-model server: ' + e.message);
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+  }
+
+  await browser.close();
+
+  await test('every browser request stayed on 127.0.0.1', async () => {
+    const bad = requests.filter((u) => !/^(data|blob):/.test(u) && new URL(u).hostname !== HOST);
+    eq(bad.length, 0, 'off-host requests: ' + bad.slice(0, 5).join(', '));
+    assert(requests.length > 20, 'requests were recorded (' + requests.length + ')');
+  });
+
+  await test('servers shut down cleanly on SIGTERM', async () => {
+    const c1 = await srv.stop();
+    const c2 = srv2 ? await srv2.stop() : 0;
+    eq(c1, 0, 'exit code of the first server');
+    eq(c2, 0, 'exit code of the no-model server');
+  });
+
+  fs.rmSync(TMP, { recursive: true, force: true });
+  log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  log('[FAIL] harness: ' + (e && e.stack || e));
+  failed++;
+  log(`${passed} passed, ${failed} failed`);
+  process.exit(1);
+});
