@@ -36,6 +36,10 @@ static void print_json(const search_results *res, const char *query)
         if (r->has_clip) cJSON_AddNumberToObject(x, "cosine", r->cosine);
         else cJSON_AddNullToObject(x, "cosine");
         cJSON_AddNumberToObject(x, "bm25", r->bm25);
+        const char *src[SEARCH_SOURCES_MAX];
+        int ns = search_matched_names(r->matched, src, SEARCH_SOURCES_MAX);
+        cJSON_AddItemToObject(x, "matched_in", cJSON_CreateStringArray(src, ns));
+        if (r->ocr_text) cJSON_AddStringToObject(x, "ocr_text", r->ocr_text);
         cJSON_AddStringToObject(x, "path", r->path);
         cJSON_AddNumberToObject(x, "size", (double)r->size);
         cJSON_AddStringToObject(x, "date", r->date);
@@ -51,14 +55,18 @@ static void print_json(const search_results *res, const char *query)
 static void print_table(const search_results *res)
 {
     if (res->message[0]) fprintf(stderr, "lisa: %s\n", res->message);
-    printf("%3s %6s %6s %6s %7s %7s %9s %-19s %s\n", "#", "score", "clip", "kw", "cosine", "bm25", "size",
-           "date", "path");
+    printf("%3s %6s %6s %6s %7s %7s %-12s %9s %-19s %s\n", "#", "score", "clip", "kw", "cosine", "bm25",
+           "matched", "size", "date", "path");
     for (int i = 0; i < res->n; i++) {
         const search_result *r = &res->r[i];
         char cos[16];
         snprintf(cos, sizeof cos, r->has_clip ? "%.4f" : "-", r->cosine);
-        printf("%3d %6.3f %6.3f %6.3f %7s %7.3f %9lld %-19s %s\n", i + 1, r->score, r->clip_score,
-               r->keyword_score, cos, r->bm25, (long long)r->size, r->date, r->path);
+        const char *src[SEARCH_SOURCES_MAX];
+        char m[64] = "-";
+        int ns = search_matched_names(r->matched, src, SEARCH_SOURCES_MAX);
+        for (int k = 0, at = 0; k < ns; k++) at += snprintf(m + at, sizeof m - at, "%s%s", k ? "," : "", src[k]);
+        printf("%3d %6.3f %6.3f %6.3f %7s %7.3f %-12s %9lld %-19s %s\n", i + 1, r->score, r->clip_score,
+               r->keyword_score, cos, r->bm25, m, (long long)r->size, r->date, r->path);
     }
     if (!res->n) printf("(no results)\n");
     fprintf(stderr, "%d results in %.1f ms (text tower %.1f ms)\n", res->n, res->total_ms, res->text_ms);

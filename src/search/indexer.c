@@ -9,6 +9,7 @@
 #include "image/image.h"
 #include "image/meta.h"
 #include "image/preprocess.h"
+#include "ocr/ocr.h"
 #include "search/keywords.h"
 #include "store/store.h"
 
@@ -48,6 +49,7 @@ static void ix_meta_read(item *it);
 typedef struct ix_db {
     store *s;
     kw *k;
+    int ocr; // OCR is on for this run
     const char *model_id;
     int dim;
     char (*roots)[INDEXER_PATH_MAX];
@@ -56,6 +58,7 @@ typedef struct {
     int64_t id, size, mtime_ns;
     char hash[SHA256_HEX_LEN + 1];
     int has_emb; // has a vector for the run's model
+    int has_ocr; // ocr_text is not NULL (OCR was run, maybe finding nothing)
 } db_rec;
 typedef struct {
     int64_t id;
@@ -96,7 +99,9 @@ struct item {
     int64_t id;      // stored record for this path, 0 none
     int64_t src_id;  // IT_MOVE / IT_COPY source
     int changed;     // IT_PROCESS over an existing record
-    int embed_only;  // unchanged content, only the embedding is missing
+    int embed_only;  // unchanged content: only the embedding and/or OCR is missing
+    int skip_emb;    // embed_only with the vector already stored
+    int need_ocr;    // run the text test (and OCR) on this item
     int root;        // index into the run's roots
     item_state st;
     char hash[SHA256_HEX_LEN + 1];
@@ -104,6 +109,10 @@ struct item {
     int ok, w, h, orientation;
     float *pixels; // CHW tensor for CLIP, NULL without a model
     ix_meta meta;
+    // filled by the OCR step (ocr_done: ocr_text is the result, "" no text)
+    int ocr_done, ocr_likely;
+    char *ocr_text;
+    double ocr_conf, ocr_test_ms, ocr_ms;
 };
 
 typedef struct {
@@ -172,6 +181,7 @@ static void items_free(item_list *l)
     for (size_t i = 0; i < l->n; i++) {
         free(l->v[i].path);
         free(l->v[i].pixels);
+        free(l->v[i].ocr_text);
         ix_meta_release(&l->v[i].meta);
     }
     free(l->v);
@@ -284,7 +294,42 @@ struct decode_ctx {
     const prep_cfg *prep; // NULL: no model
     int thumb_size;
     const char *thumb_dir;
+    ocr_engine **ocr; // one per pool thread (tid), created on first use; NULL: no OCR
+    const ocr_opts *ocr_o;
 };
+
+// The text test on the decoded image, then OCR on a copy decoded up to
+// OCR_MAX_SIDE when the first decode was scaled down below it. The result
+// goes to the item; an engine that cannot be created leaves it undone
+// (ocr_text NULL: the next run tries again).
+static void ocr_item(const struct decode_ctx *c, item *it, const img_t *im, int tid)
+{
+    ocr_test_info ti;
+    int likely = ocr_text_likely(im, &ti);
+    it->ocr_test_ms = ti.ms;
+    if (likely < 0) return;
+    it->ocr_likely = likely;
+    if (!likely) {
+        it->ocr_text = strdup("");
+        it->ocr_done = it->ocr_text != NULL;
+        return;
+    }
+    if (!c->ocr[tid] && ocr_new(c->ocr_o, &c->ocr[tid]) < 0) return;
+    img_t big = {0};
+    int have = im->w > im->h ? im->w : im->h, full = it->w > it->h ? it->w : it->h;
+    if (have < OCR_MAX_SIDE && full > have) {
+        img_opts o;
+        img_opts_init(&o);
+        o.min_long = OCR_MAX_SIDE;
+        if (img_load(it->path, &o, &big, NULL) < 0) memset(&big, 0, sizeof big);
+    }
+    ocr_result r;
+    if (ocr_run(c->ocr[tid], big.px ? &big : im, &r) == 0) {
+        it->ocr_text = r.text, r.text = NULL;
+        it->ocr_conf = r.conf, it->ocr_ms = r.ms, it->ocr_done = 1;
+    }
+    img_release(&big);
+}
 
 static void write_thumb(const img_t *im, const struct decode_ctx *c, const item *it)
 {
@@ -302,13 +347,13 @@ static void write_thumb(const img_t *im, const struct decode_ctx *c, const item 
 
 static void decode_task(void *ctx, int i, int tid)
 {
-    (void)tid;
     const struct decode_ctx *c = ctx;
     item *it = c->batch[i];
     img_opts o;
     img_opts_init(&o);
     o.min_long = c->thumb_size;
     if (c->prep) o.min_side = c->prep->shortest_edge ? c->prep->shortest_edge : c->prep->crop_h;
+    if (c->ocr && it->need_ocr && o.min_long < OCR_TEST_SIDE) o.min_long = OCR_TEST_SIDE;
     img_t im;
     if (img_load(it->path, &o, &im, &it->orientation) < 0) {
         snprintf(it->meta.error, sizeof it->meta.error, "%s", lisa_errmsg());
@@ -325,7 +370,8 @@ static void decode_task(void *ctx, int i, int tid)
         it->w = swap ? sh : sw, it->h = swap ? sw : sh;
     }
     write_thumb(&im, c, it);
-    if (c->prep) {
+    if (c->ocr && it->need_ocr) ocr_item(c, it, &im, tid);
+    if (c->prep && !it->skip_emb) {
         size_t np = (size_t)3 * c->prep->crop_h * c->prep->crop_w;
         it->pixels = malloc(np * sizeof *it->pixels);
         if (!it->pixels || prep_image(&im, c->prep, it->pixels) < 0) {
@@ -410,8 +456,9 @@ static int classify_by_path(ix_db *db, item_list *l, const char *model_id)
         it->id = r.id;
         memcpy(it->hash, r.hash, sizeof it->hash);
         if (r.size == it->size && r.mtime_ns == it->mtime_ns) {
-            if (!model_id || r.has_emb) it->st = IT_UNCHANGED;
-            else it->st = IT_PROCESS, it->embed_only = 1;
+            int emb_ok = !model_id || r.has_emb, ocr_ok = !db->ocr || r.has_ocr;
+            if (emb_ok && ocr_ok) it->st = IT_UNCHANGED;
+            else it->st = IT_PROCESS, it->embed_only = 1, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok;
         }
     }
     return 0;
@@ -428,12 +475,14 @@ static int classify_by_hash(ix_db *db, item *it, const char *model_id, int64_t *
 {
     db_rec r;
     if (it->id && db_by_id(db, it->id, model_id, &r) > 0 && !strcmp(r.hash, it->hash)) {
-        it->st = model_id && !r.has_emb ? IT_PROCESS : IT_TOUCH;
-        it->embed_only = it->st == IT_PROCESS;
+        int emb_ok = !model_id || r.has_emb, ocr_ok = !db->ocr || r.has_ocr;
+        it->st = emb_ok && ocr_ok ? IT_TOUCH : IT_PROCESS;
+        it->embed_only = it->st == IT_PROCESS, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok;
         return 0;
     }
     it->changed = it->id != 0;
     it->st = IT_PROCESS;
+    it->need_ocr = db->ocr;
     if (it->id) return 0; // the path's content changed: re-process in place
     db_src srcs[8];
     int n = db_by_hash(db, it->hash, model_id, srcs, 8);
@@ -466,6 +515,8 @@ typedef struct {
     FILE *out;
     const char *model_id;
     int dim;
+    ocr_engine **ocr; // one per pool thread; NULL: OCR off
+    ocr_opts ocr_o;
 } run_t;
 
 static void warn(run_t *r, const char *fmt, const char *a, const char *b)
@@ -490,6 +541,18 @@ static int apply_cheap(run_t *r, item_list *l)
     return rc == 0 ? db_commit(r->db) : (db_rollback(r->db), rc);
 }
 
+static void ocr_stats(run_t *r, const item *it)
+{
+    if (!r->ocr || !it->need_ocr || !it->ocr_done) return;
+    r->st->ocr_tested++, r->st->ocr_test_ms += it->ocr_test_ms;
+    if (!it->ocr_likely) {
+        r->st->ocr_skipped++;
+        return;
+    }
+    r->st->ocr_recognised++, r->st->ocr_ms += it->ocr_ms;
+    r->st->ocr_with_text += it->ocr_text[0] != 0;
+}
+
 // Embeds the decoded items of one batch and commits them in one transaction.
 static int commit_batch(run_t *r, item **b, size_t m, float *px, float *emb, size_t npx)
 {
@@ -507,6 +570,7 @@ static int commit_batch(run_t *r, item **b, size_t m, float *px, float *emb, siz
             continue;
         }
         const float *v = it->pixels ? emb + e++ * (size_t)r->dim : NULL;
+        ocr_stats(r, it);
         rc = db_put(r->db, it, r->model_id, v, r->dim);
         if (it->changed) r->st->changed++;
         else if (!it->embed_only) r->st->added++;
@@ -532,7 +596,7 @@ static int process(run_t *r, item_list *l)
     snprintf(thumbs, sizeof thumbs, "%s/thumbnails", r->o->data_dir);
     mkdir(thumbs, 0755);
     pipe_t pp = {.todo = todo, .n = n, .bsz = bsz, .p = r->p};
-    pp.dc = (struct decode_ctx){NULL, pc, r->o->thumb_size > 0 ? r->o->thumb_size : 320, thumbs};
+    pp.dc = (struct decode_ctx){NULL, pc, r->o->thumb_size > 0 ? r->o->thumb_size : 320, thumbs, r->ocr, &r->ocr_o};
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.cv, NULL);
     int rc = (pc && (!px || !emb)) ? lisa_seterr(LISA_ENOMEM, "embedding batch buffers") : 0;
@@ -644,6 +708,18 @@ static int run_phases(run_t *r, const char *const *paths, int npaths, char roots
     return rc;
 }
 
+// One engine slot per pool thread; engine 0 is created now, so a language
+// without traineddata fails the run at once instead of image by image.
+static int ocr_open(run_t *r)
+{
+    ocr_opts_init(&r->ocr_o);
+    if (r->o->ocr_lang && *r->o->ocr_lang) r->ocr_o.lang = r->o->ocr_lang;
+    r->ocr = calloc((size_t)pool_size(r->p), sizeof *r->ocr);
+    if (!r->ocr) return lisa_seterr(LISA_ENOMEM, "ocr engines");
+    r->db->ocr = 1;
+    return ocr_new(&r->ocr_o, &r->ocr[0]);
+}
+
 int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, indexer_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -659,10 +735,13 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     int rc = roots ? pool_new(o->threads, &r.p) : lisa_seterr(LISA_ENOMEM, "roots");
     if (rc == 0) rc = db_open(o->data_dir, r.model_id, r.dim, &r.db);
     if (rc == 0) r.db->roots = roots;
+    if (rc == 0 && !o->no_ocr) rc = ocr_open(&r);
     if (rc == 0) rc = run_phases(&r, paths, npaths, roots, &l);
     st->seconds = now_s() - t0;
     if (rc == 0) rc = db_finish(r.db, st);
     db_close(r.db);
+    for (int i = 0; r.ocr && i < pool_size(r.p); i++) ocr_free(r.ocr[i]);
+    free(r.ocr);
     pool_free(r.p);
     items_free(&l);
     free(roots);
@@ -729,6 +808,7 @@ static void rec_from(ix_db *db, const store_image *im, db_rec *r)
     r->id = im->id, r->size = im->size, r->mtime_ns = im->mtime_ns;
     snprintf(r->hash, sizeof r->hash, "%s", im->hash ? im->hash : "");
     r->has_emb = db_has_emb(db, im->id);
+    r->has_ocr = im->ocr_text != NULL;
 }
 
 static int db_by_path(ix_db *db, const char *path, const char *model_id, db_rec *r)
@@ -812,7 +892,13 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
     int rc = store_image_get(db->s, id, &im);
     if (rc < 0) return rc;
     im.size = it->size, im.mtime_ns = it->mtime_ns, im.indexed_at = 0;
-    if (rename) {
+    if (it->ocr_done) { // OCR of unchanged content (a backfill)
+        free(im.ocr_text);
+        if (!(im.ocr_text = strdup(it->ocr_text))) rc = LISA_ENOMEM;
+        im.ocr_conf = it->ocr_conf;
+    }
+    if (rc < 0) {
+    } else if (rename) {
         free(im.path), free(im.name_words);
         im.name_words = NULL;
         im.path = strdup(it->path);
@@ -860,12 +946,14 @@ static int db_put(ix_db *db, const item *it, const char *model_id, const float *
         .date_taken = it->meta.date_taken[0] ? (char *)it->meta.date_taken : NULL,
         .make = it->meta.make[0] ? (char *)it->meta.make : NULL,
         .model = it->meta.model[0] ? (char *)it->meta.model : NULL,
+        .ocr_text = it->ocr_done ? it->ocr_text : NULL, .ocr_conf = it->ocr_done ? it->ocr_conf : 0,
     };
     int rc = name_kw(db, it, &im.name_words, &im.kw_name);
     if (rc == 0) rc = clean_into(db, im.meta_words, &im.kw_meta);
+    if (rc == 0) rc = clean_into(db, im.ocr_text, &im.kw_ocr);
     if (rc == 0) rc = store_image_upsert(db->s, &im, &id);
     if (rc == 0 && v) rc = store_embedding_put(db->s, id, model_id, dim, v);
-    free(im.name_words), free(im.kw_name), free(im.kw_meta);
+    free(im.name_words), free(im.kw_name), free(im.kw_meta), free(im.kw_ocr);
     return rc;
 }
 

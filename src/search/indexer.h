@@ -13,7 +13,18 @@
 //     embedding is copied, keywords are rebuilt for the new name;
 //   - anything else is new or changed: decoded (DCT-scaled JPEG decode), its
 //     thumbnail written to DATA/thumbnails/<hash>.jpg, metadata and keywords
-//     extracted, CLIP-embedded when a model is loaded.
+//     extracted, OCR'd (below), CLIP-embedded when a model is loaded.
+//
+// OCR (src/ocr/ocr.h) runs in the decode pool, one Tesseract engine per pool
+// thread, created on first use. Each new or changed image gets the cheap
+// text-likelihood test; only images that pass are recognised (on a re-decode
+// up to OCR_MAX_SIDE when the first decode was DCT-scaled smaller). The text
+// and its confidence are stored (ocr_text "" means "tested, no text"; NULL
+// means "never OCR'd") and its words go through kw_clean() into the FTS 'ocr'
+// column. Unchanged images are never OCR'd again; moves, copies and
+// touches keep their text. An unchanged image whose ocr_text is NULL
+// (indexed with no_ocr, or before OCR existed) is decoded once more to be
+// OCR'd, without re-embedding it when its vector is there.
 // Stored images under the indexed roots whose files are gone are removed.
 //
 // Decoding, thumbnails and preprocessing run on a thread pool for batch i+1
@@ -57,6 +68,8 @@ typedef struct {
     volatile int *cancel;   // optional: non-zero stops after the batch in flight
     void (*on_progress)(void *ud, const indexer_progress *p); // optional
     void *ud;
+    int no_ocr;           // 1: no OCR (images keep ocr_text NULL, done by a later run)
+    const char *ocr_lang; // Tesseract languages, "eng+deu"; NULL: "eng"
 } indexer_opts;
 
 typedef struct {
@@ -71,6 +84,11 @@ typedef struct {
     long long removed;    // stored images whose file is gone
     long long nonimage;   // skipped: not an image by magic bytes
     long long failed;     // unreadable or corrupt images (warned)
+    long long ocr_tested;  // images given the text-likelihood test
+    long long ocr_skipped; // of those, judged text-free (no full OCR pass)
+    long long ocr_recognised; // full OCR passes run
+    long long ocr_with_text;  // of those, images where words were kept
+    double ocr_test_ms, ocr_ms; // summed time of the tests and of the OCR passes
     double seconds;
 } indexer_stats;
 

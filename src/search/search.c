@@ -83,7 +83,7 @@ void search_close(search_ctx *s)
 
 void search_results_free(search_results *res)
 {
-    for (int i = 0; i < res->n; i++) free(res->r[i].path);
+    for (int i = 0; i < res->n; i++) free(res->r[i].path), free(res->r[i].ocr_text);
     free(res->r);
     memset(res, 0, sizeof *res);
 }
@@ -126,6 +126,8 @@ static long row_of(const search_ctx *s, int64_t id) // ids are ascending
 typedef struct {
     rank_cand *c;
     size_t n, cap;
+    store_hit *hits; // the keyword hits, for the columns each one matched in
+    int nhits;
 } cands;
 
 static rank_cand *cand_get(cands *cs, int64_t id)
@@ -170,7 +172,7 @@ static int add_keywords(search_ctx *s, cands *cs, const char *query)
         if (!c) rc = LISA_ENOMEM;
         else c->bm25 = hits[i].bm25;
     }
-    free(hits);
+    cs->hits = hits, cs->nhits = n;
     free(match);
     return rc;
 }
@@ -201,6 +203,25 @@ static void fmt_date(const store_image *im, char *buf, size_t cap)
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
 }
 
+static int hit_cols(const cands *cs, int64_t id)
+{
+    for (int i = 0; i < cs->nhits; i++) // <= SEARCH_KEYWORD_HITS_MAX, for top_k results
+        if (cs->hits[i].id == id) return cs->hits[i].cols;
+    return 0;
+}
+
+int search_matched_names(int matched, const char **names, int max)
+{
+    static const struct {
+        int bit;
+        const char *name;
+    } cols[] = {{STORE_COL_CAPTION, "caption"}, {STORE_COL_OCR, "ocr"}, {STORE_COL_NAME, "name"}, {STORE_COL_META, "meta"}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0] && n < max; i++)
+        if (matched & cols[i].bit) names[n++] = cols[i].name;
+    return n;
+}
+
 static int fill_results(search_ctx *s, cands *cs, int top_k, search_results *res)
 {
     size_t n = cs->n < (size_t)top_k ? cs->n : (size_t)top_k;
@@ -215,6 +236,9 @@ static int fill_results(search_ctx *s, cands *cs, int top_k, search_results *res
         fmt_date(&im, r->date, sizeof r->date);
         r->score = c->score, r->clip_score = c->clip_score, r->keyword_score = c->keyword_score;
         r->has_clip = c->has_clip, r->cosine = c->cosine, r->bm25 = c->bm25;
+        r->matched = c->bm25 > 0 ? hit_cols(cs, c->id) : 0;
+        r->ocr_text = im.ocr_text && im.ocr_text[0] ? im.ocr_text : NULL;
+        if (r->ocr_text) im.ocr_text = NULL;
         store_image_clear(&im);
         res->n++;
     }
@@ -257,7 +281,7 @@ int search_query(search_ctx *s, const char *query, int top_k, double w, search_r
         rc = fill_results(s, &cs, top_k, res);
     }
     free(q);
-    free(cs.c);
+    free(cs.c), free(cs.hits);
     res->total_ms = now_ms() - t0;
     if (rc < 0) search_results_free(res);
     return rc;

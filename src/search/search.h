@@ -41,6 +41,10 @@ typedef struct {
     int has_clip;
     float cosine;         // raw cosine
     double bm25;          // raw keyword relevance (-FTS5 bm25), 0 = no keyword hit
+    int matched;          // where the query's keywords matched: STORE_COL_* bits
+                          // (store/store.h); 0 without a keyword hit. Names for
+                          // JSON ("matched_in") from search_matched_names().
+    char *ocr_text;       // the image's OCR text (owned by the result set), NULL when none
 } search_result;
 
 typedef struct {
@@ -64,6 +68,12 @@ int search_query(search_ctx *s, const char *query, int top_k, double clip_weight
 int search_similar(search_ctx *s, const char *path, int top_k, search_results *res);
 
 void search_results_free(search_results *res);
+
+// The names of the sources set in `matched` (search_result.matched), in the
+// fixed order "caption", "ocr", "name", "meta", into names (static strings,
+// at most max); returns how many.
+#define SEARCH_SOURCES_MAX 4
+int search_matched_names(int matched, const char **names, int max);
 
 // Finds and loads the CLIP model for the CLI and server: `models` (a model dir
 // from --model / LISA_MODELS / the config; a directory of model dirs is searched

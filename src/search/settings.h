@@ -14,9 +14,12 @@
 //   port                             1..65535, default 8000
 //   data_dir (data)                  default ./data
 //   models                           model dir or dir of model dirs, default unset
+//   ocr                              on/off (1/0, yes/no, true/false), default on
+//   ocr_lang (ocr_language)          Tesseract languages, e.g. eng+deu, default eng
 // Environment: LISA_TOP_K, LISA_CLIP_WEIGHT, LISA_THUMBNAIL_SIZE, LISA_DATA,
-// LISA_MODELS, LISA_PORT. Flags: --top-k, --clip-weight, --thumbnail-size,
-// --data, --model, --port, --config. Every value is range-checked; errors name
+// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG. Flags: --top-k,
+// --clip-weight, --thumbnail-size, --data, --model, --port, --config,
+// --ocr on|off, --ocr-lang (and `lisa index --no-ocr`). Every value is range-checked; errors name
 // where the value came from ("lisa.conf:3: clip_weight: 1.5 is not in [0,1]").
 #ifndef LISA_SEARCH_SETTINGS_H
 #define LISA_SEARCH_SETTINGS_H
@@ -29,6 +32,8 @@
 #define SETTINGS_TOP_K_MAX 1000
 #define SETTINGS_PATH_MAX 4096
 #define SETTINGS_FILE_MAX (64 * 1024) // config files larger than this are refused
+#define SETTINGS_OCR_LANG_MAX 128
+#define SETTINGS_OCR_LANG_DEFAULT "eng"
 
 typedef struct {
     int top_k;
@@ -38,6 +43,8 @@ typedef struct {
     char data_dir[SETTINGS_PATH_MAX];
     char models[SETTINGS_PATH_MAX];      // --model / LISA_MODELS / models; "" unset
     char config_path[SETTINGS_PATH_MAX]; // the config file that was read; "" none
+    int ocr;                             // 1: OCR while indexing
+    char ocr_lang[SETTINGS_OCR_LANG_MAX]; // Tesseract languages, "eng+deu"
 } settings;
 
 // Fills *s with the built-in defaults.

@@ -1,0 +1,107 @@
+// OCR: text inside images, through Tesseract's C API (Debian libtesseract-dev,
+// traineddata from tesseract-ocr-eng, -deu, ...).
+//
+// Two steps per image, cheapest first:
+//   1. ocr_text_likely(): a cheap test on a small grayscale copy (long side
+//      OCR_TEST_SIDE) that looks for what printed text is made of: compact
+//      connected components of glyph size (both polarities, local threshold)
+//      that line up with neighbours of the same height, horizontally or
+//      vertically (90° rotated text). Most photos without text stop here.
+//   2. ocr_run(): Tesseract's LSTM engine on a grayscale copy whose long side
+//      is at most OCR_MAX_SIDE (tiny images are upscaled up to OCR_UPSCALE_MAX
+//      times so glyphs reach a readable size), with page segmentation that
+//      detects orientation (the *_OSD modes when osd.traineddata is
+//      installed, which turn 90° text upright), a per-image deadline, and a
+//      word-level pass that drops words below the confidence floor and words
+//      with no letter or digit. Full-page layout (PSM_AUTO_OSD) reads
+//      screenshots and documents, inverted lines included, but finds nothing
+//      on a sign in a busy photo (measured on the fixtures); when it keeps
+//      fewer than OCR_SPARSE_RETRY words a second pass in sparse-text mode
+//      (PSM_SPARSE_TEXT_OSD) looks for isolated text, and the pass with more
+//      words wins.
+//
+// Threads. An ocr_engine owns one TessBaseAPI (initialising one loads the
+// traineddata: tens of ms and ~20-40 MB per language), so make one per thread
+// and reuse it for every image; an engine must be used by one thread at a
+// time. ocr_text_likely() is stateless and thread-safe.
+//
+// Libtesseract is built with OpenMP in Debian; several engines in parallel run
+// best with OMP_THREAD_LIMIT=1 in the environment (read when the process
+// starts), which `lisa index` documents.
+#ifndef LISA_OCR_OCR_H
+#define LISA_OCR_OCR_H
+
+#include "image/image.h"
+
+#include <stddef.h>
+
+#define OCR_LANG_DEFAULT "eng"
+#define OCR_LANG_MAX 128         // bytes in a language spec such as "eng+deu"
+#define OCR_MAX_SIDE 2000        // long side of the copy Tesseract reads
+#define OCR_MIN_SIDE 1000        // images whose long side is below this are upscaled...
+#define OCR_UPSCALE_MAX 2        // ...by at most this factor
+#define OCR_TEST_SIDE 640        // long side of the text-likelihood test's copy
+#define OCR_TIMEOUT_MS_DEFAULT 10000
+#define OCR_MIN_CONF_DEFAULT 60  // word confidence floor, 0..100
+#define OCR_TEXT_MAX (64 * 1024) // bytes of text kept per image
+#define OCR_SPARSE_RETRY 3       // fewer kept words than this: try sparse text
+
+typedef struct ocr_engine ocr_engine;
+
+typedef struct {
+    const char *lang;     // "eng", "eng+deu"; NULL: OCR_LANG_DEFAULT
+    const char *datapath; // tessdata folder; NULL: $TESSDATA_PREFIX or Tesseract's default
+    int timeout_ms;       // per image; <= 0: OCR_TIMEOUT_MS_DEFAULT
+    int min_conf;         // word confidence floor 0..100; < 0: OCR_MIN_CONF_DEFAULT
+    int no_osd;           // 1: plain PSM_AUTO even when osd.traineddata is there
+} ocr_opts;
+
+void ocr_opts_init(ocr_opts *o);
+
+// Creates an engine (loads the languages). A language without traineddata is
+// LISA_ENOTFOUND naming it and the Debian package that has it. The caller
+// owns *out: ocr_free() it. o's strings are copied.
+int ocr_new(const ocr_opts *o, ocr_engine **out);
+void ocr_free(ocr_engine *e);
+
+// 1 when the engine detects orientation (osd.traineddata found), else 0.
+int ocr_has_osd(const ocr_engine *e);
+
+typedef struct {
+    char *text;      // kept words, lines joined by '\n'; malloc'd, owned here; "" none
+    double conf;     // mean confidence of the kept words in [0,1]; 0 when none
+    int words;       // words kept
+    int dropped;     // words dropped (low confidence or no letter/digit)
+    int timed_out;   // 1: the deadline stopped recognition (text is partial)
+    double ms;       // wall time of ocr_run
+} ocr_result;
+
+void ocr_result_clear(ocr_result *r);
+
+// Recognises the text of im (RGB, upright as displayed; borrowed) into *r,
+// which the caller clears. Only engine or allocation failures are errors; an
+// image without text gives r->text = "".
+int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r);
+
+// ---------------------------------------------------------------- text test
+
+typedef struct {
+    int glyphs;  // glyph-sized compact components found
+    int aligned; // of those, ones with >= 2 aligned neighbours of similar size
+    int lines;   // rows (or columns) of >= 3 aligned glyphs
+    double ms;
+} ocr_test_info;
+
+#define OCR_TEST_MIN_ALIGNED 12 // aligned glyphs needed to call an image "text"
+#define OCR_TEST_MIN_LINES 2    // ...in at least this many runs of glyphs
+
+// 1 when im (RGB, borrowed) likely holds text, else 0; info (may be NULL)
+// gets the counts behind the decision. Costs a few ms at OCR_TEST_SIDE.
+// LISA_ENOMEM is the only error.
+int ocr_text_likely(const img_t *im, ocr_test_info *info);
+
+// Grayscale copy of im (BT.601 luma) resized with area averaging (down) or
+// bilinear (up) to w x h into *gray (malloc'd, caller frees).
+int ocr_gray(const img_t *im, int w, int h, unsigned char **gray);
+
+#endif
