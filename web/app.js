@@ -926,6 +926,7 @@
         row.dataset.status = 'error';
         $('.up-ico', row).replaceChildren(svgIcon(ICON.alert));
         row.append(el('span', { class: 'up-err', role: 'alert', text: msg }));
+        trayList.prepend(row); // errors first, where they are seen
         resolve(false);
       };
       xhr.addEventListener('load', () => {
