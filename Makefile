@@ -5,8 +5,8 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2
 SAN     ?=
-PKGS    := libjpeg libpng libwebp libwebpdemux libgif libheif libtiff-4 libexif \
-           libcjson libutf8proc libcurl libcrypto openblas zlib sqlite3 gexiv2 tesseract lept
+PKGS    := libjpeg libpng libwebp libwebpdemux libgif libheif libtiff-4 libexif libmicrohttpd \
+           libcjson libutf8proc libcurl libcrypto openblas zlib sqlite3 gexiv2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= $(OPT) -g
@@ -26,6 +26,15 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .SECONDARY:
 .PHONY: all deps test bench debug fuzz fuzz-run clean format demo serve
 all: $(BUILD)/lisa
+
+# The web UI embedded into lisa (tools/embed_assets.sh, src/server/assets.h);
+# rebuilt when any file or folder under web/ changes.
+WEB_DEPS := $(shell find web ! -path '*/.*' 2>/dev/null)
+LIB_OBJ  += $(BUILD)/gen/web_assets.o
+$(BUILD)/gen/web_assets.c: tools/embed_assets.sh $(WEB_DEPS)
+	sh tools/embed_assets.sh web $@
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

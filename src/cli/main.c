@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"similar", cmd_similar, "similar IMAGE [--top-k N] [--json]  images similar to IMAGE"},
     {"stats", cmd_stats, "stats [--json]             counts, db size, models, last index time"},
     {"export", cmd_export, "export --json [--embeddings] [-o FILE]  the library as one JSON document"},
+    {"serve", cmd_serve, "serve [--data DIR] [--host H] [--port N] [--model DIR]  web UI and JSON API"},
     {"thumb", cmd_thumb, "thumb [--size N] IMAGE OUT.jpg  write a JPEG thumbnail"},
 };
 

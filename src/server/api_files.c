@@ -1,0 +1,202 @@
+// GET /api/image/{key}, GET /api/thumb/{key}, DELETE /api/image/{key}: files
+// the index knows, found through the store, never by joining user text onto
+// a directory (docs/api.md "Names and ids").
+#include "server/srv.h"
+#include "base/err.h"
+#include "base/sha256.h"
+#include "image/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+// ---------------------------------------------------------------- lookup
+
+typedef struct {
+    const char *name;
+    int64_t best;
+} find_ctx;
+
+static int find_cb(void *ud, const store_entry *e)
+{
+    find_ctx *f = ud;
+    const char *b = strrchr(e->path, '/');
+    if (strcmp(b ? b + 1 : e->path, f->name)) return 0;
+    if (f->best < 0 || e->id < f->best) f->best = e->id;
+    return 0;
+}
+
+static int all_digits(const char *k)
+{
+    size_t n = strspn(k, "0123456789");
+    return n > 0 && n <= 18 && !k[n];
+}
+
+int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out)
+{
+    if (!http_valid_name(key)) return lisa_seterr(LISA_EINVAL, "malformed name");
+    if (all_digits(key)) return store_image_get(sl->st, strtoll(key, NULL, 10), out);
+    char prefix[SRV_PATH_MAX + 2];
+    snprintf(prefix, sizeof prefix, "%s/", s->images);
+    find_ctx f = {key, -1};
+    int rc = store_image_list(sl->st, prefix, find_cb, &f); // uploads first
+    if (rc == 0 && f.best < 0) rc = store_image_list(sl->st, NULL, find_cb, &f);
+    if (rc < 0) return rc;
+    if (f.best < 0) return lisa_seterr(LISA_ENOTFOUND, "%s: not in the index", key);
+    return store_image_get(sl->st, f.best, out);
+}
+
+// Looks key up with a borrowed slot; answers the error itself (returns -1).
+static int lookup_or_answer(srv *s, struct MHD_Connection *c, const char *key, store_image *im,
+                            enum MHD_Result *rc)
+{
+    srv_slot *sl = srv__slot_get(s);
+    int err = srv__slot_store(s, sl);
+    if (err == 0) err = srv__lookup(s, sl, key, im);
+    srv__slot_put(s, sl);
+    if (err == 0) return 0;
+    if (err == LISA_ENOTFOUND) *rc = http_error(c, 404, "not_found", "no indexed image named '%s'", key);
+    else if (err == LISA_EINVAL) *rc = http_error(c, 400, "bad_request", "malformed image name");
+    else *rc = http_error(c, 500, "internal", "%s", lisa_errmsg());
+    return -1;
+}
+
+// ---------------------------------------------------------------- serving
+
+static const char *mime_of(img_format f)
+{
+    switch (f) {
+    case IMG_JPEG: return "image/jpeg";
+    case IMG_PNG: return "image/png";
+    case IMG_WEBP: return "image/webp";
+    case IMG_GIF: return "image/gif";
+    case IMG_HEIF: return "image/heif";
+    case IMG_BMP: return "image/bmp";
+    case IMG_TIFF: return "image/tiff";
+    default: return "application/octet-stream";
+    }
+}
+
+// 1 when the If-None-Match header lists etag (or is "*").
+static int etag_matches(struct MHD_Connection *c, const char *etag)
+{
+    const char *h = http_header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (!h) return 0;
+    if (!strcmp(h, "*")) return 1;
+    const char *bare = etag[0] == 'W' ? etag + 2 : etag; // weak comparison, RFC 9110 13.1.2
+    for (const char *p = h; (p = strstr(p, bare)); p += strlen(bare)) {
+        char after = p[strlen(bare)];
+        if (after == 0 || after == ',' || after == ' ') return 1;
+    }
+    return 0;
+}
+
+static void http_date(time_t t, char *buf, size_t cap)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static enum MHD_Result send_fd(struct MHD_Connection *c, int fd, const struct stat *st, const char *etag,
+                               const char *mime)
+{
+    char date[64];
+    http_date(st->st_mtime, date, sizeof date);
+    struct MHD_Response *r;
+    unsigned status = 200;
+    if (etag_matches(c, etag)) {
+        close(fd);
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        status = 304;
+    } else {
+        r = MHD_create_response_from_fd((uint64_t)st->st_size, fd);
+        if (!r) close(fd);
+    }
+    if (!r) return MHD_NO;
+    if (status == 200) http_common_headers(r, mime);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, date);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=0, must-revalidate");
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+// Opens a regular file read-only; the fd or -1.
+static int open_regular(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) return close(fd), -1;
+    return fd;
+}
+
+enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int thumb)
+{
+    store_image im = {0};
+    enum MHD_Result rc;
+    if (lookup_or_answer(s, c, key, &im, &rc) < 0) return rc;
+    char path[SRV_PATH_MAX + 100], etag[100];
+    int have_hash = im.hash && sha256_is_hex(im.hash) && strlen(im.hash) == 64;
+    if (thumb && !have_hash) {
+        store_image_clear(&im);
+        return http_error(c, 404, "not_found", "'%s' has no thumbnail", key);
+    }
+    if (thumb) snprintf(path, sizeof path, "%s/%s.jpg", s->thumbs, im.hash);
+    else snprintf(path, sizeof path, "%s", im.path);
+    struct stat st;
+    int fd = open_regular(path, &st);
+    if (fd < 0) {
+        store_image_clear(&im);
+        return http_error(c, 404, "not_found", "the file of '%s' is gone", key);
+    }
+    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (thumb) snprintf(etag, sizeof etag, "\"t-%s\"", im.hash);
+    else if (have_hash && st.st_size == im.size && mtime_ns == im.mtime_ns) snprintf(etag, sizeof etag, "\"%s\"", im.hash);
+    else snprintf(etag, sizeof etag, "W/\"%lld-%lld\"", (long long)st.st_size, (long long)mtime_ns);
+    uint8_t head[16] = {0};
+    ssize_t got = pread(fd, head, sizeof head, 0);
+    img_format f = img_sniff(head, got > 0 ? (size_t)got : 0);
+    store_image_clear(&im);
+    return send_fd(c, fd, &st, etag, thumb ? "image/jpeg" : mime_of(f));
+}
+
+// ---------------------------------------------------------------- delete
+
+enum MHD_Result srv__delete(srv *s, struct MHD_Connection *c, const char *key)
+{
+    store_image im = {0};
+    srv_slot *sl = srv__slot_get(s);
+    int err = srv__slot_store(s, sl);
+    if (err == 0) err = srv__lookup(s, sl, key, &im);
+    if (err == 0) err = store_image_delete(sl->st, im.id);
+    int others = 0;
+    if (err == 0 && im.hash && sha256_is_hex(im.hash)) {
+        int64_t ids[1];
+        if (store_image_find_by_hash(sl->st, im.hash, ids, 1, &others) < 0) others = 1;
+    }
+    srv__slot_put(s, sl);
+    if (err == LISA_ENOTFOUND) return http_error(c, 404, "not_found", "no indexed image named '%s'", key);
+    if (err == LISA_EINVAL) return http_error(c, 400, "bad_request", "malformed image name");
+    if (err < 0) return http_error(c, 500, "internal", "%s", lisa_errmsg());
+    int file_deleted = 0;
+    if (srv__is_upload(s, im.path)) file_deleted = unlink(im.path) == 0;
+    if (!others && im.hash && sha256_is_hex(im.hash) && strlen(im.hash) == 64) {
+        char tp[SRV_PATH_MAX + 100];
+        snprintf(tp, sizeof tp, "%s/%s.jpg", s->thumbs, im.hash);
+        unlink(tp);
+    }
+    cJSON *o = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(o, "deleted");
+    const char *b = strrchr(im.path, '/');
+    cJSON_AddNumberToObject(d, "id", (double)im.id);
+    cJSON_AddStringToObject(d, "name", b ? b + 1 : im.path);
+    cJSON_AddBoolToObject(o, "file_deleted", file_deleted);
+    srv__log(s, "deleted %s from the index%s", im.path, file_deleted ? " and the disk" : "");
+    store_image_clear(&im);
+    return http_json(c, 200, o);
+}

@@ -1,0 +1,273 @@
+// GET /api/search and GET /api/similar/{key}: ranked results as JSON (docs/api.md).
+#include "server/srv.h"
+#include "base/err.h"
+#include "search/keywords.h"
+#include "search/search.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define KEYWORDS_MAX 32
+
+// ---------------------------------------------------------------- parameters
+
+// Strict integer / number parsing of a query parameter; 1 found, 0 absent, -1 bad.
+static int param_int(struct MHD_Connection *c, const char *name, long lo, long hi, long *v)
+{
+    char buf[32], *end;
+    long n = http_param(c, name, buf, sizeof buf);
+    if (n == -1) return 0;
+    if (n <= 0) return -1;
+    long x = strtol(buf, &end, 10);
+    if (*end || x < lo || x > hi) return -1;
+    return *v = x, 1;
+}
+
+static int param_num(struct MHD_Connection *c, const char *name, double lo, double hi, double *v)
+{
+    char buf[32], *end;
+    long n = http_param(c, name, buf, sizeof buf);
+    if (n == -1) return 0;
+    if (n <= 0) return -1;
+    double x = strtod(buf, &end);
+    if (*end || !isfinite(x) || x < lo || x > hi) return -1;
+    return *v = x, 1;
+}
+
+// ---------------------------------------------------------------- result objects
+
+static const char *base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+static const char *format_of(const char *path)
+{
+    static const char *const map[][2] = {{"jpg", "jpeg"}, {"jpeg", "jpeg"}, {"jpe", "jpeg"}, {"png", "png"},
+                                         {"webp", "webp"}, {"gif", "gif"}, {"heic", "heif"}, {"heif", "heif"},
+                                         {"avif", "heif"}, {"bmp", "bmp"}, {"tif", "tiff"}, {"tiff", "tiff"}};
+    const char *dot = strrchr(base_name(path), '.');
+    for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)
+        if (!strcasecmp(dot + 1, map[i][0])) return map[i][1];
+    return NULL;
+}
+
+static void add_str_or_null(cJSON *o, const char *k, const char *v)
+{
+    if (v && *v) cJSON_AddStringToObject(o, k, v);
+    else cJSON_AddNullToObject(o, k);
+}
+
+// Appends the words of text to arr, skipping ones already there, up to KEYWORDS_MAX.
+static void add_words(cJSON *arr, const char *text)
+{
+    char w[128];
+    for (const char *p = text; p && *p && cJSON_GetArraySize(arr) < KEYWORDS_MAX;) {
+        while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\t') p++;
+        size_t n = strcspn(p, " ,\n\t");
+        if (!n) break;
+        if (n < sizeof w) {
+            memcpy(w, p, n), w[n] = 0;
+            int dup = 0;
+            for (cJSON *e = arr->child; e && !dup; e = e->next) dup = !strcmp(e->valuestring, w);
+            if (!dup && http_valid_utf8(w, n)) cJSON_AddItemToArray(arr, cJSON_CreateString(w));
+        }
+        p += n;
+    }
+}
+
+static void add_matched(cJSON *o, int cols)
+{
+    static const char *const names[] = {"name", "meta", "caption", "ocr"};
+    cJSON *arr = cJSON_AddArrayToObject(o, "matched_in");
+    for (int b = 0; b < 4; b++)
+        if (cols & (1 << b)) cJSON_AddItemToArray(arr, cJSON_CreateString(names[b]));
+}
+
+static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank, int cols)
+{
+    store_image im = {0};
+    if (store_image_get(st, r->id, &im) < 0) memset(&im, 0, sizeof im);
+    const char *path = im.path ? im.path : r->path;
+    cJSON *o = cJSON_CreateObject();
+    char url[64];
+    cJSON_AddNumberToObject(o, "id", (double)r->id);
+    cJSON_AddStringToObject(o, "name", http_valid_utf8(base_name(path), strlen(base_name(path))) ? base_name(path) : "?");
+    cJSON_AddNumberToObject(o, "rank", rank);
+    cJSON_AddNumberToObject(o, "score", r->score);
+    cJSON_AddNumberToObject(o, "clip_score", r->clip_score);
+    cJSON_AddNumberToObject(o, "keyword_score", r->keyword_score);
+    if (r->has_clip) cJSON_AddNumberToObject(o, "cosine", r->cosine);
+    else cJSON_AddNullToObject(o, "cosine");
+    cJSON_AddNumberToObject(o, "bm25", r->bm25);
+    add_matched(o, cols);
+    snprintf(url, sizeof url, "/api/thumb/%lld", (long long)r->id);
+    cJSON_AddStringToObject(o, "thumb_url", url);
+    snprintf(url, sizeof url, "/api/image/%lld", (long long)r->id);
+    cJSON_AddStringToObject(o, "image_url", url);
+    add_str_or_null(o, "caption", im.caption);
+    cJSON *kw = cJSON_AddArrayToObject(o, "keywords");
+    add_words(kw, im.name_words), add_words(kw, im.meta_words);
+    if (im.width > 0) cJSON_AddNumberToObject(o, "width", im.width);
+    else cJSON_AddNullToObject(o, "width");
+    if (im.height > 0) cJSON_AddNumberToObject(o, "height", im.height);
+    else cJSON_AddNullToObject(o, "height");
+    char date[sizeof r->date];
+    snprintf(date, sizeof date, "%s", r->date);
+    if (strlen(date) > 10 && date[10] == 'T') date[10] = ' '; // docs/api.md: "YYYY-MM-DD HH:MM:SS"
+    add_str_or_null(o, "date", date);
+    cJSON_AddNumberToObject(o, "size", (double)r->size);
+    add_str_or_null(o, "format", format_of(path));
+    cJSON_AddBoolToObject(o, "uploaded", srv__is_upload(s, path));
+    store_image_clear(&im);
+    return o;
+}
+
+// ---------------------------------------------------------------- matched_in
+
+static int hit_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const store_hit *)a)->id, y = ((const store_hit *)b)->id;
+    return (x > y) - (x < y);
+}
+
+// The FTS columns that matched, per result: the same safe FTS5 expression
+// search_query() runs, through this slot's store, sorted by id for lookup.
+static void matched_cols(srv_slot *sl, const char *query, store_hit **hits, int *n)
+{
+    char *match = NULL;
+    *hits = NULL, *n = 0;
+    if (kw_query(sl->k, query, &match) < 0 || !match) return;
+    if (store_keyword_search(sl->st, match, SEARCH_KEYWORD_HITS_MAX, hits, n) < 0) *hits = NULL, *n = 0;
+    free(match);
+    if (*n > 1) qsort(*hits, (size_t)*n, sizeof **hits, hit_cmp);
+}
+
+static int cols_of(const store_hit *hits, int n, int64_t id)
+{
+    store_hit key = {.id = id};
+    const store_hit *h = n ? bsearch(&key, hits, (size_t)n, sizeof *hits, hit_cmp) : NULL;
+    return h ? h->cols : 0;
+}
+
+// ---------------------------------------------------------------- answers
+
+static void add_model_fields(srv *s, cJSON *o, const search_results *res)
+{
+    cJSON_AddBoolToObject(o, "keyword_only", res->keyword_only);
+    add_str_or_null(o, "message", res->keyword_only ? (res->message[0] ? res->message : s->missing) : NULL);
+    if (!s->model) {
+        cJSON *m = cJSON_AddObjectToObject(o, "missing_model");
+        cJSON_AddStringToObject(m, "name", "clip-vit-base-patch32");
+        cJSON_AddStringToObject(m, "install", "lisa models pull clip-vit-base-patch32");
+    } else {
+        cJSON_AddNullToObject(o, "missing_model");
+    }
+    add_str_or_null(o, "model", s->model ? s->model_id : NULL);
+}
+
+static enum MHD_Result send_results(srv *s, struct MHD_Connection *c, srv_slot *sl, cJSON *o,
+                                    search_results *res, const char *query, int64_t skip, int top_k, double t0)
+{
+    store_hit *hits = NULL;
+    int nh = 0;
+    if (query) matched_cols(sl, query, &hits, &nh);
+    add_model_fields(s, o, res);
+    cJSON *arr = cJSON_CreateArray();
+    int rank = 0;
+    for (int i = 0; i < res->n && rank < top_k; i++) {
+        if (res->r[i].id == skip) continue;
+        cJSON_AddItemToArray(arr, result_obj(s, sl->st, &res->r[i], ++rank, cols_of(hits, nh, res->r[i].id)));
+    }
+    free(hits);
+    srv__slot_put(s, sl);
+    double ms = srv__now_ms() - t0;
+    if (query) srv__lat_record(s, ms);
+    cJSON_AddNumberToObject(o, "latency_ms", ms);
+    cJSON_AddNumberToObject(o, "text_ms", res->text_ms);
+    cJSON_AddNumberToObject(o, "count", rank);
+    cJSON_AddItemToObject(o, "results", arr);
+    search_results_free(res);
+    return http_json(c, 200, o);
+}
+
+// Reads query/top_k/clip_weight; answers 400 itself and returns -1 when bad.
+static int search_params(srv *s, struct MHD_Connection *c, char *query, size_t cap, long *top_k, double *w,
+                         enum MHD_Result *rc)
+{
+    long n = http_param(c, "query", query, cap);
+    if (n == -1) n = http_param(c, "q", query, cap);
+    const char *bad = n == -2 ? "query is malformed or over 1000 bytes" : NULL;
+    if (!bad && n >= 0 && !http_valid_utf8(query, (size_t)n)) bad = "query is not valid UTF-8";
+    size_t lead = n > 0 ? strspn(query, " \t\r\n") : 0;
+    if (!bad && (n <= 0 || lead == (size_t)n)) bad = "query is required (?query=...)";
+    *top_k = s->top_k, *w = s->clip_weight;
+    if (!bad && param_int(c, "top_k", 1, SRV_TOPK_MAX, top_k) < 0) bad = "top_k must be an integer in 1..200";
+    if (!bad && param_num(c, "clip_weight", 0, 1, w) < 0) bad = "clip_weight must be a number in [0,1]";
+    if (!bad) return 0;
+    *rc = http_error(c, 400, "bad_request", "%s", bad);
+    return -1;
+}
+
+enum MHD_Result srv__search(srv *s, struct MHD_Connection *c, double t0)
+{
+    char query[HTTP_QUERY_MAX + 1];
+    long top_k;
+    double w;
+    enum MHD_Result rc;
+    if (search_params(s, c, query, sizeof query, &top_k, &w, &rc) < 0) return rc;
+    srv_slot *sl = srv__slot_get(s);
+    search_results res;
+    int err = srv__slot_store(s, sl);
+    if (err == 0) err = srv__slot_search(s, sl);
+    if (err == 0) err = search_query(sl->sc, query, (int)top_k, w, &res);
+    if (err < 0) {
+        srv__slot_put(s, sl);
+        return http_error(c, 500, "internal", "search failed: %s", lisa_errmsg());
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "query", query);
+    cJSON_AddNumberToObject(o, "top_k", (double)top_k);
+    cJSON_AddNumberToObject(o, "clip_weight", w);
+    return send_results(s, c, sl, o, &res, query, -1, (int)top_k, t0);
+}
+
+enum MHD_Result srv__similar(srv *s, struct MHD_Connection *c, const char *key, double t0)
+{
+    long top_k = s->top_k;
+    if (param_int(c, "top_k", 1, SRV_TOPK_MAX, &top_k) < 0)
+        return http_error(c, 400, "bad_request", "top_k must be an integer in 1..200");
+    srv_slot *sl = srv__slot_get(s);
+    store_image im = {0};
+    int err = srv__slot_store(s, sl);
+    if (err == 0) err = srv__lookup(s, sl, key, &im);
+    if (err == LISA_ENOTFOUND || err == LISA_EINVAL) {
+        srv__slot_put(s, sl);
+        return err == LISA_EINVAL ? http_error(c, 400, "bad_request", "malformed image name")
+                                  : http_error(c, 404, "not_found", "no indexed image named '%s'", key);
+    }
+    if (err == 0 && !s->model) {
+        store_image_clear(&im);
+        srv__slot_put(s, sl);
+        return http_error(c, 400, "no_model", "similar images need a CLIP model; %s", s->missing);
+    }
+    search_results res;
+    if (err == 0) err = srv__slot_search(s, sl);
+    if (err == 0) err = search_similar(sl->sc, im.path, (int)top_k + 1, &res);
+    if (err < 0) {
+        store_image_clear(&im);
+        srv__slot_put(s, sl);
+        return http_error(c, 500, "internal", "similar failed: %s", lisa_errmsg());
+    }
+    cJSON *o = cJSON_CreateObject(), *to = cJSON_AddObjectToObject(o, "similar_to");
+    cJSON_AddNumberToObject(to, "id", (double)im.id);
+    cJSON_AddStringToObject(to, "name", base_name(im.path));
+    cJSON_AddNumberToObject(o, "top_k", (double)top_k);
+    cJSON_AddNumberToObject(o, "clip_weight", 1);
+    int64_t self = im.id;
+    store_image_clear(&im);
+    return send_results(s, c, sl, o, &res, NULL, self, (int)top_k, t0);
+}

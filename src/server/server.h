@@ -1,0 +1,61 @@
+// The HTTP server behind `lisa serve`: the JSON API of docs/api.md and the
+// embedded web UI (server/assets.h), on libmicrohttpd with its internal
+// thread pool.
+//
+// Threads. MHD runs `threads` worker threads. A request thread borrows a slot
+// (its own store connection and search context, created on first use) for the
+// length of one request, so SQLite handles are never shared (store.h) and the
+// searches' in-memory vector matrices number at most `threads`. Builds run on
+// one background thread with their own store connection; readers keep being
+// answered during a build (WAL). The CLIP model is shared: its embed calls
+// lock it (clip.h).
+//
+// Shutdown. srv_stop() stops accepting connections, lets the requests in
+// flight finish (up to SRV_DRAIN_MS), asks a running build to stop after its
+// batch in flight (indexer_opts.cancel) and joins it, then stops MHD.
+#ifndef LISA_SERVER_SERVER_H
+#define LISA_SERVER_SERVER_H
+
+#include <stdint.h>
+
+typedef struct srv srv;
+typedef struct clip_model clip_model;
+
+#define SRV_UPLOAD_DEFAULT (50LL * 1024 * 1024) // per-file upload cap
+#define SRV_FOLDERS_MAX 64                      // --folder entries
+#define SRV_THREADS_MAX 64
+#define SRV_DRAIN_MS 10000 // srv_stop() waits this long for requests in flight
+
+typedef struct {
+    const char *data_dir;             // required; created when missing
+    const char *host;                 // NULL: 127.0.0.1 (IPv4 or IPv6 literal, or "localhost")
+    int port;                         // 0: a free port, see srv_port()
+    const char *models;               // model dir (search_model_load()); NULL/"": the default places
+    int no_model;                     // 1: never load a model (keyword-only)
+    const char *const *folders;       // extra folders a build indexes in place (borrowed)
+    int nfolders;
+    long long max_upload;             // bytes per uploaded file; <= 0: SRV_UPLOAD_DEFAULT
+    const char *token;                // bearer token for /api/*; NULL/"": none
+    int threads;                      // MHD pool size; <= 0: max(4, CPUs)
+    int top_k;                        // default top_k; <= 0: 20
+    double clip_weight;               // default weight; < 0: 0.7
+    int thumb_size;                   // <= 0: 320
+    int quiet;                        // 1: no log lines on stderr
+    const char *version;              // shown by /api/stats and /api/health; NULL: "unknown"
+} srv_opts;
+
+// Sets the defaults (everything 0/NULL except clip_weight = -1).
+void srv_opts_init(srv_opts *o);
+
+// Loads the model, opens the data dir and starts listening. Strings in o are
+// copied. The caller owns *out: srv_stop() it. Errors (port taken, bad host,
+// model that fails to load) carry a message in lisa_errmsg().
+int srv_start(const srv_opts *o, srv **out);
+
+// The port actually bound (useful with port 0).
+int srv_port(const srv *s);
+
+// Graceful stop as described above, then frees everything. NULL is a no-op.
+void srv_stop(srv *s);
+
+#endif

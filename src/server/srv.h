@@ -1,0 +1,136 @@
+// Internals shared by the server's files (server.c and the api_*.c routes).
+// Not part of the public API: see server.h.
+#ifndef LISA_SERVER_SRV_H
+#define LISA_SERVER_SRV_H
+
+#include "server/server.h"
+#include "server/http.h"
+#include "search/indexer.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct search_ctx search_ctx;
+typedef struct kw kw;
+
+#define SRV_PATH_MAX 4096
+#define SRV_LAT_RING 1000     // search latencies kept for the percentiles
+#define SRV_LAT_RECENT 60     // latencies sent for the sparkline
+#define SRV_UPLOAD_PARTS 100  // file parts per upload request
+#define SRV_FIELD_MAX 4096    // bytes of a non-file form field
+#define SRV_BODY_MAX 65536    // body bytes accepted (and ignored) on non-upload routes
+#define SRV_TOPK_MAX 200      // top_k over the API
+
+// One request thread's database handles, borrowed for one request.
+typedef struct srv_slot {
+    store *st;        // NULL until first use
+    search_ctx *sc;   // NULL until first search
+    kw *k;            // query cleaner for matched_in, NULL until first use
+    struct srv_slot *next;
+} srv_slot;
+
+typedef struct {
+    char state[16];     // idle, running, done, failed, cancelled
+    char phase[16];     // "" when idle
+    long long done, total, errors;
+    double rate, eta, elapsed;
+    char started_at[32], finished_at[32];
+    char message[512];
+    int has_last;
+    indexer_stats last;
+} srv_build;
+
+struct srv {
+    char data[SRV_PATH_MAX];    // absolute data dir
+    char images[SRV_PATH_MAX];  // data/images (uploads)
+    char thumbs[SRV_PATH_MAX];  // data/thumbnails
+    char tmp[SRV_PATH_MAX];     // data/tmp (uploads in flight)
+    char **folders;
+    int nfolders;
+    char *token;
+    long long max_upload;
+    int top_k, thumb_size, threads, quiet;
+    double clip_weight;
+    double t0;                  // start, monotonic seconds
+    char version[32];
+
+    clip_model *model;          // owned; NULL keyword-only
+    char model_id[256];
+    char missing[512];          // why there is no model, "" with one
+    char models_arg[SRV_PATH_MAX];
+
+    struct MHD_Daemon *d;
+    int port;
+    atomic_int inflight;
+    atomic_int stopping;
+
+    pthread_mutex_t slot_mu;
+    pthread_cond_t slot_cv;
+    srv_slot *slots;            // all slots (array of threads)
+    srv_slot *free_slots;
+
+    pthread_mutex_t lat_mu;
+    float lat[SRV_LAT_RING];
+    long long lat_count;        // total recorded; ring index = count % SRV_LAT_RING
+
+    pthread_mutex_t b_mu;
+    srv_build b;
+    pthread_t b_thread;
+    int b_joinable;
+    volatile int b_cancel;
+
+    char (*asset_etag)[68];     // "\"<sha256 prefix>\"" per srv_assets[] entry
+};
+
+// Per-request state (MHD's con_cls).
+typedef struct srv_upload srv_upload;
+typedef struct {
+    int route;        // SRV_R_*
+    int counted;      // inflight was incremented
+    size_t body;      // bytes of body seen (non-upload routes)
+    srv_upload *up;   // POST /api/upload only
+    double t0;        // ms, monotonic, first call
+} srv_req;
+
+double srv__now_ms(void);
+void srv__log(srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Borrow / return a slot; srv__slot_store() opens its store on first use.
+srv_slot *srv__slot_get(srv *s);
+void srv__slot_put(srv *s, srv_slot *sl);
+int srv__slot_store(srv *s, srv_slot *sl);
+int srv__slot_search(srv *s, srv_slot *sl);
+
+// Route handlers. key is the decoded, validated path tail.
+enum MHD_Result srv__search(srv *s, struct MHD_Connection *c, double t0);
+enum MHD_Result srv__similar(srv *s, struct MHD_Connection *c, const char *key, double t0);
+enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int thumb);
+enum MHD_Result srv__delete(srv *s, struct MHD_Connection *c, const char *key);
+enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c);
+enum MHD_Result srv__build_get(srv *s, struct MHD_Connection *c);
+cJSON *srv__build_json(srv *s);
+void srv__build_stop(srv *s);
+enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c);
+enum MHD_Result srv__health(srv *s, struct MHD_Connection *c);
+enum MHD_Result srv__static(srv *s, struct MHD_Connection *c, const char *path);
+int srv__assets_init(srv *s);
+void srv__lat_record(srv *s, double ms);
+
+// Uploads: the request body is fed through MHD's post processor.
+int srv__upload_begin(srv *s, struct MHD_Connection *c, srv_req *q);
+int srv__upload_feed(srv_req *q, const char *data, size_t n);
+enum MHD_Result srv__upload_finish(srv *s, struct MHD_Connection *c, srv_req *q);
+void srv__upload_free(srv_upload *u);
+
+// Looks key (an id or a base name, validated) up in the store of sl: *out
+// gets the row (caller clears it). Returns 0, LISA_ENOTFOUND, LISA_EINVAL for
+// a malformed key, or another error.
+int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out);
+
+// 1 when path lies directly in s->images (an upload).
+int srv__is_upload(const srv *s, const char *path);
+
+#endif
