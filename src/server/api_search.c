@@ -1,7 +1,6 @@
 // GET /api/search and GET /api/similar/{key}: ranked results as JSON (docs/api.md).
 #include "server/srv.h"
 #include "base/err.h"
-#include "search/keywords.h"
 #include "search/search.h"
 
 #include <math.h>
@@ -87,7 +86,7 @@ static void add_matched(cJSON *o, int cols)
         if (cols & (1 << b)) cJSON_AddItemToArray(arr, cJSON_CreateString(names[b]));
 }
 
-static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank, int cols)
+static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
 {
     store_image im = {0};
     if (store_image_get(st, r->id, &im) < 0) memset(&im, 0, sizeof im);
@@ -103,12 +102,13 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank, in
     if (r->has_clip) cJSON_AddNumberToObject(o, "cosine", r->cosine);
     else cJSON_AddNullToObject(o, "cosine");
     cJSON_AddNumberToObject(o, "bm25", r->bm25);
-    add_matched(o, cols);
+    add_matched(o, r->matched);
     snprintf(url, sizeof url, "/api/thumb/%lld", (long long)r->id);
     cJSON_AddStringToObject(o, "thumb_url", url);
     snprintf(url, sizeof url, "/api/image/%lld", (long long)r->id);
     cJSON_AddStringToObject(o, "image_url", url);
     add_str_or_null(o, "caption", im.caption);
+    add_str_or_null(o, "ocr_text", r->ocr_text && http_valid_utf8(r->ocr_text, strlen(r->ocr_text)) ? r->ocr_text : NULL);
     cJSON *kw = cJSON_AddArrayToObject(o, "keywords");
     add_words(kw, im.name_words), add_words(kw, im.meta_words);
     if (im.width > 0) cJSON_AddNumberToObject(o, "width", im.width);
@@ -124,33 +124,6 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank, in
     cJSON_AddBoolToObject(o, "uploaded", srv__is_upload(s, path));
     store_image_clear(&im);
     return o;
-}
-
-// ---------------------------------------------------------------- matched_in
-
-static int hit_cmp(const void *a, const void *b)
-{
-    int64_t x = ((const store_hit *)a)->id, y = ((const store_hit *)b)->id;
-    return (x > y) - (x < y);
-}
-
-// The FTS columns that matched, per result: the same safe FTS5 expression
-// search_query() runs, through this slot's store, sorted by id for lookup.
-static void matched_cols(srv_slot *sl, const char *query, store_hit **hits, int *n)
-{
-    char *match = NULL;
-    *hits = NULL, *n = 0;
-    if (kw_query(sl->k, query, &match) < 0 || !match) return;
-    if (store_keyword_search(sl->st, match, SEARCH_KEYWORD_HITS_MAX, hits, n) < 0) *hits = NULL, *n = 0;
-    free(match);
-    if (*n > 1) qsort(*hits, (size_t)*n, sizeof **hits, hit_cmp);
-}
-
-static int cols_of(const store_hit *hits, int n, int64_t id)
-{
-    store_hit key = {.id = id};
-    const store_hit *h = n ? bsearch(&key, hits, (size_t)n, sizeof *hits, hit_cmp) : NULL;
-    return h ? h->cols : 0;
 }
 
 // ---------------------------------------------------------------- answers
@@ -172,17 +145,13 @@ static void add_model_fields(srv *s, cJSON *o, const search_results *res)
 static enum MHD_Result send_results(srv *s, struct MHD_Connection *c, srv_slot *sl, cJSON *o,
                                     search_results *res, const char *query, int64_t skip, int top_k, double t0)
 {
-    store_hit *hits = NULL;
-    int nh = 0;
-    if (query) matched_cols(sl, query, &hits, &nh);
     add_model_fields(s, o, res);
     cJSON *arr = cJSON_CreateArray();
     int rank = 0;
     for (int i = 0; i < res->n && rank < top_k; i++) {
         if (res->r[i].id == skip) continue;
-        cJSON_AddItemToArray(arr, result_obj(s, sl->st, &res->r[i], ++rank, cols_of(hits, nh, res->r[i].id)));
+        cJSON_AddItemToArray(arr, result_obj(s, sl->st, &res->r[i], ++rank));
     }
-    free(hits);
     srv__slot_put(s, sl);
     double ms = srv__now_ms() - t0;
     if (query) srv__lat_record(s, ms);

@@ -2,7 +2,6 @@
 #include "server/srv.h"
 #include "base/err.h"
 #include "clip/clip.h"
-#include "search/keywords.h"
 #include "search/search.h"
 
 #include <arpa/inet.h>
@@ -86,8 +85,7 @@ int srv__slot_store(srv *s, srv_slot *sl)
 int srv__slot_search(srv *s, srv_slot *sl)
 {
     int rc = 0;
-    if (!sl->k) rc = kw_new(&sl->k);
-    if (rc == 0 && !sl->sc) {
+    if (!sl->sc) {
         search_opts so = {s->data, s->model, s->model ? s->model_id : NULL, s->missing[0] ? s->missing : NULL};
         rc = search_open(&so, &sl->sc);
     }
@@ -99,7 +97,6 @@ static void slots_free(srv *s)
     for (int i = 0; s->slots && i < s->threads; i++) {
         search_close(s->slots[i].sc);
         store_close(s->slots[i].st);
-        kw_free(s->slots[i].k);
     }
     free(s->slots);
     s->slots = NULL;

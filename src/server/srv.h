@@ -14,7 +14,6 @@
 #include <stdio.h>
 
 typedef struct search_ctx search_ctx;
-typedef struct kw kw;
 
 #define SRV_PATH_MAX 4096
 #define SRV_LAT_RING 1000     // search latencies kept for the percentiles
@@ -28,7 +27,6 @@ typedef struct kw kw;
 typedef struct srv_slot {
     store *st;        // NULL until first use
     search_ctx *sc;   // NULL until first search
-    kw *k;            // query cleaner for matched_in, NULL until first use
     struct srv_slot *next;
 } srv_slot;
 
