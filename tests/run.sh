@@ -18,6 +18,7 @@ for t in "$build"/tests/test_*; do
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
     if [ $rc -ne 0 ] && [ -z "$f" ]; then crashed="$crashed $(basename "$t")"; failed=$((failed + 1)); fi
 done
+[ -f tests/browser/run.sh ] && [ -x /usr/bin/chromium ] && { out=$(sh tests/browser/run.sh "$build" 2>&1); printf '%s\n' "$out"; l=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -1); l=${l:-0 1}; passed=$((passed + ${l% *})); failed=$((failed + ${l#* })); }
 [ -n "$crashed" ] && echo "crashed or aborted:$crashed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -329,7 +329,7 @@
 
   function setWeightLabel() {
     const c = Math.round(state.weight * 100);
-    weightOut.textContent = c === 0 ? 'Keywords' : c === 100 ? 'CLIP' : c + ' / ' + (100 - c);
+    weightOut.textContent = c === 0 ? 'Keywords only' : c === 100 ? 'CLIP only' : c + ' / ' + (100 - c);
     weightOut.title = c + '% CLIP, ' + (100 - c) + '% keywords';
     weight.setAttribute('aria-valuetext', c + '% CLIP, ' + (100 - c) + '% keywords');
   }
@@ -404,12 +404,13 @@
     src.replaceChildren();
     if (r.sources.includes('ocr')) src.append(el('span', { class: 'tag tag-ocr', title: 'Matched text found in the image (OCR)', text: 'OCR' }));
     const body = $('.card-body', li);
-    const showScores = !state.similar;
+    // Similar images are ranked by CLIP alone: no keyword bar then.
     body.replaceChildren(
       el('div', { class: 'card-head' },
         el('span', { class: 'card-name', title: r.name, text: r.name }),
         el('span', { class: 'card-score', title: 'Total score', text: fmtScore(r.score) })),
-      showScores ? el('div', { class: 'bars' }, bar('clip', 'CLIP', r.clip), bar('kw', 'Keyword', r.kw)) : null,
+      state.similar ? el('div', { class: 'bars' }, bar('clip', 'CLIP', r.clip))
+        : el('div', { class: 'bars' }, bar('clip', 'CLIP', r.clip), bar('kw', 'Keyword', r.kw)),
       el('div', { class: 'card-meta', text: cardMeta(r) || '\u00a0' }));
   }
 
@@ -535,6 +536,10 @@
     else if (!state.results.length && !state.searching) kind = 'no-results';
     if (!hasQuery || kind === 'error' || kind === 'no-images' || kind === 'no-index' || kind === 'building') state.results = [];
     $('#model-banner').hidden = !noClip || kind === 'no-model';
+    // Without CLIP there is nothing to weigh: the slider is shown but off.
+    weight.disabled = noClip;
+    $('.weight').classList.toggle('off', noClip);
+    $('.weight').title = noClip ? 'Needs a CLIP model: search uses keywords only' : '';
     if (kind) emptyState(kind);
     else { empty.classList.remove('on'); empty.removeAttribute('data-state'); }
     renderGrid();
@@ -722,7 +727,7 @@
     $('#lat-nums').replaceChildren(
       el('span', {}, 'p50 ', el('b', { text: fmtMs(st.p50) })),
       el('span', {}, 'p95 ', el('b', { text: fmtMs(st.p95) })),
-      st.p99 != null ? el('span', {}, 'p99 ', el('b', { text: fmtMs(st.p99) })) : null);
+      el('span', {}, 'p99 ', el('b', { text: fmtMs(st.p99) })));
     drawSpark(Array.isArray(st.recent) && st.recent.length ? st.recent.map(Number) : state.lat, st.p95);
     const ml = $('#models');
     ml.replaceChildren();
@@ -751,6 +756,7 @@
     const svg = $('#spark');
     const W = 240, H = 56, pad = 6;
     vals = vals.filter((v) => isFinite(v)).slice(-60);
+    if (vals.length === 1) vals = [vals[0], vals[0]];
     if (vals.length < 2) {
       svg.innerHTML = '<text x="120" y="32" text-anchor="middle">No queries yet</text>';
       svg.setAttribute('aria-label', 'No query latencies yet');
@@ -820,6 +826,10 @@
       return;
     }
     $('#build-status').textContent = 'Index built';
+    // The uploads are indexed now: keep only the failures in the tray.
+    trayList.querySelectorAll('.up.ok').forEach((r) => r.remove());
+    if (!trayList.children.length) tray.hidden = true;
+    else updateTrayTitle();
     $('#tray-foot').hidden = true;
     buildBtn.classList.add('done');
     $('.build-text', buildBtn).textContent = b.errors ? 'Done · ' + b.errors + ' errors' : 'Index ready';

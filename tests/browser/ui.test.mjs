@@ -126,7 +126,7 @@ async function settled(page) {
 }
 async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, name + '.png') });
+  await page.screenshot({ path: path.join(SHOTS, name + '.png'), animations: 'disabled' });
 }
 
 // ------------------------------------------------------------ the run
@@ -208,9 +208,11 @@ async function main() {
       const bad = rows.find((x) => x.file === 'not_an_image.jpg');
       eq(bad.status, 'error', 'non-image upload fails');
       assert(/not a supported image/i.test(bad.err), 'non-image error text: ' + bad.err);
+      assert(/not_an_image\.jpg is not an image/.test(bad.err), 'server reason shown: ' + bad.err);
       const big = rows.find((x) => x.file === 'big.jpg');
       eq(big.status, 'error', 'oversized upload fails');
       assert(/too large/i.test(big.err), 'oversized error text: ' + big.err);
+      assert(/big\.jpg is over the upload limit/.test(big.err), 'server reason shown: ' + big.err);
       assert(/uploaded/.test(await page.textContent('#tray-title')), 'tray title summarises');
     });
 
@@ -253,6 +255,8 @@ async function main() {
       await page.waitForSelector('#empty.on[data-state="idle"]');
       const b = await apiJson(srv.base, '/api/build');
       eq(b.state, 'done', 'GET /api/build state');
+      eq((await page.$$('#tray-list .up.ok')).length, 0, 'indexed uploads leave the tray');
+      eq((await page.$$('#tray-list .up.err')).length, 2, 'failures stay in the tray');
       eq(b.errors, 0, 'build errors');
     });
 
@@ -300,7 +304,7 @@ async function main() {
       eq(c0[0].name, kwName, 'keyword match first at weight 0');
       assert(nonIncreasing(c0.map((c) => c.kw)), 'keyword order at 0: ' + c0.map((c) => c.name + ':' + c.kw));
       eq(c0[0].score, c0[0].kw, 'score = keyword score at 0');
-      eq(await page.textContent('#weight-out'), 'Keywords', 'label at 0');
+      eq(await page.textContent('#weight-out'), 'Keywords only', 'label at 0');
 
       await page.keyboard.press('End');
       eq(await page.inputValue('#weight'), '1', 'slider at 1');
@@ -446,7 +450,7 @@ async function main() {
       await page.click('#build-btn');
       await until(async () => (await apiJson(srv2.base, '/api/stats')).indexed === 3, 'keyword-only build');
       await until(async () => !(await page.$('#build-btn.running')), 'build button idle');
-      await page.click('#tray-close');
+      await page.waitForSelector('#tray', { state: 'hidden' }); // all indexed: the tray closes itself
       await page.waitForSelector('#empty.on[data-state="no-model"]');
       const cmd = (await page.textContent('#empty code')).trim();
       eq(cmd, 'lisa models pull clip-vit-base-patch32', 'install command');
@@ -460,6 +464,8 @@ async function main() {
       const cs = await cards(page);
       eq(cs[0].name, 'wide.jpg', 'keyword hit found without CLIP');
       eq(cs[0].clip, 0, 'no CLIP score without a model');
+      assert(await page.isDisabled('#weight'), 'slider disabled without CLIP');
+      assert(/keywords only/.test(await page.textContent('#summary')), 'results marked keywords only');
       await shot(page, '08-no-model-results');
     });
   } catch (e) {
