@@ -329,7 +329,7 @@
 
   function setWeightLabel() {
     const c = Math.round(state.weight * 100);
-    weightOut.textContent = c === 0 ? 'Keywords only' : c === 100 ? 'CLIP only' : c + ' / ' + (100 - c);
+    weightOut.textContent = c === 0 ? 'Keywords only' : c === 100 ? 'CLIP only' : c + '% CLIP';
     weightOut.title = c + '% CLIP, ' + (100 - c) + '% keywords';
     weight.setAttribute('aria-valuetext', c + '% CLIP, ' + (100 - c) + '% keywords');
   }
@@ -537,9 +537,10 @@
     if (!hasQuery || kind === 'error' || kind === 'no-images' || kind === 'no-index' || kind === 'building') state.results = [];
     $('#model-banner').hidden = !noClip || kind === 'no-model';
     // Without CLIP there is nothing to weigh: the slider is shown but off.
-    weight.disabled = noClip;
-    $('.weight').classList.toggle('off', noClip);
-    $('.weight').title = noClip ? 'Needs a CLIP model: search uses keywords only' : '';
+    // Similar images are ranked by CLIP alone: nothing to weigh either.
+    weight.disabled = noClip || !!state.similar;
+    $('.weight').classList.toggle('off', weight.disabled);
+    $('.weight').title = noClip ? 'Needs a CLIP model: search uses keywords only' : state.similar ? 'Similar images are ranked by CLIP alone' : '';
     if (kind) emptyState(kind);
     else { empty.classList.remove('on'); empty.removeAttribute('data-state'); }
     renderGrid();
@@ -896,7 +897,8 @@
     const ok = trayList.querySelectorAll('.up.ok').length;
     const bad = trayList.querySelectorAll('.up.err').length;
     const busy = rows - ok - bad;
-    $('#tray-title').textContent = busy ? 'Uploading ' + (ok + bad + 1) + ' of ' + rows : ok + ' uploaded' + (bad ? ' · ' + bad + ' failed' : '');
+    $('#tray-title').textContent = busy ? 'Uploading ' + (ok + bad + 1) + ' of ' + rows
+      : !ok ? bad + (bad === 1 ? ' upload failed' : ' uploads failed') : ok + ' uploaded' + (bad ? ' · ' + bad + ' failed' : '');
     $('#tray-foot').hidden = busy > 0 || ok === 0 || !!(state.build && state.build.running);
   }
 
@@ -998,8 +1000,12 @@
     q.value = state.query;
     weight.value = String(state.weight);
     setWeightLabel();
-    let statsOn = window.innerWidth > 1100;
-    try { const s = localStorage.getItem('lisa-stats'); if (s != null) statsOn = s === '1'; } catch (e) { /* ignore */ }
+    // The panel sits beside the grid on wide screens (open unless closed
+    // before); on narrow ones it is an overlay, opened on demand only.
+    const wide = window.matchMedia('(min-width: 1101px)');
+    let statsOn = wide.matches;
+    try { if (wide.matches && localStorage.getItem('lisa-stats') === '0') statsOn = false; } catch (e) { /* ignore */ }
+    wide.addEventListener('change', () => { if (!wide.matches && !$('#stats').hidden) { $('#stats').hidden = true; $('#stats-btn').setAttribute('aria-expanded', 'false'); } });
     $('#stats').hidden = !statsOn;
     $('#stats-btn').setAttribute('aria-expanded', String(statsOn));
     await Promise.all([refreshStats(), pollBuild()]);

@@ -367,6 +367,7 @@ async function main() {
       const cs = await cards(page);
       assert(cs.length >= 1, 'similar results');
       assert(/similar=/.test(page.url()), 'URL keeps the similar state');
+      await shot(page, '09-similar');
       assert(!cs.some((c) => c.name === name), 'the image itself is not among its similar images');
       assert(nonIncreasing(cs.map((c) => c.score)), 'similar images sorted by score');
       await page.click('#summary button');
@@ -419,6 +420,19 @@ async function main() {
       assert(m[0] + m[1] + m[2] < 120, 'dark background by default: ' + bg);
       eq(await p.getAttribute('#theme-btn', 'aria-label'), 'Switch to light theme', 'toggle label');
       await c.close();
+    });
+
+    await test('responsive: phone-sized viewport', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await sleep(300);
+      const q = await page.$eval('#q', (e) => e.getBoundingClientRect().width);
+      assert(q > 300, 'search box spans the width: ' + q);
+      const cols = await page.$eval('#grid', (g) => getComputedStyle(g).gridTemplateColumns.split(' ').length);
+      eq(cols, 2, 'two columns of cards');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, 'no horizontal scrolling: ' + overflow + ' px');
+      await shot(page, '10-mobile');
+      await page.setViewportSize({ width: 1360, height: 880 });
     });
 
     await test('accessibility basics: labels on controls, alt on images', async () => {
