@@ -598,7 +598,16 @@
       kw.append(el('span', { class: 'chip' + (isOcr ? ' ocr' : hit ? ' hit' : ''), title: isOcr ? 'Matched in text found in the image (OCR)' : hit ? 'Matched your query' : null },
         k, isOcr ? el('small', { text: 'OCR' }) : null));
     }
-    if (!r.keywords.length) kw.append(el('span', { class: 'chips-empty', text: 'No keywords' }));
+    // OCR words that matched the query, when `keywords` does not list them.
+    if (fromOcr && !state.similar) {
+      for (const w of r.ocr.split(/[^\p{L}\p{N}]+/u)) {
+        const f = fold(w);
+        if (!f || seen.has(f) || !kwMatches(w, toks, r)) continue;
+        seen.add(f);
+        kw.append(el('span', { class: 'chip ocr', title: 'Matched in text found in the image (OCR)' }, f, el('small', { text: 'OCR' })));
+      }
+    }
+    if (!kw.children.length) kw.append(el('span', { class: 'chips-empty', text: 'No keywords' }));
     const SRC = { name: 'file name', meta: 'metadata', caption: 'caption', ocr: 'text in image (OCR)' };
     const mi = $('#lb-matched');
     mi.replaceChildren();
@@ -632,6 +641,9 @@
     for (const [k, v] of rows) if (v) meta.append(el('dt', { text: k }), el('dd', { text: v }));
     if (!meta.children.length) meta.append(el('dt', { text: 'Details' }), el('dd', { text: 'none recorded' }));
     $('#lb-open').href = r.image;
+    const sim = $('#lb-similar');
+    sim.disabled = clipMissing();
+    sim.title = sim.disabled ? 'Similar images need a CLIP model: ' + modelCommand() : 'Find images that look like this one';
     $('#lb-prev').disabled = i === 0;
     $('#lb-next').disabled = i === state.results.length - 1;
     if (lb.hidden) {

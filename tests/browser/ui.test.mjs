@@ -482,6 +482,34 @@ async function main() {
       assert(/keywords only/.test(await page.textContent('#summary')), 'results marked keywords only');
       await shot(page, '08-no-model-results');
     });
+
+    // OCR: an image whose only link to the query is the text drawn in it
+    // (tests/setup/ocr.sh renders "MAPLE STREET BAKERY" into IMG_4512.jpg).
+    const ocrImg = path.join(BUILD, 'ocr/lib/IMG_4512.jpg');
+    if (fs.existsSync(ocrImg)) {
+      await test('OCR match: card tag, OCR chip and marked text in the lightbox', async () => {
+        await page.setInputFiles('#file-input', [ocrImg]);
+        await until(async () => (await page.$$('#tray-list .up.ok')).length === 1, 'upload of the OCR image');
+        await page.click('#build-btn');
+        await until(async () => (await apiJson(srv2.base, '/api/stats')).images === 4, 'build with OCR', 60000);
+        await until(async () => !(await page.$('#build-btn.running')), 'build button idle');
+        await page.fill('#q', 'bakery');
+        await page.press('#q', 'Enter');
+        await page.waitForSelector('#grid .card[data-name="IMG_4512.jpg"]');
+        await settled(page);
+        eq((await cards(page))[0].name, 'IMG_4512.jpg', 'OCR hit first');
+        assert(await page.isVisible('#grid .card[data-name="IMG_4512.jpg"] .tag-ocr'), 'OCR tag on the card');
+        await page.click('#grid .card[data-name="IMG_4512.jpg"] .card-open');
+        await page.waitForSelector('#lightbox:not([hidden])');
+        const chips = await page.$$eval('#lb-keywords .chip.ocr', (els) => els.map((e) => e.textContent));
+        assert(chips.some((c) => /^bakery/.test(c)), 'OCR chip: ' + chips);
+        eq(await page.textContent('#lb-ocr mark'), 'BAKERY', 'matched word marked in the OCR text');
+        assert(/text in image \(OCR\)/.test(await page.textContent('#lb-matched')), 'matched-in line names OCR');
+        assert(await page.isDisabled('#lb-similar'), 'similar images off without CLIP');
+        await shot(page, '11-ocr-lightbox');
+        await page.keyboard.press('Escape');
+      });
+    } else log('[SKIP] OCR match: ' + ocrImg + ' missing (sh tests/setup/ocr.sh ' + BUILD + ')');
   } catch (e) {
     failed++;
     log('[FAIL] no-model server: ' + e.message);
