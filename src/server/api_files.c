@@ -40,7 +40,7 @@ int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out)
 {
     if (!http_valid_name(key)) return lisa_seterr(LISA_EINVAL, "malformed name");
     if (all_digits(key)) return store_image_get(sl->st, strtoll(key, NULL, 10), out);
-    char prefix[SRV_PATH_MAX + 2];
+    char prefix[SRV_PATH_MAX + 64];
     snprintf(prefix, sizeof prefix, "%s/", s->images);
     find_ctx f = {key, -1};
     int rc = store_image_list(sl->st, prefix, find_cb, &f); // uploads first
@@ -141,7 +141,7 @@ enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int
     store_image im = {0};
     enum MHD_Result rc;
     if (lookup_or_answer(s, c, key, &im, &rc) < 0) return rc;
-    char path[SRV_PATH_MAX + 100], etag[100];
+    char path[SRV_PATH_MAX + 200], etag[100];
     int have_hash = im.hash && sha256_is_hex(im.hash) && strlen(im.hash) == 64;
     if (thumb && !have_hash) {
         store_image_clear(&im);
@@ -187,7 +187,7 @@ enum MHD_Result srv__delete(srv *s, struct MHD_Connection *c, const char *key)
     int file_deleted = 0;
     if (srv__is_upload(s, im.path)) file_deleted = unlink(im.path) == 0;
     if (!others && im.hash && sha256_is_hex(im.hash) && strlen(im.hash) == 64) {
-        char tp[SRV_PATH_MAX + 100];
+        char tp[SRV_PATH_MAX + 200];
         snprintf(tp, sizeof tp, "%s/%s.jpg", s->thumbs, im.hash);
         unlink(tp);
     }

@@ -18,7 +18,7 @@
 typedef struct {
     char filename[UP_CLIENT_MAX + 1];
     char key[64];
-    char tmp[SRV_PATH_MAX + 32];
+    char tmp[SRV_PATH_MAX + 64];
     int fd;
     long long size;
     int over, io_err;
@@ -102,7 +102,7 @@ static void safe_name(const char *client, img_format f, char *stem, size_t scap,
 // Links tmp to DATA/images/<stem>[-k].<ext> without ever replacing a file.
 static int place(srv *s, const char *tmp, const char *stem, const char *ext, char *name, size_t cap)
 {
-    char dest[SRV_PATH_MAX + UP_NAME_MAX + 64];
+    char dest[SRV_PATH_MAX + 320];
     for (int k = 0; k < 10000; k++) {
         if (k) snprintf(name, cap, "%s-%d.%s", stem, k, ext);
         else snprintf(name, cap, "%s.%s", stem, ext);
@@ -140,7 +140,7 @@ static void drop_tmp(up_part *p)
 static void part_finish(srv_upload *u)
 {
     up_part *p = &u->cur;
-    char msg[600], stem[UP_NAME_MAX + 1], ext[16], name[UP_NAME_MAX + 16];
+    char msg[600], stem[UP_NAME_MAX + 1], ext[16], name[UP_NAME_MAX + 64];
     const char *fn = p->filename[0] ? p->filename : "(unnamed)";
     img_format f = img_sniff(p->head, p->nhead);
     u->has_cur = 0;

@@ -271,7 +271,7 @@ static int set_dirs(srv *s, const char *data)
     DIR *d = opendir(s->tmp); // uploads left over by a crash
     for (struct dirent *e; d && (e = readdir(d));) {
         if (strncmp(e->d_name, "upload-", 7)) continue;
-        char p[SRV_PATH_MAX + 300];
+        char p[SRV_PATH_MAX + 320];
         snprintf(p, sizeof p, "%s/%s", s->tmp, e->d_name);
         unlink(p);
     }

@@ -43,9 +43,9 @@ typedef struct {
 
 struct srv {
     char data[SRV_PATH_MAX];    // absolute data dir
-    char images[SRV_PATH_MAX];  // data/images (uploads)
-    char thumbs[SRV_PATH_MAX];  // data/thumbnails
-    char tmp[SRV_PATH_MAX];     // data/tmp (uploads in flight)
+    char images[SRV_PATH_MAX + 32]; // data/images (uploads)
+    char thumbs[SRV_PATH_MAX + 32]; // data/thumbnails
+    char tmp[SRV_PATH_MAX + 32];    // data/tmp (uploads in flight)
     char **folders;
     int nfolders;
     char *token;
