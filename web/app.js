@@ -178,6 +178,7 @@
     const res = await fetch(path, Object.assign({ headers }, opts));
     let j = null;
     try { j = await res.json(); } catch (e) { /* not JSON */ }
+    if (res.status === 401 && !state.needToken) { state.needToken = true; setTimeout(render, 0); }
     if (!res.ok) {
       const err = new Error(typeof errText(j, res.status) === 'string' ? errText(j, res.status) : 'HTTP ' + res.status);
       err.status = res.status;
@@ -487,6 +488,12 @@
           ? 'Without a CLIP model only keyword matches are found. Try a word from a file name, caption or the text in a picture.'
           : 'Try fewer words, or move the slider towards CLIP to search by meaning.';
         break;
+      case 'auth':
+        art = ICON.alert;
+        title = TOKEN ? 'The access token was refused' : 'This server needs an access token';
+        text = 'It was started with LISA_TOKEN (or --token). Open this page with the token in its address, like this:';
+        extra = el('span', { class: 'cmd' }, el('code', { text: location.origin + location.pathname + '?token=…' }));
+        break;
       case 'error':
         art = ICON.alert;
         title = 'Search failed';
@@ -528,7 +535,8 @@
     // Which empty state, if any: library problems first, then the query.
     let kind = null;
     const building = !!(state.build && state.build.running);
-    if (hasQuery && state.error) kind = 'error';
+    if (state.needToken) kind = 'auth';
+    else if (hasQuery && state.error) kind = 'error';
     else if (st && !st.images && building) kind = 'building';
     else if (st && !st.images && !st.uploads) kind = 'no-images';
     else if (st && !st.images) kind = 'no-index';

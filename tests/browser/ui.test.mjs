@@ -68,8 +68,9 @@ async function startServer(opts = {}) {
   const args = ['serve', '--data', data, '--host', HOST, '--port', String(port)];
   if (opts.model) args.push('--model', opts.model);
   if (opts.extra) args.push(...opts.extra);
-  const env = Object.assign({}, process.env, { LISA_MODELS: path.join(data, 'no-models') }, opts.env || {});
+  const env = Object.assign({}, process.env, { LISA_MODELS: path.join(data, 'no-models') });
   delete env.LISA_TOKEN;
+  Object.assign(env, opts.env || {});
   const proc = spawn(LISA, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; if (VERBOSE) process.stdout.write('[lisa] ' + d); });
@@ -517,6 +518,30 @@ async function main() {
     if (ctx) await ctx.close().catch(() => {});
   }
 
+  // A server that requires a token: without it the UI says so; with ?token= it works.
+  let srv3 = null;
+  try {
+    srv3 = await startServer({ model: MODEL, env: { LISA_TOKEN: 'let-me-in' } });
+    await test('token: asked for without it, used from ?token= with it', async () => {
+      page = await newPage(srv3.base);
+      await page.waitForSelector('#empty.on[data-state="auth"]');
+      assert(/needs an access token/.test(await page.textContent('#empty h2')), 'auth empty state');
+      await ctx.close();
+      const c = await browser.newContext();
+      const p = await c.newPage();
+      p.on('request', (r) => requests.push(r.url()));
+      const seen = [];
+      p.on('request', (r) => { if (r.url().includes('/api/')) seen.push(r.headers().authorization || ''); });
+      await p.goto(srv3.base + '/?token=let-me-in');
+      await p.waitForSelector('#empty.on[data-state="no-images"]');
+      assert(seen.length > 0 && seen.every((h) => h === 'Bearer let-me-in'), 'bearer header on every API call: ' + seen);
+      await c.close();
+    });
+  } catch (e) {
+    failed++;
+    log('[FAIL] token server: ' + e.message);
+  }
+
   await browser.close();
 
   await test('every browser request stayed on 127.0.0.1', async () => {
@@ -528,6 +553,8 @@ async function main() {
   await test('servers shut down cleanly on SIGTERM', async () => {
     const c1 = await srv.stop();
     const c2 = srv2 ? await srv2.stop() : 0;
+    const c3 = srv3 ? await srv3.stop() : 0;
+    eq(c3, 0, 'exit code of the token server');
     eq(c1, 0, 'exit code of the first server');
     eq(c2, 0, 'exit code of the no-model server');
   });
