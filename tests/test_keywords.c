@@ -112,9 +112,13 @@ static void test_name_words(void **state)
     (void)state;
     expect_name("/p/Holidays/IMG_2041_BeachSunset-final.jpg", "/p", "holidays beach sunset final");
     expect_name("IMG_2041_BeachSunset-final.jpg", NULL, "beach sunset final");
-    // Root's own name is kept; folders above it are not.
+    // Root's own name is kept; folders above it are not; generic library
+    // folder names (Pictures, images, uploads) are noise.
+    expect_name("/home/ann/Vacations/Trip 2019/Rome.Colosseum.HEIC", "/home/ann/Vacations/",
+                "vacations trip 2019 rome colosseum");
     expect_name("/home/ann/Pictures/Trip 2019/Rome.Colosseum.HEIC", "/home/ann/Pictures/",
-                "pictures trip 2019 rome colosseum");
+                "trip 2019 rome colosseum");
+    expect_name("/srv/lisa/data/images/beach.jpg", "/srv/lisa/data/images", "beach");
     // Without a root: the last KW_NAME_DIRS folders.
     expect_name("/a/bb/cc/dd/ee/x.png", NULL, "cc dd ee");
     // camelCase, acronyms, letter/digit boundaries, counters, duplicates.

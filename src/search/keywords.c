@@ -245,11 +245,14 @@ int kw_clean(kw *k, const char *text, int flags, char **out)
 
 // ---------------------------------------------------------------- file and folder names
 
-// Camera and phone file-name prefixes that say nothing about the picture.
+// Camera and phone file-name prefixes, and the generic folder names every
+// picture of a library sits under (the upload folder is DATA/images), that say
+// nothing about the picture.
 static int is_noise(const char *w)
 {
-    static const char *const noise[] = {"dcim", "dji", "dsc",   "dscf", "dscn",
-                                        "gopr", "img", "mvimg", "pxl",  "vid"};
+    static const char *const noise[] = {"dcim",  "dji",  "dsc",   "dscf",     "dscn",
+                                        "gopr",  "img",  "mvimg", "pxl",      "vid",
+                                        "images", "pics", "pictures", "uploads"};
     for (size_t i = 0; i < sizeof noise / sizeof noise[0]; i++)
         if (!strcmp(w, noise[i])) return 1;
     return 0;
