@@ -4,7 +4,7 @@
 # the background. Prints wrk's summary (req/s, latency percentiles, errors),
 # the server's RSS before and after, and the server-side p50/p95/p99.
 # Not part of `make test`.
-# usage: sh bench/load.sh [BUILD] ; env: DURATION=30 CONNS=32 BASE=300 NEW=6000 PORT=18765
+# usage: sh bench/load.sh [BUILD] ; env: DURATION=30 CONNS=32 BASE=300 NEW=6000 PORT=18765 IDLE=10
 set -e
 build=${1:-build}
 DURATION=${DURATION:-30}; CONNS=${CONNS:-32}; BASE=${BASE:-300}; NEW=${NEW:-6000}; PORT=${PORT:-18765}
@@ -62,6 +62,9 @@ echo "load: RSS after: $(rss $pid)"
 echo "load: server-side latency_ms: $(api /api/stats | sed -n 's/.*"latency_ms":{\([^}]*\)"recent".*/\1/p')"
 while api /api/build | grep -q '"state":"running"'; do sleep 1; done
 echo "load: RSS after the build: $(rss $pid)"
+echo "load: baseline, same load with no build running (${IDLE:-10} s):"
+wrk -t2 -c"$CONNS" -d"${IDLE:-10}s" --latency -s "$work/q.lua" "http://127.0.0.1:$PORT/api/search" | grep -E "Requests/sec|99%|Non-2xx|Socket errors"
+echo "load: RSS after the baseline: $(rss $pid)"
 kill -TERM "$pid"; wait "$pid" || true
 pid=""
 exit 0
