@@ -24,7 +24,7 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDARY:
-.PHONY: all deps test bench debug fuzz fuzz-run clean format demo serve
+.PHONY: all deps test bench debug fuzz fuzz-run clean format serve
 all: $(BUILD)/lisa
 
 # The web UI embedded into lisa (tools/embed_assets.sh, src/server/assets.h);
@@ -86,13 +86,11 @@ fuzz-run: fuzz
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard src/*/*.h tests/*.h bench/*.c fuzz/*.c)
 
-# Until the server lands, the main job makes thumbnails of a folder.
-IMAGES ?= tests/data/images
-demo serve: $(BUILD)/lisa
-	@mkdir -p data/thumbnails
-	@for f in $(IMAGES)/*; do \
-	    $(BUILD)/lisa thumb "$$f" "data/thumbnails/$$(basename "$${f%.*}").jpg" && echo "thumbnail: $$f"; \
-	done; echo "thumbnails in data/thumbnails/"
+# The main job: web UI + JSON API on http://127.0.0.1:$(PORT) over ./data.
+# MODEL=dir picks a CLIP checkpoint (else data/models/, else keyword-only).
+PORT ?= 8000
+serve: $(BUILD)/lisa
+	$(BUILD)/lisa serve --data data --port $(PORT) $(if $(MODEL),--model $(MODEL))
 
 clean:
 	rm -rf build

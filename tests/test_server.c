@@ -275,17 +275,20 @@ static void test_upload(void **state)
     tu_write(tu_tmp("big.jpg"), big, 300 * 1024);
     free(big);
     tu_write(tu_tmp("notes.txt"), "hello, not an image\n", 20);
-    char p0[512], p1[512], p2[512], p3[512]; // tu_data() and tu_tmp() return one static buffer
+    tu_write(tu_tmp("old.bmp"), "BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00", 14); // sniffed, not decodable
+    char p0[512], p1[512], p2[512], p3[512], p4[512]; // tu_data() and tu_tmp() return one static buffer
     snprintf(p0, sizeof p0, "%s", tu_data("images/land.jpg"));
     snprintf(p1, sizeof p1, "%s", tu_data("images/gray.png"));
-    const char *paths[] = {p0, p1, NULL, NULL};
+    const char *paths[] = {p0, p1, NULL, NULL, NULL};
     snprintf(p2, sizeof p2, "%s", tu_tmp("notes.txt"));
     snprintf(p3, sizeof p3, "%s", tu_tmp("big.jpg"));
-    paths[2] = p2, paths[3] = p3;
-    const char *names[] = {"land.jpg", "../../etc/my photo!.png", "notes.txt", "big.jpg"};
-    cJSON *o = upload(port, paths, names, 4, 200);
+    snprintf(p4, sizeof p4, "%s", tu_tmp("old.bmp"));
+    paths[2] = p2, paths[3] = p3, paths[4] = p4;
+    const char *names[] = {"land.jpg", "../../etc/my photo!.png", "notes.txt", "big.jpg", "old.bmp"};
+    cJSON *o = upload(port, paths, names, 5, 200);
     assert_int_equal((int)num(o, "saved"), 2);
-    assert_int_equal((int)num(o, "failed"), 2);
+    assert_int_equal((int)num(o, "failed"), 3);
+    assert_int_equal((int)num(file_n(o, 4), "status"), 415);
     assert_string_equal(str(file_n(o, 0), "name"), "land.jpg");
     assert_string_equal(str(file_n(o, 0), "format"), "jpeg");
     assert_string_equal(str(file_n(o, 1), "name"), "my_photo_.png"); // path part gone, bad bytes '_'

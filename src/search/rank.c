@@ -231,5 +231,5 @@ void rank_hybrid(rank_cand *c, size_t n, double w, rank_norm nm)
         c[i].keyword_score = best > 0 && c[i].bm25 > 0 ? (float)(c[i].bm25 / best) : 0.0f;
         c[i].score = (float)(w * c[i].clip_score + (1 - w) * c[i].keyword_score);
     }
-    qsort(c, n, sizeof *c, cand_cmp);
+    if (n > 1) qsort(c, n, sizeof *c, cand_cmp); // c may be NULL when n == 0
 }

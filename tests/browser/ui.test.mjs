@@ -209,7 +209,7 @@ async function main() {
       const bad = rows.find((x) => x.file === 'not_an_image.jpg');
       eq(bad.status, 'error', 'non-image upload fails');
       assert(/not a supported image/i.test(bad.err), 'non-image error text: ' + bad.err);
-      assert(/not_an_image\.jpg is not an image/.test(bad.err), 'server reason shown: ' + bad.err);
+      assert(/not_an_image\.jpg is not a supported image/.test(bad.err), 'server reason shown: ' + bad.err);
       const big = rows.find((x) => x.file === 'big.jpg');
       eq(big.status, 'error', 'oversized upload fails');
       assert(/too large/i.test(big.err), 'oversized error text: ' + big.err);
