@@ -275,7 +275,7 @@ static void test_upload(void **state)
     tu_write(tu_tmp("big.jpg"), big, 300 * 1024);
     free(big);
     tu_write(tu_tmp("notes.txt"), "hello, not an image\n", 20);
-    tu_write(tu_tmp("old.bmp"), "BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00", 14); // sniffed, not decodable
+    tu_write(tu_tmp("old.bmp"), "BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00", 12); // sniffed, not decodable
     char p0[512], p1[512], p2[512], p3[512], p4[512]; // tu_data() and tu_tmp() return one static buffer
     snprintf(p0, sizeof p0, "%s", tu_data("images/land.jpg"));
     snprintf(p1, sizeof p1, "%s", tu_data("images/gray.png"));

@@ -208,7 +208,7 @@ static int chain_straight(const glyph *g, int head, int len);
 
 static void align(glyph *g, int n, int *aligned, int *lines)
 {
-    qsort(g, (size_t)n, sizeof *g, cmp_x0);
+    if (n > 1) qsort(g, (size_t)n, sizeof *g, cmp_x0); // g may be NULL when n == 0
     for (int i = 0; i < n; i++) g[i].next = -1, g[i].in = 0;
     for (int i = 0; i < n; i++) {
         int hi = g[i].y1 - g[i].y0, best = -1, bestgap = 1 << 30;
