@@ -30,15 +30,7 @@ static void print_json(const search_results *res, const char *query)
     for (int i = 0; i < res->n; i++) {
         const search_result *r = &res->r[i];
         cJSON *x = cJSON_CreateObject();
-        cJSON_AddNumberToObject(x, "score", r->score);
-        cJSON_AddNumberToObject(x, "clip_score", r->clip_score);
-        cJSON_AddNumberToObject(x, "keyword_score", r->keyword_score);
-        if (r->has_clip) cJSON_AddNumberToObject(x, "cosine", r->cosine);
-        else cJSON_AddNullToObject(x, "cosine");
-        cJSON_AddNumberToObject(x, "bm25", r->bm25);
-        const char *src[SEARCH_SOURCES_MAX];
-        int ns = search_matched_names(r->matched, src, SEARCH_SOURCES_MAX);
-        cJSON_AddItemToObject(x, "matched_in", cJSON_CreateStringArray(src, ns));
+        search_result_scores_json(x, r);
         if (r->ocr_text) cJSON_AddStringToObject(x, "ocr_text", r->ocr_text);
         cJSON_AddStringToObject(x, "path", r->path);
         cJSON_AddNumberToObject(x, "size", (double)r->size);

@@ -12,6 +12,8 @@
 #include "search/rank.h"
 #include "store/store.h"
 
+#include <cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +222,20 @@ int search_matched_names(int matched, const char **names, int max)
     for (size_t i = 0; i < sizeof cols / sizeof cols[0] && n < max; i++)
         if (matched & cols[i].bit) names[n++] = cols[i].name;
     return n;
+}
+
+void search_result_scores_json(void *obj, const search_result *r)
+{
+    cJSON *o = obj;
+    const char *src[SEARCH_SOURCES_MAX];
+    int ns = search_matched_names(r->matched, src, SEARCH_SOURCES_MAX);
+    cJSON_AddNumberToObject(o, "score", r->score);
+    cJSON_AddNumberToObject(o, "clip_score", r->clip_score);
+    cJSON_AddNumberToObject(o, "keyword_score", r->keyword_score);
+    if (r->has_clip) cJSON_AddNumberToObject(o, "cosine", r->cosine);
+    else cJSON_AddNullToObject(o, "cosine");
+    cJSON_AddNumberToObject(o, "bm25", r->bm25);
+    cJSON_AddItemToObject(o, "matched_in", cJSON_CreateStringArray(src, ns));
 }
 
 static int fill_results(search_ctx *s, cands *cs, int top_k, search_results *res)

@@ -75,6 +75,11 @@ void search_results_free(search_results *res);
 #define SEARCH_SOURCES_MAX 4
 int search_matched_names(int matched, const char **names, int max);
 
+// Adds r's ranking fields to the JSON object o (a cJSON *, owned by the
+// caller): score, clip_score, keyword_score, cosine (null without a vector),
+// bm25 and matched_in. `lisa search --json` and the HTTP API share this shape.
+void search_result_scores_json(void *o, const search_result *r);
+
 // Finds and loads the CLIP model for the CLI and server: `models` (a model dir
 // from --model / LISA_MODELS / the config; a directory of model dirs is searched
 // by modeldir_resolve()), else DATA/models/clip-vit-base-patch32. When no

@@ -78,14 +78,6 @@ static void add_words(cJSON *arr, const char *text)
     }
 }
 
-static void add_matched(cJSON *o, int cols)
-{
-    static const char *const names[] = {"name", "meta", "caption", "ocr"};
-    cJSON *arr = cJSON_AddArrayToObject(o, "matched_in");
-    for (int b = 0; b < 4; b++)
-        if (cols & (1 << b)) cJSON_AddItemToArray(arr, cJSON_CreateString(names[b]));
-}
-
 static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
 {
     store_image im = {0};
@@ -96,13 +88,7 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
     cJSON_AddNumberToObject(o, "id", (double)r->id);
     cJSON_AddStringToObject(o, "name", http_valid_utf8(base_name(path), strlen(base_name(path))) ? base_name(path) : "?");
     cJSON_AddNumberToObject(o, "rank", rank);
-    cJSON_AddNumberToObject(o, "score", r->score);
-    cJSON_AddNumberToObject(o, "clip_score", r->clip_score);
-    cJSON_AddNumberToObject(o, "keyword_score", r->keyword_score);
-    if (r->has_clip) cJSON_AddNumberToObject(o, "cosine", r->cosine);
-    else cJSON_AddNullToObject(o, "cosine");
-    cJSON_AddNumberToObject(o, "bm25", r->bm25);
-    add_matched(o, r->matched);
+    search_result_scores_json(o, r);
     snprintf(url, sizeof url, "/api/thumb/%lld", (long long)r->id);
     cJSON_AddStringToObject(o, "thumb_url", url);
     snprintf(url, sizeof url, "/api/image/%lld", (long long)r->id);
