@@ -209,7 +209,7 @@
 
   // ------------------------------------------------------------ theme
   const media = window.matchMedia('(prefers-color-scheme: dark)');
-  const curTheme = () => document.documentElement.dataset.theme || (media.matches ? 'dark' : 'light');
+  const curTheme = () => document.documentElement.dataset.theme; // set in index.html before paint
   function syncThemeBtn() {
     const t = curTheme();
     $('#theme-btn').setAttribute('aria-label', t === 'dark' ? 'Switch to light theme' : 'Switch to dark theme');
