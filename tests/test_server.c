@@ -333,7 +333,7 @@ static void check_result(const cJSON *x)
 {
     const char *keys[] = {"id", "name", "rank", "score", "clip_score", "keyword_score", "cosine", "bm25",
                           "matched_in", "thumb_url", "image_url", "caption", "keywords", "width", "height",
-                          "date", "size", "format", "uploaded"};
+                          "date", "size", "format", "camera", "uploaded"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) has(x, keys[i]);
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(x, "matched_in")));
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(x, "keywords")));

@@ -78,6 +78,16 @@ static void add_words(cJSON *arr, const char *text)
     }
 }
 
+// "Make Model", without repeating a make that the model already starts with.
+static void add_camera(cJSON *o, const store_image *im)
+{
+    char cam[256];
+    const char *make = im->make ? im->make : "", *model = im->model ? im->model : "";
+    if (*make && !strncasecmp(model, make, strlen(make))) make = "";
+    snprintf(cam, sizeof cam, "%s%s%s", make, *make && *model ? " " : "", model);
+    add_str_or_null(o, "camera", cam[0] && http_valid_utf8(cam, strlen(cam)) ? cam : NULL);
+}
+
 static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
 {
     store_image im = {0};
@@ -107,6 +117,7 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
     add_str_or_null(o, "date", date);
     cJSON_AddNumberToObject(o, "size", (double)r->size);
     add_str_or_null(o, "format", format_of(path));
+    add_camera(o, &im);
     cJSON_AddBoolToObject(o, "uploaded", srv__is_upload(s, path));
     store_image_clear(&im);
     return o;
