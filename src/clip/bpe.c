@@ -3,6 +3,7 @@
 #include "clip/bpe.h"
 
 #include "base/err.h"
+#include "base/json.h"
 #include "base/file.h"
 
 #include <cjson/cJSON.h>
@@ -358,13 +359,9 @@ static int special_id(const cJSON *post, const char *key, int32_t *out)
 
 static int load_tokenizer_json(bpe_tok *t, const char *file)
 {
-    char *buf = NULL;
-    size_t len;
-    int rc = lisa_read_file(file, BPE_MAX_FILE, &buf, &len);
+    cJSON *root;
+    int rc = lisa_read_json(file, BPE_MAX_FILE, &root);
     if (rc) return rc;
-    cJSON *root = cJSON_ParseWithLength(buf, len);
-    free(buf);
-    if (!root) return lisa_seterr(LISA_EFORMAT, "%s: not valid JSON", file);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
@@ -426,12 +423,9 @@ out:
 
 static int load_vocab_json(bpe_tok *t, const char *vocab_file, const char *merges_file)
 {
-    char *buf = NULL;
-    size_t len;
-    int rc = lisa_read_file(vocab_file, BPE_MAX_FILE, &buf, &len);
+    cJSON *root;
+    int rc = lisa_read_json(vocab_file, BPE_MAX_FILE, &root);
     if (rc) return rc;
-    cJSON *root = cJSON_ParseWithLength(buf, len);
-    free(buf);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return lisa_seterr(LISA_EFORMAT, "%s: not a JSON object", vocab_file);

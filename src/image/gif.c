@@ -7,18 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct reader {
-    const uint8_t *d;
-    size_t n, off;
-};
-
 static int on_read(GifFileType *g, GifByteType *buf, int len)
 {
-    struct reader *r = g->UserData;
-    size_t k = (size_t)len < r->n - r->off ? (size_t)len : r->n - r->off;
-    memcpy(buf, r->d + r->off, k);
-    r->off += k;
-    return (int)k;
+    return len < 0 ? 0 : (int)img__read(g->UserData, buf, (size_t)len);
 }
 
 static int gif_fail(GifFileType *g, const char *what)
@@ -96,7 +87,7 @@ static int first_frame(GifFileType *g, img_t *im)
 
 int img__decode_gif(const uint8_t *d, size_t n, const img_opts *o, img_t *out)
 {
-    struct reader r = {d, n, 0};
+    img__reader r = {d, n, 0};
     int err, rc;
     memset(out, 0, sizeof *out);
     GifFileType *g = DGifOpen(&r, on_read, &err);

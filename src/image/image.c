@@ -139,6 +139,14 @@ int img_orient(img_t *im, int o)
 
 // ---------------------------------------------------------------- dispatch
 
+size_t img__read(img__reader *r, void *out, size_t len)
+{
+    size_t k = len < r->n - r->off ? len : r->n - r->off;
+    memcpy(out, r->d + r->off, k);
+    r->off += k;
+    return k;
+}
+
 int img__check_dims(const char *fmt, long long w, long long h, long long max_pixels)
 {
     if (w <= 0 || h <= 0) return lisa_seterr(LISA_EFORMAT, "%s: zero image size (%lldx%lld)", fmt, w, h);

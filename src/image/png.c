@@ -10,17 +10,14 @@
 #include <string.h>
 
 struct reader {
-    const uint8_t *d;
-    size_t n, off;
+    img__reader in;
     char msg[200];
 };
 
 static void on_read(png_structp p, png_bytep out, size_t len)
 {
     struct reader *r = png_get_io_ptr(p);
-    if (len > r->n - r->off) png_error(p, "truncated file");
-    memcpy(out, r->d + r->off, len);
-    r->off += len;
+    if (img__read(&r->in, out, len) != len) png_error(p, "truncated file");
 }
 
 static void on_error(png_structp p, png_const_charp msg)
@@ -58,7 +55,7 @@ static int png_orientation(png_structp p, png_infop info)
 
 int img__decode_png(const uint8_t *d, size_t n, const img_opts *o, img_t *out, int *orient)
 {
-    struct reader r = {d, n, 0, ""};
+    struct reader r = {{d, n, 0}, ""};
     png_bytep *volatile rows = NULL;
     png_infop info = NULL;
     int rc = 0;

@@ -2,6 +2,7 @@
 #include "image/preprocess.h"
 #include "base/err.h"
 #include "base/file.h"
+#include "base/json.h"
 
 #include <cJSON.h>
 #include <stdlib.h>
@@ -117,12 +118,9 @@ static int parse_cfg(const cJSON *root, prep_cfg *c, const char *path)
 
 int prep_cfg_load(const char *path, prep_cfg *c)
 {
-    char *text;
-    int rc = lisa_read_file(path, 1 << 20, &text, NULL);
+    cJSON *root;
+    int rc = lisa_read_json(path, 1 << 20, &root);
     if (rc < 0) return rc;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root) return lisa_seterr(LISA_EFORMAT, "%s: invalid JSON", path);
     prep_cfg_default(c);
     rc = parse_cfg(root, c, path);
     cJSON_Delete(root);

@@ -8,25 +8,16 @@
 #include <string.h>
 #include <tiffio.h>
 
-struct reader {
-    const uint8_t *d;
-    size_t n, off;
-};
-
 static tsize_t t_read(thandle_t h, tdata_t buf, tsize_t len)
 {
-    struct reader *r = h;
-    size_t k = (size_t)len < r->n - r->off ? (size_t)len : r->n - r->off;
-    memcpy(buf, r->d + r->off, k);
-    r->off += k;
-    return (tsize_t)k;
+    return len < 0 ? 0 : (tsize_t)img__read(h, buf, (size_t)len);
 }
 
 static tsize_t t_write(thandle_t h, tdata_t buf, tsize_t len) { (void)h, (void)buf, (void)len; return -1; }
 
 static toff_t t_seek(thandle_t h, toff_t off, int whence)
 {
-    struct reader *r = h;
+    img__reader *r = h;
     uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? r->off : r->n;
     if (off > UINT64_MAX - base || base + off > r->n) return (toff_t)-1;
     r->off = (size_t)(base + off);
@@ -34,7 +25,7 @@ static toff_t t_seek(thandle_t h, toff_t off, int whence)
 }
 
 static int t_close(thandle_t h) { (void)h; return 0; }
-static toff_t t_size(thandle_t h) { return ((struct reader *)h)->n; }
+static toff_t t_size(thandle_t h) { return ((img__reader *)h)->n; }
 
 static _Thread_local char tiff_msg[200];
 
@@ -68,7 +59,7 @@ static int read_rgba(TIFF *t, int w, int h, int orient, img_t *out)
 
 int img__decode_tiff(const uint8_t *d, size_t n, const img_opts *o, img_t *out, int *orient)
 {
-    struct reader r = {d, n, 0};
+    img__reader r = {d, n, 0};
     uint32_t w = 0, h = 0;
     uint16_t or = ORIENTATION_TOPLEFT;
     int rc;

@@ -1,6 +1,7 @@
 // Model directory discovery and completeness checks.
 #include "model/modeldir.h"
 #include "base/err.h"
+#include "base/json.h"
 #include "base/file.h"
 #include "model/hub.h"
 
@@ -52,15 +53,14 @@ static int put_path(char *out, size_t cap, const char *a, const char *b, const c
 
 void modeldir_model_type(const char *dir, char *buf, size_t cap)
 {
-    char path[MODELDIR_PATH_MAX], *text = NULL;
+    char path[MODELDIR_PATH_MAX];
+    cJSON *root;
     buf[0] = 0;
     if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path) return;
-    if (lisa_read_file(path, CONFIG_MAX_BYTES, &text, NULL) < 0) return;
-    cJSON *root = cJSON_Parse(text);
+    if (lisa_read_json(path, CONFIG_MAX_BYTES, &root) < 0) return;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (cJSON_IsString(t)) snprintf(buf, cap, "%s", t->valuestring);
     cJSON_Delete(root);
-    free(text);
 }
 
 // Whether the model directory dir can serve a request for kind.
