@@ -98,8 +98,7 @@ int main(int argc, char **argv)
     qsort(full, (size_t)runs, sizeof(double), cmp);
     qsort(dct, (size_t)runs, sizeof(double), cmp);
     double mf = full[runs / 2], md = dct[runs / 2];
-    printf("image decode+preprocess, 12 MP JPEG (%dx%d) -> 1x3x224x224, 1 thread, median of %d runs\n",
-           W, H, runs);
+    printf("image decode+preprocess, 12 MP JPEG (%dx%d) -> 1x3x224x224, 1 thread, median of %d runs\n", W, H, runs);
     printf("  full decode (%dx%d)         %7.2f images/s  (%.1f ms/image)\n", fw, fh, mf, 1000 / mf);
     printf("  DCT-scaled decode (%dx%d)    %7.2f images/s  (%.1f ms/image)\n", dw, dh, md, 1000 / md);
     printf("  ratio DCT-scaled / full     %7.2fx\n", md / mf);

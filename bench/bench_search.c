@@ -109,8 +109,13 @@ static store *make_fts(const char *dir, size_t n)
         }
         snprintf(p, sizeof p, "/bench/img%07zu.jpg", i);
         snprintf(h, sizeof h, "%064zx", i);
-        store_image im = {.path = p, .size = 1000, .mtime_ns = 1, .hash = h, .date_unix = STORE_NO_DATE,
-                          .name_words = words, .kw_name = words};
+        store_image im = {.path = p,
+                          .size = 1000,
+                          .mtime_ns = 1,
+                          .hash = h,
+                          .date_unix = STORE_NO_DATE,
+                          .name_words = words,
+                          .kw_name = words};
         if (store_image_upsert(s, &im, NULL) < 0) return store_close(s), NULL;
         if (i % 20000 == 19999) store_commit(s), store_begin(s);
     }
@@ -156,8 +161,7 @@ static void bench_text(const char *dir, int nq)
         fprintf(stderr, "bench_search: %s\n", lisa_errmsg());
         return;
     }
-    static const char *qs[] = {"a dog running on grass", "sunset at the beach", "cat on a sofa",
-                               "red car in the snow"};
+    static const char *qs[] = {"a dog running on grass", "sunset at the beach", "cat on a sofa", "red car in the snow"};
     float *e = malloc((size_t)clip_dim(m) * sizeof *e);
     double *t = malloc((size_t)nq * sizeof *t);
     for (int i = 0; e && t && i < nq; i++) {

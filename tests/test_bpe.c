@@ -133,7 +133,8 @@ static void test_goldens_match(void **state)
             truncated += g->n > BPE_CONTEXT_LEN;
         }
         printf("bpe goldens (pass %d): %d/%d match untruncated, %d/%d match at 77 "
-               "(%d truncated, %d invalid UTF-8)\n", pass + 1, ok, g_n, ok77, g_n, truncated, bad);
+               "(%d truncated, %d invalid UTF-8)\n",
+               pass + 1, ok, g_n, ok77, g_n, truncated, bad);
         assert_int_equal(ok, g_n);
         assert_int_equal(ok77, g_n);
     }
@@ -236,7 +237,8 @@ static void test_vocab_merges_layout(void **state)
     size_t cap = 1 << 20, len = 0;
     char *mt = malloc(cap);
     len += (size_t)sprintf(mt, "#version: 0.2\n");
-    cJSON_ArrayForEach(m, merges) {
+    cJSON_ArrayForEach(m, merges)
+    {
         size_t k = strlen(m->valuestring);
         if (len + k + 2 > cap) mt = realloc(mt, cap *= 2);
         memcpy(mt + len, m->valuestring, k), len += k, mt[len++] = '\n';
@@ -249,8 +251,7 @@ static void test_vocab_merges_layout(void **state)
     assert_int_equal(bpe_load(tu_tmpdir(), &t), 0);
     assert_int_equal(bpe_vocab_size(t), bpe_vocab_size(g_tok));
     int ok = 0;
-    for (int i = 0; i < g_n; i++)
-        ok += same(t, &g_cases[i], BIG, g_cases[i].ids, g_cases[i].n);
+    for (int i = 0; i < g_n; i++) ok += same(t, &g_cases[i], BIG, g_cases[i].ids, g_cases[i].n);
     printf("bpe vocab.json+merges.txt: %d/%d goldens match\n", ok, g_n);
     assert_int_equal(ok, g_n);
     bpe_free(t);
@@ -315,8 +316,8 @@ static void test_speed(void **state)
     int reps = 20;
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < g_n; i++) {
-            assert_int_equal(bpe_encode(g_tok, (const char *)g_cases[i].bytes, g_cases[i].len, ids,
-                                        BPE_CONTEXT_LEN, &n), 0);
+            assert_int_equal(
+                bpe_encode(g_tok, (const char *)g_cases[i].bytes, g_cases[i].len, ids, BPE_CONTEXT_LEN, &n), 0);
             bytes += g_cases[i].len, toks += (size_t)n;
         }
     double ms = now_ms() - t0, best = g_load_ms;
@@ -329,17 +330,17 @@ static void test_speed(void **state)
         bpe_free(t);
     }
     printf("bpe speed: load %.1f ms first, %.1f ms best of 6; encode %d texts x %d: %.2f us/text, "
-           "%.1f MB/s, %.2f Mtok/s\n", g_load_ms, best, g_n, reps, ms * 1e3 / (reps * g_n),
-           bytes / ms / 1e3, toks / ms / 1e3);
+           "%.1f MB/s, %.2f Mtok/s\n",
+           g_load_ms, best, g_n, reps, ms * 1e3 / (reps * g_n), bytes / ms / 1e3, toks / ms / 1e3);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_goldens_match),   cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_random_bytes),    cmocka_unit_test(test_long_piece),
-        cmocka_unit_test(test_decode),          cmocka_unit_test(test_vocab_merges_layout),
-        cmocka_unit_test(test_load_errors),     cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_goldens_match), cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_random_bytes),  cmocka_unit_test(test_long_piece),
+        cmocka_unit_test(test_decode),        cmocka_unit_test(test_vocab_merges_layout),
+        cmocka_unit_test(test_load_errors),   cmocka_unit_test(test_threads),
         cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests_name("bpe", tests, setup, teardown);

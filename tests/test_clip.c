@@ -50,12 +50,14 @@ static void compare(const char *what, int idx, const float *got, const float *wa
     double cs = t_cosine(got, want, (size_t)n), md = t_max_abs_diff(got, want, (size_t)n);
     if (getenv("LISA_TEST_VERBOSE")) fprintf(stderr, "%s #%d: cos %.9f maxdiff %.3g\n", what, idx, cs, md);
     if (cs < min_cos || md > max_abs)
-        fail_msg("%s #%d: cosine %.9f (min %.9f), max abs diff %.3g (max %.3g)", what, idx, cs, min_cos, md,
-                 max_abs);
+        fail_msg("%s #%d: cosine %.9f (min %.9f), max abs diff %.3g (max %.3g)", what, idx, cs, min_cos, md, max_abs);
 }
 
 // embeds: the variant's arrays (f16/bf16: plain arrays; f32: objects with "embed").
-static const cJSON *embed_of(const cJSON *e) { return cJSON_IsArray(e) ? e : cJSON_GetObjectItem(e, "embed"); }
+static const cJSON *embed_of(const cJSON *e)
+{
+    return cJSON_IsArray(e) ? e : cJSON_GetObjectItem(e, "embed");
+}
 
 static void check_texts(clip_model *m, const cJSON *g, const cJSON *embeds, double min_cos, double max_abs)
 {
@@ -95,7 +97,8 @@ static void check_images(clip_model *m, const cJSON *g, const cJSON *embeds, dou
     }
     // batched (all at once), then one at a time: both must match
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 0) assert_int_equal(clip_embed_images(m, px, nimg, out), 0);
+        if (pass == 0)
+            assert_int_equal(clip_embed_images(m, px, nimg, out), 0);
         else
             for (int b = 0; b < nimg; b++) assert_int_equal(clip_embed_images(m, px + b * per, 1, out + b * dim), 0);
         const cJSON *e = embeds->child;
@@ -126,17 +129,41 @@ static void check_model(const char *name, const char *variant, double min_cos, d
     cJSON_Delete(g);
 }
 
-static void test_tiny_a_f32(void **state) { (void)state, check_model("tiny-a", NULL, 0.99999, 1e-4); }
-static void test_tiny_b_f32(void **state) { (void)state, check_model("tiny-b", NULL, 0.99999, 1e-4); }
+static void test_tiny_a_f32(void **state)
+{
+    (void)state, check_model("tiny-a", NULL, 0.99999, 1e-4);
+}
+static void test_tiny_b_f32(void **state)
+{
+    (void)state, check_model("tiny-b", NULL, 0.99999, 1e-4);
+}
 // Patch 14 at 84 px, 7 heads of 8: the ViT-L/14 geometry at toy widths.
-static void test_tiny_c_f32(void **state) { (void)state, check_model("tiny-c", NULL, 0.99999, 1e-4); }
-static void test_tiny_c_bf16(void **state) { (void)state, check_model("tiny-c", "bf16", 0.99999, 1e-4); }
+static void test_tiny_c_f32(void **state)
+{
+    (void)state, check_model("tiny-c", NULL, 0.99999, 1e-4);
+}
+static void test_tiny_c_bf16(void **state)
+{
+    (void)state, check_model("tiny-c", "bf16", 0.99999, 1e-4);
+}
 // The f16/bf16 goldens are the reference run on the same upcast weights, so the
 // F32 bounds hold for them too (the brief's floor is cosine 0.999).
-static void test_tiny_a_f16(void **state) { (void)state, check_model("tiny-a", "f16", 0.99999, 1e-4); }
-static void test_tiny_a_bf16(void **state) { (void)state, check_model("tiny-a", "bf16", 0.99999, 1e-4); }
-static void test_tiny_b_f16(void **state) { (void)state, check_model("tiny-b", "f16", 0.99999, 1e-4); }
-static void test_tiny_b_bf16(void **state) { (void)state, check_model("tiny-b", "bf16", 0.99999, 1e-4); }
+static void test_tiny_a_f16(void **state)
+{
+    (void)state, check_model("tiny-a", "f16", 0.99999, 1e-4);
+}
+static void test_tiny_a_bf16(void **state)
+{
+    (void)state, check_model("tiny-a", "bf16", 0.99999, 1e-4);
+}
+static void test_tiny_b_f16(void **state)
+{
+    (void)state, check_model("tiny-b", "f16", 0.99999, 1e-4);
+}
+static void test_tiny_b_bf16(void **state)
+{
+    (void)state, check_model("tiny-b", "bf16", 0.99999, 1e-4);
+}
 
 /* ---------------------------------------------------------------- end to end */
 
@@ -245,7 +272,8 @@ static void test_missing_tensor_error(void **state)
 {
     (void)state;
     clip_model *m = NULL;
-    const char *d = broken_dir("missing", "\"vision_model.post_layernorm.bias\"", "\"vision_model.post_layernorm.bia_\"");
+    const char *d =
+        broken_dir("missing", "\"vision_model.post_layernorm.bias\"", "\"vision_model.post_layernorm.bia_\"");
     assert_int_equal(clip_load(d, 1, &m), LISA_ENOTFOUND);
     assert_null(m);
     assert_string_equal(lisa_errmsg(), "model.safetensors: tensor vision_model.post_layernorm.bias is missing");
@@ -277,8 +305,9 @@ static void test_config_mismatch_error(void **state)
     clip_model *m = NULL;
     assert_int_equal(clip_load(d, 1, &m), LISA_EFORMAT);
     assert_null(m);
-    assert_string_equal(lisa_errmsg(),
-                        "model.safetensors: text_model.encoder.layers.0.mlp.fc1.weight: expected [128, 64], found [256, 64]");
+    assert_string_equal(
+        lisa_errmsg(),
+        "model.safetensors: text_model.encoder.layers.0.mlp.fc1.weight: expected [128, 64], found [256, 64]");
     assert_int_equal(clip_load(tu_tmp("nowhere"), 1, &m), LISA_ENOTFOUND);
     assert_non_null(strstr(lisa_errmsg(), "config.json"));
 }

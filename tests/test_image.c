@@ -29,8 +29,14 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *jstr(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k)->valuestring; }
-static int jint(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k)->valueint; }
+static const char *jstr(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItem(o, k)->valuestring;
+}
+static int jint(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItem(o, k)->valueint;
+}
 
 // Reads a zlib-compressed binary PPM golden of known size.
 static void read_golden(const char *rel, int w, int h, img_t *im)
@@ -181,7 +187,10 @@ static void test_sniff_ignores_extension(void **state)
     img_release(&im);
     free(jpg);
     assert_int_equal(img_sniff((const uint8_t *)"RIFF\0\0\0\0WAVE", 12), IMG_UNKNOWN);
-    assert_int_equal(img_sniff((const uint8_t *)"\0\0\0\x18" "ftypheic", 12), IMG_HEIF);
+    assert_int_equal(img_sniff((const uint8_t *)"\0\0\0\x18"
+                                                "ftypheic",
+                               12),
+                     IMG_HEIF);
     assert_int_equal(img_decode((const uint8_t *)"hello", 5, NULL, &im), LISA_EUNSUPPORTED);
 }
 
@@ -217,10 +226,8 @@ static void test_orient_transforms(void **state)
 {
     (void)state;
     // 3x2 image with distinct pixels; check where pixel (x=2, y=0) ends up.
-    static const int want[9][2] = {{0, 0}, {2, 0}, {0, 0}, {0, 1}, {2, 1},
-                                   {0, 2}, {1, 2}, {1, 0}, {0, 0}};
-    static const int dims[9][2] = {{0, 0}, {3, 2}, {3, 2}, {3, 2}, {3, 2},
-                                   {2, 3}, {2, 3}, {2, 3}, {2, 3}};
+    static const int want[9][2] = {{0, 0}, {2, 0}, {0, 0}, {0, 1}, {2, 1}, {0, 2}, {1, 2}, {1, 0}, {0, 0}};
+    static const int dims[9][2] = {{0, 0}, {3, 2}, {3, 2}, {3, 2}, {3, 2}, {2, 3}, {2, 3}, {2, 3}, {2, 3}};
     for (int o = 1; o <= 8; o++) {
         img_t im;
         assert_int_equal(img_alloc(&im, 3, 2), 0);
@@ -253,7 +260,8 @@ static void test_resize_matches_pil(void **state)
         int d = max_diff(&out, &gold, &exact);
         if (d > 1) fail_msg("%s -> %dx%d: max diff %d", jstr(e, "file"), out.w, out.h, d);
         if (exact != (size_t)out.w * out.h * 3)
-            print_message("%s: %zu of %d bytes differ by 1\n", rel, (size_t)out.w * out.h * 3 - exact, out.w * out.h * 3);
+            print_message("%s: %zu of %d bytes differ by 1\n", rel, (size_t)out.w * out.h * 3 - exact,
+                          out.w * out.h * 3);
         img_release(&im), img_release(&out), img_release(&gold);
     }
 }
@@ -363,8 +371,12 @@ static void test_prep_cfg_load(void **state)
     assert_int_equal(c.do_center_crop, 0);
     assert_true(c.mean[1] == 0.5f && c.rescale == 0.5);
     assert_true(fabsf(c.std[0] - 0.26862954f) < 1e-8f); // default kept
-    const char *bad[] = {"{\"size\": {\"shortest_edge\": -1}}", "{\"resample\": 2}",
-                         "{\"image_std\": [1, 0, 1]}", "{\"image_mean\": [1, 2]}", "[1,2]", "{"};
+    const char *bad[] = {"{\"size\": {\"shortest_edge\": -1}}",
+                         "{\"resample\": 2}",
+                         "{\"image_std\": [1, 0, 1]}",
+                         "{\"image_mean\": [1, 2]}",
+                         "[1,2]",
+                         "{"};
     const char *key[] = {"size.shortest_edge", "resample", "image_std", "image_mean", "object", "JSON"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         tu_write(p, bad[i], strlen(bad[i]));

@@ -27,7 +27,10 @@ static void sh(const char *fmt, const char *a, const char *b)
     assert_int_equal(system(cmd), 0);
 }
 
-static void cp(const char *src, const char *dst) { sh("cp '%s' '%s'", src, dst); }
+static void cp(const char *src, const char *dst)
+{
+    sh("cp '%s' '%s'", src, dst);
+}
 
 static indexer_stats run_index(const char *root, const char *data, clip_model *m)
 {
@@ -178,11 +181,11 @@ static pid_t spawn_index(const char *lib, const char *data, const char *model)
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1), dup2(fd, 2);
         if (model)
-            execl("build/lisa", "lisa", "index", lib, "--data", data, "--model", model, "--batch", "4",
-                  "--threads", "1", "--progress", "none", (char *)NULL);
+            execl("build/lisa", "lisa", "index", lib, "--data", data, "--model", model, "--batch", "4", "--threads",
+                  "1", "--progress", "none", (char *)NULL);
         else
-            execl("build/lisa", "lisa", "index", lib, "--data", data, "--batch", "4", "--threads", "1",
-                  "--progress", "none", (char *)NULL);
+            execl("build/lisa", "lisa", "index", lib, "--data", data, "--batch", "4", "--threads", "1", "--progress",
+                  "none", (char *)NULL);
         _exit(127);
     }
     return pid;

@@ -84,17 +84,12 @@ static void test_stemming(void **state)
 {
     (void)state;
     static const char *pairs[][2] = {
-        {"running", "run"},         {"runs", "run"},
-        {"beaches", "beach"},       {"dogs", "dog"},
-        {"cities", "citi"},         {"happiness", "happi"},
-        {"generously", "generous"}, {"connection", "connect"},
-        {"connected", "connect"},   {"relational", "relat"},
-        {"skies", "sky"},           {"dying", "die"},
-        {"sunsets", "sunset"},      {"mountains", "mountain"},
-        {"2019", "2019"},
+        {"running", "run"},       {"runs", "run"},           {"beaches", "beach"},       {"dogs", "dog"},
+        {"cities", "citi"},       {"happiness", "happi"},    {"generously", "generous"}, {"connection", "connect"},
+        {"connected", "connect"}, {"relational", "relat"},   {"skies", "sky"},           {"dying", "die"},
+        {"sunsets", "sunset"},    {"mountains", "mountain"}, {"2019", "2019"},
     };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
-        expect_clean(pairs[i][0], KW_STEM, pairs[i][1]);
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) expect_clean(pairs[i][0], KW_STEM, pairs[i][1]);
     expect_clean("Dogs running on the beaches", KW_CLEAN, "dog run beach");
     expect_clean("東京 Cafés", KW_CLEAN, "東 京 cafe");
 }
@@ -116,8 +111,7 @@ static void test_name_words(void **state)
     // folder names (Pictures, images, uploads) are noise.
     expect_name("/home/ann/Vacations/Trip 2019/Rome.Colosseum.HEIC", "/home/ann/Vacations/",
                 "vacations trip 2019 rome colosseum");
-    expect_name("/home/ann/Pictures/Trip 2019/Rome.Colosseum.HEIC", "/home/ann/Pictures/",
-                "trip 2019 rome colosseum");
+    expect_name("/home/ann/Pictures/Trip 2019/Rome.Colosseum.HEIC", "/home/ann/Pictures/", "trip 2019 rome colosseum");
     expect_name("/srv/lisa/data/images/beach.jpg", "/srv/lisa/data/images", "beach");
     // Without a root: the last KW_NAME_DIRS folders.
     expect_name("/a/bb/cc/dd/ee/x.png", NULL, "cc dd ee");
@@ -142,8 +136,7 @@ static void expect_query(const char *q, const char *want)
         if (out) fail_msg("kw_query(\"%s\") = \"%s\", want NULL", q, out);
         return;
     }
-    if (!out || strcmp(out, want))
-        fail_msg("kw_query(\"%s\") = \"%s\", want \"%s\"", q, out ? out : "(null)", want);
+    if (!out || strcmp(out, want)) fail_msg("kw_query(\"%s\") = \"%s\", want \"%s\"", q, out ? out : "(null)", want);
     free(out);
 }
 
@@ -156,8 +149,7 @@ static void test_query_builder(void **state)
     expect_query("\" * - ^ : ( )", NULL);
     expect_query("NEAR(dog cat, 2)", "\"near\" OR \"dog\" OR \"cat\" OR \"2\"");
     expect_query("dog AND cat NOT bird OR fish", "\"dog\" OR \"cat\" OR \"bird\" OR \"fish\"");
-    expect_query("name:beach \"sun set\" -rain beach*",
-                 "\"name\" OR \"beach\" OR \"sun\" OR \"set\" OR \"rain\"");
+    expect_query("name:beach \"sun set\" -rain beach*", "\"name\" OR \"beach\" OR \"sun\" OR \"set\" OR \"rain\"");
     // At most KW_QUERY_TERMS terms.
     char big[4096] = "";
     for (int i = 0; i < 100; i++) snprintf(big + strlen(big), sizeof big - strlen(big), "w%d ", i);

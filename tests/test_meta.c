@@ -51,8 +51,8 @@ static void test_full(void **state)
     assert_string_equal(m.title, "Sunset over the harbour"); // XMP wins over IPTC
     assert_string_equal(m.headline, "Evening at Bondi");
     assert_string_equal(m.description, "Waves and a red sky");
-    static const char *kw[] = {"beach",  "Sunset",    "Café",  "東京", "holiday",
-                               "Places", "Australia", "Sydney"}; // XMP "Beach" is a duplicate
+    static const char *kw[] = {"beach",   "Sunset", "Café",      "東京",
+                               "holiday", "Places", "Australia", "Sydney"}; // XMP "Beach" is a duplicate
     assert_int_equal(m.n_keywords, 8);
     for (int i = 0; i < 8; i++) assert_string_equal(m.keywords[i], kw[i]);
     char dw[64];

@@ -59,8 +59,7 @@ static void test_resolve_order(void **state)
     // Nothing installed: where pull would put it.
     assert_int_equal(modeldir_resolve(NULL, data, NULL, buf, sizeof buf), 0);
     assert_true(strstr(buf, "/data/models/clip-vit-base-patch32") != NULL);
-    assert_int_equal(modeldir_resolve(NULL, data, "openai/clip-vit-large-patch14", buf, sizeof buf),
-                     0);
+    assert_int_equal(modeldir_resolve(NULL, data, "openai/clip-vit-large-patch14", buf, sizeof buf), 0);
     assert_true(strstr(buf, "/data/models/clip-vit-large-patch14") != NULL);
     // An explicit directory wins, as given.
     assert_int_equal(modeldir_resolve("/opt/m", data, NULL, buf, sizeof buf), 0);
@@ -78,8 +77,7 @@ static void test_resolve_order(void **state)
     assert_int_equal(modeldir_resolve(NULL, data, NULL, buf, sizeof buf), 0);
     assert_true(strstr(buf, "/store/clip-vit-base-patch32") != NULL);
     // ... which falls through to DATA for a model it lacks.
-    assert_int_equal(modeldir_resolve(NULL, data, "blip-image-captioning-base", buf, sizeof buf),
-                     0);
+    assert_int_equal(modeldir_resolve(NULL, data, "blip-image-captioning-base", buf, sizeof buf), 0);
     assert_true(strstr(buf, "/data/models/blip-image-captioning-base") != NULL);
     // $LISA_MODELS as a model directory itself: used for a model of its type only.
     char self[1024];
@@ -88,8 +86,7 @@ static void test_resolve_order(void **state)
     setenv("LISA_MODELS", self, 1);
     assert_int_equal(modeldir_resolve(NULL, data, NULL, buf, sizeof buf), 0);
     assert_string_equal(buf, self);
-    assert_int_equal(modeldir_resolve(NULL, data, "blip-image-captioning-base", buf, sizeof buf),
-                     0);
+    assert_int_equal(modeldir_resolve(NULL, data, "blip-image-captioning-base", buf, sizeof buf), 0);
     assert_true(strstr(buf, "/data/models/blip-image-captioning-base") != NULL);
     unsetenv("LISA_MODELS");
     // Names that could escape the models directory are refused.
@@ -106,16 +103,14 @@ static void test_check_names_missing_file(void **state)
     snprintf(d, sizeof d, "%s", dir);
     assert_int_equal(modeldir_check(d, MODELDIR_CLIP, NULL, &missing), LISA_ENOTFOUND);
     assert_string_equal(missing, "config.json");
-    assert_non_null(
-        strstr(lisa_errmsg(), "install it with: lisa models pull clip-vit-base-patch32"));
+    assert_non_null(strstr(lisa_errmsg(), "install it with: lisa models pull clip-vit-base-patch32"));
     put(d, "config.json", "{\"model_type\": \"clip\"}");
     put(d, "model.safetensors", ""); // empty counts as missing
     assert_int_equal(modeldir_check(d, MODELDIR_CLIP, NULL, &missing), LISA_ENOTFOUND);
     assert_string_equal(missing, "model.safetensors");
     assert_non_null(strstr(lisa_errmsg(), d));
     put(d, "model.safetensors", "x");
-    assert_int_equal(modeldir_check(d, MODELDIR_CLIP, "clip-vit-large-patch14", &missing),
-                     LISA_ENOTFOUND);
+    assert_int_equal(modeldir_check(d, MODELDIR_CLIP, "clip-vit-large-patch14", &missing), LISA_ENOTFOUND);
     assert_string_equal(missing, "preprocessor_config.json");
     assert_non_null(strstr(lisa_errmsg(), "lisa models pull clip-vit-large-patch14"));
     put(d, "preprocessor_config.json", "{}");
@@ -133,8 +128,7 @@ static void test_check_names_missing_file(void **state)
     put(d, "vocab.txt", "[PAD]\n");
     assert_int_equal(modeldir_check(d, MODELDIR_BLIP, NULL, NULL), 0);
     // A directory that does not exist, and an interrupted download.
-    assert_int_equal(modeldir_check("/nonexistent/lisa-model", MODELDIR_CLIP, NULL, &missing),
-                     LISA_ENOTFOUND);
+    assert_int_equal(modeldir_check("/nonexistent/lisa-model", MODELDIR_CLIP, NULL, &missing), LISA_ENOTFOUND);
     assert_non_null(strstr(lisa_errmsg(), "no model at /nonexistent/lisa-model"));
     const char *p = mk("ckpt2");
     char d2[1024];

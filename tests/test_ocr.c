@@ -50,9 +50,9 @@ static void test_text_likely(void **st)
 {
     (void)st;
     const char *text[] = {"screenshot.png", "sign.jpg", "rot90.png", "rot90_exif.jpg", "skew4.png", "small.png"};
-    const char *none[] = {"plasma1.jpg", "plasma2.jpg", "plasma3.jpg", "plasma4.jpg", "plasma5.jpg",
-                          "plasma6.jpg", "plasma8.jpg", "plasma9.jpg", "foliage11.jpg", "foliage12.jpg",
-                          "foliage13.jpg", "sky.jpg", "bricks.jpg", "swirl.jpg"};
+    const char *none[] = {"plasma1.jpg",   "plasma2.jpg", "plasma3.jpg", "plasma4.jpg",   "plasma5.jpg",
+                          "plasma6.jpg",   "plasma8.jpg", "plasma9.jpg", "foliage11.jpg", "foliage12.jpg",
+                          "foliage13.jpg", "sky.jpg",     "bricks.jpg",  "swirl.jpg"};
     const char *photos[] = {"land.jpg", "port.jpg", "wide.jpg", "huge.jpg", "gray.jpg", "cmyk.jpg"};
     char p[512];
     for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
@@ -105,7 +105,7 @@ static void test_words(void **st)
     expect_words(e, FX "/text/screenshot.png",
                  "Quarterly Budget Report Invoice 4471 approved accounting Baker Street London Cancel Save");
     expect_words(e, FX "/text/sign.jpg", "MAPLE STREET BAKERY");
-    expect_words(e, FX "/text/rot90.png", "Lighthouse tours every Sunday morning tickets harbour");  // OSD
+    expect_words(e, FX "/text/rot90.png", "Lighthouse tours every Sunday morning tickets harbour");      // OSD
     expect_words(e, FX "/text/rot90_exif.jpg", "Lighthouse tours every Sunday morning tickets harbour"); // EXIF 8
     expect_words(e, FX "/text/skew4.png", "Lighthouse tours Sunday harbour");
     expect_words(e, FX "/text/small.png", "Garden party tonight lanterns");
@@ -355,7 +355,8 @@ static void test_cli(void **st_)
     const char *dir = lib_copy("lib3");
     char data[512], cmd[2048];
     snprintf(data, sizeof data, "%s/data3", tu_tmpdir());
-    snprintf(cmd, sizeof cmd, "build/lisa index '%s' --data '%s' --model " TINY " --progress none 2>/dev/null", dir, data);
+    snprintf(cmd, sizeof cmd, "build/lisa index '%s' --data '%s' --model " TINY " --progress none 2>/dev/null", dir,
+             data);
     assert_int_equal(system(cmd), 0);
     cJSON *j = cli_search(data, TINY, " --clip-weight 0", "maple street bakery");
     expect_first(j, "IMG_4512.jpg");
@@ -374,8 +375,8 @@ static void test_cli(void **st_)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_likely), cmocka_unit_test(test_words),        cmocka_unit_test(test_no_text),
-        cmocka_unit_test(test_deadline),    cmocka_unit_test(test_languages),    cmocka_unit_test(test_index_search),
+        cmocka_unit_test(test_text_likely), cmocka_unit_test(test_words),     cmocka_unit_test(test_no_text),
+        cmocka_unit_test(test_deadline),    cmocka_unit_test(test_languages), cmocka_unit_test(test_index_search),
         cmocka_unit_test(test_backfill),    cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,8 +36,8 @@ static int start_server(void **state)
     if (access(PYTHON, X_OK) != 0) return 0; // tests skip
     server_pid = fork();
     if (server_pid == 0) {
-        execl(PYTHON, PYTHON, "tools/test_hub_server.py", "--root", root, "--port-file", portfile,
-              "--log", logpath, (char *)NULL);
+        execl(PYTHON, PYTHON, "tools/test_hub_server.py", "--root", root, "--port-file", portfile, "--log", logpath,
+              (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200 && !buf[0]; i++) { // up to 10 s
@@ -171,10 +171,9 @@ static void test_resolve_name(void **state)
     assert_int_equal(hub_resolve_name("laion/CLIP-ViT-B-32_x.v2", repo, local), 0);
     assert_string_equal(repo, "laion/CLIP-ViT-B-32_x.v2");
     assert_string_equal(local, "CLIP-ViT-B-32_x.v2");
-    static const char *const bad[] = {
-        "",      "..",     "../x",   "a/..",      "a/../b",
-        "a/b/c", "/x",     "x/",     "a/.hidden", "a/-x",
-        "a/b c", "a/b%2f", "a\\b/c", "a/b..c",    "clip-vit-base-patch99"};
+    static const char *const bad[] = {"",      "..",     "../x",   "a/..",      "a/../b",
+                                      "a/b/c", "/x",     "x/",     "a/.hidden", "a/-x",
+                                      "a/b c", "a/b%2f", "a\\b/c", "a/b..c",    "clip-vit-base-patch99"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(hub_resolve_name(bad[i], repo, local), LISA_EINVAL);
     assert_int_equal(hub_resolve_name("nosuchmodel", repo, local), LISA_EINVAL);
@@ -195,9 +194,8 @@ static void test_pull_good_then_keep(void **state)
 {
     (void)state;
     need_server();
-    static const char *const files[] = {
-        "config.json",           "preprocessor_config.json", "tokenizer.json",
-        "tokenizer_config.json", "special_tokens_map.json",  "model.safetensors"};
+    static const char *const files[] = {"config.json",           "preprocessor_config.json", "tokenizer.json",
+                                        "tokenizer_config.json", "special_tokens_map.json",  "model.safetensors"};
     const char *dest = dest_for("good");
     hub_report r;
     assert_int_equal(pull("test/good", dest, 0, &r), 0);
@@ -415,16 +413,15 @@ static void test_cli(void **state)
     char cmd[2048], data[512], out[600];
     if (!lisa_bin || access(lisa_bin, X_OK) != 0) skip();
     snprintf(data, sizeof data, "%s/cli-data", tu_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s models pull test/good --data %s >/dev/null 2>%s/cli.err",
-             lisa_bin, data, tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s models pull test/good --data %s >/dev/null 2>%s/cli.err", lisa_bin, data,
+             tu_tmpdir());
     assert_int_equal(system(cmd), 0);
     snprintf(out, sizeof out, "%s/models/good", data);
     assert_same(out, "test/good", "model.safetensors");
-    snprintf(cmd, sizeof cmd, "%s models path test/good --data %s >%s/cli.out 2>&1", lisa_bin, data,
-             tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s models path test/good --data %s >%s/cli.out 2>&1", lisa_bin, data, tu_tmpdir());
     assert_int_equal(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s models pull test/noweights --data %s >/dev/null 2>%s/cli.err",
-             lisa_bin, data, tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s models pull test/noweights --data %s >/dev/null 2>%s/cli.err", lisa_bin, data,
+             tu_tmpdir());
     assert_int_not_equal(system(cmd), 0);
     size_t n;
     char *err = (char *)tu_read(tu_tmp("cli.err"), &n);
@@ -439,8 +436,7 @@ int main(int argc, char **argv)
     static char bin[1024];
     (void)argc;
     const char *slash = strrchr(argv[0], '/');
-    if (slash && snprintf(bin, sizeof bin, "%.*s/../lisa", (int)(slash - argv[0]), argv[0]) > 0)
-        lisa_bin = bin;
+    if (slash && snprintf(bin, sizeof bin, "%.*s/../lisa", (int)(slash - argv[0]), argv[0]) > 0) lisa_bin = bin;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_resolve_name),

@@ -123,11 +123,11 @@ static rank_cand *known(void)
 {
     static rank_cand c[5];
     rank_cand init[5] = {
-        {.id = 1, .has_clip = 1, .cosine = 0.35f, .bm25 = 0.0},  // A: clip 1.0, kw 0
-        {.id = 2, .has_clip = 1, .cosine = 0.15f, .bm25 = 8.0},  // B: clip 0,   kw 1
-        {.id = 3, .has_clip = 1, .cosine = 0.29f, .bm25 = 6.0},  // C: clip .7,  kw .75
-        {.id = 4, .has_clip = 0, .cosine = 0, .bm25 = 2.0},      // D: clip 0,   kw .25
-        {.id = 5, .has_clip = 1, .cosine = 0.20f, .bm25 = 0.0},  // E: clip .25, kw 0
+        {.id = 1, .has_clip = 1, .cosine = 0.35f, .bm25 = 0.0}, // A: clip 1.0, kw 0
+        {.id = 2, .has_clip = 1, .cosine = 0.15f, .bm25 = 8.0}, // B: clip 0,   kw 1
+        {.id = 3, .has_clip = 1, .cosine = 0.29f, .bm25 = 6.0}, // C: clip .7,  kw .75
+        {.id = 4, .has_clip = 0, .cosine = 0, .bm25 = 2.0},     // D: clip 0,   kw .25
+        {.id = 5, .has_clip = 1, .cosine = 0.20f, .bm25 = 0.0}, // E: clip .25, kw 0
     };
     memcpy(c, init, sizeof c);
     return c;

@@ -16,8 +16,10 @@ static size_t make(const char *json, size_t data_len, const void *fill)
     size_t n = strlen(json);
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)n >> (8 * i));
     memcpy(buf + 8, json, n);
-    if (fill) memcpy(buf + 8 + n, fill, data_len);
-    else memset(buf + 8 + n, 0, data_len);
+    if (fill)
+        memcpy(buf + 8 + n, fill, data_len);
+    else
+        memset(buf + 8 + n, 0, data_len);
     return 8 + n + data_len;
 }
 
@@ -85,8 +87,7 @@ static void test_shape_and_missing_errors(void **state)
                      LISA_EFORMAT);
     assert_string_equal(lisa_errmsg(),
                         "m.safetensors: text_model.encoder.layers.3.mlp.fc1.weight: expected [2, 2], found [3, 2]");
-    assert_int_equal(st_get_f32(f, "text_model.encoder.layers.3.mlp.fc1.weight", 1, (int64_t[]){6}, &p),
-                     LISA_EFORMAT);
+    assert_int_equal(st_get_f32(f, "text_model.encoder.layers.3.mlp.fc1.weight", 1, (int64_t[]){6}, &p), LISA_EFORMAT);
     assert_int_equal(st_get_f32(f, "nope", 1, (int64_t[]){6}, &p), LISA_ENOTFOUND);
     assert_string_equal(lisa_errmsg(), "m.safetensors: tensor nope is missing");
     st_close(f);
@@ -174,25 +175,22 @@ static void test_bad_entries(void **state)
                 "shape is not an array");
     expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, LISA_EFORMAT,
                 "shape[0] is not a non-negative integer");
-    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, LISA_EFORMAT,
-                "shape[0]");
-    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, LISA_EFORMAT,
-                "shape[0]");
+    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, LISA_EFORMAT, "shape[0]");
+    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, LISA_EFORMAT, "shape[0]");
     expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
                 LISA_EUNSUPPORTED, "9 dimensions");
-    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}",
-                4, LISA_ETOOBIG, "element count overflows");
-    expect_fail("{\"w\":{\"dtype\":\"F64\",\"shape\":[4611686018427387904],\"data_offsets\":[0,4]}}", 4,
-                LISA_EFORMAT, "shape[0]"); // over 2^53: not exact in JSON
-    expect_fail("{\"w\":{\"dtype\":\"F64\",\"shape\":[9007199254740992,1024],\"data_offsets\":[0,4]}}", 4,
-                LISA_ETOOBIG, "byte size overflows");
+    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", 4,
+                LISA_ETOOBIG, "element count overflows");
+    expect_fail("{\"w\":{\"dtype\":\"F64\",\"shape\":[4611686018427387904],\"data_offsets\":[0,4]}}", 4, LISA_EFORMAT,
+                "shape[0]"); // over 2^53: not exact in JSON
+    expect_fail("{\"w\":{\"dtype\":\"F64\",\"shape\":[9007199254740992,1024],\"data_offsets\":[0,4]}}", 4, LISA_ETOOBIG,
+                "byte size overflows");
     expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, LISA_EFORMAT, "data_offsets must be");
     expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 4, LISA_EFORMAT,
                 "data_offsets must be");
     expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,-4]}}", 4, LISA_EFORMAT,
                 "data_offsets must be");
-    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,0]}}", 4, LISA_EFORMAT,
-                "begin 4 > end 0");
+    expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,0]}}", 4, LISA_EFORMAT, "begin 4 > end 0");
     expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, LISA_EFORMAT,
                 "past the data section");
     expect_fail("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, LISA_EFORMAT,
@@ -236,14 +234,10 @@ static void test_open_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_file),
-        cmocka_unit_test(test_shape_and_missing_errors),
-        cmocka_unit_test(test_f16_bf16_conversion),
-        cmocka_unit_test(test_misaligned_f32_is_copied),
-        cmocka_unit_test(test_bad_lengths),
-        cmocka_unit_test(test_bad_json),
-        cmocka_unit_test(test_bad_entries),
-        cmocka_unit_test(test_overlap_and_duplicates),
+        cmocka_unit_test(test_valid_file),          cmocka_unit_test(test_shape_and_missing_errors),
+        cmocka_unit_test(test_f16_bf16_conversion), cmocka_unit_test(test_misaligned_f32_is_copied),
+        cmocka_unit_test(test_bad_lengths),         cmocka_unit_test(test_bad_json),
+        cmocka_unit_test(test_bad_entries),         cmocka_unit_test(test_overlap_and_duplicates),
         cmocka_unit_test(test_open_file),
     };
     return cmocka_run_group_tests_name("safetensors", tests, NULL, NULL);

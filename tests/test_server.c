@@ -66,7 +66,10 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
     return sz * nm;
 }
 
-static void resp_free(resp *r) { free(r->body), memset(r, 0, sizeof *r); }
+static void resp_free(resp *r)
+{
+    free(r->body), memset(r, 0, sizeof *r);
+}
 
 // One request; hdr may be NULL; mime (multipart body) may be NULL.
 static resp request(int port, const char *method, const char *path, const char *hdr, curl_mime *mime)
@@ -218,13 +221,13 @@ static void test_health_stats_build_shapes(void **state)
     cJSON_Delete(h);
     cJSON *b = get_json(port, "/api/build", 200);
     assert_string_equal(str(b, "state"), "idle");
-    const char *bkeys[] = {"phase", "done", "total", "rate", "eta", "elapsed", "errors", "started_at", "finished_at",
-                           "message", "last"};
+    const char *bkeys[] = {"phase",  "done",       "total",       "rate",    "eta", "elapsed",
+                           "errors", "started_at", "finished_at", "message", "last"};
     for (size_t i = 0; i < sizeof bkeys / sizeof *bkeys; i++) has(b, bkeys[i]);
     cJSON_Delete(b);
     cJSON *st = get_json(port, "/api/stats", 200);
-    const char *keys[] = {"version", "uptime_s", "images", "indexed", "embeddings", "uploads", "db_bytes",
-                          "thumb_bytes", "thumb_count", "last_build", "models", "latency_ms", "rss_bytes", "build"};
+    const char *keys[] = {"version",     "uptime_s",    "images",     "indexed", "embeddings", "uploads",   "db_bytes",
+                          "thumb_bytes", "thumb_count", "last_build", "models",  "latency_ms", "rss_bytes", "build"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) has(st, keys[i]);
     assert_true(num(st, "rss_bytes") > 1e6);
     cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "models"), 0);
@@ -262,7 +265,10 @@ static cJSON *upload(int port, const char *const *paths, const char *const *name
     return o;
 }
 
-static cJSON *file_n(cJSON *o, int i) { return cJSON_GetArrayItem(cJSON_GetObjectItem(o, "files"), i); }
+static cJSON *file_n(cJSON *o, int i)
+{
+    return cJSON_GetArrayItem(cJSON_GetObjectItem(o, "files"), i);
+}
 
 static void test_upload(void **state)
 {
@@ -331,9 +337,9 @@ static void test_upload(void **state)
 
 static void check_result(const cJSON *x)
 {
-    const char *keys[] = {"id", "name", "rank", "score", "clip_score", "keyword_score", "cosine", "bm25",
-                          "matched_in", "thumb_url", "image_url", "caption", "keywords", "width", "height",
-                          "date", "size", "format", "camera", "uploaded"};
+    const char *keys[] = {"id",     "name",       "rank",      "score",     "clip_score", "keyword_score", "cosine",
+                          "bm25",   "matched_in", "thumb_url", "image_url", "caption",    "keywords",      "width",
+                          "height", "date",       "size",      "format",    "camera",     "uploaded"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) has(x, keys[i]);
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(x, "matched_in")));
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(x, "keywords")));
@@ -372,8 +378,8 @@ static void test_build_and_search(void **state)
     assert_int_equal((int)num(cJSON_GetObjectItem(b, "last"), "added"), NGEN + 3);
     cJSON_Delete(b);
     cJSON *q = get_json(port, "/api/search?query=land&top_k=5&clip_weight=0.25", 200);
-    const char *keys[] = {"query", "top_k", "clip_weight", "keyword_only", "message", "missing_model", "model",
-                          "latency_ms", "text_ms", "count", "results"};
+    const char *keys[] = {"query", "top_k",      "clip_weight", "keyword_only", "message", "missing_model",
+                          "model", "latency_ms", "text_ms",     "count",        "results"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) has(q, keys[i]);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(q, "keyword_only")));
     assert_true(num(q, "clip_weight") == 0.25);
@@ -401,9 +407,16 @@ static void test_search_errors(void **state)
     (void)state;
     srv *s = start(g_data, NULL, 0, 0);
     int port = srv_port(s);
-    const char *bad[] = {"/api/search", "/api/search?query=", "/api/search?query=%20%20", "/api/search?query=a&top_k=0",
-                         "/api/search?query=a&top_k=201", "/api/search?query=a&top_k=x", "/api/search?query=a&clip_weight=1.5",
-                         "/api/search?query=a&clip_weight=nan", "/api/search?query=a%00b", "/api/search?query=%zz",
+    const char *bad[] = {"/api/search",
+                         "/api/search?query=",
+                         "/api/search?query=%20%20",
+                         "/api/search?query=a&top_k=0",
+                         "/api/search?query=a&top_k=201",
+                         "/api/search?query=a&top_k=x",
+                         "/api/search?query=a&clip_weight=1.5",
+                         "/api/search?query=a&clip_weight=nan",
+                         "/api/search?query=a%00b",
+                         "/api/search?query=%zz",
                          "/api/search?query=%c0%ae"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         resp r = request(port, "GET", bad[i], NULL, NULL);
@@ -438,14 +451,46 @@ static void test_hostile_paths(void **state)
     memset(longname, 'a', 300), longname[300] = 0;
     char verylong[6000];
     memset(verylong, 'b', 5000), verylong[5000] = 0;
-    const char *hostile[] = {"../", "..", ".", "../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd",
-                             "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "%2e%2e", "%2e", "%2fetc%2fpasswd", "/etc/passwd",
-                             "//etc/passwd", "land.jpg%00.png", "land.jpg%00", "%00", "..%5c..%5cwindows%5cwin.ini",
-                             "..\\..\\etc\\passwd", "%5cetc%5cpasswd", "%c0%ae%c0%ae%c0%afetc%c0%afpasswd",
-                             "%c0%ae%c0%ae", "%e0%80%ae%e0%80%ae", "%f0%80%80%ae", "%ed%a0%80", "%ff%fe", "%",
-                             "%2", "%zz", "land.jpg/../../../etc/passwd", "images/land.jpg", "..%252f..%252fetc",
-                             "C:%5cwindows", "land.jpg%0a", "%7f", "lisa.db", "..%2flisa.db", "thumbnails",
-                             longname, verylong, "99999999", "-1", "0"};
+    const char *hostile[] = {"../",
+                             "..",
+                             ".",
+                             "../../../../etc/passwd",
+                             "..%2f..%2f..%2fetc%2fpasswd",
+                             "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                             "%2e%2e",
+                             "%2e",
+                             "%2fetc%2fpasswd",
+                             "/etc/passwd",
+                             "//etc/passwd",
+                             "land.jpg%00.png",
+                             "land.jpg%00",
+                             "%00",
+                             "..%5c..%5cwindows%5cwin.ini",
+                             "..\\..\\etc\\passwd",
+                             "%5cetc%5cpasswd",
+                             "%c0%ae%c0%ae%c0%afetc%c0%afpasswd",
+                             "%c0%ae%c0%ae",
+                             "%e0%80%ae%e0%80%ae",
+                             "%f0%80%80%ae",
+                             "%ed%a0%80",
+                             "%ff%fe",
+                             "%",
+                             "%2",
+                             "%zz",
+                             "land.jpg/../../../etc/passwd",
+                             "images/land.jpg",
+                             "..%252f..%252fetc",
+                             "C:%5cwindows",
+                             "land.jpg%0a",
+                             "%7f",
+                             "lisa.db",
+                             "..%2flisa.db",
+                             "thumbnails",
+                             longname,
+                             verylong,
+                             "99999999",
+                             "-1",
+                             "0"};
     const char *routes[] = {"/api/image/", "/api/thumb/", "/api/similar/"};
     for (size_t ri = 0; ri < 3; ri++)
         for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
@@ -560,7 +605,8 @@ static void test_similar_delete(void **state)
     assert_string_equal(str(cJSON_GetObjectItem(q, "similar_to"), "name"), "gen007.jpg");
     cJSON *x, *res = cJSON_GetObjectItem(q, "results");
     assert_int_equal(cJSON_GetArraySize(res), 4);
-    cJSON_ArrayForEach(x, res) {
+    cJSON_ArrayForEach(x, res)
+    {
         check_result(x);
         assert_string_not_equal(str(x, "name"), "gen007.jpg");
     }
@@ -635,7 +681,8 @@ static void test_keyword_only(void **state)
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(q, "keyword_only")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(q, "model")));
     assert_non_null(strstr(str(q, "message"), "lisa models pull clip-vit-base-patch32"));
-    assert_string_equal(str(cJSON_GetObjectItem(q, "missing_model"), "install"), "lisa models pull clip-vit-base-patch32");
+    assert_string_equal(str(cJSON_GetObjectItem(q, "missing_model"), "install"),
+                        "lisa models pull clip-vit-base-patch32");
     cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(q, "results"), 0);
     assert_non_null(x);
     assert_string_equal(str(x, "name"), "land.jpg");

@@ -8,8 +8,8 @@
 
 static void clear_env(void)
 {
-    static const char *v[] = {"LISA_TOP_K", "LISA_CLIP_WEIGHT", "LISA_THUMBNAIL_SIZE", "LISA_DATA",
-                              "LISA_MODELS", "LISA_PORT", "LISA_CONFIG"};
+    static const char *v[] = {"LISA_TOP_K",  "LISA_CLIP_WEIGHT", "LISA_THUMBNAIL_SIZE", "LISA_DATA",
+                              "LISA_MODELS", "LISA_PORT",        "LISA_CONFIG"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) unsetenv(v[i]);
 }
 

@@ -37,8 +37,7 @@ static store_image img(const char *path, const char *hash)
     return im;
 }
 
-static int64_t put(store *s, const char *path, const char *hash, const char *kw_name,
-                   const char *kw_meta)
+static int64_t put(store *s, const char *path, const char *hash, const char *kw_name, const char *kw_meta)
 {
     store_image im = img(path, hash);
     im.kw_name = (char *)kw_name;
@@ -325,8 +324,7 @@ static void test_fts_bm25_and_columns(void **state)
     int n;
     assert_int_equal(store_keyword_search(s, "\"beach\"", 10, &h, &n), 0);
     assert_int_equal(n, 3);
-    double wa = bm25_ref(10, 3, 2, 4, avg), wb = bm25_ref(10, 3, 1, 4, avg),
-           wc = bm25_ref(10, 3, 1, 2, avg);
+    double wa = bm25_ref(10, 3, 2, 4, avg), wb = bm25_ref(10, 3, 1, 4, avg), wc = bm25_ref(10, 3, 1, 2, avg);
     // Expected order: a (tf 2), c (short row), b.
     assert_true(h[0].id == a && h[1].id == c && h[2].id == b);
     assert_true(fabs(h[0].bm25 - wa) < 1e-9 * wa);
@@ -525,16 +523,14 @@ static void test_meta_stats_export(void **state)
     cJSON *doc = cJSON_Parse(txt);
     assert_non_null(doc);
     assert_string_equal(cJSON_GetObjectItem(doc, "format")->valuestring, "lisa-export");
-    assert_string_equal(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "meta"), "last_index_time")->valuestring,
-        "2024-05-01T10:00:00Z");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "meta"), "last_index_time")->valuestring,
+                        "2024-05-01T10:00:00Z");
     cJSON *imgs = cJSON_GetObjectItem(doc, "images"), *i0 = cJSON_GetArrayItem(imgs, 0);
     assert_int_equal(cJSON_GetArraySize(imgs), 2);
     assert_string_equal(cJSON_GetObjectItem(i0, "path")->valuestring, "/p/a \"b\".jpg");
     assert_string_equal(cJSON_GetObjectItem(i0, "caption")->valuestring, "a dog");
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(i0, "make")));
-    assert_string_equal(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(i0, "keywords"), "caption")->valuestring, "dog");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(i0, "keywords"), "caption")->valuestring, "dog");
     // The exact int64 text survives (a double would round it).
     assert_non_null(strstr(txt, "\"mtime_ns\":1700000000123456789"));
     cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItem(i0, "embeddings"), 0);

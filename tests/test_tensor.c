@@ -24,8 +24,8 @@ static float *rvec(size_t n, float scale)
 static void test_matmul_matches_ref(void **state)
 {
     (void)state;
-    static const int shapes[][3] = {{1, 1, 1}, {1, 7, 5}, {3, 17, 13}, {50, 96, 384}, {77, 65, 33},
-                                    {8, 129, 257}, {2, 1, 9}, {13, 31, 1}};
+    static const int shapes[][3] = {{1, 1, 1},    {1, 7, 5},     {3, 17, 13}, {50, 96, 384},
+                                    {77, 65, 33}, {8, 129, 257}, {2, 1, 9},   {13, 31, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
         float *x = rvec((size_t)n * in, 1), *w = rvec((size_t)out * in, 1), *b = rvec(out, 1);
@@ -120,8 +120,8 @@ struct par_attn {
 static void attn_head_task(void *ctx, int h, int tid)
 {
     struct par_attn *a = ctx;
-    t_attention_head(a->o + h * a->hd, a->q + h * a->hd, a->k + h * a->hd, a->v + h * a->hd, a->n, a->hd,
-                     a->ld, 0, a->s + (size_t)tid * a->n * a->n);
+    t_attention_head(a->o + h * a->hd, a->q + h * a->hd, a->k + h * a->hd, a->v + h * a->hd, a->n, a->hd, a->ld, 0,
+                     a->s + (size_t)tid * a->n * a->n);
 }
 
 static void test_attention_heads_in_pool(void **state)
@@ -131,8 +131,7 @@ static void test_attention_heads_in_pool(void **state)
     assert_int_equal(pool_new(3, &p), 0);
     int n = 197, heads = 12, hd = 64, ld = heads * hd;
     size_t sz = (size_t)n * ld;
-    struct par_attn a = {rvec(sz, 1), rvec(sz, 1), rvec(sz, 1), calloc(sz, 4), rvec(3 * (size_t)n * n, 1),
-                         n, hd, ld};
+    struct par_attn a = {rvec(sz, 1), rvec(sz, 1), rvec(sz, 1), calloc(sz, 4), rvec(3 * (size_t)n * n, 1), n, hd, ld};
     float *r = calloc(sz, 4), *s = rvec((size_t)n * n, 1);
     for (int rep = 0; rep < 3; rep++) pool_for(p, heads, attn_head_task, &a);
     t_attention_ref(r, a.q, a.k, a.v, n, heads, hd, ld, 0, s);

@@ -14,8 +14,7 @@ static int open_sized(const char *path, size_t max_bytes, int *fd, size_t *size)
 {
     struct stat st;
     *fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0) return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO,
-                                    "%s: %s", path, strerror(errno));
+    if (*fd < 0) return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
     if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         int e = errno;
         close(*fd);
@@ -23,8 +22,8 @@ static int open_sized(const char *path, size_t max_bytes, int *fd, size_t *size)
     }
     if ((uint64_t)st.st_size > max_bytes) {
         close(*fd);
-        return lisa_seterr(LISA_ETOOBIG, "%s: %lld bytes is over the %zu-byte limit", path,
-                           (long long)st.st_size, max_bytes);
+        return lisa_seterr(LISA_ETOOBIG, "%s: %lld bytes is over the %zu-byte limit", path, (long long)st.st_size,
+                           max_bytes);
     }
     *size = (size_t)st.st_size;
     return 0;
@@ -109,8 +108,7 @@ int lisa_write_file_atomic(const char *path, const void *data, size_t size)
     }
     if (rc == 0 && fsync(fd) < 0) rc = lisa_seterr(LISA_EIO, "%s: fsync: %s", tmp, strerror(errno));
     close(fd);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = lisa_seterr(LISA_EIO, "%s: rename: %s", path, strerror(errno));
+    if (rc == 0 && rename(tmp, path) < 0) rc = lisa_seterr(LISA_EIO, "%s: rename: %s", path, strerror(errno));
     if (rc < 0) unlink(tmp);
 out:
     free(tmp);

@@ -6,7 +6,10 @@
 static int min_level = LOG_INFO;
 static const char *const names[] = {"debug", "info", "warning", "error"};
 
-void log_set_level(int level) { min_level = level; }
+void log_set_level(int level)
+{
+    min_level = level;
+}
 
 void log_msg(int level, const char *fmt, ...)
 {

@@ -8,13 +8,13 @@
 
 struct pool {
     int size;
-    pthread_t *threads;   // size - 1 workers
-    pthread_mutex_t mu;   // guards gen, busy, stop
-    pthread_cond_t wake;  // a new job or stop
-    pthread_cond_t done;  // busy reached 0
-    pthread_mutex_t run;  // serializes pool_for callers
-    unsigned long gen;    // job generation, bumped per pool_for
-    int busy;             // workers still inside the current job
+    pthread_t *threads;  // size - 1 workers
+    pthread_mutex_t mu;  // guards gen, busy, stop
+    pthread_cond_t wake; // a new job or stop
+    pthread_cond_t done; // busy reached 0
+    pthread_mutex_t run; // serializes pool_for callers
+    unsigned long gen;   // job generation, bumped per pool_for
+    int busy;            // workers still inside the current job
     int stop;
     // The current job.
     pool_fn fn;
@@ -112,7 +112,10 @@ void pool_free(pool *p)
     free(p);
 }
 
-int pool_size(const pool *p) { return p ? p->size : 1; }
+int pool_size(const pool *p)
+{
+    return p ? p->size : 1;
+}
 
 void pool_for(pool *p, int n, pool_fn fn, void *ctx)
 {

@@ -70,9 +70,7 @@ int sha256_feed_file(sha256_ctx *c, const char *path, uint64_t limit, uint64_t *
     int rc = 0;
     *fed = 0;
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path,
-                           strerror(errno));
+    if (!f) return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
     unsigned char *buf = malloc(CHUNK);
     if (!buf) {
         rc = lisa_seterr(LISA_ENOMEM, "%s: out of memory", path);
@@ -85,9 +83,7 @@ int sha256_feed_file(sha256_ctx *c, const char *path, uint64_t limit, uint64_t *
         if ((rc = sha256_update(c, buf, n)) < 0) goto out;
         *fed += n;
     }
-    if (ferror(f))
-        rc = lisa_seterr(LISA_EIO, "%s: read error after %llu bytes", path,
-                         (unsigned long long)*fed);
+    if (ferror(f)) rc = lisa_seterr(LISA_EIO, "%s: read error after %llu bytes", path, (unsigned long long)*fed);
 out:
     free(buf);
     fclose(f);
@@ -116,15 +112,13 @@ int sha256_git_blob_id(const char *path, char hex[41])
     int rc = 0;
     FILE *f = fopen(path, "rb");
     if (!f || fstat(fileno(f), &st) < 0) {
-        rc = lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path,
-                         strerror(errno));
+        rc = lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
         if (f) fclose(f);
         return rc;
     }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int hn = snprintf(head, sizeof head, "blob %lld", (long long)st.st_size) + 1; // with the NUL
-    int ok = md && EVP_DigestInit_ex(md, EVP_sha1(), NULL) == 1 &&
-             EVP_DigestUpdate(md, head, (size_t)hn) == 1;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha1(), NULL) == 1 && EVP_DigestUpdate(md, head, (size_t)hn) == 1;
     size_t k;
     while (ok && (k = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(md, buf, k) == 1;
     if (ferror(f))

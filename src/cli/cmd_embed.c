@@ -35,8 +35,10 @@ static int embed_image(clip_model *m, const char *path, float *out)
     int rc = img_load(path, NULL, &img, NULL);
     if (rc < 0) return rc;
     float *px = malloc((size_t)3 * pc->crop_h * pc->crop_w * sizeof *px);
-    if (!px) rc = lisa_seterr(LISA_ENOMEM, "%s: out of memory", path);
-    else if ((rc = prep_image(&img, pc, px)) == 0) rc = clip_embed_images(m, px, 1, out);
+    if (!px)
+        rc = lisa_seterr(LISA_ENOMEM, "%s: out of memory", path);
+    else if ((rc = prep_image(&img, pc, px)) == 0)
+        rc = clip_embed_images(m, px, 1, out);
     free(px);
     img_release(&img);
     return rc;
@@ -48,10 +50,14 @@ static int parse(int argc, char **argv, const char **dir, int *threads)
     int inputs = 0;
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc) return -1;
-        if (!strcmp(argv[i], "--model")) *dir = argv[i + 1];
-        else if (!strcmp(argv[i], "--threads")) *threads = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--text") || !strcmp(argv[i], "--image")) inputs++;
-        else return -1;
+        if (!strcmp(argv[i], "--model"))
+            *dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--threads"))
+            *threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--text") || !strcmp(argv[i], "--image"))
+            inputs++;
+        else
+            return -1;
     }
     return *dir && inputs ? 0 : -1;
 }
@@ -66,11 +72,16 @@ int cmd_embed(int argc, char **argv)
     float *out = malloc((size_t)clip_dim(m) * sizeof *out);
     for (int i = 1; i < argc && !status && out; i += 2) {
         int rc = 0;
-        if (!strcmp(argv[i], "--text")) rc = clip_embed_text_str(m, argv[i + 1], out);
-        else if (!strcmp(argv[i], "--image")) rc = embed_image(m, argv[i + 1], out);
-        else continue;
-        if (rc < 0) status = cli_fail("embed");
-        else print_vec(out, clip_dim(m));
+        if (!strcmp(argv[i], "--text"))
+            rc = clip_embed_text_str(m, argv[i + 1], out);
+        else if (!strcmp(argv[i], "--image"))
+            rc = embed_image(m, argv[i + 1], out);
+        else
+            continue;
+        if (rc < 0)
+            status = cli_fail("embed");
+        else
+            print_vec(out, clip_dim(m));
     }
     if (!out) status = cli_fail("embed");
     free(out);

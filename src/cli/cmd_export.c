@@ -14,11 +14,16 @@ int cmd_export(int argc, char **argv)
     const char *outp = NULL;
     if (settings_resolve(&cfg, argc, argv) < 0) return cli_fail("export");
     for (int i = 1; i < argc; i++) {
-        if (settings_flag_arity(argv[i])) i++;
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--embeddings")) flags |= STORE_EXPORT_EMBEDDINGS;
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) outp = argv[++i];
-        else json = -1;
+        if (settings_flag_arity(argv[i]))
+            i++;
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--embeddings"))
+            flags |= STORE_EXPORT_EMBEDDINGS;
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
+            outp = argv[++i];
+        else
+            json = -1;
     }
     if (json != 1) return fprintf(stderr, "usage: lisa export --json [--embeddings] [-o FILE] [--data DIR]\n"), 2;
     char path[SETTINGS_PATH_MAX + 16];

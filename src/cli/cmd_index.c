@@ -42,15 +42,21 @@ int cmd_index(int argc, char **argv)
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int np = 0;
     for (int i = 1; paths && i < argc; i++) {
-        if (settings_flag_arity(argv[i])) i++;
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) o.threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) o.batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-ocr")) o.no_ocr = 1;
+        if (settings_flag_arity(argv[i]))
+            i++;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            o.threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            o.batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-ocr"))
+            o.no_ocr = 1;
         else if (!strcmp(argv[i], "--progress") && i + 1 < argc) {
             const char *v = argv[++i];
             o.progress = !strcmp(v, "none") ? 0 : !strcmp(v, "lines") ? 2 : 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) return free(paths), usage();
-        else paths[np++] = argv[i];
+        } else if (argv[i][0] == '-' && argv[i][1])
+            return free(paths), usage();
+        else
+            paths[np++] = argv[i];
     }
     if (!paths || !np) return free(paths), usage();
     if (!o.no_ocr) omp_single(argv - 1); // main() passes argv + 1: argv[-1] is the program
@@ -69,8 +75,8 @@ int cmd_index(int argc, char **argv)
         fprintf(stderr,
                 "indexed %lld files in %.2fs: %lld new, %lld changed, %lld unchanged, %lld touched, %lld moved, "
                 "%lld copied, %lld removed, %lld embedded, %lld not images, %lld failed\n",
-                st.files, st.seconds, st.added, st.changed, st.unchanged, st.touched, st.moved, st.copied,
-                st.removed, st.embedded, st.nonimage, st.failed);
+                st.files, st.seconds, st.added, st.changed, st.unchanged, st.touched, st.moved, st.copied, st.removed,
+                st.embedded, st.nonimage, st.failed);
     if (rc == 0 && st.ocr_tested)
         fprintf(stderr,
                 "ocr: %lld tested (%.1f ms each), %lld skipped as text-free, %lld recognised (%.0f ms each), "

@@ -8,14 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: lisa models pull NAME [--dest DIR] [--revision REV] [--data DIR]\n"
-    "       lisa models list [--data DIR]\n"
-    "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
-    "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
-    "        blip-image-captioning-base, or a hub repo id owner/name\n"
-    "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
-    "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n";
+static const char usage[] = "usage: lisa models pull NAME [--dest DIR] [--revision REV] [--data DIR]\n"
+                            "       lisa models list [--data DIR]\n"
+                            "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
+                            "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
+                            "        blip-image-captioning-base, or a hub repo id owner/name\n"
+                            "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
+                            "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n";
 
 typedef struct {
     const char *name, *dest, *revision, *data, *model;
@@ -49,9 +48,8 @@ static int models_pull(const args *a)
     hub_report r;
     if (!a->name) return fprintf(stderr, "lisa models pull: which model?\n%s", usage), 2;
     if (hub_resolve_name(a->name, repo, local) < 0) return cli_fail("models pull");
-    int n = a->dest
-                ? snprintf(dest, sizeof dest, "%s", a->dest)
-                : snprintf(dest, sizeof dest, "%s/models/%s", modeldir_data_dir(a->data), local);
+    int n = a->dest ? snprintf(dest, sizeof dest, "%s", a->dest)
+                    : snprintf(dest, sizeof dest, "%s/models/%s", modeldir_data_dir(a->data), local);
     if (n < 0 || (size_t)n >= sizeof dest) {
         fprintf(stderr, "lisa models pull: destination path too long\n");
         return 1;
@@ -77,19 +75,16 @@ static int models_list(const args *a)
     size_t n;
     if (modeldir_list(a->data, &v, &n) < 0) return cli_fail("models list");
     if (n == 0)
-        printf("no models under %s/models%s\ninstall one with: lisa models pull %s\n",
-               modeldir_data_dir(a->data), getenv("LISA_MODELS") ? " or $LISA_MODELS" : "",
-               MODELDIR_DEFAULT_CLIP);
+        printf("no models under %s/models%s\ninstall one with: lisa models pull %s\n", modeldir_data_dir(a->data),
+               getenv("LISA_MODELS") ? " or $LISA_MODELS" : "", MODELDIR_DEFAULT_CLIP);
     for (size_t i = 0; i < n; i++) {
         char status[96];
         if (v[i].missing)
-            snprintf(status, sizeof status, "incomplete: no %s%s", v[i].missing,
-                     v[i].partial ? " (pull resumes)" : "");
+            snprintf(status, sizeof status, "incomplete: no %s%s", v[i].missing, v[i].partial ? " (pull resumes)" : "");
         else
             snprintf(status, sizeof status, "complete");
-        printf("%-30s %-6s %9.1f MiB  %-40s %s\n", v[i].name,
-               v[i].model_type[0] ? v[i].model_type : "?", v[i].bytes / 1048576.0, status,
-               v[i].path);
+        printf("%-30s %-6s %9.1f MiB  %-40s %s\n", v[i].name, v[i].model_type[0] ? v[i].model_type : "?",
+               v[i].bytes / 1048576.0, status, v[i].path);
     }
     free(v);
     return 0;
@@ -99,8 +94,7 @@ static int models_path(const args *a)
 {
     char dir[MODELDIR_PATH_MAX];
     const char *name = a->name ? a->name : MODELDIR_DEFAULT_CLIP;
-    if (modeldir_resolve(a->model, a->data, name, dir, sizeof dir) < 0)
-        return cli_fail("models path");
+    if (modeldir_resolve(a->model, a->data, name, dir, sizeof dir) < 0) return cli_fail("models path");
     printf("%s\n", dir);
     if (modeldir_check(dir, modeldir_kind_of(name), name, NULL) < 0) {
         fprintf(stderr, "lisa: %s\n", lisa_errmsg());

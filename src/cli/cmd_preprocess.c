@@ -9,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: lisa preprocess [--config preprocessor_config.json] [--max-pixels N]\n"
-    "                       [--pixels OUT.ppm] [--tensor OUT.f32] IMAGE\n"
-    "  --pixels  the resized, cropped 8-bit image (binary PPM)\n"
-    "  --tensor  the normalized CHW float32 tensor (raw little-endian)\n";
+static const char usage[] = "usage: lisa preprocess [--config preprocessor_config.json] [--max-pixels N]\n"
+                            "                       [--pixels OUT.ppm] [--tensor OUT.f32] IMAGE\n"
+                            "  --pixels  the resized, cropped 8-bit image (binary PPM)\n"
+                            "  --tensor  the normalized CHW float32 tensor (raw little-endian)\n";
 
 static int write_ppm(const img_t *im, const char *path)
 {
@@ -46,12 +45,18 @@ int cmd_preprocess(int argc, char **argv)
     img_opts o;
     img_opts_init(&o);
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) cfg_path = argv[++i];
-        else if (!strcmp(argv[i], "--pixels") && i + 1 < argc) pixels = argv[++i];
-        else if (!strcmp(argv[i], "--tensor") && i + 1 < argc) tensor = argv[++i];
-        else if (!strcmp(argv[i], "--max-pixels") && i + 1 < argc) o.max_pixels = atoll(argv[++i]);
-        else if (argv[i][0] != '-' && !image) image = argv[i];
-        else return fprintf(stderr, "%s", usage), 2;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            cfg_path = argv[++i];
+        else if (!strcmp(argv[i], "--pixels") && i + 1 < argc)
+            pixels = argv[++i];
+        else if (!strcmp(argv[i], "--tensor") && i + 1 < argc)
+            tensor = argv[++i];
+        else if (!strcmp(argv[i], "--max-pixels") && i + 1 < argc)
+            o.max_pixels = atoll(argv[++i]);
+        else if (argv[i][0] != '-' && !image)
+            image = argv[i];
+        else
+            return fprintf(stderr, "%s", usage), 2;
     }
     if (!image) return fprintf(stderr, "%s", usage), 2;
     prep_cfg c;

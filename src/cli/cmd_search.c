@@ -15,7 +15,8 @@ static int usage(const char *cmd)
     if (!strcmp(cmd, "similar"))
         fprintf(stderr, "usage: lisa similar IMAGE [--top-k N] [--json] [--model DIR] [--data DIR]\n");
     else
-        fprintf(stderr, "usage: lisa search \"query\" [--top-k N] [--clip-weight W] [--json] [--model DIR] [--data DIR]\n");
+        fprintf(stderr,
+                "usage: lisa search \"query\" [--top-k N] [--clip-weight W] [--json] [--model DIR] [--data DIR]\n");
     return 2;
 }
 
@@ -47,8 +48,8 @@ static void print_json(const search_results *res, const char *query)
 static void print_table(const search_results *res)
 {
     if (res->message[0]) fprintf(stderr, "lisa: %s\n", res->message);
-    printf("%3s %6s %6s %6s %7s %7s %-12s %9s %-19s %s\n", "#", "score", "clip", "kw", "cosine", "bm25",
-           "matched", "size", "date", "path");
+    printf("%3s %6s %6s %6s %7s %7s %-12s %9s %-19s %s\n", "#", "score", "clip", "kw", "cosine", "bm25", "matched",
+           "size", "date", "path");
     for (int i = 0; i < res->n; i++) {
         const search_result *r = &res->r[i];
         char cos[16];
@@ -72,11 +73,16 @@ static int run(int argc, char **argv, int similar)
     const char *arg = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
-        if (settings_flag_arity(argv[i])) i++;
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) return usage(argv[0]);
-        else if (arg) return usage(argv[0]);
-        else arg = argv[i];
+        if (settings_flag_arity(argv[i]))
+            i++;
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage(argv[0]);
+        else if (arg)
+            return usage(argv[0]);
+        else
+            arg = argv[i];
     }
     if (!arg) return usage(argv[0]);
     clip_model *m = NULL;
@@ -91,8 +97,10 @@ static int run(int argc, char **argv, int similar)
         rc = similar ? search_similar(s, arg, cfg.top_k, &res) : search_query(s, arg, cfg.top_k, cfg.clip_weight, &res);
     int status = rc < 0 ? cli_fail(argv[0]) : 0;
     if (rc == 0) {
-        if (json) print_json(&res, arg);
-        else print_table(&res);
+        if (json)
+            print_json(&res, arg);
+        else
+            print_table(&res);
         search_results_free(&res);
     }
     search_close(s);
@@ -100,5 +108,11 @@ static int run(int argc, char **argv, int similar)
     return status;
 }
 
-int cmd_search(int argc, char **argv) { return run(argc, argv, 0); }
-int cmd_search_similar(int argc, char **argv) { return run(argc, argv, 1); }
+int cmd_search(int argc, char **argv)
+{
+    return run(argc, argv, 0);
+}
+int cmd_search_similar(int argc, char **argv)
+{
+    return run(argc, argv, 1);
+}

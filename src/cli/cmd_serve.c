@@ -42,15 +42,24 @@ static int parse(int argc, char **argv, srv_opts *o, const char **folders)
     o->token = getenv("LISA_TOKEN");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (settings_flag_arity(a)) i++;
-        else if (!strcmp(a, "--host") && v) o->host = v, i++;
-        else if (!strcmp(a, "--folder") && v && o->nfolders < SRV_FOLDERS_MAX) folders[o->nfolders++] = v, i++;
-        else if (!strcmp(a, "--max-upload") && v && parse_mb(v, &o->max_upload) == 0) i++;
-        else if (!strcmp(a, "--threads") && v) o->threads = atoi(v), i++;
-        else if (!strcmp(a, "--token") && v) o->token = v, i++;
-        else if (!strcmp(a, "--no-model")) o->no_model = 1;
-        else if (!strcmp(a, "--quiet")) o->quiet = 1;
-        else return -1;
+        if (settings_flag_arity(a))
+            i++;
+        else if (!strcmp(a, "--host") && v)
+            o->host = v, i++;
+        else if (!strcmp(a, "--folder") && v && o->nfolders < SRV_FOLDERS_MAX)
+            folders[o->nfolders++] = v, i++;
+        else if (!strcmp(a, "--max-upload") && v && parse_mb(v, &o->max_upload) == 0)
+            i++;
+        else if (!strcmp(a, "--threads") && v)
+            o->threads = atoi(v), i++;
+        else if (!strcmp(a, "--token") && v)
+            o->token = v, i++;
+        else if (!strcmp(a, "--no-model"))
+            o->no_model = 1;
+        else if (!strcmp(a, "--quiet"))
+            o->quiet = 1;
+        else
+            return -1;
     }
     return 0;
 }

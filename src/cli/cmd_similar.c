@@ -4,4 +4,7 @@
 
 int cmd_search_similar(int argc, char **argv);
 
-int cmd_similar(int argc, char **argv) { return cmd_search_similar(argc, argv); }
+int cmd_similar(int argc, char **argv)
+{
+    return cmd_search_similar(argc, argv);
+}

@@ -13,9 +13,12 @@ int cmd_stats(int argc, char **argv)
     int json = 0;
     if (settings_resolve(&cfg, argc, argv) < 0) return cli_fail("stats");
     for (int i = 1; i < argc; i++) {
-        if (settings_flag_arity(argv[i])) i++;
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else return fprintf(stderr, "usage: lisa stats [--data DIR] [--json]\n"), 2;
+        if (settings_flag_arity(argv[i]))
+            i++;
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else
+            return fprintf(stderr, "usage: lisa stats [--data DIR] [--json]\n"), 2;
     }
     char path[SETTINGS_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/lisa.db", cfg.data_dir);

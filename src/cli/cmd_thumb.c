@@ -13,11 +13,16 @@ int cmd_thumb(int argc, char **argv)
     const char *env = getenv("LISA_THUMBNAIL_SIZE"), *in = NULL, *out = NULL;
     int size = env ? atoi(env) : IMG_THUMB_DEFAULT, quality = IMG_THUMB_QUALITY;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--size") && i + 1 < argc) size = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--quality") && i + 1 < argc) quality = atoi(argv[++i]);
-        else if (argv[i][0] != '-' && !in) in = argv[i];
-        else if (argv[i][0] != '-' && !out) out = argv[i];
-        else in = NULL, i = argc;
+        if (!strcmp(argv[i], "--size") && i + 1 < argc)
+            size = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quality") && i + 1 < argc)
+            quality = atoi(argv[++i]);
+        else if (argv[i][0] != '-' && !in)
+            in = argv[i];
+        else if (argv[i][0] != '-' && !out)
+            out = argv[i];
+        else
+            in = NULL, i = argc;
     }
     if (!in || !out || size < 16 || size > 4096 || quality < 1 || quality > 100) {
         fprintf(stderr, "usage: lisa thumb [--size 16..4096] [--quality 1..100] IMAGE OUT.jpg\n");

@@ -9,8 +9,9 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: lisa tokenize (--model DIR | --tokenizer FILE) [--max-length N] TEXT...\n"
-                    "  DIR holds tokenizer.json, or vocab.json + merges.txt; N defaults to %d\n",
+    fprintf(stderr,
+            "usage: lisa tokenize (--model DIR | --tokenizer FILE) [--max-length N] TEXT...\n"
+            "  DIR holds tokenizer.json, or vocab.json + merges.txt; N defaults to %d\n",
             BPE_CONTEXT_LEN);
     return 2;
 }

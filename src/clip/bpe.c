@@ -20,8 +20,7 @@
 #define CACHE_BYTES 30        // pieces longer than this are not cached
 #define CACHE_IDS 8           // nor pieces that give more ids than this
 
-static const char CLIP_SPLIT[] =
-    "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
+static const char CLIP_SPLIT[] = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
 typedef struct {
     uint64_t key; // (left id << 32) | right id; EMPTY_KEY when free
@@ -55,19 +54,19 @@ typedef struct {
 } added_tok;
 
 struct bpe_tok {
-    int32_t n_vocab;   // largest id + 1
-    char **id_str;     // (n_vocab) token text per id (in arena), NULL for holes
-    uint32_t *id_len;  // (n_vocab) its length in bytes
-    char *arena;       // all token texts, NUL-terminated
+    int32_t n_vocab;  // largest id + 1
+    char **id_str;    // (n_vocab) token text per id (in arena), NULL for holes
+    uint32_t *id_len; // (n_vocab) its length in bytes
+    char *arena;      // all token texts, NUL-terminated
     size_t arena_used, arena_cap;
-    vocab_slot *vtab;  // vocab hash
+    vocab_slot *vtab; // vocab hash
     uint32_t vmask;
-    merge_slot *mtab;  // merge hash
+    merge_slot *mtab; // merge hash
     uint32_t mmask;
     int32_t byte_id[256], byte_eow_id[256]; // byte -> id of its char (+ "</w>"), -1 missing
-    int16_t char_byte[0x144];                // byte-level char -> its byte, -1 none
+    int16_t char_byte[0x144];               // byte-level char -> its byte, -1 none
     int32_t bos, eos, unk;
-    char *eow;         // end-of-word suffix ("</w>")
+    char *eow; // end-of-word suffix ("</w>")
     size_t eow_len;
     added_tok added[MAX_ADDED];
     int n_added;
@@ -150,15 +149,13 @@ static int vocab_alloc(bpe_tok *t, int32_t n_vocab, size_t text_bytes)
     t->id_len = calloc((size_t)n_vocab, sizeof *t->id_len);
     t->arena = malloc(text_bytes);
     t->arena_cap = text_bytes;
-    if (!t->id_str || !t->id_len || !t->arena)
-        return lisa_seterr(LISA_ENOMEM, "tokenizer: vocab of %d ids", n_vocab);
+    if (!t->id_str || !t->id_len || !t->arena) return lisa_seterr(LISA_ENOMEM, "tokenizer: vocab of %d ids", n_vocab);
     return 0;
 }
 
 static int vocab_set(bpe_tok *t, int32_t id, const char *s, const char *file)
 {
-    if (id < 0 || id >= t->n_vocab)
-        return lisa_seterr(LISA_EFORMAT, "%s: token id %d out of range", file, id);
+    if (id < 0 || id >= t->n_vocab) return lisa_seterr(LISA_EFORMAT, "%s: token id %d out of range", file, id);
     if (t->id_str[id]) return 0; // added tokens repeat vocab entries
     size_t n = strlen(s);
     if (n >= t->arena_cap - t->arena_used) return lisa_seterr(LISA_EFORMAT, "%s: vocab changed", file);
@@ -190,8 +187,7 @@ static int merges_alloc(bpe_tok *t, size_t n)
 
 // Adds merge "a b" of the given rank. Like HF's Rust BPE, a merge whose parts or
 // result are not in the vocab is an error. A repeated pair keeps its first rank.
-static int merge_add(bpe_tok *t, const char *a, size_t na, const char *b, size_t nb,
-                     int32_t rank, const char *file)
+static int merge_add(bpe_tok *t, const char *a, size_t na, const char *b, size_t nb, int32_t rank, const char *file)
 {
     char buf[1024];
     if (na + nb >= sizeof buf) return lisa_seterr(LISA_EFORMAT, "%s: merge %d too long", file, rank);
@@ -199,8 +195,8 @@ static int merge_add(bpe_tok *t, const char *a, size_t na, const char *b, size_t
     memcpy(buf + na, b, nb);
     int32_t l = vocab_find(t, a, na), r = vocab_find(t, b, nb), m = vocab_find(t, buf, na + nb);
     if (l < 0 || r < 0 || m < 0)
-        return lisa_seterr(LISA_EFORMAT, "%s: merge %d (\"%.*s %.*s\") uses a token not in the vocab",
-                           file, rank, (int)na, a, (int)nb, b);
+        return lisa_seterr(LISA_EFORMAT, "%s: merge %d (\"%.*s %.*s\") uses a token not in the vocab", file, rank,
+                           (int)na, a, (int)nb, b);
     uint64_t key = (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
     uint32_t i = hash_pair(key) & t->mmask;
     while (t->mtab[i].key != EMPTY_KEY && t->mtab[i].key != key) i = (i + 1) & t->mmask;
@@ -287,14 +283,12 @@ static int check_pipeline(const cJSON *root, const char *file)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const char *mt = jstr(model, "type");
-    if (mt && strcmp(mt, "BPE"))
-        return lisa_seterr(LISA_EUNSUPPORTED, "%s: model type %s, not BPE", file, mt);
+    if (mt && strcmp(mt, "BPE")) return lisa_seterr(LISA_EUNSUPPORTED, "%s: model type %s, not BPE", file, mt);
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (!has_step(norm, "normalizers", "NFC", NULL) || !has_step(norm, "normalizers", "Lowercase", NULL))
         return lisa_seterr(LISA_EUNSUPPORTED, "%s: normalizer is not CLIP's (NFC + Lowercase)", file);
-    if (!has_step(pre, "pretokenizers", "Split", CLIP_SPLIT) ||
-        !has_step(pre, "pretokenizers", "ByteLevel", NULL))
+    if (!has_step(pre, "pretokenizers", "Split", CLIP_SPLIT) || !has_step(pre, "pretokenizers", "ByteLevel", NULL))
         return lisa_seterr(LISA_EUNSUPPORTED, "%s: pre_tokenizer is not CLIP's Split + ByteLevel", file);
     return 0;
 }
@@ -304,12 +298,14 @@ static int json_vocab(bpe_tok *t, const cJSON *vocab, const cJSON *added, const 
     int32_t max = -1, id;
     size_t bytes = 1;
     const cJSON *v;
-    cJSON_ArrayForEach(v, vocab) {
+    cJSON_ArrayForEach(v, vocab)
+    {
         if (jint(v, &id)) return lisa_seterr(LISA_EFORMAT, "%s: vocab \"%s\": bad id", file, v->string);
         if (id > max) max = id;
         bytes += strlen(v->string) + 1;
     }
-    cJSON_ArrayForEach(v, added) {
+    cJSON_ArrayForEach(v, added)
+    {
         if (jint(cJSON_GetObjectItemCaseSensitive(v, "id"), &id) || !jstr(v, "content"))
             return lisa_seterr(LISA_EFORMAT, "%s: added_tokens: bad entry", file);
         if (id > max) max = id;
@@ -317,10 +313,12 @@ static int json_vocab(bpe_tok *t, const cJSON *vocab, const cJSON *added, const 
     }
     if (max < 0) return lisa_seterr(LISA_EFORMAT, "%s: empty vocab", file);
     int rc = vocab_alloc(t, max + 1, bytes);
-    cJSON_ArrayForEach(v, vocab) {
+    cJSON_ArrayForEach(v, vocab)
+    {
         if (!rc) rc = vocab_set(t, (int32_t)v->valuedouble, v->string, file);
     }
-    cJSON_ArrayForEach(v, added) {
+    cJSON_ArrayForEach(v, added)
+    {
         id = (int32_t)cJSON_GetObjectItemCaseSensitive(v, "id")->valuedouble;
         if (!rc) rc = vocab_set(t, id, jstr(v, "content"), file);
         if (!rc) rc = added_add(t, jstr(v, "content"), id);
@@ -334,14 +332,14 @@ static int json_merges(bpe_tok *t, const cJSON *merges, const char *file)
     int rc = merges_alloc(t, (size_t)cJSON_GetArraySize(merges));
     int32_t rank = 0;
     const cJSON *m;
-    cJSON_ArrayForEach(m, merges) {
+    cJSON_ArrayForEach(m, merges)
+    {
         if (rc) break;
         const char *a = NULL, *b = NULL, *sp;
         size_t na = 0;
         if (cJSON_IsString(m) && (sp = strchr(m->valuestring, ' '))) {
             a = m->valuestring, na = (size_t)(sp - a), b = sp + 1;
-        } else if (cJSON_GetArraySize(m) == 2 && cJSON_IsString(m->child) &&
-                   cJSON_IsString(m->child->next)) {
+        } else if (cJSON_GetArraySize(m) == 2 && cJSON_IsString(m->child) && cJSON_IsString(m->child->next)) {
             a = m->child->valuestring, na = strlen(a), b = m->child->next->valuestring;
         }
         if (!a) return lisa_seterr(LISA_EFORMAT, "%s: merge %d is not \"a b\"", file, rank);
@@ -412,9 +410,7 @@ static int load_merges_txt(bpe_tok *t, const char *file)
             rc = lisa_seterr(LISA_EFORMAT, "%s: merge line %d is not \"a b\"", file, rank + 1);
             goto out;
         }
-        if ((rc = merge_add(t, line, (size_t)(sp - line), sp + 1, n - (size_t)(sp - line) - 1, rank++,
-                            file)))
-            goto out;
+        if ((rc = merge_add(t, line, (size_t)(sp - line), sp + 1, n - (size_t)(sp - line) - 1, rank++, file))) goto out;
     }
 out:
     free(buf);
@@ -486,8 +482,7 @@ static int resolve(const char *path, char *json, char *vocab, char *merges, size
     if (is_file(vocab) && !is_file(merges))
         return lisa_seterr(LISA_ENOTFOUND, "%s: missing (needed beside %s)", merges, vocab);
     if (!is_file(vocab))
-        return lisa_seterr(LISA_ENOTFOUND, "%s: neither tokenizer.json nor vocab.json + merges.txt found",
-                           path);
+        return lisa_seterr(LISA_ENOTFOUND, "%s: neither tokenizer.json nor vocab.json + merges.txt found", path);
     return 0;
 }
 
@@ -525,9 +520,18 @@ void bpe_free(bpe_tok *t)
     free(t);
 }
 
-int bpe_vocab_size(const bpe_tok *t) { return t->n_vocab; }
-int32_t bpe_bos(const bpe_tok *t) { return t->bos; }
-int32_t bpe_eos(const bpe_tok *t) { return t->eos; }
+int bpe_vocab_size(const bpe_tok *t)
+{
+    return t->n_vocab;
+}
+int32_t bpe_bos(const bpe_tok *t)
+{
+    return t->bos;
+}
+int32_t bpe_eos(const bpe_tok *t)
+{
+    return t->eos;
+}
 
 // ============================================================================
 // Normalization: UTF-8 repair, NFC, whitespace, lowercase
@@ -547,9 +551,12 @@ static size_t utf8_repair(const uint8_t *s, size_t n, uint8_t *out)
             out[o++] = b, i++;
             continue;
         }
-        if (b >= 0xC2 && b <= 0xDF) need = 1;
-        else if (b >= 0xE0 && b <= 0xEF) need = 2, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
-        else if (b >= 0xF0 && b <= 0xF4) need = 3, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+        if (b >= 0xC2 && b <= 0xDF)
+            need = 1;
+        else if (b >= 0xE0 && b <= 0xEF)
+            need = 2, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+        else if (b >= 0xF0 && b <= 0xF4)
+            need = 3, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
         size_t j = i + 1;
         int k = 0;
         while (k < need && j < n && s[j] >= lo && s[j] <= hi) lo = 0x80, hi = 0xBF, j++, k++;
@@ -567,8 +574,8 @@ static size_t utf8_repair(const uint8_t *s, size_t n, uint8_t *out)
 static int is_space(int32_t c)
 {
     if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
-    return c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
+    return c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000 || c == 0xFEFF;
 }
 
 static int is_letter(int32_t c)
@@ -597,11 +604,30 @@ static int is_cased(int32_t c)
 static int is_case_ignorable(int32_t c)
 {
     switch (c) {
-    case 0x27: case 0x2E: case 0x3A: case 0x5E: case 0x60: case 0xA8: case 0xAD: case 0xAF:
-    case 0xB4: case 0xB7: case 0xB8: case 0x387: case 0x55F: case 0x5F4: case 0x2018:
-    case 0x2019: case 0x2024: case 0x2027: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07:
-    case 0xFF0E: case 0xFF1A:
-        return 1;
+    case 0x27:
+    case 0x2E:
+    case 0x3A:
+    case 0x5E:
+    case 0x60:
+    case 0xA8:
+    case 0xAD:
+    case 0xAF:
+    case 0xB4:
+    case 0xB7:
+    case 0xB8:
+    case 0x387:
+    case 0x55F:
+    case 0x5F4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xFE13:
+    case 0xFE52:
+    case 0xFE55:
+    case 0xFF07:
+    case 0xFF0E:
+    case 0xFF1A: return 1;
     }
     utf8proc_category_t k = utf8proc_category(c);
     return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
@@ -633,10 +659,14 @@ static size_t fold_lower(int32_t *cp, size_t n, int32_t *out)
     size_t o = 0;
     for (size_t i = 0; i < m; i++) {
         int32_t c = cp[i];
-        if (c < 0x80) out[o++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-        else if (c == 0x130) out[o++] = 'i', out[o++] = 0x307;
-        else if (c == 0x3A3) out[o++] = final_sigma(cp, m, i) ? 0x3C2 : 0x3C3;
-        else out[o++] = utf8proc_tolower(c);
+        if (c < 0x80)
+            out[o++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+        else if (c == 0x130)
+            out[o++] = 'i', out[o++] = 0x307;
+        else if (c == 0x3A3)
+            out[o++] = final_sigma(cp, m, i) ? 0x3C2 : 0x3C3;
+        else
+            out[o++] = utf8proc_tolower(c);
     }
     return o;
 }
@@ -694,7 +724,10 @@ typedef struct {
     heap h;
 } bpe_scratch;
 
-static size_t scratch_bytes(size_t n) { return n * (3 * sizeof(int32_t) + 3 * sizeof(heap_ent)); }
+static size_t scratch_bytes(size_t n)
+{
+    return n * (3 * sizeof(int32_t) + 3 * sizeof(heap_ent));
+}
 
 static void scratch_init(bpe_scratch *s, void *mem, size_t n)
 {
@@ -719,7 +752,7 @@ static int bpe_merge(const bpe_tok *t, const uint8_t *b, int n, bpe_scratch *s, 
     while (s->h.n) {
         heap_ent e = heap_pop(&s->h);
         int32_t l = (int32_t)(uint32_t)e.key, r = e.right;
-        if (s->id[l] == DEAD || s->next[l] != r) continue; // stale: a side merged away
+        if (s->id[l] == DEAD || s->next[l] != r) continue;       // stale: a side merged away
         const merge_slot *m = merge_find(t, s->id[l], s->id[r]); // each rank is one pair
         if (!m || (uint64_t)m->rank != e.key >> 32) continue;
         s->id[l] = m->id;
@@ -770,17 +803,20 @@ static void cache_put(const bpe_tok *t, const uint8_t *b, int n, uint32_t h, con
 
 typedef struct {
     const bpe_tok *t;
-    int32_t *ids;  // caller's; ids[0] is BOS
-    int n, cap;    // ids written; content may fill ids[1..cap)
-    int32_t *cp;   // code points of the current section
+    int32_t *ids; // caller's; ids[0] is BOS
+    int n, cap;   // ids written; content may fill ids[1..cap)
+    int32_t *cp;  // code points of the current section
     size_t cp_cap;
-    int32_t *low;  // the same, folded and lowercased
+    int32_t *low; // the same, folded and lowercased
     size_t low_cap;
-    uint8_t *piece;// UTF-8 of one piece, then its ids scratch
+    uint8_t *piece; // UTF-8 of one piece, then its ids scratch
     size_t piece_cap;
 } enc;
 
-static int is_full(const enc *e) { return e->n >= e->cap; }
+static int is_full(const enc *e)
+{
+    return e->n >= e->cap;
+}
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -836,10 +872,12 @@ static int pretokenize(enc *e, const int32_t *c, size_t n)
             continue;
         }
         size_t k = c[i] == '\'' ? contraction(c, n, i) : 0;
-        if (k) j = i + k;
+        if (k)
+            j = i + k;
         else if (is_letter(c[i]))
             for (j = i + 1; j < n && is_letter(c[j]); j++) {}
-        else if (is_number(c[i])) j = i + 1;
+        else if (is_number(c[i]))
+            j = i + 1;
         else
             for (j = i + 1; j < n && !is_space(c[j]) && !is_letter(c[j]) && !is_number(c[j]); j++) {}
         int rc = emit_piece(e, c + i, j - i);
@@ -926,7 +964,8 @@ int bpe_encode(const bpe_tok *t, const char *text, size_t len, int32_t *ids, int
 {
     *n_ids = 0;
     if (max_ids < 2) return lisa_seterr(LISA_EINVAL, "tokenizer: max_ids %d < 2", max_ids);
-    if (len > BPE_MAX_TEXT) return lisa_seterr(LISA_ETOOBIG, "tokenizer: text of %zu bytes (cap %u)", len, BPE_MAX_TEXT);
+    if (len > BPE_MAX_TEXT)
+        return lisa_seterr(LISA_ETOOBIG, "tokenizer: text of %zu bytes (cap %u)", len, BPE_MAX_TEXT);
     if (!text && len) return lisa_seterr(LISA_EINVAL, "tokenizer: NULL text");
     enc e = {.t = t, .ids = ids, .n = 1, .cap = max_ids - 1};
     uint8_t *fixed = malloc(3 * len + 1);
@@ -980,8 +1019,10 @@ int bpe_decode(const bpe_tok *t, const int32_t *ids, int n, char *out, size_t ca
                 utf8proc_ssize_t k = utf8proc_iterate(s, -1, &c);
                 if (k <= 0) return lisa_seterr(LISA_EFORMAT, "tokenizer: token %d is not UTF-8", (int)ids[i]);
                 int b = char_byte(t, c);
-                if (b >= 0) tmp[0] = (uint8_t)b;
-                else w = (size_t)k, memcpy(tmp, s, w);
+                if (b >= 0)
+                    tmp[0] = (uint8_t)b;
+                else
+                    w = (size_t)k, memcpy(tmp, s, w);
                 s += k;
             }
             if (o + w >= cap) return lisa_seterr(LISA_ETOOBIG, "tokenizer: decode buffer of %zu bytes", cap);

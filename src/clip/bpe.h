@@ -41,10 +41,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BPE_CONTEXT_LEN 77           // CLIP's text context, BOS and EOS included
-#define BPE_MAX_TEXT (1u << 20)      // bytes of text bpe_encode() accepts
-#define BPE_MAX_FILE (64u << 20)     // bytes of tokenizer.json / vocab.json / merges.txt
-#define BPE_MAX_VOCAB (1 << 22)      // ids must be below this
+#define BPE_CONTEXT_LEN 77       // CLIP's text context, BOS and EOS included
+#define BPE_MAX_TEXT (1u << 20)  // bytes of text bpe_encode() accepts
+#define BPE_MAX_FILE (64u << 20) // bytes of tokenizer.json / vocab.json / merges.txt
+#define BPE_MAX_VOCAB (1 << 22)  // ids must be below this
 
 typedef struct bpe_tok bpe_tok;
 
@@ -65,8 +65,7 @@ void bpe_free(bpe_tok *t);
 // BOS, at most max_ids-2 content tokens, EOS. No padding. The caller owns ids,
 // which has room for max_ids >= 2 entries (BPE_CONTEXT_LEN for CLIP).
 // Errors: LISA_EINVAL (max_ids < 2), LISA_ETOOBIG (len > BPE_MAX_TEXT), LISA_ENOMEM.
-int bpe_encode(const bpe_tok *t, const char *text, size_t len, int32_t *ids, int max_ids,
-               int *n_ids);
+int bpe_encode(const bpe_tok *t, const char *text, size_t len, int32_t *ids, int max_ids, int *n_ids);
 
 // Turns ids back into text: special tokens are skipped, "</w>" becomes a space,
 // the trailing space is dropped. Writes a NUL-terminated string of *len bytes to

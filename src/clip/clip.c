@@ -15,31 +15,31 @@
 /* ---------------------------------------------------------------- weights and state */
 
 typedef struct {
-    const float *ln1_w, *ln1_b;               // (d)
-    const float *q_w, *q_b, *k_w, *k_b;       // (d, d), (d)
-    const float *v_w, *v_b, *o_w, *o_b;       // (d, d), (d)
-    const float *ln2_w, *ln2_b;               // (d)
-    const float *fc1_w, *fc1_b;               // (ffn, d), (ffn)
-    const float *fc2_w, *fc2_b;               // (d, ffn), (d)
+    const float *ln1_w, *ln1_b;         // (d)
+    const float *q_w, *q_b, *k_w, *k_b; // (d, d), (d)
+    const float *v_w, *v_b, *o_w, *o_b; // (d, d), (d)
+    const float *ln2_w, *ln2_b;         // (d)
+    const float *fc1_w, *fc1_b;         // (ffn, d), (ffn)
+    const float *fc2_w, *fc2_b;         // (d, ffn), (d)
 } clip_layer;
 
 typedef struct {
     cfg_tower c;
-    clip_layer *layer;                  // c.layers of them
-    const float *pos;                   // (n_pos, d) position embedding
-    const float *pre_w, *pre_b;         // vision pre_layrnorm (d); NULL for text
-    const float *post_w, *post_b;       // final_layer_norm / post_layernorm (d)
-    const float *proj;                  // (projection_dim, d), no bias
-    const float *tok;                   // text: (vocab, d) token embedding
-    const float *cls, *patch;           // vision: (d) class token, (d, C*p*p) patch conv
+    clip_layer *layer;            // c.layers of them
+    const float *pos;             // (n_pos, d) position embedding
+    const float *pre_w, *pre_b;   // vision pre_layrnorm (d); NULL for text
+    const float *post_w, *post_b; // final_layer_norm / post_layernorm (d)
+    const float *proj;            // (projection_dim, d), no bias
+    const float *tok;             // text: (vocab, d) token embedding
+    const float *cls, *patch;     // vision: (d) class token, (d, C*p*p) patch conv
 } clip_tower;
 
 // Scratch for one forward pass (llama2.c RunState). Capacities in floats.
 typedef struct {
     size_t cap_act, cap_mlp, cap_scores;
-    float *x, *h, *q, *k, *v, *att;     // (rows, d) each; att also holds the unfolded patches
-    float *mlp;                         // (rows, ffn)
-    float *scores;                      // (threads, n, n)
+    float *x, *h, *q, *k, *v, *att; // (rows, d) each; att also holds the unfolded patches
+    float *mlp;                     // (rows, ffn)
+    float *scores;                  // (threads, n, n)
 } clip_state;
 
 struct clip_model {
@@ -49,7 +49,7 @@ struct clip_model {
     bpe_tok *tok;
     clip_tower text, vision;
     pool *pool;
-    clip_state *states;                 // pool_size(pool) of them, one per thread
+    clip_state *states; // pool_size(pool) of them, one per thread
     pthread_mutex_t mu;
 };
 
@@ -88,11 +88,10 @@ static int load_layer(clip_model *m, const char *tw, const cfg_tower *c, int i, 
         (rc = W(q_w, d, d, "self_attn.q_proj.weight")) < 0 || (rc = W(q_b, d, 0, "self_attn.q_proj.bias")) < 0 ||
         (rc = W(k_w, d, d, "self_attn.k_proj.weight")) < 0 || (rc = W(k_b, d, 0, "self_attn.k_proj.bias")) < 0 ||
         (rc = W(v_w, d, d, "self_attn.v_proj.weight")) < 0 || (rc = W(v_b, d, 0, "self_attn.v_proj.bias")) < 0 ||
-        (rc = W(o_w, d, d, "self_attn.out_proj.weight")) < 0 ||
-        (rc = W(o_b, d, 0, "self_attn.out_proj.bias")) < 0 || (rc = W(ln2_w, d, 0, "layer_norm2.weight")) < 0 ||
-        (rc = W(ln2_b, d, 0, "layer_norm2.bias")) < 0 || (rc = W(fc1_w, ff, d, "mlp.fc1.weight")) < 0 ||
-        (rc = W(fc1_b, ff, 0, "mlp.fc1.bias")) < 0 || (rc = W(fc2_w, d, ff, "mlp.fc2.weight")) < 0 ||
-        (rc = W(fc2_b, d, 0, "mlp.fc2.bias")) < 0)
+        (rc = W(o_w, d, d, "self_attn.out_proj.weight")) < 0 || (rc = W(o_b, d, 0, "self_attn.out_proj.bias")) < 0 ||
+        (rc = W(ln2_w, d, 0, "layer_norm2.weight")) < 0 || (rc = W(ln2_b, d, 0, "layer_norm2.bias")) < 0 ||
+        (rc = W(fc1_w, ff, d, "mlp.fc1.weight")) < 0 || (rc = W(fc1_b, ff, 0, "mlp.fc1.bias")) < 0 ||
+        (rc = W(fc2_w, d, ff, "mlp.fc2.weight")) < 0 || (rc = W(fc2_b, d, 0, "mlp.fc2.bias")) < 0)
         return rc;
 #pragma GCC diagnostic pop
 #undef W
@@ -194,7 +193,6 @@ fail:
     return rc;
 }
 
-
 void clip_free(clip_model *m)
 {
     if (!m) return;
@@ -209,10 +207,22 @@ void clip_free(clip_model *m)
     free(m);
 }
 
-int clip_dim(const clip_model *m) { return m->cfg.projection_dim; }
-const clip_config *clip_cfg(const clip_model *m) { return &m->cfg; }
-const prep_cfg *clip_prep(const clip_model *m) { return &m->prep; }
-int clip_has_tokenizer(const clip_model *m) { return m->tok != NULL; }
+int clip_dim(const clip_model *m)
+{
+    return m->cfg.projection_dim;
+}
+const clip_config *clip_cfg(const clip_model *m)
+{
+    return &m->cfg;
+}
+const prep_cfg *clip_prep(const clip_model *m)
+{
+    return &m->prep;
+}
+int clip_has_tokenizer(const clip_model *m)
+{
+    return m->tok != NULL;
+}
 
 /* ---------------------------------------------------------------- scratch */
 
@@ -264,9 +274,12 @@ static void attn_task(void *ctx, int i, int tid)
 
 static void activate(cfg_act a, float *x, size_t n)
 {
-    if (a == ACT_GELU) t_gelu(x, n);
-    else if (a == ACT_GELU_TANH) t_gelu_tanh(x, n);
-    else t_quick_gelu(x, n);
+    if (a == ACT_GELU)
+        t_gelu(x, n);
+    else if (a == ACT_GELU_TANH)
+        t_gelu_tanh(x, n);
+    else
+        t_quick_gelu(x, n);
 }
 
 // One pre-LN transformer block over nseq sequences of n tokens held in s->x:
@@ -313,8 +326,7 @@ static int text_forward(clip_model *m, const int32_t *ids, int n, float *out)
     const clip_tower *t = &m->text;
     clip_state *s = &m->states[0];
     int d = t->c.hidden, P = m->cfg.projection_dim, rc;
-    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n * n)) < 0)
-        return rc;
+    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n * n)) < 0) return rc;
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * d;
         memcpy(xi, t->tok + (size_t)ids[i] * d, (size_t)d * sizeof *xi);
@@ -375,8 +387,8 @@ static int vision_forward(const clip_model *m, clip_state *s, pool *pl, const fl
     int C = m->cfg.num_channels, S = m->cfg.image_size, p = m->cfg.patch_size, g = S / p, np = g * g;
     int n = np + 1, d = t->c.hidden, K = C * p * p, P = m->cfg.projection_dim, rc;
     size_t act = (size_t)B * n * d, patches = (size_t)B * np * K;
-    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate,
-                            (size_t)n * n)) < 0)
+    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, (size_t)n * n)) <
+        0)
         return rc;
     for (int b = 0; b < B; b++) unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * np * K);
     t_matmul_pool(pl, s->q, s->att, t->patch, NULL, B * np, K, d);
@@ -410,8 +422,8 @@ static void image_task(void *ctx, int i, int tid)
     size_t img = (size_t)m->cfg.num_channels * m->cfg.image_size * m->cfg.image_size;
     int b0 = i * j->group, nb = j->batch - b0 < j->group ? j->batch - b0 : j->group;
     if (j->rc[tid] < 0) return;
-    j->rc[tid] = vision_forward(m, &m->states[tid], NULL, j->pixels + b0 * img, nb,
-                                j->out + (size_t)b0 * m->cfg.projection_dim);
+    j->rc[tid] =
+        vision_forward(m, &m->states[tid], NULL, j->pixels + b0 * img, nb, j->out + (size_t)b0 * m->cfg.projection_dim);
 }
 
 // Batches of at least two images per thread run image-parallel: each thread

@@ -75,8 +75,7 @@ static int first_frame(GifFileType *g, img_t *im)
     if (g->Image.Width <= 0 || g->Image.Height <= 0 || g->Image.Left < 0 || g->Image.Top < 0)
         return lisa_seterr(LISA_EFORMAT, "GIF: bad frame geometry");
     // The frame is decoded whole even where it overhangs the screen: cap it too.
-    int rc = img__check_dims("GIF frame", g->Image.Width, g->Image.Height,
-                             (long long)im->w * im->h * 4);
+    int rc = img__check_dims("GIF frame", g->Image.Width, g->Image.Height, (long long)im->w * im->h * 4);
     if (rc < 0) return rc;
     GifByteType *line = malloc((size_t)g->Image.Width);
     if (!line) return lisa_seterr(LISA_ENOMEM, "GIF: out of memory");
@@ -96,8 +95,7 @@ int img__decode_gif(const uint8_t *d, size_t n, const img_opts *o, img_t *out)
         (rc = img_alloc(out, g->SWidth, g->SHeight)) < 0)
         goto done;
     GifColorType bg = {0, 0, 0};
-    if (g->SColorMap && g->SBackGroundColor < g->SColorMap->ColorCount)
-        bg = g->SColorMap->Colors[g->SBackGroundColor];
+    if (g->SColorMap && g->SBackGroundColor < g->SColorMap->ColorCount) bg = g->SColorMap->Colors[g->SBackGroundColor];
     fill(out, &bg);
     if ((rc = first_frame(g, out)) < 0) img_release(out);
 done:

@@ -9,8 +9,8 @@
 
 static int heif_fail(struct heif_error e, const char *what)
 {
-    return lisa_seterr(e.code == heif_error_Memory_allocation_error ? LISA_ENOMEM : LISA_EFORMAT,
-                       "HEIF: %s: %s", what, e.message ? e.message : "error");
+    return lisa_seterr(e.code == heif_error_Memory_allocation_error ? LISA_ENOMEM : LISA_EFORMAT, "HEIF: %s: %s", what,
+                       e.message ? e.message : "error");
 }
 
 static int copy_plane(const struct heif_image *hi, img_t *out)
@@ -37,16 +37,24 @@ int img__decode_heif(const uint8_t *d, size_t n, const img_opts *o, img_t *out)
     memset(out, 0, sizeof *out);
     if (!ctx) return lisa_seterr(LISA_ENOMEM, "HEIF: out of memory");
     e = heif_context_read_from_memory_without_copy(ctx, d, n, NULL);
-    if (e.code) { rc = heif_fail(e, "container"); goto done; }
+    if (e.code) {
+        rc = heif_fail(e, "container");
+        goto done;
+    }
     e = heif_context_get_primary_image_handle(ctx, &h);
-    if (e.code) { rc = heif_fail(e, "primary image"); goto done; }
-    rc = img__check_dims("HEIF", heif_image_handle_get_width(h), heif_image_handle_get_height(h),
-                         o->max_pixels);
+    if (e.code) {
+        rc = heif_fail(e, "primary image");
+        goto done;
+    }
+    rc = img__check_dims("HEIF", heif_image_handle_get_width(h), heif_image_handle_get_height(h), o->max_pixels);
     if (rc < 0) goto done;
     opt = heif_decoding_options_alloc();
     if (opt) opt->ignore_transformations = o->no_orient ? 1 : 0;
     e = heif_decode_image(h, &hi, heif_colorspace_RGB, heif_chroma_interleaved_RGB, opt);
-    if (e.code) { rc = heif_fail(e, "decode"); goto done; }
+    if (e.code) {
+        rc = heif_fail(e, "decode");
+        goto done;
+    }
     rc = copy_plane(hi, out);
 done:
     heif_image_release(hi);

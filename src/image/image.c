@@ -40,8 +40,8 @@ void img_release(img_t *im)
 
 static int heif_brand(const uint8_t *b)
 {
-    static const char *const brands[] = {"heic", "heix", "hevc", "hevx", "heim", "heis",
-                                         "mif1", "msf1", "avif", "avis"};
+    static const char *const brands[] = {"heic", "heix", "hevc", "hevx", "heim",
+                                         "heis", "mif1", "msf1", "avif", "avis"};
     for (size_t i = 0; i < sizeof brands / sizeof brands[0]; i++)
         if (!memcmp(b, brands[i], 4)) return 1;
     return 0;
@@ -67,8 +67,7 @@ img_format img_sniff(const uint8_t *d, size_t n)
 
 const char *img_format_name(img_format f)
 {
-    static const char *const names[] = {"unknown", "JPEG", "PNG", "WebP",
-                                        "GIF",     "HEIF", "BMP", "TIFF"};
+    static const char *const names[] = {"unknown", "JPEG", "PNG", "WebP", "GIF", "HEIF", "BMP", "TIFF"};
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
 
@@ -122,8 +121,7 @@ int img_orient(img_t *im, int o)
     int ow = orient_map[o].swap ? im->h : im->w, oh = orient_map[o].swap ? im->w : im->h;
     int rc = img_alloc(&out, ow, oh);
     if (rc < 0) return rc;
-    const int ax = orient_map[o].ax, bx = orient_map[o].bx, ay = orient_map[o].ay,
-              by = orient_map[o].by;
+    const int ax = orient_map[o].ax, bx = orient_map[o].bx, ay = orient_map[o].ay, by = orient_map[o].by;
     const int cx = orient_map[o].cw * (im->w - 1), cy = orient_map[o].ch * (im->h - 1);
     for (int y = 0; y < oh; y++) {
         uint8_t *dst = out.px + (size_t)y * ow * 3;
@@ -152,8 +150,7 @@ int img__check_dims(const char *fmt, long long w, long long h, long long max_pix
     if (w <= 0 || h <= 0) return lisa_seterr(LISA_EFORMAT, "%s: zero image size (%lldx%lld)", fmt, w, h);
     if (max_pixels <= 0) max_pixels = IMG_DEFAULT_MAX_PIXELS;
     if (w > INT32_MAX / 4 || h > INT32_MAX / 4 || w * h > max_pixels)
-        return lisa_seterr(LISA_ETOOBIG, "%s: %lldx%lld is over the %lld-pixel limit", fmt, w, h,
-                           max_pixels);
+        return lisa_seterr(LISA_ETOOBIG, "%s: %lldx%lld is over the %lld-pixel limit", fmt, w, h, max_pixels);
     return 0;
 }
 

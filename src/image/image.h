@@ -34,7 +34,7 @@ typedef struct {
     // JPEG only: decode with DCT scaling at the largest factor (1/2, 1/4, 1/8)
     // that keeps the short side >= min_side. 0 decodes at full size.
     int min_side;
-    int min_long; // JPEG only: likewise keep the long side >= min_long
+    int min_long;  // JPEG only: likewise keep the long side >= min_long
     int no_orient; // 1: leave the stored orientation as it is
 } img_opts;
 

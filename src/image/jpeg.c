@@ -104,13 +104,11 @@ int img__decode_jpeg(const uint8_t *d, size_t n, const img_opts *o, img_t *out, 
         return rc;
     }
     *orient = find_orientation(&c);
-    c.out_color_space =
-        (c.jpeg_color_space == JCS_CMYK || c.jpeg_color_space == JCS_YCCK) ? JCS_CMYK : JCS_RGB;
+    c.out_color_space = (c.jpeg_color_space == JCS_CMYK || c.jpeg_color_space == JCS_YCCK) ? JCS_CMYK : JCS_RGB;
     c.scale_num = 1;
     c.scale_denom = (unsigned)pick_denom((int)c.image_width, (int)c.image_height, o);
     jpeg_start_decompress(&c);
-    if ((rc = img_alloc(out, (int)c.output_width, (int)c.output_height)) == 0 &&
-        (rc = read_pixels(&c, out)) == 0)
+    if ((rc = img_alloc(out, (int)c.output_width, (int)c.output_height)) == 0 && (rc = read_pixels(&c, out)) == 0)
         jpeg_finish_decompress(&c);
     if (rc == 0 && e.truncated) rc = lisa_seterr(LISA_EFORMAT, "JPEG: truncated file");
     jpeg_destroy_decompress(&c);

@@ -43,8 +43,7 @@ static char *clean_text(const char *s)
 {
     char *conv = NULL, *out;
     if (!s) return NULL;
-    if (!g_utf8_validate(s, -1, NULL))
-        s = conv = g_convert(s, -1, "UTF-8", "ISO-8859-1", NULL, NULL, NULL);
+    if (!g_utf8_validate(s, -1, NULL)) s = conv = g_convert(s, -1, "UTF-8", "ISO-8859-1", NULL, NULL, NULL);
     if (!s) return NULL;
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
     size_t n = strlen(s);
@@ -123,12 +122,8 @@ static int parse_date(const char *s, struct tm *tm)
     int leap = (v[0] % 4 == 0 && v[0] % 100) || v[0] % 400 == 0;
     if (v[1] == 2 && v[2] == 29 && !leap) return -1;
     if (v[3] > 23 || v[4] > 59 || v[5] > 60) return -1;
-    *tm = (struct tm){.tm_year = v[0] - 1900,
-                      .tm_mon = v[1] - 1,
-                      .tm_mday = v[2],
-                      .tm_hour = v[3],
-                      .tm_min = v[4],
-                      .tm_sec = v[5]};
+    *tm = (struct tm){
+        .tm_year = v[0] - 1900, .tm_mon = v[1] - 1, .tm_mday = v[2], .tm_hour = v[3], .tm_min = v[4], .tm_sec = v[5]};
     return 0;
 }
 
@@ -137,8 +132,8 @@ static int set_date(meta_info *m, const char *s)
     struct tm tm;
     if (!s || parse_date(s, &tm) < 0) return -1;
     char iso[80]; // fields are range-checked: always 19 characters
-    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
     snprintf(m->date_taken, sizeof m->date_taken, "%.19s", iso);
     m->date_unix = (int64_t)timegm(&tm);
     return 0;
@@ -260,8 +255,7 @@ static void read_gps(GExiv2Metadata *md, meta_info *m)
     if (ok && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && (lat != 0 || lon != 0)) {
         m->has_gps = 1;
         m->lat = lat, m->lon = lon;
-        if (gexiv2_metadata_try_get_gps_altitude(md, &alt, &err) && !err && isfinite(alt))
-            m->alt = alt;
+        if (gexiv2_metadata_try_get_gps_altitude(md, &alt, &err) && !err && isfinite(alt)) m->alt = alt;
         if (err) g_error_free(err);
     }
 }
@@ -269,10 +263,9 @@ static void read_gps(GExiv2Metadata *md, meta_info *m)
 static void read_text(GExiv2Metadata *md, meta_info *m)
 {
     static const char *const title[] = {"Xmp.dc.title", "Iptc.Application2.ObjectName", NULL};
-    static const char *const head[] = {"Xmp.photoshop.Headline", "Iptc.Application2.Headline",
+    static const char *const head[] = {"Xmp.photoshop.Headline", "Iptc.Application2.Headline", NULL};
+    static const char *const desc[] = {"Xmp.dc.description", "Iptc.Application2.Caption", "Exif.Image.ImageDescription",
                                        NULL};
-    static const char *const desc[] = {"Xmp.dc.description", "Iptc.Application2.Caption",
-                                       "Exif.Image.ImageDescription", NULL};
     m->title = strip_lang(first_text(md, title));
     m->headline = strip_lang(first_text(md, head));
     m->description = strip_lang(first_text(md, desc));
@@ -288,8 +281,7 @@ static int open_md(const char *path, GExiv2Metadata **out)
     *out = NULL;
     if (!md) return lisa_seterr(LISA_ENOMEM, "%s: metadata reader", path);
     if (!gexiv2_metadata_open_path(md, path, &err)) {
-        int rc = lisa_seterr(LISA_EFORMAT, "%s: metadata: %s", path,
-                             err && err->message ? err->message : "unreadable");
+        int rc = lisa_seterr(LISA_EFORMAT, "%s: metadata: %s", path, err && err->message ? err->message : "unreadable");
         if (err) g_error_free(err);
         g_object_unref(md);
         return rc;
@@ -305,8 +297,7 @@ int meta_read(const char *path, meta_info *out)
     memset(out, 0, sizeof *out);
     out->date_unix = META_NO_DATE;
     if (stat(path, &sb) != 0)
-        return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path,
-                           strerror(errno));
+        return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode)) return lisa_seterr(LISA_EIO, "%s: not a regular file", path);
     pthread_once(&init_once, init_exiv2);
     if (!init_ok) return lisa_seterr(LISA_EUNSUPPORTED, "%s: gexiv2 failed to initialise", path);
@@ -327,9 +318,8 @@ int meta_read(const char *path, meta_info *out)
 
 int meta_date_words(const meta_info *m, char *buf, int n)
 {
-    static const char *const months[] = {"january",   "february", "march",    "april",
-                                         "may",       "june",     "july",     "august",
-                                         "september", "october",  "november", "december"};
+    static const char *const months[] = {"january", "february", "march",     "april",   "may",      "june",
+                                         "july",    "august",   "september", "october", "november", "december"};
     static const char *const seasons[] = {"winter", "spring", "summer", "autumn"};
     int y, mo;
     if (n <= 0) return 0;
@@ -367,8 +357,7 @@ static void put_camera(GString *s, const meta_info *m)
         if (!is_company_word(mk[i])) put_word(s, mk[i]);
     const char *model = m->model;
     size_t l = mk && mk[0] ? strlen(mk[0]) : 0;
-    if (l && !g_ascii_strncasecmp(model, mk[0], l) && (model[l] == ' ' || !model[l]))
-        model += l + (model[l] == ' ');
+    if (l && !g_ascii_strncasecmp(model, mk[0], l) && (model[l] == ' ' || !model[l])) model += l + (model[l] == ' ');
     put_word(s, model);
     g_strfreev(mk);
 }

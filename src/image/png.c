@@ -27,15 +27,17 @@ static void on_error(png_structp p, png_const_charp msg)
     png_longjmp(p, 1);
 }
 
-static void on_warning(png_structp p, png_const_charp msg) { (void)p, (void)msg; }
+static void on_warning(png_structp p, png_const_charp msg)
+{
+    (void)p, (void)msg;
+}
 
 static void set_rgb8(png_structp p, png_infop info)
 {
     int type = png_get_color_type(p, info);
     if (png_get_bit_depth(p, info) == 16) png_set_strip_16(p);
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(p);
-    if (type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(p, info) < 8)
-        png_set_expand_gray_1_2_4_to_8(p);
+    if (type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(p, info) < 8) png_set_expand_gray_1_2_4_to_8(p);
     if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(p);
     png_set_strip_alpha(p); // also drops alpha expanded from tRNS
     png_set_interlace_handling(p);
@@ -73,8 +75,7 @@ int img__decode_png(const uint8_t *d, size_t n, const img_opts *o, img_t *out, i
     png_set_user_limits(p, 0x7fffffff, 0x7fffffff);
     png_set_chunk_malloc_max(p, 16 * 1024 * 1024); // text/ICC chunk bombs
     png_read_info(p, info);
-    if ((rc = img__check_dims("PNG", png_get_image_width(p, info), png_get_image_height(p, info),
-                              o->max_pixels)) < 0)
+    if ((rc = img__check_dims("PNG", png_get_image_width(p, info), png_get_image_height(p, info), o->max_pixels)) < 0)
         goto fail;
     *orient = png_orientation(p, info);
     set_rgb8(p, info);
@@ -82,8 +83,7 @@ int img__decode_png(const uint8_t *d, size_t n, const img_opts *o, img_t *out, i
         rc = lisa_seterr(LISA_EUNSUPPORTED, "PNG: unexpected pixel layout");
         goto fail;
     }
-    if ((rc = img_alloc(out, (int)png_get_image_width(p, info), (int)png_get_image_height(p, info))) < 0)
-        goto fail;
+    if ((rc = img_alloc(out, (int)png_get_image_width(p, info), (int)png_get_image_height(p, info))) < 0) goto fail;
     if (!(rows = malloc(sizeof *rows * (size_t)out->h))) {
         rc = lisa_seterr(LISA_ENOMEM, "PNG: out of memory");
         goto fail;

@@ -99,17 +99,15 @@ static int parse_cfg(const cJSON *root, prep_cfg *c, const char *path)
     if ((rc = get_flag(root, "do_resize", &c->do_resize, path)) < 0 ||
         (rc = get_flag(root, "do_center_crop", &c->do_center_crop, path)) < 0 ||
         (rc = get_flag(root, "do_rescale", &c->do_rescale, path)) < 0 ||
-        (rc = get_flag(root, "do_normalize", &c->do_normalize, path)) < 0 ||
-        (rc = get_size(root, c, path)) < 0 || (rc = get_crop(root, c, path)) < 0 ||
-        (rc = get_triple(root, "image_mean", c->mean, path)) < 0 ||
+        (rc = get_flag(root, "do_normalize", &c->do_normalize, path)) < 0 || (rc = get_size(root, c, path)) < 0 ||
+        (rc = get_crop(root, c, path)) < 0 || (rc = get_triple(root, "image_mean", c->mean, path)) < 0 ||
         (rc = get_triple(root, "image_std", c->std, path)) < 0)
         return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "rescale_factor"))) {
         if (!cJSON_IsNumber(v) || !(v->valuedouble > 0)) return bad(path, "rescale_factor", "must be > 0");
         c->rescale = v->valuedouble;
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(root, "resample")) &&
-        (!cJSON_IsNumber(v) || v->valueint != 3))
+    if ((v = cJSON_GetObjectItemCaseSensitive(root, "resample")) && (!cJSON_IsNumber(v) || v->valueint != 3))
         return lisa_seterr(LISA_EUNSUPPORTED, "%s: \"resample\": only 3 (bicubic) is supported", path);
     for (int i = 0; i < 3; i++)
         if (!(c->std[i] != 0)) return bad(path, "image_std", "must be non-zero");
@@ -138,7 +136,10 @@ void prep_resize_dims(int w, int h, int size, int *ow, int *oh)
 }
 
 // Python's a // 2 for possibly negative a.
-static int floor_half(int a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
+static int floor_half(int a)
+{
+    return a >= 0 ? a / 2 : -((-a + 1) / 2);
+}
 
 int img_center_crop(const img_t *src, int w, int h, img_t *out)
 {
@@ -151,9 +152,7 @@ int img_center_crop(const img_t *src, int w, int h, img_t *out)
         memset(row, 0, (size_t)w * 3);
         if (sy < 0 || sy >= src->h) continue;
         int x0 = dx < 0 ? -dx : 0, x1 = src->w - dx < w ? src->w - dx : w;
-        if (x1 > x0)
-            memcpy(row + (size_t)x0 * 3, src->px + ((size_t)sy * src->w + x0 + dx) * 3,
-                   (size_t)(x1 - x0) * 3);
+        if (x1 > x0) memcpy(row + (size_t)x0 * 3, src->px + ((size_t)sy * src->w + x0 + dx) * 3, (size_t)(x1 - x0) * 3);
     }
     return 0;
 }
@@ -169,9 +168,12 @@ int prep_pixels(const img_t *src, const prep_cfg *c, img_t *out)
         if ((rc = img_resize_bicubic(src, ow, oh, &resized)) < 0) return rc;
         cur = &resized;
     }
-    if (c->do_center_crop) rc = img_center_crop(cur, c->crop_w, c->crop_h, out);
-    else if (cur == &resized) *out = resized, resized.px = NULL;
-    else rc = img_center_crop(cur, cur->w, cur->h, out);
+    if (c->do_center_crop)
+        rc = img_center_crop(cur, c->crop_w, c->crop_h, out);
+    else if (cur == &resized)
+        *out = resized, resized.px = NULL;
+    else
+        rc = img_center_crop(cur, cur->w, cur->h, out);
     img_release(&resized);
     return rc;
 }

@@ -8,10 +8,10 @@
 
 typedef struct {
     int do_resize, do_center_crop, do_rescale, do_normalize;
-    int shortest_edge;    // resize target for the short side; 0: use resize_w x resize_h
+    int shortest_edge;      // resize target for the short side; 0: use resize_w x resize_h
     int resize_w, resize_h; // exact resize (HF size {"height","width"}), aspect not kept
-    int crop_h, crop_w;   // center crop size
-    double rescale;       // usually 1/255
+    int crop_h, crop_w;     // center crop size
+    double rescale;         // usually 1/255
     float mean[3], std[3];
 } prep_cfg;
 

@@ -13,7 +13,11 @@ static tsize_t t_read(thandle_t h, tdata_t buf, tsize_t len)
     return len < 0 ? 0 : (tsize_t)img__read(h, buf, (size_t)len);
 }
 
-static tsize_t t_write(thandle_t h, tdata_t buf, tsize_t len) { (void)h, (void)buf, (void)len; return -1; }
+static tsize_t t_write(thandle_t h, tdata_t buf, tsize_t len)
+{
+    (void)h, (void)buf, (void)len;
+    return -1;
+}
 
 static toff_t t_seek(thandle_t h, toff_t off, int whence)
 {
@@ -24,8 +28,15 @@ static toff_t t_seek(thandle_t h, toff_t off, int whence)
     return r->off;
 }
 
-static int t_close(thandle_t h) { (void)h; return 0; }
-static toff_t t_size(thandle_t h) { return ((img__reader *)h)->n; }
+static int t_close(thandle_t h)
+{
+    (void)h;
+    return 0;
+}
+static toff_t t_size(thandle_t h)
+{
+    return ((img__reader *)h)->n;
+}
 
 static _Thread_local char tiff_msg[200];
 
@@ -35,7 +46,10 @@ static void on_error(const char *mod, const char *fmt, va_list ap)
     vsnprintf(tiff_msg, sizeof tiff_msg, fmt, ap);
 }
 
-static void on_warning(const char *mod, const char *fmt, va_list ap) { (void)mod, (void)fmt, (void)ap; }
+static void on_warning(const char *mod, const char *fmt, va_list ap)
+{
+    (void)mod, (void)fmt, (void)ap;
+}
 
 static int read_rgba(TIFF *t, int w, int h, int orient, img_t *out)
 {
@@ -71,7 +85,7 @@ int img__decode_tiff(const uint8_t *d, size_t n, const img_opts *o, img_t *out, 
     if (!t) return lisa_seterr(LISA_EFORMAT, "TIFF: %s", tiff_msg[0] ? tiff_msg : "bad header");
     TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
     TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
-    TIFFGetFieldDefaulted(t, TIFFTAG_ORIENTATION, &or);
+    TIFFGetFieldDefaulted(t, TIFFTAG_ORIENTATION, & or);
     if ((rc = img__check_dims("TIFF", w, h, o->max_pixels)) == 0) {
         *orient = or >= 1 && or <= 8 ? or : 1;
         rc = read_rgba(t, (int)w, (int)h, *orient, out);

@@ -50,8 +50,7 @@ int img__decode_webp(const uint8_t *d, size_t n, const img_opts *o, img_t *out, 
     WebPBitstreamFeatures f;
     int rc;
     memset(out, 0, sizeof *out);
-    if (WebPGetFeatures(d, n, &f) != VP8_STATUS_OK)
-        return lisa_seterr(LISA_EFORMAT, "WebP: bad or truncated header");
+    if (WebPGetFeatures(d, n, &f) != VP8_STATUS_OK) return lisa_seterr(LISA_EFORMAT, "WebP: bad or truncated header");
     if ((rc = img__check_dims("WebP", f.width, f.height, o->max_pixels)) < 0) return rc;
     *orient = webp_orientation(d, n);
     if (f.has_animation) return decode_first_frame(d, n, out);

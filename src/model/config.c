@@ -34,15 +34,14 @@ const char *cfg_act_name(cfg_act a)
 /* ---------------------------------------------------------------- key readers */
 
 // An integer key in [lo, hi]; absent keeps *out.
-static int get_int(const cJSON *obj, const char *sect, const char *key, int lo, int hi, int *out,
-                   const char *file)
+static int get_int(const cJSON *obj, const char *sect, const char *key, int lo, int hi, int *out, const char *file)
 {
     const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
     if (!v || cJSON_IsNull(v)) return 0;
     double d = v->valuedouble;
     if (!cJSON_IsNumber(v) || d != floor(d) || d < lo || d > hi)
-        return lisa_seterr(LISA_EFORMAT, "%s: %s%s%s: expected an integer in [%d, %d]", file, sect,
-                           *sect ? "." : "", key, lo, hi);
+        return lisa_seterr(LISA_EFORMAT, "%s: %s%s%s: expected an integer in [%d, %d]", file, sect, *sect ? "." : "",
+                           key, lo, hi);
     *out = (int)d;
     return 0;
 }
@@ -62,13 +61,17 @@ static int get_act(const cJSON *obj, const char *sect, cfg_act *out, const char 
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "hidden_act");
     if (!v) return 0;
     const char *s = cJSON_IsString(v) ? v->valuestring : "";
-    if (!strcmp(s, "quick_gelu")) *out = ACT_QUICK_GELU;
-    else if (!strcmp(s, "gelu")) *out = ACT_GELU;
+    if (!strcmp(s, "quick_gelu"))
+        *out = ACT_QUICK_GELU;
+    else if (!strcmp(s, "gelu"))
+        *out = ACT_GELU;
     else if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") || !strcmp(s, "gelu_fast"))
         *out = ACT_GELU_TANH;
     else
-        return lisa_seterr(LISA_EUNSUPPORTED, "%s: %s.hidden_act: \"%.40s\" is not quick_gelu, gelu, gelu_new or "
-                           "gelu_pytorch_tanh", file, sect, s);
+        return lisa_seterr(LISA_EUNSUPPORTED,
+                           "%s: %s.hidden_act: \"%.40s\" is not quick_gelu, gelu, gelu_new or "
+                           "gelu_pytorch_tanh",
+                           file, sect, s);
     return 0;
 }
 
@@ -82,8 +85,8 @@ static int get_tower(const cJSON *obj, const char *sect, cfg_tower *t, const cha
         (rc = get_eps(obj, sect, &t->eps, file)) < 0 || (rc = get_act(obj, sect, &t->act, file)) < 0)
         return rc;
     if (t->hidden % t->heads)
-        return lisa_seterr(LISA_EFORMAT, "%s: %s.num_attention_heads: %d does not divide hidden_size %d", file,
-                           sect, t->heads, t->hidden);
+        return lisa_seterr(LISA_EFORMAT, "%s: %s.num_attention_heads: %d does not divide hidden_size %d", file, sect,
+                           t->heads, t->hidden);
     return 0;
 }
 

@@ -17,7 +17,7 @@ typedef struct {
     int intermediate; // MLP width
     int heads;        // d % heads == 0
     int layers;
-    float eps;        // layer_norm_eps
+    float eps; // layer_norm_eps
     cfg_act act;
 } cfg_tower;
 
@@ -25,9 +25,9 @@ typedef struct {
     cfg_tower text, vision;
     int projection_dim;
     int vocab_size;
-    int max_positions;  // text max_position_embeddings (77)
-    int eos_token_id;   // 2 means the legacy rule: EOS is at argmax(ids)
-    int image_size;     // square input side in pixels
+    int max_positions; // text max_position_embeddings (77)
+    int eos_token_id;  // 2 means the legacy rule: EOS is at argmax(ids)
+    int image_size;    // square input side in pixels
     int patch_size;
     int num_channels;
 } clip_config;

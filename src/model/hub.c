@@ -38,11 +38,7 @@ static const struct {
 #define NKNOWN (sizeof KNOWN / sizeof KNOWN[0])
 
 static const char *const KNOWN_NAMES[NKNOWN + 1] = {
-    "clip-vit-base-patch32",
-    "clip-vit-base-patch16",
-    "clip-vit-large-patch14",
-    "blip-image-captioning-base",
-    NULL,
+    "clip-vit-base-patch32", "clip-vit-base-patch16", "clip-vit-large-patch14", "blip-image-captioning-base", NULL,
 };
 
 const char *const *hub_known_names(void)
@@ -52,8 +48,8 @@ const char *const *hub_known_names(void)
 
 static int name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
 }
 
 // One part of a repo id, or a revision: n chars of [A-Za-z0-9._-], no "..".
@@ -70,8 +66,7 @@ static int valid_part(const char *s, size_t n)
 static int valid_repo(const char *repo)
 {
     const char *slash = strchr(repo, '/');
-    return slash && valid_part(repo, (size_t)(slash - repo)) &&
-           valid_part(slash + 1, strlen(slash + 1));
+    return slash && valid_part(repo, (size_t)(slash - repo)) && valid_part(slash + 1, strlen(slash + 1));
 }
 
 int hub_valid_revision(const char *rev)
@@ -132,8 +127,7 @@ static int mkdirs(const char *path)
         *s = c;
     }
     struct stat st;
-    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-        return lisa_seterr(LISA_EIO, "%s: not a directory", path);
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) return lisa_seterr(LISA_EIO, "%s: not a directory", path);
     return 0;
 }
 
@@ -192,17 +186,7 @@ static int is_hex40(const char *s)
  * The files LISA reads and what the hub says about them
  * ------------------------------------------------------------------------- */
 
-enum {
-    F_CONFIG,
-    F_PREPROC,
-    F_TOKENIZER,
-    F_VOCAB,
-    F_MERGES,
-    F_TOKCONF,
-    F_SPECIAL,
-    F_MODEL,
-    F_COUNT
-};
+enum { F_CONFIG, F_PREPROC, F_TOKENIZER, F_VOCAB, F_MERGES, F_TOKCONF, F_SPECIAL, F_MODEL, F_COUNT };
 
 static const char *const FILE_NAMES[F_COUNT] = {
     "config.json", "preprocessor_config.json", "tokenizer.json",          "vocab.json",
@@ -335,8 +319,7 @@ static void progress_draw(xfer *x, int final)
             fprintf(x->out, "  %s: %d%% (%s of %s, %s/s)\n", x->name, pct, fmt_bytes(x->have, a),
                     fmt_bytes(x->total, b), fmt_bytes(rate, r));
         else
-            fprintf(x->out, "  %s: %s (%s/s)\n", x->name, fmt_bytes(x->have, a),
-                    fmt_bytes(rate, r));
+            fprintf(x->out, "  %s: %s (%s/s)\n", x->name, fmt_bytes(x->have, a), fmt_bytes(rate, r));
     }
     x->last_draw = t;
     fflush(x->out);
@@ -353,8 +336,7 @@ static int start_body(xfer *x)
             return x->err = lisa_seterr(LISA_ENET,
                                         "%s: server answered a resume at byte %llu "
                                         "from byte %lld",
-                                        x->name, (unsigned long long)x->offset,
-                                        (long long)x->range_start);
+                                        x->name, (unsigned long long)x->offset, (long long)x->range_start);
         }
         x->f = fopen(x->part, "ab");
         x->total = x->expect_size >= 0 ? x->expect_size : x->range_total;
@@ -397,8 +379,8 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
     uint64_t cap = x->expect_size >= 0 ? (uint64_t)x->expect_size : FILE_MAX_BYTES;
     if (x->have + len > cap) {
         x->bad_part = 1;
-        x->err = lisa_seterr(LISA_ECHECKSUM, "%s: server sent more than the %llu bytes expected",
-                             x->name, (unsigned long long)cap);
+        x->err = lisa_seterr(LISA_ECHECKSUM, "%s: server sent more than the %llu bytes expected", x->name,
+                             (unsigned long long)cap);
         return 0;
     }
     if (fwrite(buf, 1, len, x->f) != len) {
@@ -529,8 +511,7 @@ static const char *meta_parse(pull *p, const char *json)
 static int fetch_meta(pull *p)
 {
     char url[ENDPOINT_MAX + 2 * PART_MAX + 64];
-    snprintf(url, sizeof url, "%s/api/models/%s/revision/%s?blobs=true", p->endpoint, p->repo,
-             p->rev);
+    snprintf(url, sizeof url, "%s/api/models/%s/revision/%s?blobs=true", p->endpoint, p->repo, p->rev);
     membuf m = {0};
     curl_common(p, url);
     curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_mem);
@@ -555,8 +536,7 @@ static int fetch_meta(pull *p)
         why = meta_parse(p, m.data ? m.data : "");
     free(m.data);
     if (why)
-        say(p->out, "note: no hub metadata for %s (%s): sizes and checksums cannot be verified",
-            p->repo, why);
+        say(p->out, "note: no hub metadata for %s (%s): sizes and checksums cannot be verified", p->repo, why);
     else
         say(p->out, "%s at %s%s%s: file list, sizes and checksums from the hub", p->repo, p->rev,
             p->rep->commit[0] ? " = " : "", p->rep->commit);
@@ -580,22 +560,19 @@ static int keep_existing(pull *p, int idx, const char *final)
         return 1;
     }
     if (m->size >= 0 && (int64_t)st.st_size != m->size) {
-        say(p->out, "  %s: present but %lld bytes, the hub says %lld; downloading again", name,
-            (long long)st.st_size, (long long)m->size);
+        say(p->out, "  %s: present but %lld bytes, the hub says %lld; downloading again", name, (long long)st.st_size,
+            (long long)m->size);
         return 0;
     }
     if (m->sha[0]) {
         if (sha256_file(final, hex, NULL) < 0 || strcmp(hex, m->sha)) {
-            say(p->out, "  %s: present but its sha256 differs from the hub's; downloading again",
-                name);
+            say(p->out, "  %s: present but its sha256 differs from the hub's; downloading again", name);
             return 0;
         }
         p->rep->files_sha_checked++;
     } else if (m->blob[0]) {
         if (sha256_git_blob_id(final, hex) < 0 || strcmp(hex, m->blob)) {
-            say(p->out,
-                "  %s: present but its git blob id differs from the hub's; downloading again",
-                name);
+            say(p->out, "  %s: present but its git blob id differs from the hub's; downloading again", name);
             return 0;
         }
         p->rep->files_blob_checked++;
@@ -639,8 +616,8 @@ static int http_error(pull *p, xfer *x, const char *url)
     else if (x->status >= 500)
         hint = " (server error; try again later)";
     (void)p;
-    return lisa_seterr(code, "%s: HTTP %ld from %s%s%s%s", x->name, x->status, url, hint,
-                       x->hub_error[0] ? ": " : "", x->hub_error);
+    return lisa_seterr(code, "%s: HTTP %ld from %s%s%s%s", x->name, x->status, url, hint, x->hub_error[0] ? ": " : "",
+                       x->hub_error);
 }
 
 // Bytes of the part that are usable, seeding x->sha with them.
@@ -650,9 +627,7 @@ static uint64_t resume_point(xfer *x)
     uint64_t fed = 0;
     if (stat(x->part, &st) < 0 || st.st_size == 0) return 0;
     if (x->expect_size >= 0 && st.st_size > x->expect_size) goto restart;
-    if (sha256_feed_file(x->sha, x->part, (uint64_t)st.st_size, &fed) < 0 ||
-        fed != (uint64_t)st.st_size)
-        goto restart;
+    if (sha256_feed_file(x->sha, x->part, (uint64_t)st.st_size, &fed) < 0 || fed != (uint64_t)st.st_size) goto restart;
     return fed;
 restart:
     unlink(x->part);
@@ -667,8 +642,7 @@ static int transfer(pull *p, xfer *x, const char *url, int *retry)
     x->offset = x->have = resume_point(x);
     if (x->expect_size >= 0 && x->have == (uint64_t)x->expect_size && x->have > 0)
         return 0; // complete from an earlier run that stopped before the rename
-    if (x->offset && x->out)
-        fprintf(x->out, "  %s: resuming at byte %llu\n", x->name, (unsigned long long)x->offset);
+    if (x->offset && x->out) fprintf(x->out, "  %s: resuming at byte %llu\n", x->name, (unsigned long long)x->offset);
     curl_common(p, url);
     curl_easy_setopt(p->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(p->curl, CURLOPT_HEADERDATA, x);
@@ -686,14 +660,12 @@ static int transfer(pull *p, xfer *x, const char *url, int *retry)
     if (res != CURLE_OK) {
         *retry = 1;
         return lisa_seterr(LISA_ENET, "%s: network failure after %llu of %s bytes: %s", x->name,
-                           (unsigned long long)x->have, x->total >= 0 ? "the expected" : "unknown",
-                           curl_msg(p, res));
+                           (unsigned long long)x->have, x->total >= 0 ? "the expected" : "unknown", curl_msg(p, res));
     }
     if (x->status == 416 && x->offset) { // part no longer matches: start over once
         unlink(x->part);
         *retry = 1;
-        return lisa_seterr(LISA_ENET, "%s: HTTP 416 for a resume at byte %llu", x->name,
-                           (unsigned long long)x->offset);
+        return lisa_seterr(LISA_ENET, "%s: HTTP 416 for a resume at byte %llu", x->name, (unsigned long long)x->offset);
     }
     if (x->status != 200 && x->status != 206) {
         *retry = x->status >= 500;
@@ -739,8 +711,8 @@ static int verify(pull *p, xfer *x, const meta_file *m, int *retry)
     int64_t size = m->size >= 0 ? m->size : x->linked_size >= 0 ? x->linked_size : x->total;
     if (size >= 0 && x->have < (uint64_t)size) {
         *retry = 1;
-        return lisa_seterr(LISA_ENET, "%s: transfer ended at %s of %s", x->name,
-                           fmt_bytes(x->have, a), fmt_bytes(size, b));
+        return lisa_seterr(LISA_ENET, "%s: transfer ended at %s of %s", x->name, fmt_bytes(x->have, a),
+                           fmt_bytes(size, b));
     }
     if (size >= 0 && x->have > (uint64_t)size) {
         unlink(x->part);
@@ -821,8 +793,7 @@ static int fetch_file(pull *p, int idx, int required)
     }
     sha256_free(sha);
     if (rc < 0) return rc;
-    if (rename(part, final) < 0)
-        return lisa_seterr(LISA_EIO, "cannot move %s to %s: %s", part, final, strerror(errno));
+    if (rename(part, final) < 0) return lisa_seterr(LISA_EIO, "cannot move %s to %s: %s", part, final, strerror(errno));
     drop_sidecar(part);
     fsync_dir(p->dest);
     return 0;
@@ -838,9 +809,8 @@ static int check_listing(pull *p)
     static const int need[] = {F_CONFIG, F_PREPROC, F_MODEL};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!p->meta[need[i]].listed)
-            return lisa_seterr(
-                LISA_ENOTFOUND, "%s at %s has no %s%s", p->repo, p->rev, FILE_NAMES[need[i]],
-                need[i] == F_MODEL ? " (LISA reads safetensors checkpoints only)" : "");
+            return lisa_seterr(LISA_ENOTFOUND, "%s at %s has no %s%s", p->repo, p->rev, FILE_NAMES[need[i]],
+                               need[i] == F_MODEL ? " (LISA reads safetensors checkpoints only)" : "");
     if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed))
         return lisa_seterr(LISA_ENOTFOUND,
                            "%s at %s has neither tokenizer.json nor vocab.json + "
@@ -864,13 +834,11 @@ static int fetch_all(pull *p)
     if ((rc = fetch_file(p, F_CONFIG, 1)) < 0 || (rc = fetch_file(p, F_PREPROC, 1)) < 0) return rc;
     if ((rc = fetch_file(p, F_TOKENIZER, 0)) == LISA_ENOTFOUND) {
         say(p->out, "  tokenizer.json: not in the repository; using vocab.json + merges.txt");
-        if ((rc = fetch_file(p, F_VOCAB, 1)) < 0 || (rc = fetch_file(p, F_MERGES, 1)) < 0)
-            return rc;
+        if ((rc = fetch_file(p, F_VOCAB, 1)) < 0 || (rc = fetch_file(p, F_MERGES, 1)) < 0) return rc;
     } else if (rc < 0) {
         return rc;
     }
-    if ((rc = fetch_optional(p, F_TOKCONF)) < 0 || (rc = fetch_optional(p, F_SPECIAL)) < 0)
-        return rc;
+    if ((rc = fetch_optional(p, F_TOKCONF)) < 0 || (rc = fetch_optional(p, F_SPECIAL)) < 0) return rc;
     return fetch_file(p, F_MODEL, 1);
 }
 
@@ -880,10 +848,8 @@ static int pull_init(pull *p, const char *repo, const char *dest, const hub_opts
     const char *rev = o && o->revision ? o->revision : HUB_DEFAULT_REVISION;
     if (!ep || !*ep) ep = HUB_DEFAULT_ENDPOINT;
     if (!repo || !valid_repo(repo))
-        return lisa_seterr(LISA_EINVAL, "'%.100s' is not a valid repo id (owner/name)",
-                           repo ? repo : "");
-    if (!hub_valid_revision(rev))
-        return lisa_seterr(LISA_EINVAL, "'%.100s' is not a valid revision", rev);
+        return lisa_seterr(LISA_EINVAL, "'%.100s' is not a valid repo id (owner/name)", repo ? repo : "");
+    if (!hub_valid_revision(rev)) return lisa_seterr(LISA_EINVAL, "'%.100s' is not a valid revision", rev);
     size_t n = strlen(ep);
     if ((strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) || n > ENDPOINT_MAX ||
         strpbrk(ep, " \t\r\n\"<>\\^`{|}"))
@@ -924,7 +890,7 @@ int hub_pull(const char *repo, const char *dest, const hub_opts *opts, hub_repor
     if (p.have_meta && (rc = check_listing(&p)) < 0) goto out;
     rc = fetch_all(&p);
 out:
-    rmdir(p.partdir); // only when empty: parts of interrupted downloads stay for a resume
+    rmdir(p.partdir);                 // only when empty: parts of interrupted downloads stay for a resume
     if (rc < 0 && fresh) rmdir(dest); // only when empty: a failed first pull leaves no husk
     curl_easy_cleanup(p.curl);
     return rc;

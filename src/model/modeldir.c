@@ -72,8 +72,7 @@ static int type_fits(const char *dir, modeldir_kind kind)
     return kind == MODELDIR_BLIP ? !strncmp(type, "blip", 4) : !strncmp(type, "clip", 4);
 }
 
-int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char *name, char *out,
-                     size_t cap)
+int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char *name, char *out, size_t cap)
 {
     char repo[HUB_NAME_MAX], local[HUB_NAME_MAX];
     int rc;
@@ -96,8 +95,7 @@ int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char 
 
 static const char *first_missing(const char *dir, modeldir_kind kind)
 {
-    static const char *const base[] = {"config.json", "model.safetensors",
-                                       "preprocessor_config.json"};
+    static const char *const base[] = {"config.json", "model.safetensors", "preprocessor_config.json"};
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
         if (!has_file(dir, base[i])) return base[i];
     if (has_file(dir, "tokenizer.json")) return NULL;
@@ -121,25 +119,20 @@ static int has_partial(const char *dir)
 
 int modeldir_check(const char *dir, modeldir_kind kind, const char *pull_name, const char **missing)
 {
-    const char *name = pull_name               ? pull_name
-                       : kind == MODELDIR_BLIP ? MODELDIR_DEFAULT_CAPTION
-                                               : MODELDIR_DEFAULT_CLIP;
+    const char *name = pull_name ? pull_name : kind == MODELDIR_BLIP ? MODELDIR_DEFAULT_CAPTION : MODELDIR_DEFAULT_CLIP;
     const char *what = is_dir(dir) ? first_missing(dir, kind) : "config.json";
     if (missing) *missing = what;
     if (!what) return 0;
-    const char *alt =
-        !strcmp(what, "tokenizer.json")
-            ? kind == MODELDIR_BLIP ? " (or vocab.txt)" : " (or vocab.json + merges.txt)"
-            : "";
+    const char *alt = !strcmp(what, "tokenizer.json")
+                          ? kind == MODELDIR_BLIP ? " (or vocab.txt)" : " (or vocab.json + merges.txt)"
+                          : "";
     if (!is_dir(dir))
-        return lisa_seterr(LISA_ENOTFOUND, "no model at %s; install it with: lisa models pull %s",
-                           dir, name);
-    return lisa_seterr(
-        LISA_ENOTFOUND,
-        "model directory %s is missing %s%s%s; install it with: "
-        "lisa models pull %s",
-        dir, what, alt,
-        has_partial(dir) ? " (a download was interrupted: the same command resumes it)" : "", name);
+        return lisa_seterr(LISA_ENOTFOUND, "no model at %s; install it with: lisa models pull %s", dir, name);
+    return lisa_seterr(LISA_ENOTFOUND,
+                       "model directory %s is missing %s%s%s; install it with: "
+                       "lisa models pull %s",
+                       dir, what, alt,
+                       has_partial(dir) ? " (a download was interrupted: the same command resumes it)" : "", name);
 }
 
 /* ---------------------------------------------------------------------------
@@ -160,8 +153,8 @@ static uint64_t dir_bytes(const char *dir)
     DIR *d = opendir(dir);
     if (!d) return 0;
     while ((e = readdir(d)))
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path &&
-            stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path && stat(path, &st) == 0 &&
+            S_ISREG(st.st_mode))
             total += (uint64_t)st.st_size;
     closedir(d);
     return total;
@@ -184,8 +177,7 @@ static int add_entry(list *l, const char *path, const char *name)
     if (put_path(e->path, sizeof e->path, path, NULL, NULL) < 0) return 0; // skip, not fatal
     snprintf(e->name, sizeof e->name, "%s", name);
     modeldir_model_type(path, e->model_type, sizeof e->model_type);
-    e->missing =
-        first_missing(path, !strncmp(e->model_type, "blip", 4) ? MODELDIR_BLIP : MODELDIR_CLIP);
+    e->missing = first_missing(path, !strncmp(e->model_type, "blip", 4) ? MODELDIR_BLIP : MODELDIR_CLIP);
     e->bytes = dir_bytes(path);
     e->partial = has_partial(path);
     l->n++;
@@ -200,8 +192,7 @@ static void add_children(list *l, const char *parent)
     DIR *d = opendir(parent);
     if (!d) return;
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.' &&
-            snprintf(path, sizeof path, "%s/%s", parent, e->d_name) < (int)sizeof path &&
+        if (e->d_name[0] != '.' && snprintf(path, sizeof path, "%s/%s", parent, e->d_name) < (int)sizeof path &&
             is_dir(path))
             add_entry(l, path, e->d_name);
     closedir(d);
@@ -219,8 +210,7 @@ int modeldir_list(const char *data_dir, modeldir_entry **out, size_t *n)
     *out = NULL;
     *n = 0;
     if (!l.v) return lisa_seterr(LISA_ENOMEM, "model list: out of memory");
-    if (put_path(models, sizeof models, modeldir_data_dir(data_dir), "models", NULL) == 0)
-        add_children(&l, models);
+    if (put_path(models, sizeof models, modeldir_data_dir(data_dir), "models", NULL) == 0) add_children(&l, models);
     const char *env = getenv("LISA_MODELS");
     if (env && *env && is_dir(env)) {
         if (has_file(env, "config.json")) {

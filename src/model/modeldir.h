@@ -35,16 +35,14 @@ modeldir_kind modeldir_kind_of(const char *name);
 // modeldir_data_dir(NULL). When no candidate exists it still returns 0 with
 // DATA/models/NAME, where `lisa models pull` would put it. Fails on a bad name
 // (LISA_EINVAL) or a path over cap (LISA_ETOOBIG).
-int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char *name, char *out,
-                     size_t cap);
+int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char *name, char *out, size_t cap);
 
 // Checks that dir is a complete checkpoint of kind. Returns 0, or
 // LISA_ENOTFOUND with a message naming the directory, the missing file and the
 // one command that installs it ("lisa models pull <pull_name>"; NULL pull_name:
 // the kind's default). *missing (may be NULL) gets a static name of the first
 // missing file, or NULL when complete.
-int modeldir_check(const char *dir, modeldir_kind kind, const char *pull_name,
-                   const char **missing);
+int modeldir_check(const char *dir, modeldir_kind kind, const char *pull_name, const char **missing);
 
 // config.json's "model_type" into buf ("clip", "blip", ...); "" when absent.
 void modeldir_model_type(const char *dir, char *buf, size_t cap);

@@ -13,16 +13,21 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[] = {
-    [ST_F32] = {"F32", 4},  [ST_F16] = {"F16", 2},   [ST_BF16] = {"BF16", 2},
-    [ST_F64] = {"F64", 8},  [ST_I64] = {"I64", 8},   [ST_I32] = {"I32", 4},
-    [ST_I16] = {"I16", 2},  [ST_I8] = {"I8", 1},     [ST_U64] = {"U64", 8},
-    [ST_U32] = {"U32", 4},  [ST_U16] = {"U16", 2},   [ST_U8] = {"U8", 1},
+    [ST_F32] = {"F32", 4},   [ST_F16] = {"F16", 2},         [ST_BF16] = {"BF16", 2},       [ST_F64] = {"F64", 8},
+    [ST_I64] = {"I64", 8},   [ST_I32] = {"I32", 4},         [ST_I16] = {"I16", 2},         [ST_I8] = {"I8", 1},
+    [ST_U64] = {"U64", 8},   [ST_U32] = {"U32", 4},         [ST_U16] = {"U16", 2},         [ST_U8] = {"U8", 1},
     [ST_BOOL] = {"BOOL", 1}, [ST_F8_E4M3] = {"F8_E4M3", 1}, [ST_F8_E5M2] = {"F8_E5M2", 1},
 };
 #define NDTYPES (sizeof dtypes / sizeof dtypes[0])
 
-size_t st_dtype_size(st_dtype d) { return (size_t)d < NDTYPES ? dtypes[d].size : 0; }
-const char *st_dtype_name(st_dtype d) { return (size_t)d < NDTYPES ? dtypes[d].name : "?"; }
+size_t st_dtype_size(st_dtype d)
+{
+    return (size_t)d < NDTYPES ? dtypes[d].size : 0;
+}
+const char *st_dtype_name(st_dtype d)
+{
+    return (size_t)d < NDTYPES ? dtypes[d].name : "?";
+}
 
 static int dtype_parse(const char *s, st_dtype *d)
 {
@@ -80,8 +85,7 @@ static int json_uint(const cJSON *v, uint64_t *out)
 
 static int parse_shape(const st_file *f, const char *tn, const cJSON *sh, st_tensor *t, uint64_t *count)
 {
-    if (!cJSON_IsArray(sh))
-        return lisa_seterr(LISA_EFORMAT, "%s: %s: shape is not an array", f->name, tn);
+    if (!cJSON_IsArray(sh)) return lisa_seterr(LISA_EFORMAT, "%s: %s: shape is not an array", f->name, tn);
     int nd = cJSON_GetArraySize(sh);
     if (nd > ST_MAX_DIMS)
         return lisa_seterr(LISA_EUNSUPPORTED, "%s: %s: %d dimensions (max %d)", f->name, tn, nd, ST_MAX_DIMS);
@@ -125,8 +129,8 @@ static int parse_entry(st_file *f, const cJSON *e, const uint8_t *base, size_t d
     if (rc < 0) return rc;
     if ((rc = parse_offsets(f, tn, cJSON_GetObjectItemCaseSensitive(e, "data_offsets"), off)) < 0) return rc;
     if (off[1] > dsize)
-        return lisa_seterr(LISA_EFORMAT, "%s: %s: data_offsets end %llu is past the data section (%zu bytes)",
-                           f->name, tn, (unsigned long long)off[1], dsize);
+        return lisa_seterr(LISA_EFORMAT, "%s: %s: data_offsets end %llu is past the data section (%zu bytes)", f->name,
+                           tn, (unsigned long long)off[1], dsize);
     size_t nbytes;
     if (lisa_mul((size_t)count, st_dtype_size(t->dtype), &nbytes) < 0)
         return lisa_seterr(LISA_ETOOBIG, "%s: %s: byte size overflows", f->name, tn);
@@ -149,7 +153,6 @@ static int cmp_by_data(const void *a, const void *b)
     const st_tensor *x = a, *y = b;
     if (x->data != y->data) return x->data < y->data ? -1 : 1;
     return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes; // empty tensors first
-
 }
 
 // Tensors sorted by offset must not overlap; names must be unique.
@@ -158,8 +161,7 @@ static int check_layout(st_file *f)
     qsort(f->t, f->n, sizeof *f->t, cmp_by_data);
     for (size_t i = 1; i < f->n; i++)
         if (f->t[i].data < f->t[i - 1].data + f->t[i - 1].nbytes)
-            return lisa_seterr(LISA_EFORMAT, "%s: tensors %s and %s overlap", f->name, f->t[i - 1].name,
-                               f->t[i].name);
+            return lisa_seterr(LISA_EFORMAT, "%s: tensors %s and %s overlap", f->name, f->t[i - 1].name, f->t[i].name);
     qsort(f->t, f->n, sizeof *f->t, cmp_by_name);
     for (size_t i = 1; i < f->n; i++)
         if (!strcmp(f->t[i].name, f->t[i - 1].name))
@@ -287,8 +289,10 @@ const st_tensor *st_find(const st_file *f, const char *name)
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(name, f->t[mid].name);
         if (!c) return &f->t[mid];
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }

@@ -26,8 +26,21 @@
 #define ST_MAX_FILE ((size_t)1 << 40) // 1 TiB
 
 typedef enum {
-    ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_I16, ST_I8,
-    ST_U64, ST_U32, ST_U16, ST_U8, ST_BOOL, ST_F8_E4M3, ST_F8_E5M2,
+    ST_F32,
+    ST_F16,
+    ST_BF16,
+    ST_F64,
+    ST_I64,
+    ST_I32,
+    ST_I16,
+    ST_I8,
+    ST_U64,
+    ST_U32,
+    ST_U16,
+    ST_U8,
+    ST_BOOL,
+    ST_F8_E4M3,
+    ST_F8_E5M2,
 } st_dtype;
 
 typedef struct {
@@ -41,9 +54,9 @@ typedef struct {
 } st_tensor;
 
 typedef struct {
-    char *name;        // file name used in error messages (owned)
-    lisa_map map;      // zeroed for st_parse(): the caller keeps that buffer
-    st_tensor *t;      // n tensors sorted by name, owned
+    char *name;   // file name used in error messages (owned)
+    lisa_map map; // zeroed for st_parse(): the caller keeps that buffer
+    st_tensor *t; // n tensors sorted by name, owned
     size_t n;
 } st_file;
 

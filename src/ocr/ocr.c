@@ -24,7 +24,10 @@ static double now_ms(void)
 
 // Area-average (box) downscale of one row band, or bilinear upscale, from RGB
 // to luma. Both are plain loops: at <= 2000 px this costs a few ms.
-static uint8_t luma(const uint8_t *p) { return (uint8_t)((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000); }
+static uint8_t luma(const uint8_t *p)
+{
+    return (uint8_t)((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000);
+}
 
 static void gray_down(const img_t *im, int w, int h, uint8_t *g)
 {
@@ -67,8 +70,10 @@ int ocr_gray(const img_t *im, int w, int h, unsigned char **gray)
         return lisa_seterr(LISA_EINVAL, "ocr: grayscale size %dx%d", w, h);
     uint8_t *g = malloc((size_t)w * h);
     if (!g) return lisa_seterr(LISA_ENOMEM, "ocr: grayscale %dx%d", w, h);
-    if (w <= im->w && h <= im->h) gray_down(im, w, h, g);
-    else gray_up(im, w, h, g);
+    if (w <= im->w && h <= im->h)
+        gray_down(im, w, h, g);
+    else
+        gray_up(im, w, h, g);
     *gray = g;
     return 0;
 }
@@ -96,9 +101,9 @@ typedef struct {
 } glyphs;
 
 #define TEST_GLYPHS_MAX 20000
-#define TEST_MIN_H 6     // glyph height range in pixels at OCR_TEST_SIDE
+#define TEST_MIN_H 6 // glyph height range in pixels at OCR_TEST_SIDE
 #define TEST_MAX_H 80
-#define TEST_CONTRAST 18 // |pixel - local mean| that counts as ink
+#define TEST_CONTRAST 18  // |pixel - local mean| that counts as ink
 #define TEST_CHAIN_MIN 4  // glyphs in a run that counts as a line
 #define TEST_SHARP_PCT 30 // steepest step / box range, percent (see sharp())
 
@@ -110,8 +115,8 @@ static void ink_mask(const uint8_t *g, const uint32_t *ii, int w, int h, int r, 
         int ya = y - r < 0 ? 0 : y - r, yb = y + r + 1 > h ? h : y + r + 1;
         for (int x = 0; x < w; x++) {
             int xa = x - r < 0 ? 0 : x - r, xb = x + r + 1 > w ? w : x + r + 1;
-            uint32_t s = ii[(size_t)yb * (w + 1) + xb] - ii[(size_t)ya * (w + 1) + xb] -
-                         ii[(size_t)yb * (w + 1) + xa] + ii[(size_t)ya * (w + 1) + xa];
+            uint32_t s = ii[(size_t)yb * (w + 1) + xb] - ii[(size_t)ya * (w + 1) + xb] - ii[(size_t)yb * (w + 1) + xa] +
+                         ii[(size_t)ya * (w + 1) + xa];
             int mean = (int)(s / (uint32_t)((yb - ya) * (xb - xa)));
             int d = pol ? g[(size_t)y * w + x] - mean : mean - g[(size_t)y * w + x];
             m[(size_t)y * w + x] = d > TEST_CONTRAST;
@@ -231,7 +236,10 @@ static void align(glyph *g, int n, int *aligned, int *lines)
     }
 }
 
-static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+static int cmp_int(const void *a, const void *b)
+{
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
 
 // A text line has a baseline or a centre line, maybe skewed a little: after
 // removing the median slope between neighbours (|slope| <= 0.2, ~11°), most
@@ -387,7 +395,8 @@ int ocr_new(const ocr_opts *o, ocr_engine **out)
     char dir[4096], miss[OCR_LANG_MAX];
     data_dir(o, dir, sizeof dir);
     if (lang_missing(dir, lang, miss, sizeof miss))
-        return lisa_seterr(LISA_ENOTFOUND, "ocr: no traineddata for language '%s' in %s (Debian: apt-get install tesseract-ocr-%s)",
+        return lisa_seterr(LISA_ENOTFOUND,
+                           "ocr: no traineddata for language '%s' in %s (Debian: apt-get install tesseract-ocr-%s)",
                            miss, dir, miss);
     ocr_engine *e = calloc(1, sizeof *e);
     if (!e || !(e->api = TessBaseAPICreate())) {
@@ -413,7 +422,10 @@ void ocr_free(ocr_engine *e)
     free(e);
 }
 
-int ocr_has_osd(const ocr_engine *e) { return e->osd; }
+int ocr_has_osd(const ocr_engine *e)
+{
+    return e->osd;
+}
 
 void ocr_result_clear(ocr_result *r)
 {
@@ -508,7 +520,8 @@ int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r)
     double t0 = now_ms();
     int l = im->w > im->h ? im->w : im->h, w, h;
     double scale = l > OCR_MAX_SIDE ? (double)OCR_MAX_SIDE / l : 1.0;
-    if (l < OCR_MIN_SIDE) scale = (double)OCR_MIN_SIDE / l > OCR_UPSCALE_MAX ? OCR_UPSCALE_MAX : (double)OCR_MIN_SIDE / l;
+    if (l < OCR_MIN_SIDE)
+        scale = (double)OCR_MIN_SIDE / l > OCR_UPSCALE_MAX ? OCR_UPSCALE_MAX : (double)OCR_MIN_SIDE / l;
     fit(im, scale, &w, &h);
     uint8_t *g;
     int rc = ocr_gray(im, w, h, &g);
@@ -519,8 +532,10 @@ int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r)
         ocr_result s;
         memset(&s, 0, sizeof s);
         rc = pass(e, g, w, h, e->osd ? PSM_SPARSE_TEXT_OSD : PSM_SPARSE_TEXT, left, &s);
-        if (rc == 0 && s.words > r->words) ocr_result_clear(r), *r = s;
-        else ocr_result_clear(&s);
+        if (rc == 0 && s.words > r->words)
+            ocr_result_clear(r), *r = s;
+        else
+            ocr_result_clear(&s);
     }
     if (rc == 0 && !r->text && !(r->text = strdup(""))) rc = lisa_seterr(LISA_ENOMEM, "ocr: text");
     free(g);

@@ -36,11 +36,11 @@
 #include <stddef.h>
 
 #define OCR_LANG_DEFAULT "eng"
-#define OCR_LANG_MAX 128         // bytes in a language spec such as "eng+deu"
-#define OCR_MAX_SIDE 2000        // long side of the copy Tesseract reads
-#define OCR_MIN_SIDE 1000        // images whose long side is below this are upscaled...
-#define OCR_UPSCALE_MAX 2        // ...by at most this factor
-#define OCR_TEST_SIDE 640        // long side of the text-likelihood test's copy
+#define OCR_LANG_MAX 128  // bytes in a language spec such as "eng+deu"
+#define OCR_MAX_SIDE 2000 // long side of the copy Tesseract reads
+#define OCR_MIN_SIDE 1000 // images whose long side is below this are upscaled...
+#define OCR_UPSCALE_MAX 2 // ...by at most this factor
+#define OCR_TEST_SIDE 640 // long side of the text-likelihood test's copy
 #define OCR_TIMEOUT_MS_DEFAULT 10000
 #define OCR_MIN_CONF_DEFAULT 60  // word confidence floor, 0..100
 #define OCR_TEXT_MAX (64 * 1024) // bytes of text kept per image
@@ -68,12 +68,12 @@ void ocr_free(ocr_engine *e);
 int ocr_has_osd(const ocr_engine *e);
 
 typedef struct {
-    char *text;      // kept words, lines joined by '\n'; malloc'd, owned here; "" none
-    double conf;     // mean confidence of the kept words in [0,1]; 0 when none
-    int words;       // words kept
-    int dropped;     // words dropped (low confidence or no letter/digit)
-    int timed_out;   // 1: the deadline stopped recognition (text is partial)
-    double ms;       // wall time of ocr_run
+    char *text;    // kept words, lines joined by '\n'; malloc'd, owned here; "" none
+    double conf;   // mean confidence of the kept words in [0,1]; 0 when none
+    int words;     // words kept
+    int dropped;   // words dropped (low confidence or no letter/digit)
+    int timed_out; // 1: the deadline stopped recognition (text is partial)
+    double ms;     // wall time of ocr_run
 } ocr_result;
 
 void ocr_result_clear(ocr_result *r);

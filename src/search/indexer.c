@@ -87,22 +87,22 @@ typedef enum {
     IT_HASH,      // needs sniff + hash
     IT_NONIMAGE,
     IT_FAILED,
-    IT_TOUCH,     // same path, same hash
-    IT_MOVE,      // re-point src_id to this path
-    IT_COPY,      // new record, embedding copied from src_id
-    IT_PROCESS,   // decode, thumbnail, keywords, embed
+    IT_TOUCH,   // same path, same hash
+    IT_MOVE,    // re-point src_id to this path
+    IT_COPY,    // new record, embedding copied from src_id
+    IT_PROCESS, // decode, thumbnail, keywords, embed
 } item_state;
 
 struct item {
     char *path;
     int64_t size, mtime_ns;
-    int64_t id;      // stored record for this path, 0 none
-    int64_t src_id;  // IT_MOVE / IT_COPY source
-    int changed;     // IT_PROCESS over an existing record
-    int embed_only;  // unchanged content: only the embedding and/or OCR is missing
-    int skip_emb;    // embed_only with the vector already stored
-    int need_ocr;    // run the text test (and OCR) on this item
-    int root;        // index into the run's roots
+    int64_t id;     // stored record for this path, 0 none
+    int64_t src_id; // IT_MOVE / IT_COPY source
+    int changed;    // IT_PROCESS over an existing record
+    int embed_only; // unchanged content: only the embedding and/or OCR is missing
+    int skip_emb;   // embed_only with the vector already stored
+    int need_ocr;   // run the text test (and OCR) on this item
+    int root;       // index into the run's roots
     item_state st;
     char hash[SHA256_HEX_LEN + 1];
     // filled by the decode stage
@@ -174,7 +174,10 @@ static int walk_root(const char *root, int idx, const char *skip, item_list *l)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void items_free(item_list *l)
 {
@@ -208,10 +211,14 @@ static double now_s(void)
 
 static void fmt_dur(double s, char *buf, size_t cap)
 {
-    if (s < 0) snprintf(buf, cap, "--");
-    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+    if (s < 0)
+        snprintf(buf, cap, "--");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
 }
 
 static void progress_draw(progress *pg, int final)
@@ -265,8 +272,10 @@ static void hash_task(void *ctx, int i, int tid)
         return;
     }
     uint64_t size;
-    if (sha256_file(it->path, it->hash, &size) < 0) it->st = IT_FAILED;
-    else it->size = (int64_t)size;
+    if (sha256_file(it->path, it->hash, &size) < 0)
+        it->st = IT_FAILED;
+    else
+        it->size = (int64_t)size;
 }
 // ---------------------------------------------------------------- decode stage
 
@@ -277,7 +286,10 @@ static int jpeg_dims(const uint8_t *d, size_t n, int *w, int *h)
     while (i + 9 < n) {
         if (d[i] != 0xFF) return 0;
         uint8_t m = d[i + 1];
-        if (m == 0xFF) { i++; continue; }
+        if (m == 0xFF) {
+            i++;
+            continue;
+        }
         size_t len = (size_t)d[i + 2] << 8 | d[i + 3];
         if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
             *h = d[i + 5] << 8 | d[i + 6];
@@ -340,8 +352,10 @@ static void write_thumb(const img_t *im, const struct decode_ctx *c, const item 
     img_t th;
     if (img_thumbnail(im, c->thumb_size, &th) < 0) return;
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)gettid());
-    if (img_write_jpeg(&th, IMG_THUMB_QUALITY, tmp) == 0) rename(tmp, path);
-    else unlink(tmp);
+    if (img_write_jpeg(&th, IMG_THUMB_QUALITY, tmp) == 0)
+        rename(tmp, path);
+    else
+        unlink(tmp);
     img_release(&th);
 }
 
@@ -457,8 +471,10 @@ static int classify_by_path(ix_db *db, item_list *l, const char *model_id)
         memcpy(it->hash, r.hash, sizeof it->hash);
         if (r.size == it->size && r.mtime_ns == it->mtime_ns) {
             int emb_ok = !model_id || r.has_emb, ocr_ok = !db->ocr || r.has_ocr;
-            if (emb_ok && ocr_ok) it->st = IT_UNCHANGED;
-            else it->st = IT_PROCESS, it->embed_only = 1, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok;
+            if (emb_ok && ocr_ok)
+                it->st = IT_UNCHANGED;
+            else
+                it->st = IT_PROCESS, it->embed_only = 1, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok;
         }
     }
     return 0;
@@ -531,12 +547,18 @@ static int apply_cheap(run_t *r, item_list *l)
     int rc = db_begin(r->db);
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
         item *it = &l->v[i];
-        if (it->st == IT_TOUCH) rc = db_touch(r->db, it), r->st->touched++;
-        else if (it->st == IT_MOVE) rc = db_move(r->db, it), r->st->moved++;
-        else if (it->st == IT_COPY) rc = db_copy(r->db, it), r->st->copied++;
-        else if (it->st == IT_NONIMAGE) r->st->nonimage++;
-        else if (it->st == IT_UNCHANGED) r->st->unchanged++;
-        else if (it->st == IT_FAILED) warn(r, "lisa: %s: unreadable%s", it->path, ""), r->st->failed++;
+        if (it->st == IT_TOUCH)
+            rc = db_touch(r->db, it), r->st->touched++;
+        else if (it->st == IT_MOVE)
+            rc = db_move(r->db, it), r->st->moved++;
+        else if (it->st == IT_COPY)
+            rc = db_copy(r->db, it), r->st->copied++;
+        else if (it->st == IT_NONIMAGE)
+            r->st->nonimage++;
+        else if (it->st == IT_UNCHANGED)
+            r->st->unchanged++;
+        else if (it->st == IT_FAILED)
+            warn(r, "lisa: %s: unreadable%s", it->path, ""), r->st->failed++;
     }
     return rc == 0 ? db_commit(r->db) : (db_rollback(r->db), rc);
 }
@@ -572,8 +594,10 @@ static int commit_batch(run_t *r, item **b, size_t m, float *px, float *emb, siz
         const float *v = it->pixels ? emb + e++ * (size_t)r->dim : NULL;
         ocr_stats(r, it);
         rc = db_put(r->db, it, r->model_id, v, r->dim);
-        if (it->changed) r->st->changed++;
-        else if (!it->embed_only) r->st->added++;
+        if (it->changed)
+            r->st->changed++;
+        else if (!it->embed_only)
+            r->st->added++;
         free(it->pixels), it->pixels = NULL;
     }
     return rc == 0 ? db_commit(r->db) : (db_rollback(r->db), rc);
@@ -600,7 +624,8 @@ static int process(run_t *r, item_list *l)
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.cv, NULL);
     int rc = (pc && (!px || !emb)) ? lisa_seterr(LISA_ENOMEM, "embedding batch buffers") : 0;
-    if (rc == 0 && pthread_create(&pp.th, NULL, producer, &pp) != 0) rc = lisa_seterr(LISA_ENOMEM, "decode thread");
+    if (rc == 0 && pthread_create(&pp.th, NULL, producer, &pp) != 0)
+        rc = lisa_seterr(LISA_ENOMEM, "decode thread");
     else if (rc == 0) {
         r->pg.p = (indexer_progress){.total = (long long)n, .phase = "index"};
         r->pg.t0 = now_s();
@@ -654,7 +679,6 @@ static int hash_pending(run_t *r, item_list *l)
     free(todo);
     return rc;
 }
-
 
 // Removes stored images under each root whose file was not seen as an image.
 static int remove_unseen(run_t *r, item_list *l, char roots[][INDEXER_PATH_MAX], int nroots)
@@ -730,7 +754,7 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     r.dim = o->model ? clip_dim(o->model) : 0;
     r.pg = (progress){.o = o, .f = r.out, .tty = o->progress == 1 && isatty(fileno(r.out))};
     double t0 = now_s();
-    char (*roots)[INDEXER_PATH_MAX] = calloc((size_t)npaths, sizeof *roots);
+    char(*roots)[INDEXER_PATH_MAX] = calloc((size_t)npaths, sizeof *roots);
     item_list l = {0};
     int rc = roots ? pool_new(o->threads, &r.p) : lisa_seterr(LISA_ENOMEM, "roots");
     if (rc == 0) rc = db_open(o->data_dir, r.model_id, r.dim, &r.db);
@@ -768,7 +792,6 @@ static void ix_meta_read(item *it)
 }
 
 // ---------------------------------------------------------------- store adapter
-
 
 static int db_open(const char *data_dir, const char *model_id, int dim, ix_db **out)
 {
@@ -854,9 +877,18 @@ static int db_by_hash(ix_db *db, const char *hash, const char *model_id, db_src 
     return k;
 }
 
-static int db_begin(ix_db *db) { return store_begin(db->s); }
-static int db_commit(ix_db *db) { return store_commit(db->s); }
-static void db_rollback(ix_db *db) { store_rollback(db->s); }
+static int db_begin(ix_db *db)
+{
+    return store_begin(db->s);
+}
+static int db_commit(ix_db *db)
+{
+    return store_commit(db->s);
+}
+static void db_rollback(ix_db *db)
+{
+    store_rollback(db->s);
+}
 
 // kw_clean() of a readable field into *dst (NULL text: NULL).
 static int clean_into(ix_db *db, const char *text, char **dst)
@@ -914,7 +946,10 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
     return rc;
 }
 
-static int db_touch(ix_db *db, const item *it) { return rewrite(db, it->id, it, NULL, 0); }
+static int db_touch(ix_db *db, const item *it)
+{
+    return rewrite(db, it->id, it, NULL, 0);
+}
 
 static int db_move(ix_db *db, const item *it)
 {
@@ -940,13 +975,20 @@ static int db_put(ix_db *db, const item *it, const char *model_id, const float *
         return rc == 0 && v ? store_embedding_put(db->s, id, model_id, dim, v) : rc;
     }
     store_image im = {
-        .path = it->path, .size = it->size, .mtime_ns = it->mtime_ns, .hash = (char *)it->hash,
-        .width = it->w, .height = it->h, .orientation = it->orientation, .date_unix = it->meta.date_unix,
+        .path = it->path,
+        .size = it->size,
+        .mtime_ns = it->mtime_ns,
+        .hash = (char *)it->hash,
+        .width = it->w,
+        .height = it->h,
+        .orientation = it->orientation,
+        .date_unix = it->meta.date_unix,
         .meta_words = it->meta.words,
         .date_taken = it->meta.date_taken[0] ? (char *)it->meta.date_taken : NULL,
         .make = it->meta.make[0] ? (char *)it->meta.make : NULL,
         .model = it->meta.model[0] ? (char *)it->meta.model : NULL,
-        .ocr_text = it->ocr_done ? it->ocr_text : NULL, .ocr_conf = it->ocr_done ? it->ocr_conf : 0,
+        .ocr_text = it->ocr_done ? it->ocr_text : NULL,
+        .ocr_conf = it->ocr_done ? it->ocr_conf : 0,
     };
     int rc = name_kw(db, it, &im.name_words, &im.kw_name);
     if (rc == 0) rc = clean_into(db, im.meta_words, &im.kw_meta);

@@ -57,15 +57,15 @@ typedef struct {
 } indexer_progress;
 
 typedef struct {
-    const char *data_dir;   // required: holds lisa.db and thumbnails/
-    clip_model *model;      // borrowed; NULL: keywords only
-    const char *model_id;   // id the embeddings are stored under (required with model)
-    int threads;            // decode pool size; <= 0: one per CPU
-    int batch;              // images per commit; <= 0: INDEXER_BATCH_DEFAULT
-    int thumb_size;         // <= 0: 320
-    int progress;           // 0 silent, 1 bar on a TTY else lines, 2 lines
-    FILE *out;              // progress and warnings; NULL: stderr
-    volatile int *cancel;   // optional: non-zero stops after the batch in flight
+    const char *data_dir; // required: holds lisa.db and thumbnails/
+    clip_model *model;    // borrowed; NULL: keywords only
+    const char *model_id; // id the embeddings are stored under (required with model)
+    int threads;          // decode pool size; <= 0: one per CPU
+    int batch;            // images per commit; <= 0: INDEXER_BATCH_DEFAULT
+    int thumb_size;       // <= 0: 320
+    int progress;         // 0 silent, 1 bar on a TTY else lines, 2 lines
+    FILE *out;            // progress and warnings; NULL: stderr
+    volatile int *cancel; // optional: non-zero stops after the batch in flight
     void (*on_progress)(void *ud, const indexer_progress *p); // optional
     void *ud;
     int no_ocr;           // 1: no OCR (images keep ocr_text NULL, done by a later run)
@@ -73,21 +73,21 @@ typedef struct {
 } indexer_opts;
 
 typedef struct {
-    long long files;      // regular files seen under the roots
-    long long unchanged;  // skipped by size+mtime
-    long long touched;    // same content, new size/mtime
-    long long added;      // new images decoded
-    long long changed;    // images whose content changed, re-processed
-    long long moved;      // renames recognised by hash
-    long long copied;     // copies of stored content, embedding reused
-    long long embedded;   // CLIP forward passes done
-    long long removed;    // stored images whose file is gone
-    long long nonimage;   // skipped: not an image by magic bytes
-    long long failed;     // unreadable or corrupt images (warned)
-    long long ocr_tested;  // images given the text-likelihood test
-    long long ocr_skipped; // of those, judged text-free (no full OCR pass)
-    long long ocr_recognised; // full OCR passes run
-    long long ocr_with_text;  // of those, images where words were kept
+    long long files;            // regular files seen under the roots
+    long long unchanged;        // skipped by size+mtime
+    long long touched;          // same content, new size/mtime
+    long long added;            // new images decoded
+    long long changed;          // images whose content changed, re-processed
+    long long moved;            // renames recognised by hash
+    long long copied;           // copies of stored content, embedding reused
+    long long embedded;         // CLIP forward passes done
+    long long removed;          // stored images whose file is gone
+    long long nonimage;         // skipped: not an image by magic bytes
+    long long failed;           // unreadable or corrupt images (warned)
+    long long ocr_tested;       // images given the text-likelihood test
+    long long ocr_skipped;      // of those, judged text-free (no full OCR pass)
+    long long ocr_recognised;   // full OCR passes run
+    long long ocr_with_text;    // of those, images where words were kept
     double ocr_test_ms, ocr_ms; // summed time of the tests and of the OCR passes
     double seconds;
 } indexer_stats;

@@ -107,10 +107,8 @@ static int is_word_char(int32_t c)
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
     case UTF8PROC_CATEGORY_NO:
-    case UTF8PROC_CATEGORY_CO:
-        return 1;
-    default:
-        return 0;
+    case UTF8PROC_CATEGORY_CO: return 1;
+    default: return 0;
     }
 }
 
@@ -228,14 +226,12 @@ int kw_clean(kw *k, const char *text, int flags, char **out)
     uint8_t *folded = NULL;
     size_t n = text ? strlen(text) : 0;
     *out = NULL;
-    if (n > KW_TEXT_MAX)
-        return lisa_seterr(LISA_ETOOBIG, "keywords: %zu bytes of text, over %d", n, KW_TEXT_MAX);
+    if (n > KW_TEXT_MAX) return lisa_seterr(LISA_ETOOBIG, "keywords: %zu bytes of text, over %d", n, KW_TEXT_MAX);
     int rc = check_utf8(text ? text : "", n);
     if (rc < 0) return rc;
     utf8proc_ssize_t m =
         utf8proc_map((const uint8_t *)(text ? text : ""), (utf8proc_ssize_t)n, &folded,
-                     UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD |
-                         UTF8PROC_IGNORE);
+                     UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE);
     if (m < 0) return lisa_seterr(LISA_EFORMAT, "keywords: %s", utf8proc_errmsg(m));
     strip_latin_marks((char *)folded);
     tokenize(k, &b, (const char *)folded, flags);
@@ -250,9 +246,8 @@ int kw_clean(kw *k, const char *text, int flags, char **out)
 // nothing about the picture.
 static int is_noise(const char *w)
 {
-    static const char *const noise[] = {"dcim",  "dji",  "dsc",   "dscf",     "dscn",
-                                        "gopr",  "img",  "mvimg", "pxl",      "vid",
-                                        "images", "pics", "pictures", "uploads"};
+    static const char *const noise[] = {"dcim",  "dji", "dsc", "dscf",   "dscn", "gopr",     "img",
+                                        "mvimg", "pxl", "vid", "images", "pics", "pictures", "uploads"};
     for (size_t i = 0; i < sizeof noise / sizeof noise[0]; i++)
         if (!strcmp(w, noise[i])) return 1;
     return 0;
@@ -297,12 +292,9 @@ static int char_kind(int32_t c)
 {
     switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LT:
-        return CK_UPPER;
-    case UTF8PROC_CATEGORY_ND:
-        return CK_DIGIT;
-    default:
-        return is_word_char(c) ? CK_LOWER : CK_OTHER;
+    case UTF8PROC_CATEGORY_LT: return CK_UPPER;
+    case UTF8PROC_CATEGORY_ND: return CK_DIGIT;
+    default: return is_word_char(c) ? CK_LOWER : CK_OTHER;
     }
 }
 
@@ -386,8 +378,7 @@ static size_t stem_len(const char *name, size_t n)
     size_t el = n - (size_t)(dot + 1 - name);
     if (el < 1 || el > 5) return n;
     for (const char *q = dot + 1; q < name + n; q++)
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
-            return n;
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9'))) return n;
     return (size_t)(dot - name);
 }
 

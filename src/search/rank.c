@@ -43,8 +43,8 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *q, const 
     return t;
 }
 
-__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, const float *rows, size_t n,
-                                                              int d, float *out)
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *q, const float *rows, size_t n, int d,
+                                                            float *out)
 {
     for (size_t i = 0; i < n; i++) out[i] = dot_avx2(q, rows + i * (size_t)d, d);
 }
@@ -66,9 +66,15 @@ static int use_avx2(void)
 #endif
 }
 
-void rank_force_scalar(int on) { atomic_store(&force_scalar, on != 0); }
+void rank_force_scalar(int on)
+{
+    atomic_store(&force_scalar, on != 0);
+}
 
-const char *rank_kernel_name(void) { return use_avx2() ? "avx2-fma" : "scalar"; }
+const char *rank_kernel_name(void)
+{
+    return use_avx2() ? "avx2-fma" : "scalar";
+}
 
 void rank_scores(const float *q, const float *rows, size_t n, int d, float *out)
 {
@@ -84,7 +90,10 @@ void rank_scores(const float *q, const float *rows, size_t n, int d, float *out)
 // ---------------------------------------------------------------- heap
 
 // 1 when a is a worse hit than b (lower score, or equal score and higher row).
-static int worse(rank_hit a, rank_hit b) { return a.score < b.score || (a.score == b.score && a.row > b.row); }
+static int worse(rank_hit a, rank_hit b)
+{
+    return a.score < b.score || (a.score == b.score && a.row > b.row);
+}
 
 void rank_heap_init(rank_heap *hp, rank_hit *buf, int k)
 {
@@ -168,12 +177,12 @@ static void scan_task(void *ctx, int i, int tid)
     scan_range(s, lo, hi, &s->heaps[tid]);
 }
 
-int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out,
-              int *nout)
+int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out, int *nout)
 {
     *nout = 0;
     if (k < 0 || k > RANK_K_MAX) return lisa_seterr(LISA_EINVAL, "top-k %d is not in [0,%d]", k, RANK_K_MAX);
-    if (d <= 0 || d > RANK_DIM_MAX) return lisa_seterr(LISA_EINVAL, "vector dimension %d is not in [1,%d]", d, RANK_DIM_MAX);
+    if (d <= 0 || d > RANK_DIM_MAX)
+        return lisa_seterr(LISA_EINVAL, "vector dimension %d is not in [1,%d]", d, RANK_DIM_MAX);
     if (n > UINT32_MAX) return lisa_seterr(LISA_ETOOBIG, "%zu vectors: over the 2^32 cap", n);
     if (k == 0 || n == 0) return 0;
     int nt = n >= RANK_PAR_MIN ? pool_size(p) : 1;
@@ -187,8 +196,10 @@ int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k
     }
     for (int t = 0; t < nt; t++) rank_heap_init(&heaps[t], buf + (size_t)t * k, k);
     struct scan s = {q, rows, n, d, heaps};
-    if (nt == 1) scan_range(&s, 0, n, &heaps[0]);
-    else pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_task, &s);
+    if (nt == 1)
+        scan_range(&s, 0, n, &heaps[0]);
+    else
+        pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_task, &s);
     rank_heap merged;
     rank_heap_init(&merged, out, k);
     for (int t = 0; t < nt; t++)

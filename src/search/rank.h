@@ -35,13 +35,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RANK_PAR_MIN 16384   // rows below this are scanned by the calling thread alone
-#define RANK_BLOCK 256       // rows scored per kernel call before heap pushes
-#define RANK_K_MAX 100000    // top-k requests above this are refused
+#define RANK_PAR_MIN 16384 // rows below this are scanned by the calling thread alone
+#define RANK_BLOCK 256     // rows scored per kernel call before heap pushes
+#define RANK_K_MAX 100000  // top-k requests above this are refused
 #define RANK_DIM_MAX 8192
 
-#define RANK_CLIP_LO 0.15f   // text->image cosine mapped to clip_score 0
-#define RANK_CLIP_HI 0.35f   // text->image cosine mapped to clip_score 1
+#define RANK_CLIP_LO 0.15f // text->image cosine mapped to clip_score 0
+#define RANK_CLIP_HI 0.35f // text->image cosine mapped to clip_score 1
 
 // ---------------------------------------------------------------- kernels
 
@@ -76,8 +76,7 @@ int rank_heap_sort(rank_heap *hp);
 // The k best rows of (n, d) by dot product with q into out (caller-owned, k
 // entries), best first; *nout gets min(k, n). Uses pool p (may be NULL) when
 // n >= RANK_PAR_MIN. Refuses k or d over the caps with LISA_EINVAL.
-int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out,
-              int *nout);
+int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out, int *nout);
 
 // ---------------------------------------------------------------- hybrid
 
@@ -89,11 +88,11 @@ typedef struct {
 #define RANK_NORM_IMAGE ((rank_norm){0.5f, 1.0f})
 
 typedef struct {
-    int64_t id;          // caller's id (image id)
-    int has_clip;        // cosine is valid
-    float cosine;        // raw cosine
-    double bm25;         // raw keyword relevance, >= 0, 0 = no keyword hit
-    float clip_score;    // outputs of rank_hybrid()
+    int64_t id;       // caller's id (image id)
+    int has_clip;     // cosine is valid
+    float cosine;     // raw cosine
+    double bm25;      // raw keyword relevance, >= 0, 0 = no keyword hit
+    float clip_score; // outputs of rank_hybrid()
     float keyword_score;
     float score;
 } rank_cand;

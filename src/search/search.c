@@ -68,7 +68,8 @@ int search_open(const search_opts *o, search_ctx **out)
         s->dim = clip_dim(o->model);
     }
     snprintf(s->missing, sizeof s->missing, "%s",
-             o->missing ? o->missing : "no CLIP model installed; install one with: lisa models pull clip-vit-base-patch32");
+             o->missing ? o->missing
+                        : "no CLIP model installed; install one with: lisa models pull clip-vit-base-patch32");
     *out = s;
     return 0;
 }
@@ -117,8 +118,10 @@ static long row_of(const search_ctx *s, int64_t id) // ids are ascending
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (s->ids[mid] < id) lo = mid + 1;
-        else hi = mid;
+        if (s->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < s->n && s->ids[lo] == id ? (long)lo : -1;
 }
@@ -154,8 +157,10 @@ static int add_clip(search_ctx *s, cands *cs, const float *q, int k)
     int got, rc = h ? rank_topk(s->p, q, s->mat, s->n, s->dim, k, h, &got) : LISA_ENOMEM;
     for (int i = 0; rc == 0 && i < got; i++) {
         rank_cand *c = cand_get(cs, s->ids[h[i].row]);
-        if (!c) rc = LISA_ENOMEM;
-        else c->has_clip = 1, c->cosine = h[i].score;
+        if (!c)
+            rc = LISA_ENOMEM;
+        else
+            c->has_clip = 1, c->cosine = h[i].score;
     }
     free(h);
     return rc;
@@ -171,8 +176,10 @@ static int add_keywords(search_ctx *s, cands *cs, const char *query)
     rc = store_keyword_search(s->st, match, SEARCH_KEYWORD_HITS_MAX, &hits, &n);
     for (int i = 0; rc == 0 && i < n; i++) {
         rank_cand *c = cand_get(cs, hits[i].id);
-        if (!c) rc = LISA_ENOMEM;
-        else c->bm25 = hits[i].bm25;
+        if (!c)
+            rc = LISA_ENOMEM;
+        else
+            c->bm25 = hits[i].bm25;
     }
     cs->hits = hits, cs->nhits = n;
     free(match);
@@ -217,7 +224,8 @@ int search_matched_names(int matched, const char **names, int max)
     static const struct {
         int bit;
         const char *name;
-    } cols[] = {{STORE_COL_CAPTION, "caption"}, {STORE_COL_OCR, "ocr"}, {STORE_COL_NAME, "name"}, {STORE_COL_META, "meta"}};
+    } cols[] = {
+        {STORE_COL_CAPTION, "caption"}, {STORE_COL_OCR, "ocr"}, {STORE_COL_NAME, "name"}, {STORE_COL_META, "meta"}};
     int n = 0;
     for (size_t i = 0; i < sizeof cols / sizeof cols[0] && n < max; i++)
         if (matched & cols[i].bit) names[n++] = cols[i].name;
@@ -232,8 +240,10 @@ void search_result_scores_json(void *obj, const search_result *r)
     cJSON_AddNumberToObject(o, "score", r->score);
     cJSON_AddNumberToObject(o, "clip_score", r->clip_score);
     cJSON_AddNumberToObject(o, "keyword_score", r->keyword_score);
-    if (r->has_clip) cJSON_AddNumberToObject(o, "cosine", r->cosine);
-    else cJSON_AddNullToObject(o, "cosine");
+    if (r->has_clip)
+        cJSON_AddNumberToObject(o, "cosine", r->cosine);
+    else
+        cJSON_AddNullToObject(o, "cosine");
     cJSON_AddNumberToObject(o, "bm25", r->bm25);
     cJSON_AddItemToObject(o, "matched_in", cJSON_CreateStringArray(src, ns));
 }
@@ -263,7 +273,8 @@ static int fill_results(search_ctx *s, cands *cs, int top_k, search_results *res
 
 static int check_k(int top_k)
 {
-    if (top_k < 1 || top_k > RANK_K_MAX / 4) return lisa_seterr(LISA_EINVAL, "top_k %d is not in [1,%d]", top_k, RANK_K_MAX / 4);
+    if (top_k < 1 || top_k > RANK_K_MAX / 4)
+        return lisa_seterr(LISA_EINVAL, "top_k %d is not in [1,%d]", top_k, RANK_K_MAX / 4);
     return 0;
 }
 
@@ -338,7 +349,8 @@ int search_similar(search_ctx *s, const char *path, int top_k, search_results *r
     if (realpath(path, abs) && store_image_get_by_path(s->st, abs, &im) == 0 &&
         store_embedding_get(s->st, im.id, s->model_id, s->dim, q) == 0)
         self = im.id;
-    else rc = embed_file(s, path, q);
+    else
+        rc = embed_file(s, path, q);
     store_image_clear(&im);
     cands cs = {0};
     if (rc == 0) rc = add_clip(s, &cs, q, top_k + 1);
@@ -357,8 +369,8 @@ int search_similar(search_ctx *s, const char *path, int top_k, search_results *r
 
 // ---------------------------------------------------------------- model
 
-int search_model_load(const char *models, const char *data_dir, int threads, clip_model **m, char *id,
-                      size_t idcap, char *missing, size_t mcap)
+int search_model_load(const char *models, const char *data_dir, int threads, clip_model **m, char *id, size_t idcap,
+                      char *missing, size_t mcap)
 {
     char dir[MODELDIR_PATH_MAX], cfg[MODELDIR_PATH_MAX + 16];
     struct stat sb;

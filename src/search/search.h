@@ -26,33 +26,33 @@ typedef struct search_ctx search_ctx;
 #define SEARCH_MSG_MAX 512
 
 typedef struct {
-    const char *data_dir;  // required
-    clip_model *model;     // borrowed; NULL: keyword-only
-    const char *model_id;  // the id embeddings are stored under (with model)
-    const char *missing;   // why there is no model (shown in keyword-only results), may be NULL
+    const char *data_dir; // required
+    clip_model *model;    // borrowed; NULL: keyword-only
+    const char *model_id; // the id embeddings are stored under (with model)
+    const char *missing;  // why there is no model (shown in keyword-only results), may be NULL
 } search_opts;
 
 typedef struct {
     int64_t id;
-    char *path;           // owned by the result set
+    char *path; // owned by the result set
     int64_t size;
-    char date[32];        // date taken (EXIF) else file mtime, "YYYY-MM-DD HH:MM:SS"
+    char date[32]; // date taken (EXIF) else file mtime, "YYYY-MM-DD HH:MM:SS"
     float score, clip_score, keyword_score;
     int has_clip;
-    float cosine;         // raw cosine
-    double bm25;          // raw keyword relevance (-FTS5 bm25), 0 = no keyword hit
-    int matched;          // where the query's keywords matched: STORE_COL_* bits
-                          // (store/store.h); 0 without a keyword hit. Names for
-                          // JSON ("matched_in") from search_matched_names().
-    char *ocr_text;       // the image's OCR text (owned by the result set), NULL when none
+    float cosine;   // raw cosine
+    double bm25;    // raw keyword relevance (-FTS5 bm25), 0 = no keyword hit
+    int matched;    // where the query's keywords matched: STORE_COL_* bits
+                    // (store/store.h); 0 without a keyword hit. Names for
+                    // JSON ("matched_in") from search_matched_names().
+    char *ocr_text; // the image's OCR text (owned by the result set), NULL when none
 } search_result;
 
 typedef struct {
     search_result *r;
     int n;
-    int keyword_only;               // 1: no CLIP part in the scores
-    char message[SEARCH_MSG_MAX];   // why keyword-only, "" otherwise
-    double text_ms, total_ms;       // text tower time, whole query time
+    int keyword_only;             // 1: no CLIP part in the scores
+    char message[SEARCH_MSG_MAX]; // why keyword-only, "" otherwise
+    double text_ms, total_ms;     // text tower time, whole query time
 } search_results;
 
 // Opens the store in o->data_dir for queries. Strings are copied; the model
@@ -88,7 +88,7 @@ void search_result_scores_json(void *o, const search_result *r);
 // a model that is there but fails to load is an error. id (idcap bytes) gets
 // the model id embeddings are stored under: the model directory's name.
 // The caller owns *m: clip_free() it.
-int search_model_load(const char *models, const char *data_dir, int threads, clip_model **m, char *id,
-                      size_t idcap, char *missing, size_t mcap);
+int search_model_load(const char *models, const char *data_dir, int threads, clip_model **m, char *id, size_t idcap,
+                      char *missing, size_t mcap);
 
 #endif

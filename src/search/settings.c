@@ -58,10 +58,8 @@ static int parse_int(const char *v, long lo, long hi, const char *where, const c
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
-    if (end == v || *end || errno)
-        return lisa_seterr(LISA_EINVAL, "%s: %s: '%s' is not an integer", where, key, v);
-    if (x < lo || x > hi)
-        return lisa_seterr(LISA_EINVAL, "%s: %s: %ld is not in [%ld,%ld]", where, key, x, lo, hi);
+    if (end == v || *end || errno) return lisa_seterr(LISA_EINVAL, "%s: %s: '%s' is not an integer", where, key, v);
+    if (x < lo || x > hi) return lisa_seterr(LISA_EINVAL, "%s: %s: %ld is not in [%ld,%ld]", where, key, x, lo, hi);
     *out = (int)x;
     return 0;
 }
@@ -233,8 +231,7 @@ int settings_resolve(settings *s, int argc, char **argv)
         if (!settings_flag_arity(argv[i]) || !strcmp(argv[i], "--config")) continue;
         if (i + 1 >= argc) return lisa_seterr(LISA_EINVAL, "%s needs a value", argv[i]);
         for (size_t k = 0; k < NKEYS; k++)
-            if (!strcmp(argv[i], keys[k].flag) &&
-                (rc = settings_set(s, keys[k].name, argv[i + 1], argv[i])) < 0)
+            if (!strcmp(argv[i], keys[k].flag) && (rc = settings_set(s, keys[k].name, argv[i + 1], argv[i])) < 0)
                 return rc;
         i++;
     }

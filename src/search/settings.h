@@ -41,9 +41,9 @@ typedef struct {
     int thumbnail_size;
     int port;
     char data_dir[SETTINGS_PATH_MAX];
-    char models[SETTINGS_PATH_MAX];      // --model / LISA_MODELS / models; "" unset
-    char config_path[SETTINGS_PATH_MAX]; // the config file that was read; "" none
-    int ocr;                             // 1: OCR while indexing
+    char models[SETTINGS_PATH_MAX];       // --model / LISA_MODELS / models; "" unset
+    char config_path[SETTINGS_PATH_MAX];  // the config file that was read; "" none
+    int ocr;                              // 1: OCR while indexing
     char ocr_lang[SETTINGS_OCR_LANG_MAX]; // Tesseract languages, "eng+deu"
 } settings;
 

@@ -51,15 +51,17 @@ static void *build_main(void *arg)
     b->errors = st.failed;
     if (rc == 0) b->last = st, b->has_last = 1;
     pthread_mutex_unlock(&s->b_mu);
-    srv__log(s, "build %s: %lld files, %lld new, %lld changed, %lld removed, %lld failed in %.1fs", b->state,
-             st.files, st.added, st.changed, st.removed, st.failed, st.seconds);
+    srv__log(s, "build %s: %lld files, %lld new, %lld changed, %lld removed, %lld failed in %.1fs", b->state, st.files,
+             st.added, st.changed, st.removed, st.failed, st.seconds);
     return NULL;
 }
 
 static void num_or_null(cJSON *o, const char *k, double v, int ok)
 {
-    if (ok) cJSON_AddNumberToObject(o, k, v);
-    else cJSON_AddNullToObject(o, k);
+    if (ok)
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
 }
 
 cJSON *srv__build_json(srv *s)
@@ -69,20 +71,28 @@ cJSON *srv__build_json(srv *s)
     pthread_mutex_unlock(&s->b_mu);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "state", b.state);
-    if (b.phase[0]) cJSON_AddStringToObject(o, "phase", b.phase);
-    else cJSON_AddNullToObject(o, "phase");
+    if (b.phase[0])
+        cJSON_AddStringToObject(o, "phase", b.phase);
+    else
+        cJSON_AddNullToObject(o, "phase");
     cJSON_AddNumberToObject(o, "done", (double)b.done);
     cJSON_AddNumberToObject(o, "total", (double)b.total);
     cJSON_AddNumberToObject(o, "rate", b.rate);
     num_or_null(o, "eta", b.eta, b.eta >= 0 && strcmp(b.state, "idle"));
     cJSON_AddNumberToObject(o, "elapsed", b.elapsed);
     cJSON_AddNumberToObject(o, "errors", (double)b.errors);
-    if (b.started_at[0]) cJSON_AddStringToObject(o, "started_at", b.started_at);
-    else cJSON_AddNullToObject(o, "started_at");
-    if (b.finished_at[0]) cJSON_AddStringToObject(o, "finished_at", b.finished_at);
-    else cJSON_AddNullToObject(o, "finished_at");
-    if (b.message[0]) cJSON_AddStringToObject(o, "message", b.message);
-    else cJSON_AddNullToObject(o, "message");
+    if (b.started_at[0])
+        cJSON_AddStringToObject(o, "started_at", b.started_at);
+    else
+        cJSON_AddNullToObject(o, "started_at");
+    if (b.finished_at[0])
+        cJSON_AddStringToObject(o, "finished_at", b.finished_at);
+    else
+        cJSON_AddNullToObject(o, "finished_at");
+    if (b.message[0])
+        cJSON_AddStringToObject(o, "message", b.message);
+    else
+        cJSON_AddNullToObject(o, "message");
     if (!b.has_last) {
         cJSON_AddNullToObject(o, "last");
         return o;
@@ -103,7 +113,10 @@ cJSON *srv__build_json(srv *s)
     return o;
 }
 
-enum MHD_Result srv__build_get(srv *s, struct MHD_Connection *c) { return http_json(c, 200, srv__build_json(s)); }
+enum MHD_Result srv__build_get(srv *s, struct MHD_Connection *c)
+{
+    return http_json(c, 200, srv__build_json(s));
+}
 
 enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c)
 {
@@ -122,8 +135,11 @@ enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c)
     s->b = fresh;
     s->b_cancel = atomic_load(&s->stopping);
     int err = pthread_create(&s->b_thread, NULL, build_main, s);
-    if (err) snprintf(s->b.state, sizeof s->b.state, "failed"), snprintf(s->b.message, sizeof s->b.message, "cannot start a thread");
-    else s->b_joinable = 1;
+    if (err)
+        snprintf(s->b.state, sizeof s->b.state, "failed"),
+            snprintf(s->b.message, sizeof s->b.message, "cannot start a thread");
+    else
+        s->b_joinable = 1;
     pthread_mutex_unlock(&s->b_mu);
     if (err) return http_error(c, 500, "internal", "cannot start the build thread");
     srv__log(s, "build started");

@@ -51,17 +51,19 @@ int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out)
 }
 
 // Looks key up with a borrowed slot; answers the error itself (returns -1).
-static int lookup_or_answer(srv *s, struct MHD_Connection *c, const char *key, store_image *im,
-                            enum MHD_Result *rc)
+static int lookup_or_answer(srv *s, struct MHD_Connection *c, const char *key, store_image *im, enum MHD_Result *rc)
 {
     srv_slot *sl = srv__slot_get(s);
     int err = srv__slot_store(s, sl);
     if (err == 0) err = srv__lookup(s, sl, key, im);
     srv__slot_put(s, sl);
     if (err == 0) return 0;
-    if (err == LISA_ENOTFOUND) *rc = http_error(c, 404, "not_found", "no indexed image named '%s'", key);
-    else if (err == LISA_EINVAL) *rc = http_error(c, 400, "bad_request", "malformed image name");
-    else *rc = http_error(c, 500, "internal", "%s", lisa_errmsg());
+    if (err == LISA_ENOTFOUND)
+        *rc = http_error(c, 404, "not_found", "no indexed image named '%s'", key);
+    else if (err == LISA_EINVAL)
+        *rc = http_error(c, 400, "bad_request", "malformed image name");
+    else
+        *rc = http_error(c, 500, "internal", "%s", lisa_errmsg());
     return -1;
 }
 
@@ -147,8 +149,10 @@ enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int
         store_image_clear(&im);
         return http_error(c, 404, "not_found", "'%s' has no thumbnail", key);
     }
-    if (thumb) snprintf(path, sizeof path, "%s/%s.jpg", s->thumbs, im.hash);
-    else snprintf(path, sizeof path, "%s", im.path);
+    if (thumb)
+        snprintf(path, sizeof path, "%s/%s.jpg", s->thumbs, im.hash);
+    else
+        snprintf(path, sizeof path, "%s", im.path);
     struct stat st;
     int fd = open_regular(path, &st);
     if (fd < 0) {
@@ -156,9 +160,12 @@ enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int
         return http_error(c, 404, "not_found", "the file of '%s' is gone", key);
     }
     int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (thumb) snprintf(etag, sizeof etag, "\"t-%s\"", im.hash);
-    else if (have_hash && st.st_size == im.size && mtime_ns == im.mtime_ns) snprintf(etag, sizeof etag, "\"%s\"", im.hash);
-    else snprintf(etag, sizeof etag, "W/\"%lld-%lld\"", (long long)st.st_size, (long long)mtime_ns);
+    if (thumb)
+        snprintf(etag, sizeof etag, "\"t-%s\"", im.hash);
+    else if (have_hash && st.st_size == im.size && mtime_ns == im.mtime_ns)
+        snprintf(etag, sizeof etag, "\"%s\"", im.hash);
+    else
+        snprintf(etag, sizeof etag, "W/\"%lld-%lld\"", (long long)st.st_size, (long long)mtime_ns);
     uint8_t head[16] = {0};
     ssize_t got = pread(fd, head, sizeof head, 0);
     img_format f = img_sniff(head, got > 0 ? (size_t)got : 0);

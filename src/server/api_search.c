@@ -45,9 +45,9 @@ static const char *base_name(const char *path)
 
 static const char *format_of(const char *path)
 {
-    static const char *const map[][2] = {{"jpg", "jpeg"}, {"jpeg", "jpeg"}, {"jpe", "jpeg"}, {"png", "png"},
-                                         {"webp", "webp"}, {"gif", "gif"}, {"heic", "heif"}, {"heif", "heif"},
-                                         {"avif", "heif"}, {"bmp", "bmp"}, {"tif", "tiff"}, {"tiff", "tiff"}};
+    static const char *const map[][2] = {{"jpg", "jpeg"},  {"jpeg", "jpeg"}, {"jpe", "jpeg"},  {"png", "png"},
+                                         {"webp", "webp"}, {"gif", "gif"},   {"heic", "heif"}, {"heif", "heif"},
+                                         {"avif", "heif"}, {"bmp", "bmp"},   {"tif", "tiff"},  {"tiff", "tiff"}};
     const char *dot = strrchr(base_name(path), '.');
     for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)
         if (!strcasecmp(dot + 1, map[i][0])) return map[i][1];
@@ -56,8 +56,10 @@ static const char *format_of(const char *path)
 
 static void add_str_or_null(cJSON *o, const char *k, const char *v)
 {
-    if (v && *v) cJSON_AddStringToObject(o, k, v);
-    else cJSON_AddNullToObject(o, k);
+    if (v && *v)
+        cJSON_AddStringToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
 }
 
 // Appends the words of text to arr, skipping ones already there, up to KEYWORDS_MAX.
@@ -96,7 +98,8 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
     cJSON *o = cJSON_CreateObject();
     char url[64];
     cJSON_AddNumberToObject(o, "id", (double)r->id);
-    cJSON_AddStringToObject(o, "name", http_valid_utf8(base_name(path), strlen(base_name(path))) ? base_name(path) : "?");
+    cJSON_AddStringToObject(o, "name",
+                            http_valid_utf8(base_name(path), strlen(base_name(path))) ? base_name(path) : "?");
     cJSON_AddNumberToObject(o, "rank", rank);
     search_result_scores_json(o, r);
     snprintf(url, sizeof url, "/api/thumb/%lld", (long long)r->id);
@@ -104,13 +107,18 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
     snprintf(url, sizeof url, "/api/image/%lld", (long long)r->id);
     cJSON_AddStringToObject(o, "image_url", url);
     add_str_or_null(o, "caption", im.caption);
-    add_str_or_null(o, "ocr_text", r->ocr_text && http_valid_utf8(r->ocr_text, strlen(r->ocr_text)) ? r->ocr_text : NULL);
+    add_str_or_null(o, "ocr_text",
+                    r->ocr_text && http_valid_utf8(r->ocr_text, strlen(r->ocr_text)) ? r->ocr_text : NULL);
     cJSON *kw = cJSON_AddArrayToObject(o, "keywords");
     add_words(kw, im.name_words), add_words(kw, im.meta_words);
-    if (im.width > 0) cJSON_AddNumberToObject(o, "width", im.width);
-    else cJSON_AddNullToObject(o, "width");
-    if (im.height > 0) cJSON_AddNumberToObject(o, "height", im.height);
-    else cJSON_AddNullToObject(o, "height");
+    if (im.width > 0)
+        cJSON_AddNumberToObject(o, "width", im.width);
+    else
+        cJSON_AddNullToObject(o, "width");
+    if (im.height > 0)
+        cJSON_AddNumberToObject(o, "height", im.height);
+    else
+        cJSON_AddNullToObject(o, "height");
     char date[sizeof r->date];
     snprintf(date, sizeof date, "%s", r->date);
     if (strlen(date) > 10 && date[10] == 'T') date[10] = ' '; // docs/api.md: "YYYY-MM-DD HH:MM:SS"
@@ -139,8 +147,8 @@ static void add_model_fields(srv *s, cJSON *o, const search_results *res)
     add_str_or_null(o, "model", s->model ? s->model_id : NULL);
 }
 
-static enum MHD_Result send_results(srv *s, struct MHD_Connection *c, srv_slot *sl, cJSON *o,
-                                    search_results *res, const char *query, int64_t skip, int top_k, double t0)
+static enum MHD_Result send_results(srv *s, struct MHD_Connection *c, srv_slot *sl, cJSON *o, search_results *res,
+                                    const char *query, int64_t skip, int top_k, double t0)
 {
     add_model_fields(s, o, res);
     cJSON *arr = cJSON_CreateArray();

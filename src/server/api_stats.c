@@ -50,8 +50,10 @@ static cJSON *latency_json(srv *s)
     const double ps[] = {50, 95, 99};
     const char *names[] = {"p50", "p95", "p99"};
     for (int i = 0; i < 3; i++) {
-        if (n) cJSON_AddNumberToObject(o, names[i], pct(v, n, ps[i]));
-        else cJSON_AddNullToObject(o, names[i]);
+        if (n)
+            cJSON_AddNumberToObject(o, names[i], pct(v, n, ps[i]));
+        else
+            cJSON_AddNullToObject(o, names[i]);
     }
     r = cJSON_AddArrayToObject(o, "recent");
     for (int i = 0; i < nr; i++) cJSON_AddItemToArray(r, cJSON_CreateNumber(recent[i]));
@@ -66,8 +68,7 @@ static void dir_usage(const char *dir, long long *count, long long *bytes)
     if (!d) return;
     struct stat st;
     for (struct dirent *e; (e = readdir(d)) && *count < DIR_SCAN_MAX;)
-        if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode))
+        if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             (*count)++, *bytes += st.st_size;
     closedir(d);
 }
@@ -96,8 +97,10 @@ static void add_model(srv *s, cJSON *arr, const store_stats *st, const char *nam
     cJSON_AddBoolToObject(m, "installed", installed || loaded);
     cJSON_AddBoolToObject(m, "loaded", loaded);
     cJSON_AddStringToObject(m, "path", dir);
-    if (missing && !installed && !loaded) cJSON_AddStringToObject(m, "missing", missing);
-    else cJSON_AddNullToObject(m, "missing");
+    if (missing && !installed && !loaded)
+        cJSON_AddStringToObject(m, "missing", missing);
+    else
+        cJSON_AddNullToObject(m, "missing");
     snprintf(install, sizeof install, "lisa models pull %s", name);
     cJSON_AddStringToObject(m, "install", install);
     long long vectors = 0;
@@ -105,8 +108,10 @@ static void add_model(srv *s, cJSON *arr, const store_stats *st, const char *nam
     for (int i = 0; loaded && i < st->n_models; i++)
         if (!strcmp(st->models[i].id, s->model_id)) vectors = st->models[i].count, dim = st->models[i].dim;
     cJSON_AddNumberToObject(m, "vectors", (double)vectors);
-    if (dim) cJSON_AddNumberToObject(m, "dim", dim);
-    else cJSON_AddNullToObject(m, "dim");
+    if (dim)
+        cJSON_AddNumberToObject(m, "dim", dim);
+    else
+        cJSON_AddNullToObject(m, "dim");
     cJSON_AddItemToArray(arr, m);
 }
 
@@ -135,8 +140,10 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     cJSON_AddNumberToObject(o, "db_bytes", (double)st.db_bytes);
     cJSON_AddNumberToObject(o, "thumb_bytes", (double)thumb_bytes);
     cJSON_AddNumberToObject(o, "thumb_count", (double)thumbs);
-    if (st.last_index[0]) cJSON_AddStringToObject(o, "last_build", st.last_index);
-    else cJSON_AddNullToObject(o, "last_build");
+    if (st.last_index[0])
+        cJSON_AddStringToObject(o, "last_build", st.last_index);
+    else
+        cJSON_AddNullToObject(o, "last_build");
     models = cJSON_AddArrayToObject(o, "models");
     add_model(s, models, &st, MODELDIR_DEFAULT_CLIP, "clip", s->model != NULL);
     add_model(s, models, &st, MODELDIR_DEFAULT_CAPTION, "caption", 0);
@@ -152,8 +159,10 @@ enum MHD_Result srv__health(srv *s, struct MHD_Connection *c)
     cJSON_AddStringToObject(o, "status", "ok");
     cJSON_AddStringToObject(o, "version", s->version);
     cJSON_AddNumberToObject(o, "uptime_s", srv__now_ms() / 1e3 - s->t0);
-    if (s->model) cJSON_AddStringToObject(o, "model", s->model_id);
-    else cJSON_AddNullToObject(o, "model");
+    if (s->model)
+        cJSON_AddStringToObject(o, "model", s->model_id);
+    else
+        cJSON_AddNullToObject(o, "model");
     cJSON_AddBoolToObject(o, "keyword_only", s->model == NULL);
     pthread_mutex_lock(&s->b_mu);
     int building = !strcmp(s->b.state, "running");

@@ -61,8 +61,8 @@ static const char *fmt_name(img_format f)
 
 static int image_ext(const char *e)
 {
-    static const char *const ok[] = {"jpg", "jpeg", "jpe", "png", "webp", "gif", "heic", "heif",
-                                     "avif", "bmp", "tif", "tiff"};
+    static const char *const ok[] = {"jpg",  "jpeg", "jpe",  "png", "webp", "gif",
+                                     "heic", "heif", "avif", "bmp", "tif",  "tiff"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (!strcasecmp(e, ok[i])) return 1;
     return 0;
@@ -104,8 +104,10 @@ static int place(srv *s, const char *tmp, const char *stem, const char *ext, cha
 {
     char dest[SRV_PATH_MAX + 320];
     for (int k = 0; k < 10000; k++) {
-        if (k) snprintf(name, cap, "%s-%d.%s", stem, k, ext);
-        else snprintf(name, cap, "%s.%s", stem, ext);
+        if (k)
+            snprintf(name, cap, "%s-%d.%s", stem, k, ext);
+        else
+            snprintf(name, cap, "%s.%s", stem, ext);
         snprintf(dest, sizeof dest, "%s/%s", s->images, name);
         if (link(tmp, dest) == 0) return 0;
         if (errno != EEXIST) return lisa_seterr(LISA_EIO, "saving %s: %s", name, strerror(errno));
@@ -215,22 +217,25 @@ static void part_write(srv_upload *u, const char *data, size_t n)
     for (size_t off = 0; off < n;) {
         ssize_t w = write(p->fd, data + off, n - off);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) { p->io_err = 1; return; }
+        if (w <= 0) {
+            p->io_err = 1;
+            return;
+        }
         off += (size_t)w;
     }
 }
 
 static enum MHD_Result iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
-                            const char *content_type, const char *transfer_encoding, const char *data,
-                            uint64_t off, size_t size)
+                            const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
+                            size_t size)
 {
     (void)kind, (void)content_type, (void)transfer_encoding;
     srv_upload *u = cls;
     if (u->stop) return MHD_NO;
     if (!filename) return MHD_YES; // plain form fields are ignored (MHD buffers at most UP_PP_BUF)
     up_part *p = &u->cur;
-    int fresh = !u->has_cur || (off == 0 && (p->size > 0 || strcmp(p->filename, filename) ||
-                                            strcmp(p->key, key ? key : "")));
+    int fresh =
+        !u->has_cur || (off == 0 && (p->size > 0 || strcmp(p->filename, filename) || strcmp(p->key, key ? key : "")));
     if (fresh) {
         if (u->has_cur) part_finish(u);
         if (part_start(u, key, filename) < 0) return MHD_NO;

@@ -44,7 +44,10 @@ void srv_opts_init(srv_opts *o)
     o->clip_weight = -1;
 }
 
-int srv_port(const srv *s) { return s ? s->port : 0; }
+int srv_port(const srv *s)
+{
+    return s ? s->port : 0;
+}
 
 int srv__is_upload(const srv *s, const char *path)
 {
@@ -130,7 +133,10 @@ static const char *route_key(struct MHD_Connection *c, const char *tail, char *b
     return buf;
 }
 
-static int is(const char *m, const char *want) { return !strcmp(m, want); }
+static int is(const char *m, const char *want)
+{
+    return !strcmp(m, want);
+}
 
 static enum MHD_Result dispatch_key(srv *s, struct MHD_Connection *c, const char *m, const char *path, double t0)
 {
@@ -149,20 +155,24 @@ static enum MHD_Result dispatch_key(srv *s, struct MHD_Connection *c, const char
 
 static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, const char *m, const char *path, double t0)
 {
-    if (!strncmp(path, "/api/similar/", 13) || !strncmp(path, "/api/image/", 11) ||
-        !strncmp(path, "/api/thumb/", 11))
+    if (!strncmp(path, "/api/similar/", 13) || !strncmp(path, "/api/image/", 11) || !strncmp(path, "/api/thumb/", 11))
         return dispatch_key(s, c, m, path, t0);
     int get = is(m, "GET") || is(m, "HEAD");
-    if (!strcmp(path, "/api/health")) return get ? srv__health(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
-    if (!strcmp(path, "/api/search")) return get ? srv__search(s, c, t0) : http_error(c, 405, "method_not_allowed", "use GET");
-    if (!strcmp(path, "/api/stats")) return get ? srv__stats(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
+    if (!strcmp(path, "/api/health"))
+        return get ? srv__health(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
+    if (!strcmp(path, "/api/search"))
+        return get ? srv__search(s, c, t0) : http_error(c, 405, "method_not_allowed", "use GET");
+    if (!strcmp(path, "/api/stats"))
+        return get ? srv__stats(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
     if (!strcmp(path, "/api/build")) {
         if (get) return srv__build_get(s, c);
         if (is(m, "POST")) return srv__build_post(s, c);
         return http_error(c, 405, "method_not_allowed", "use GET or POST");
     }
-    if (!strcmp(path, "/api/upload")) return http_error(c, 405, "method_not_allowed", "use POST with multipart/form-data");
-    if (!strncmp(path, "/api/", 5) || !strcmp(path, "/api")) return http_error(c, 404, "not_found", "no such API route");
+    if (!strcmp(path, "/api/upload"))
+        return http_error(c, 405, "method_not_allowed", "use POST with multipart/form-data");
+    if (!strncmp(path, "/api/", 5) || !strcmp(path, "/api"))
+        return http_error(c, 404, "not_found", "no such API route");
     if (!get) return http_error(c, 405, "method_not_allowed", "static files: use GET");
     return srv__static(s, c, path);
 }
@@ -222,16 +232,17 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
 // url is the raw (undecoded) path: unescape_none() leaves it alone so that
 // the routes decode it themselves and refuse %00 and bad escapes.
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload_data, size_t *upload_data_size,
-                              void **con_cls)
+                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     srv *s = cls;
     srv_req *q = *con_cls;
     if (!q) return first_call(s, c, url, method, con_cls);
     if (*upload_data_size) {
-        if (q->route == R_UPLOAD) srv__upload_feed(q, upload_data, *upload_data_size);
-        else q->body += *upload_data_size; // bodies of other routes are ignored (capped below)
+        if (q->route == R_UPLOAD)
+            srv__upload_feed(q, upload_data, *upload_data_size);
+        else
+            q->body += *upload_data_size; // bodies of other routes are ignored (capped below)
         *upload_data_size = 0;
         if (q->body > SRV_BODY_MAX) return http_error(c, 413, "too_large", "request body too large for this route");
         return MHD_YES;
@@ -245,7 +256,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static int mkdir_p(const char *path)
 {
     char buf[SRV_PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lisa_seterr(LISA_ETOOBIG, "%s: path too long", path);
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return lisa_seterr(LISA_ETOOBIG, "%s: path too long", path);
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
@@ -298,7 +310,8 @@ static int copy_opts(srv *s, const srv_opts *o)
     if (!s->folders) return LISA_ENOMEM;
     for (int i = 0; i < o->nfolders; i++) {
         char real[PATH_MAX];
-        if (!realpath(o->folders[i], real)) return lisa_seterr(LISA_ENOTFOUND, "folder %s: %s", o->folders[i], strerror(errno));
+        if (!realpath(o->folders[i], real))
+            return lisa_seterr(LISA_ENOTFOUND, "folder %s: %s", o->folders[i], strerror(errno));
         if (!(s->folders[i] = strdup(real))) return LISA_ENOMEM;
         s->nfolders++;
     }
@@ -343,16 +356,13 @@ static int start_mhd(srv *s, const srv_opts *o)
     if (rc < 0) return rc;
     if (o->port < 0 || o->port > 65535) return lisa_seterr(LISA_EINVAL, "port %d out of range", o->port);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_AUTO | (v6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                            MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s,
-                            MHD_OPTION_END);
-    if (!s->d) return lisa_seterr(LISA_EIO, "cannot listen on %s:%d (port taken?)", o->host ? o->host : "127.0.0.1", o->port);
+    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+                            completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s, MHD_OPTION_END);
+    if (!s->d)
+        return lisa_seterr(LISA_EIO, "cannot listen on %s:%d (port taken?)", o->host ? o->host : "127.0.0.1", o->port);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : o->port;
     return 0;

@@ -27,21 +27,21 @@ typedef struct clip_model clip_model;
 #define SRV_DRAIN_MS 10000 // srv_stop() waits this long for requests in flight
 
 typedef struct {
-    const char *data_dir;             // required; created when missing
-    const char *host;                 // NULL: 127.0.0.1 (IPv4 or IPv6 literal, or "localhost")
-    int port;                         // 0: a free port, see srv_port()
-    const char *models;               // model dir (search_model_load()); NULL/"": the default places
-    int no_model;                     // 1: never load a model (keyword-only)
-    const char *const *folders;       // extra folders a build indexes in place (borrowed)
+    const char *data_dir;       // required; created when missing
+    const char *host;           // NULL: 127.0.0.1 (IPv4 or IPv6 literal, or "localhost")
+    int port;                   // 0: a free port, see srv_port()
+    const char *models;         // model dir (search_model_load()); NULL/"": the default places
+    int no_model;               // 1: never load a model (keyword-only)
+    const char *const *folders; // extra folders a build indexes in place (borrowed)
     int nfolders;
-    long long max_upload;             // bytes per uploaded file; <= 0: SRV_UPLOAD_DEFAULT
-    const char *token;                // bearer token for /api/*; NULL/"": none
-    int threads;                      // MHD pool size; <= 0: max(4, CPUs)
-    int top_k;                        // default top_k; <= 0: 20
-    double clip_weight;               // default weight; < 0: 0.7
-    int thumb_size;                   // <= 0: 320
-    int quiet;                        // 1: no log lines on stderr
-    const char *version;              // shown by /api/stats and /api/health; NULL: "unknown"
+    long long max_upload; // bytes per uploaded file; <= 0: SRV_UPLOAD_DEFAULT
+    const char *token;    // bearer token for /api/*; NULL/"": none
+    int threads;          // MHD pool size; <= 0: max(4, CPUs)
+    int top_k;            // default top_k; <= 0: 20
+    double clip_weight;   // default weight; < 0: 0.7
+    int thumb_size;       // <= 0: 320
+    int quiet;            // 1: no log lines on stderr
+    const char *version;  // shown by /api/stats and /api/health; NULL: "unknown"
 } srv_opts;
 
 // Sets the defaults (everything 0/NULL except clip_weight = -1).

@@ -16,23 +16,23 @@
 typedef struct search_ctx search_ctx;
 
 #define SRV_PATH_MAX 4096
-#define SRV_LAT_RING 1000     // search latencies kept for the percentiles
-#define SRV_LAT_RECENT 60     // latencies sent for the sparkline
-#define SRV_UPLOAD_PARTS 100  // file parts per upload request
-#define SRV_FIELD_MAX 4096    // bytes of a non-file form field
-#define SRV_BODY_MAX 65536    // body bytes accepted (and ignored) on non-upload routes
-#define SRV_TOPK_MAX 200      // top_k over the API
+#define SRV_LAT_RING 1000    // search latencies kept for the percentiles
+#define SRV_LAT_RECENT 60    // latencies sent for the sparkline
+#define SRV_UPLOAD_PARTS 100 // file parts per upload request
+#define SRV_FIELD_MAX 4096   // bytes of a non-file form field
+#define SRV_BODY_MAX 65536   // body bytes accepted (and ignored) on non-upload routes
+#define SRV_TOPK_MAX 200     // top_k over the API
 
 // One request thread's database handles, borrowed for one request.
 typedef struct srv_slot {
-    store *st;        // NULL until first use
-    search_ctx *sc;   // NULL until first search
+    store *st;      // NULL until first use
+    search_ctx *sc; // NULL until first search
     struct srv_slot *next;
 } srv_slot;
 
 typedef struct {
-    char state[16];     // idle, running, done, failed, cancelled
-    char phase[16];     // "" when idle
+    char state[16]; // idle, running, done, failed, cancelled
+    char phase[16]; // "" when idle
     long long done, total, errors;
     double rate, eta, elapsed;
     char started_at[32], finished_at[32];
@@ -42,7 +42,7 @@ typedef struct {
 } srv_build;
 
 struct srv {
-    char data[SRV_PATH_MAX];    // absolute data dir
+    char data[SRV_PATH_MAX];        // absolute data dir
     char images[SRV_PATH_MAX + 32]; // data/images (uploads)
     char thumbs[SRV_PATH_MAX + 32]; // data/thumbnails
     char tmp[SRV_PATH_MAX + 32];    // data/tmp (uploads in flight)
@@ -52,12 +52,12 @@ struct srv {
     long long max_upload;
     int top_k, thumb_size, threads, quiet;
     double clip_weight;
-    double t0;                  // start, monotonic seconds
+    double t0; // start, monotonic seconds
     char version[32];
 
-    clip_model *model;          // owned; NULL keyword-only
+    clip_model *model; // owned; NULL keyword-only
     char model_id[256];
-    char missing[512];          // why there is no model, "" with one
+    char missing[512]; // why there is no model, "" with one
     char models_arg[SRV_PATH_MAX];
 
     struct MHD_Daemon *d;
@@ -67,12 +67,12 @@ struct srv {
 
     pthread_mutex_t slot_mu;
     pthread_cond_t slot_cv;
-    srv_slot *slots;            // all slots (array of threads)
+    srv_slot *slots; // all slots (array of threads)
     srv_slot *free_slots;
 
     pthread_mutex_t lat_mu;
     float lat[SRV_LAT_RING];
-    long long lat_count;        // total recorded; ring index = count % SRV_LAT_RING
+    long long lat_count; // total recorded; ring index = count % SRV_LAT_RING
 
     pthread_mutex_t b_mu;
     srv_build b;
@@ -80,17 +80,17 @@ struct srv {
     int b_joinable;
     volatile int b_cancel;
 
-    char (*asset_etag)[68];     // "\"<sha256 prefix>\"" per srv_assets[] entry
+    char (*asset_etag)[68]; // "\"<sha256 prefix>\"" per srv_assets[] entry
 };
 
 // Per-request state (MHD's con_cls).
 typedef struct srv_upload srv_upload;
 typedef struct {
-    int route;        // SRV_R_*
-    int counted;      // inflight was incremented
-    size_t body;      // bytes of body seen (non-upload routes)
-    srv_upload *up;   // POST /api/upload only
-    double t0;        // ms, monotonic, first call
+    int route;      // SRV_R_*
+    int counted;    // inflight was incremented
+    size_t body;    // bytes of body seen (non-upload routes)
+    srv_upload *up; // POST /api/upload only
+    double t0;      // ms, monotonic, first call
 } srv_req;
 
 double srv__now_ms(void);

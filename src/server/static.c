@@ -10,12 +10,22 @@
 #include <strings.h>
 
 static const char *const types[][2] = {
-    {"html", "text/html; charset=utf-8"}, {"css", "text/css; charset=utf-8"},
-    {"js", "text/javascript; charset=utf-8"}, {"mjs", "text/javascript; charset=utf-8"},
-    {"json", "application/json; charset=utf-8"}, {"txt", "text/plain; charset=utf-8"},
-    {"svg", "image/svg+xml"}, {"png", "image/png"}, {"jpg", "image/jpeg"}, {"webp", "image/webp"},
-    {"ico", "image/x-icon"}, {"woff2", "font/woff2"}, {"woff", "font/woff"}, {"ttf", "font/ttf"},
-    {"otf", "font/otf"}, {"webmanifest", "application/manifest+json"},
+    {"html", "text/html; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
+    {"json", "application/json; charset=utf-8"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"webp", "image/webp"},
+    {"ico", "image/x-icon"},
+    {"woff2", "font/woff2"},
+    {"woff", "font/woff"},
+    {"ttf", "font/ttf"},
+    {"otf", "font/otf"},
+    {"webmanifest", "application/manifest+json"},
 };
 
 static const char *type_of(const char *path, int *revalidate)
@@ -57,8 +67,8 @@ enum MHD_Result srv__static(srv *s, struct MHD_Connection *c, const char *path)
     if (i == srv_assets_n) return http_error(c, 404, "not_found", "no such file");
     const char *inm = http_header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
     int hit = inm && (strstr(inm, s->asset_etag[i]) || !strcmp(inm, "*"));
-    struct MHD_Response *r = MHD_create_response_from_buffer(hit ? 0 : srv_assets[i].size,
-                                                             (void *)srv_assets[i].data, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(hit ? 0 : srv_assets[i].size, (void *)srv_assets[i].data,
+                                                             MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
     int revalidate;
     const char *type = type_of(want, &revalidate);

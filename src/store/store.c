@@ -62,55 +62,40 @@ int store__err(store *s, int rc, const char *what)
 {
     int code;
     switch (rc & 0xff) {
-    case SQLITE_NOMEM:
-        code = LISA_ENOMEM;
-        break;
+    case SQLITE_NOMEM: code = LISA_ENOMEM; break;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        code = LISA_EBUSY;
-        break;
+    case SQLITE_LOCKED: code = LISA_EBUSY; break;
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        code = LISA_EFORMAT;
-        break;
-    case SQLITE_TOOBIG:
-        code = LISA_ETOOBIG;
-        break;
+    case SQLITE_NOTADB: code = LISA_EFORMAT; break;
+    case SQLITE_TOOBIG: code = LISA_ETOOBIG; break;
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
     case SQLITE_RANGE:
-    case SQLITE_ERROR:
-        code = LISA_EINVAL;
-        break;
-    default:
-        code = LISA_EIO;
-        break;
+    case SQLITE_ERROR: code = LISA_EINVAL; break;
+    default: code = LISA_EIO; break;
     }
     return lisa_seterr(code, "%s: %s: %s", s && s->path ? s->path : "store", what,
                        s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_IMG_UPSERT] =
-        "INSERT INTO images(path, size, mtime_ns, hash, width, height, orientation,"
-        " date_taken, date_unix, make, model, name_words, meta_words, caption, ocr_text,"
-        " ocr_conf, indexed_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
-        " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
-        " hash=excluded.hash, width=excluded.width, height=excluded.height,"
-        " orientation=excluded.orientation, date_taken=excluded.date_taken,"
-        " date_unix=excluded.date_unix, make=excluded.make, model=excluded.model,"
-        " name_words=excluded.name_words, meta_words=excluded.meta_words,"
-        " caption=excluded.caption, ocr_text=excluded.ocr_text, ocr_conf=excluded.ocr_conf,"
-        " indexed_at=excluded.indexed_at RETURNING id",
+    [ST_IMG_UPSERT] = "INSERT INTO images(path, size, mtime_ns, hash, width, height, orientation,"
+                      " date_taken, date_unix, make, model, name_words, meta_words, caption, ocr_text,"
+                      " ocr_conf, indexed_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+                      " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+                      " hash=excluded.hash, width=excluded.width, height=excluded.height,"
+                      " orientation=excluded.orientation, date_taken=excluded.date_taken,"
+                      " date_unix=excluded.date_unix, make=excluded.make, model=excluded.model,"
+                      " name_words=excluded.name_words, meta_words=excluded.meta_words,"
+                      " caption=excluded.caption, ocr_text=excluded.ocr_text, ocr_conf=excluded.ocr_conf,"
+                      " indexed_at=excluded.indexed_at RETURNING id",
     [ST_IMG_HASH_OF_PATH] = "SELECT id, hash FROM images WHERE path = ?1",
-    [ST_IMG_GET_PATH] =
-        "SELECT id, path, size, mtime_ns, hash, width, height, orientation, date_taken,"
-        " date_unix, make, model, name_words, meta_words, caption, ocr_text, ocr_conf,"
-        " indexed_at FROM images WHERE path = ?1",
-    [ST_IMG_GET_ID] =
-        "SELECT id, path, size, mtime_ns, hash, width, height, orientation, date_taken,"
-        " date_unix, make, model, name_words, meta_words, caption, ocr_text, ocr_conf,"
-        " indexed_at FROM images WHERE id = ?1",
+    [ST_IMG_GET_PATH] = "SELECT id, path, size, mtime_ns, hash, width, height, orientation, date_taken,"
+                        " date_unix, make, model, name_words, meta_words, caption, ocr_text, ocr_conf,"
+                        " indexed_at FROM images WHERE path = ?1",
+    [ST_IMG_GET_ID] = "SELECT id, path, size, mtime_ns, hash, width, height, orientation, date_taken,"
+                      " date_unix, make, model, name_words, meta_words, caption, ocr_text, ocr_conf,"
+                      " indexed_at FROM images WHERE id = ?1",
     [ST_IMG_BY_HASH] = "SELECT id FROM images WHERE hash = ?1 ORDER BY id LIMIT ?2",
     [ST_IMG_ID_OF_PATH] = "SELECT id FROM images WHERE path = ?1",
     [ST_IMG_MOVE] = "UPDATE images SET path = ?2, name_words = ?3 WHERE id = ?1",
@@ -119,21 +104,18 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " WHERE ?1 IS NULL OR substr(path, 1, length(?1)) = ?1 ORDER BY path",
     [ST_IMG_COUNT] = "SELECT count(*) FROM images",
     [ST_FTS_DELETE] = "DELETE FROM image_fts WHERE rowid = ?1",
-    [ST_FTS_INSERT] =
-        "INSERT INTO image_fts(rowid, name, meta, caption, ocr) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_FTS_INSERT] = "INSERT INTO image_fts(rowid, name, meta, caption, ocr) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_FTS_SET_NAME] = "UPDATE image_fts SET name = ?2 WHERE rowid = ?1",
     [ST_FTS_SEARCH] = "SELECT rowid, -bm25(image_fts), lisa_cols(image_fts) FROM image_fts"
                       " WHERE image_fts MATCH ?1 ORDER BY bm25(image_fts), rowid LIMIT ?2",
-    [ST_EMB_PUT] =
-        "INSERT INTO embeddings(model, image_id, dim, vec) VALUES(?1, ?2, ?3, ?4)"
-        " ON CONFLICT(model, image_id) DO UPDATE SET dim = excluded.dim, vec = excluded.vec",
+    [ST_EMB_PUT] = "INSERT INTO embeddings(model, image_id, dim, vec) VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(model, image_id) DO UPDATE SET dim = excluded.dim, vec = excluded.vec",
     [ST_EMB_HAS] = "SELECT 1 FROM embeddings WHERE model = ?1 AND image_id = ?2 AND dim = ?3",
     [ST_EMB_COPY] = "INSERT OR REPLACE INTO embeddings(model, image_id, dim, vec)"
                     " SELECT model, ?2, dim, vec FROM embeddings WHERE image_id = ?1",
     [ST_EMB_GET] = "SELECT vec FROM embeddings WHERE model = ?1 AND image_id = ?2 AND dim = ?3",
     [ST_EMB_COUNT] = "SELECT count(*) FROM embeddings WHERE model = ?1 AND dim = ?2",
-    [ST_EMB_LOAD] =
-        "SELECT image_id, vec FROM embeddings WHERE model = ?1 AND dim = ?2 ORDER BY image_id",
+    [ST_EMB_LOAD] = "SELECT image_id, vec FROM embeddings WHERE model = ?1 AND dim = ?2 ORDER BY image_id",
     [ST_EMB_DEL_IMAGE] = "DELETE FROM embeddings WHERE image_id = ?1",
     [ST_KV_SET] = "INSERT INTO kv(key, value) VALUES(?1, ?2)"
                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -148,8 +130,7 @@ int store__stmt(store *s, int which, sqlite3_stmt **st)
         sqlite3_clear_bindings(*st);
         return 0;
     }
-    int rc = sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
-                                &s->st[which], NULL);
+    int rc = sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->st[which], NULL);
     if (rc != SQLITE_OK) return store__err(s, rc, "prepare");
     *st = s->st[which];
     return 0;
@@ -261,12 +242,11 @@ fail:
 static int migrate(store *s)
 {
     if (s->found_version > STORE_SCHEMA_VERSION)
-        return lisa_seterr(LISA_EUNSUPPORTED, "%s: schema v%d is newer than this build's v%d",
-                           s->path, s->found_version, STORE_SCHEMA_VERSION);
+        return lisa_seterr(LISA_EUNSUPPORTED, "%s: schema v%d is newer than this build's v%d", s->path,
+                           s->found_version, STORE_SCHEMA_VERSION);
     if (s->found_version == STORE_SCHEMA_VERSION) return 0;
     if (s->flags & STORE_READONLY)
-        return lisa_seterr(LISA_EUNSUPPORTED,
-                           "%s: schema v%d is older than v%d; open it read-write once to migrate",
+        return lisa_seterr(LISA_EUNSUPPORTED, "%s: schema v%d is older than v%d; open it read-write once to migrate",
                            s->path, s->found_version, STORE_SCHEMA_VERSION);
     for (int v = s->found_version + 1; v <= STORE_SCHEMA_VERSION; v++) {
         int rc = migrate_step(s, v);
@@ -288,8 +268,7 @@ static int configure(store *s)
     const char *mode = src == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     int ok = mode && (!strcmp(mode, "wal") || !strcmp(mode, "memory"));
     if (!ok)
-        rc = src == SQLITE_ROW ? lisa_seterr(LISA_EIO, "%s: cannot enable WAL (mode %s)", s->path,
-                                             mode ? mode : "?")
+        rc = src == SQLITE_ROW ? lisa_seterr(LISA_EIO, "%s: cannot enable WAL (mode %s)", s->path, mode ? mode : "?")
                                : store__err(s, src, "journal_mode");
     sqlite3_finalize(st);
     if (rc < 0) return rc;
@@ -304,8 +283,7 @@ static int open_db(store *s, const char *path, int flags)
         if (!(flags & STORE_CREATE) || (flags & STORE_READONLY))
             return lisa_seterr(LISA_ENOTFOUND, "%s: no such database", path);
     }
-    int of = (flags & STORE_READONLY) ? SQLITE_OPEN_READONLY
-                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int of = (flags & STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path, &s->db, of | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) return store__err(s, rc, "open");
     sqlite3_extended_result_codes(s->db, 1);
@@ -356,8 +334,7 @@ int store_meta_set(store *s, const char *key, const char *value)
 {
     if (!key || !*key) return lisa_seterr(LISA_EINVAL, "%s: empty meta key", s->path);
     if (value && strlen(value) > STORE_TEXT_MAX)
-        return lisa_seterr(LISA_EINVAL, "%s: meta %s: value over %d bytes", s->path, key,
-                           STORE_TEXT_MAX);
+        return lisa_seterr(LISA_EINVAL, "%s: meta %s: value over %d bytes", s->path, key, STORE_TEXT_MAX);
     sqlite3_stmt *st;
     int rc = store__stmt(s, value ? ST_KV_SET : ST_KV_DEL, &st);
     if (rc < 0) return rc;

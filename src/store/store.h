@@ -141,8 +141,7 @@ int store_image_find_by_hash(store *s, const char *hash, int64_t *ids, int max, 
 // keywords (readable name_words and cleaned kw_name, either may be NULL),
 // keeping embeddings and every other field. LISA_ENOTFOUND when id is absent;
 // LISA_EBUSY when new_path is already another row's path.
-int store_image_move(store *s, int64_t id, const char *new_path, const char *name_words,
-                     const char *kw_name);
+int store_image_move(store *s, int64_t id, const char *new_path, const char *name_words, const char *kw_name);
 
 // Deletes row id, its FTS row and (cascade) its embeddings; LISA_ENOTFOUND
 // when absent.
@@ -191,8 +190,7 @@ int store_embedding_get(store *s, int64_t id, const char *model_id, int dim, flo
 // *mat gets a malloc'd (n, dim) row-major float32 matrix and *ids the
 // malloc'd image id of each row, ascending; both owned by the caller (free()).
 // n == 0 leaves both NULL. Rows stored with another dimension are skipped.
-int store_embeddings_load(store *s, const char *model_id, int dim, float **mat, int64_t **ids,
-                          size_t *n);
+int store_embeddings_load(store *s, const char *model_id, int dim, float **mat, int64_t **ids, size_t *n);
 
 // ---------------------------------------------------------------- keywords
 

@@ -9,11 +9,10 @@
 static int check_model(const store *s, const char *model_id, int dim)
 {
     if (!model_id || !*model_id || strlen(model_id) >= STORE_MODEL_ID_MAX)
-        return lisa_seterr(LISA_EINVAL, "%s: model id empty or over %d bytes", s->path,
-                           STORE_MODEL_ID_MAX - 1);
+        return lisa_seterr(LISA_EINVAL, "%s: model id empty or over %d bytes", s->path, STORE_MODEL_ID_MAX - 1);
     if (dim < 1 || dim > STORE_DIM_MAX)
-        return lisa_seterr(LISA_EINVAL, "%s: model %s: dimension %d outside [1, %d]", s->path,
-                           model_id, dim, STORE_DIM_MAX);
+        return lisa_seterr(LISA_EINVAL, "%s: model %s: dimension %d outside [1, %d]", s->path, model_id, dim,
+                           STORE_DIM_MAX);
     return 0;
 }
 
@@ -29,8 +28,7 @@ int store_embedding_put(store *s, int64_t id, const char *model_id, int dim, con
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) return 0;
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return lisa_seterr(LISA_ENOTFOUND, "%s: embedding for missing image id %lld", s->path,
-                           (long long)id);
+        return lisa_seterr(LISA_ENOTFOUND, "%s: embedding for missing image id %lld", s->path, (long long)id);
     return store__err(s, rc, "embedding put");
 }
 
@@ -56,8 +54,7 @@ int store_embedding_copy(store *s, int64_t from, int64_t to)
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) return 0;
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return lisa_seterr(LISA_ENOTFOUND, "%s: embedding copy to missing image id %lld", s->path,
-                           (long long)to);
+        return lisa_seterr(LISA_ENOTFOUND, "%s: embedding copy to missing image id %lld", s->path, (long long)to);
     return store__err(s, rc, "embedding copy");
 }
 
@@ -67,8 +64,8 @@ static int blob_vec(store *s, sqlite3_stmt *st, int col, int dim, float *dst, in
     const void *b = sqlite3_column_blob(st, col);
     int nb = sqlite3_column_bytes(st, col);
     if (!b || nb != dim * (int)sizeof(float))
-        return lisa_seterr(LISA_EFORMAT, "%s: embedding of image %lld: %d bytes, want %d", s->path,
-                           (long long)id, nb, dim * (int)sizeof(float));
+        return lisa_seterr(LISA_EFORMAT, "%s: embedding of image %lld: %d bytes, want %d", s->path, (long long)id, nb,
+                           dim * (int)sizeof(float));
     memcpy(dst, b, (size_t)nb);
     return 0;
 }
@@ -83,8 +80,8 @@ int store_embedding_get(store *s, int64_t id, const char *model_id, int dim, flo
     sqlite3_bind_int(st, 3, dim);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
-        return lisa_seterr(LISA_ENOTFOUND, "%s: image %lld has no %d-d embedding of %s", s->path,
-                           (long long)id, dim, model_id);
+        return lisa_seterr(LISA_ENOTFOUND, "%s: image %lld has no %d-d embedding of %s", s->path, (long long)id, dim,
+                           model_id);
     if (rc != SQLITE_ROW) return store__err(s, rc, "embedding get");
     rc = blob_vec(s, st, 0, dim, vec, id);
     sqlite3_reset(st);
@@ -109,8 +106,7 @@ static int alloc_matrix(store *s, size_t n, int dim, float **mat, int64_t **ids)
     size_t cells, bytes, idb;
     if (lisa_mul(n, (size_t)dim, &cells) || lisa_mul(cells, sizeof(float), &bytes) ||
         lisa_mul(n, sizeof(int64_t), &idb))
-        return lisa_seterr(LISA_ETOOBIG, "%s: %zu x %d embedding matrix overflows", s->path, n,
-                           dim);
+        return lisa_seterr(LISA_ETOOBIG, "%s: %zu x %d embedding matrix overflows", s->path, n, dim);
     *mat = malloc(bytes);
     *ids = malloc(idb);
     if (*mat && *ids) return 0;
@@ -121,8 +117,7 @@ static int alloc_matrix(store *s, size_t n, int dim, float **mat, int64_t **ids)
     return lisa_seterr(LISA_ENOMEM, "%s: %zu-byte embedding matrix", s->path, bytes);
 }
 
-static int fill_matrix(store *s, const char *model_id, int dim, float *mat, int64_t *ids,
-                       size_t cap, size_t *n)
+static int fill_matrix(store *s, const char *model_id, int dim, float *mat, int64_t *ids, size_t cap, size_t *n)
 {
     sqlite3_stmt *st;
     int rc = store__stmt(s, ST_EMB_LOAD, &st);
@@ -141,8 +136,7 @@ static int fill_matrix(store *s, const char *model_id, int dim, float *mat, int6
     return store__err(s, rc, "embedding load");
 }
 
-int store_embeddings_load(store *s, const char *model_id, int dim, float **mat, int64_t **ids,
-                          size_t *n)
+int store_embeddings_load(store *s, const char *model_id, int dim, float **mat, int64_t **ids, size_t *n)
 {
     size_t cap = 0;
     int opened, rc = check_model(s, model_id, dim);

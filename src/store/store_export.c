@@ -43,33 +43,23 @@ static void add_i64(cJSON *o, const char *k, int64_t v)
 static void add_col(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 {
     switch (sqlite3_column_type(st, col)) {
-    case SQLITE_NULL:
-        cJSON_AddNullToObject(o, k);
-        break;
-    case SQLITE_INTEGER:
-        add_i64(o, k, sqlite3_column_int64(st, col));
-        break;
-    case SQLITE_FLOAT:
-        cJSON_AddNumberToObject(o, k, sqlite3_column_double(st, col));
-        break;
-    default:
-        cJSON_AddStringToObject(o, k, (const char *)sqlite3_column_text(st, col));
-        break;
+    case SQLITE_NULL: cJSON_AddNullToObject(o, k); break;
+    case SQLITE_INTEGER: add_i64(o, k, sqlite3_column_int64(st, col)); break;
+    case SQLITE_FLOAT: cJSON_AddNumberToObject(o, k, sqlite3_column_double(st, col)); break;
+    default: cJSON_AddStringToObject(o, k, (const char *)sqlite3_column_text(st, col)); break;
     }
 }
 
 static const char *const image_cols[] = {
-    "id",         "path",        "size",       "mtime_ns",  "hash",     "width",
-    "height",     "orientation", "date_taken", "date_unix", "make",     "model",
-    "name_words", "meta_words",  "caption",    "ocr_text",  "ocr_conf", "indexed_at",
+    "id",        "path", "size",  "mtime_ns",   "hash",       "width",   "height",   "orientation", "date_taken",
+    "date_unix", "make", "model", "name_words", "meta_words", "caption", "ocr_text", "ocr_conf",    "indexed_at",
 };
 #define N_IMAGE_COLS (int)(sizeof image_cols / sizeof image_cols[0])
 
-static const char export_sql[] =
-    "SELECT i.id, i.path, i.size, i.mtime_ns, i.hash, i.width, i.height, i.orientation,"
-    " i.date_taken, i.date_unix, i.make, i.model, i.name_words, i.meta_words, i.caption,"
-    " i.ocr_text, i.ocr_conf, i.indexed_at, f.name, f.meta, f.caption, f.ocr"
-    " FROM images i LEFT JOIN image_fts f ON f.rowid = i.id ORDER BY i.id";
+static const char export_sql[] = "SELECT i.id, i.path, i.size, i.mtime_ns, i.hash, i.width, i.height, i.orientation,"
+                                 " i.date_taken, i.date_unix, i.make, i.model, i.name_words, i.meta_words, i.caption,"
+                                 " i.ocr_text, i.ocr_conf, i.indexed_at, f.name, f.meta, f.caption, f.ocr"
+                                 " FROM images i LEFT JOIN image_fts f ON f.rowid = i.id ORDER BY i.id";
 
 // ---------------------------------------------------------------- pieces
 
@@ -110,8 +100,7 @@ static cJSON *image_json(store *s, sqlite3_stmt *st, int flags, int *rc)
     for (int c = 0; c < N_IMAGE_COLS; c++) add_col(o, image_cols[c], st, c);
     if (!(k = cJSON_AddObjectToObject(o, "keywords"))) goto oom;
     for (int c = 0; c < 4; c++) add_col(k, kw[c], st, N_IMAGE_COLS + c);
-    if ((flags & STORE_EXPORT_EMBEDDINGS) &&
-        (*rc = add_embeddings(s, o, sqlite3_column_int64(st, 0))) < 0) {
+    if ((flags & STORE_EXPORT_EMBEDDINGS) && (*rc = add_embeddings(s, o, sqlite3_column_int64(st, 0))) < 0) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -187,8 +176,7 @@ int store_export_json(store *s, FILE *out, int flags)
     rc = write_head(s, out);
     if (rc == 0) rc = write_images(s, out, flags);
     if (rc == 0) rc = write_str(s, out, "\n]}\n");
-    if (rc == 0 && fflush(out) != 0)
-        rc = lisa_seterr(LISA_EIO, "%s: export: flush failed", s->path);
+    if (rc == 0 && fflush(out) != 0) rc = lisa_seterr(LISA_EIO, "%s: export: flush failed", s->path);
     store__read_end(s, opened);
     return rc;
 }

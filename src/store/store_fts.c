@@ -11,8 +11,7 @@
 // lisa_cols(image_fts): bit c set when some phrase instance of the MATCH
 // expression lies in column c. xInst walks the position lists FTS5 already
 // decoded for bm25, so this costs little per hit.
-static void fts_cols(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx, int nval,
-                     sqlite3_value **val)
+static void fts_cols(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx, int nval, sqlite3_value **val)
 {
     (void)nval;
     (void)val;
@@ -23,8 +22,7 @@ static void fts_cols(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_conte
     }
     for (int i = 0; i < n; i++) {
         int phrase, col, off;
-        if (api->xInst(fc, i, &phrase, &col, &off) == SQLITE_OK && col >= 0 && col < 30)
-            mask |= 1 << col;
+        if (api->xInst(fc, i, &phrase, &col, &off) == SQLITE_OK && col >= 0 && col < 30) mask |= 1 << col;
     }
     sqlite3_result_int(ctx, mask);
 }
@@ -45,8 +43,7 @@ static fts5_api *fts5_api_of(sqlite3 *db)
 int store__fts_register(store *s)
 {
     fts5_api *api = fts5_api_of(s->db);
-    if (!api || api->iVersion < 2)
-        return lisa_seterr(LISA_EUNSUPPORTED, "%s: this SQLite has no FTS5", s->path);
+    if (!api || api->iVersion < 2) return lisa_seterr(LISA_EUNSUPPORTED, "%s: this SQLite has no FTS5", s->path);
     int rc = api->xCreateFunction(api, "lisa_cols", NULL, fts_cols, NULL);
     return rc == SQLITE_OK ? 0 : store__err(s, rc, "registering lisa_cols");
 }
@@ -70,9 +67,8 @@ int store_keyword_search(store *s, const char *match, int limit, store_hit **hit
     *hits = NULL;
     *n = 0;
     if (!match || !*match || limit < 1 || limit > STORE_HITS_MAX)
-        return lisa_seterr(LISA_EINVAL,
-                           "%s: keyword search: empty match or limit %d outside [1, %d]", s->path,
-                           limit, STORE_HITS_MAX);
+        return lisa_seterr(LISA_EINVAL, "%s: keyword search: empty match or limit %d outside [1, %d]", s->path, limit,
+                           STORE_HITS_MAX);
     if ((rc = store__stmt(s, ST_FTS_SEARCH, &st)) < 0) return rc;
     store__bind_text(st, 1, match);
     sqlite3_bind_int(st, 2, limit);
@@ -99,8 +95,7 @@ int store_keyword_search(store *s, const char *match, int limit, store_hit **hit
 // ---------------------------------------------------------------- rebuild
 
 // Cleans one readable column into the bound parameter i of ins.
-static int bind_clean(sqlite3_stmt *q, int col, sqlite3_stmt *ins, int i, store_clean_fn clean,
-                      void *ud)
+static int bind_clean(sqlite3_stmt *q, int col, sqlite3_stmt *ins, int i, store_clean_fn clean, void *ud)
 {
     const char *text = (const char *)sqlite3_column_text(q, col);
     char *out = NULL;
@@ -114,8 +109,8 @@ static int bind_clean(sqlite3_stmt *q, int col, sqlite3_stmt *ins, int i, store_
 static int rebuild_rows(store *s, store_clean_fn clean, void *ud)
 {
     sqlite3_stmt *q = NULL, *ins = NULL;
-    int rc = sqlite3_prepare_v2(
-        s->db, "SELECT id, name_words, meta_words, caption, ocr_text FROM images", -1, &q, NULL);
+    int rc =
+        sqlite3_prepare_v2(s->db, "SELECT id, name_words, meta_words, caption, ocr_text FROM images", -1, &q, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db,
                                 "INSERT INTO image_fts(rowid, name, meta, caption, ocr)"

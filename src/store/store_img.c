@@ -21,24 +21,20 @@ void store_image_clear(store_image *im)
 static int check_text(const store *s, const char *field, const char *v, size_t max)
 {
     if (v && strlen(v) > max)
-        return lisa_seterr(LISA_EINVAL, "%s: image field %s: %zu bytes, over the %zu-byte limit",
-                           s->path, field, strlen(v), max);
+        return lisa_seterr(LISA_EINVAL, "%s: image field %s: %zu bytes, over the %zu-byte limit", s->path, field,
+                           strlen(v), max);
     return 0;
 }
 
 static int check_image(const store *s, const store_image *im)
 {
-    if (!im->path || !*im->path)
-        return lisa_seterr(LISA_EINVAL, "%s: image without a path", s->path);
+    if (!im->path || !*im->path) return lisa_seterr(LISA_EINVAL, "%s: image without a path", s->path);
     if (im->hash && !sha256_is_hex(im->hash))
-        return lisa_seterr(LISA_EINVAL, "%s: image %s: hash is not 64 hex digits", s->path,
-                           im->path);
-    const char *names[] = {"date_taken", "make",       "model",    "name_words",
-                           "meta_words", "caption",    "ocr_text", "kw_name",
-                           "kw_meta",    "kw_caption", "kw_ocr"};
-    const char *vals[] = {im->date_taken, im->make,       im->model,    im->name_words,
-                          im->meta_words, im->caption,    im->ocr_text, im->kw_name,
-                          im->kw_meta,    im->kw_caption, im->kw_ocr};
+        return lisa_seterr(LISA_EINVAL, "%s: image %s: hash is not 64 hex digits", s->path, im->path);
+    const char *names[] = {"date_taken", "make",    "model",   "name_words", "meta_words", "caption",
+                           "ocr_text",   "kw_name", "kw_meta", "kw_caption", "kw_ocr"};
+    const char *vals[] = {im->date_taken, im->make,    im->model,   im->name_words, im->meta_words, im->caption,
+                          im->ocr_text,   im->kw_name, im->kw_meta, im->kw_caption, im->kw_ocr};
     int rc = check_text(s, "path", im->path, STORE_PATH_MAX);
     for (size_t i = 0; rc == 0 && i < sizeof vals / sizeof vals[0]; i++)
         rc = check_text(s, names[i], vals[i], STORE_TEXT_MAX);
@@ -154,8 +150,7 @@ static int read_row(sqlite3_stmt *st, store_image *im)
     im->height = sqlite3_column_int(st, 6);
     im->orientation = sqlite3_column_int(st, 7);
     im->date_taken = store__col_dup(st, 8, &rc);
-    im->date_unix =
-        sqlite3_column_type(st, 9) == SQLITE_NULL ? STORE_NO_DATE : sqlite3_column_int64(st, 9);
+    im->date_unix = sqlite3_column_type(st, 9) == SQLITE_NULL ? STORE_NO_DATE : sqlite3_column_int64(st, 9);
     im->make = store__col_dup(st, 10, &rc);
     im->model = store__col_dup(st, 11, &rc);
     im->name_words = store__col_dup(st, 12, &rc);
@@ -233,8 +228,8 @@ static int move_row(store *s, int64_t id, const char *new_path, const char *name
     int rc = path_owner(s, new_path, &owner);
     if (rc < 0) return rc;
     if (owner && owner != id)
-        return lisa_seterr(LISA_EBUSY, "%s: move of image %lld: %s is already image %lld", s->path,
-                           (long long)id, new_path, (long long)owner);
+        return lisa_seterr(LISA_EBUSY, "%s: move of image %lld: %s is already image %lld", s->path, (long long)id,
+                           new_path, (long long)owner);
     if ((rc = store__stmt(s, ST_IMG_MOVE, &st)) < 0) return rc;
     sqlite3_bind_int64(st, 1, id);
     store__bind_text(st, 2, new_path);
@@ -258,11 +253,9 @@ static int fts_set_name(store *s, int64_t id, const char *kw_name)
     return fts_put(s, id, &im);
 }
 
-int store_image_move(store *s, int64_t id, const char *new_path, const char *name_words,
-                     const char *kw_name)
+int store_image_move(store *s, int64_t id, const char *new_path, const char *name_words, const char *kw_name)
 {
-    store_image chk = {
-        .path = (char *)new_path, .name_words = (char *)name_words, .kw_name = (char *)kw_name};
+    store_image chk = {.path = (char *)new_path, .name_words = (char *)name_words, .kw_name = (char *)kw_name};
     int rc = check_image(s, &chk);
     if (rc < 0) return rc;
     if ((rc = store__sp_begin(s)) < 0) return rc;

@@ -98,12 +98,14 @@ static void matmul_cols(float *y, int ldy, const float *x, const float *w, const
         return;
     }
     for (int i = 0; i < n; i++) {
-        if (b) memcpy(y + (size_t)i * ldy + o0, b + o0, (size_t)cols * sizeof *y);
-        else memset(y + (size_t)i * ldy + o0, 0, (size_t)cols * sizeof *y);
+        if (b)
+            memcpy(y + (size_t)i * ldy + o0, b + o0, (size_t)cols * sizeof *y);
+        else
+            memset(y + (size_t)i * ldy + o0, 0, (size_t)cols * sizeof *y);
     }
     if (in > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cols, in, 1.0f, x, in, w + (size_t)o0 * in, in,
-                    1.0f, y + o0, ldy);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cols, in, 1.0f, x, in, w + (size_t)o0 * in, in, 1.0f,
+                    y + o0, ldy);
 }
 
 void t_matmul(float *y, const float *x, const float *w, const float *b, int n, int in, int out)
@@ -151,8 +153,8 @@ void t_matmul_ref(float *y, const float *x, const float *w, const float *b, int 
 /* ---------------------------------------------------------------- attention */
 
 // Fast path: S = Q K^T * scale (sgemm), masked softmax per row, out = S V (sgemm).
-void t_attention_head(float *out, const float *q, const float *k, const float *v, int n, int hd, int ld,
-                      int causal, float *s)
+void t_attention_head(float *out, const float *q, const float *k, const float *v, int n, int hd, int ld, int causal,
+                      float *s)
 {
     float scale = 1.0f / sqrtf((float)hd);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q, ld, k, ld, 0.0f, s, n);
@@ -165,15 +167,15 @@ void t_attention_head(float *out, const float *q, const float *k, const float *v
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, s, n, v, ld, 0.0f, out, ld);
 }
 
-void t_attention(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd,
-                 int ld, int causal, float *scratch)
+void t_attention(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd, int ld,
+                 int causal, float *scratch)
 {
     for (int h = 0; h < heads; h++)
         t_attention_head(out + h * hd, q + h * hd, k + h * hd, v + h * hd, n, hd, ld, causal, scratch);
 }
 
-void t_attention_ref(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd,
-                     int ld, int causal, float *s)
+void t_attention_ref(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd, int ld,
+                     int causal, float *s)
 {
     double scale = 1.0 / sqrt((double)hd);
     for (int h = 0; h < heads; h++)

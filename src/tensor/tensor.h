@@ -32,15 +32,15 @@ void t_matmul_pool(pool *p, float *y, const float *x, const float *w, const floa
 // q, k, v and out are (n, heads*hd) with row stride ld (>= heads*hd); head h
 // is columns [h*hd, (h+1)*hd). causal: token i sees tokens 0..i only.
 // scratch holds n*n floats. out must not alias q, k or v.
-void t_attention(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd,
-                 int ld, int causal, float *scratch);
-void t_attention_ref(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd,
-                     int ld, int causal, float *scratch);
+void t_attention(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd, int ld,
+                 int causal, float *scratch);
+void t_attention_ref(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd, int ld,
+                     int causal, float *scratch);
 
 // The same for one head only (what t_attention loops over), so callers can
 // spread heads over threads.
-void t_attention_head(float *out, const float *q, const float *k, const float *v, int n, int hd, int ld,
-                      int causal, float *scratch);
+void t_attention_head(float *out, const float *q, const float *k, const float *v, int n, int hd, int ld, int causal,
+                      float *scratch);
 
 // Layer norm of each of n rows of width d: y = (x - mean) / sqrt(var + eps) * g + b.
 // y may equal x.
@@ -63,7 +63,7 @@ void t_l2norm(float *x, int n);
 // Comparisons used by tests and benches.
 double t_max_abs_diff(const float *a, const float *b, size_t n);
 double t_max_rel_err(const float *a, const float *ref, size_t n); // |a-ref| / max(|ref|, 1e-6 * max|ref|)
-double t_nmse(const float *a, const float *ref, size_t n);       // sum (a-ref)^2 / sum ref^2
+double t_nmse(const float *a, const float *ref, size_t n);        // sum (a-ref)^2 / sum ref^2
 double t_cosine(const float *a, const float *b, size_t n);
 
 #endif
