@@ -6,6 +6,7 @@
 #include <tesseract/capi.h>
 
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,46 @@ int ocr_gray(const img_t *im, int w, int h, unsigned char **gray)
         gray_up(im, w, h, g);
     *gray = g;
     return 0;
+}
+
+double ocr_noise_sigma(const uint8_t *g, int w, int h)
+{
+    if (w < 3 || h < 3) return 0;
+    double sum = 0;
+    for (int y = 1; y < h - 1; y++) {
+        const uint8_t *a = g + (size_t)(y - 1) * w, *b = a + w, *c = b + w;
+        long row = 0;
+        for (int x = 1; x < w - 1; x++) {
+            int v = a[x - 1] + a[x + 1] + c[x - 1] + c[x + 1] - 2 * (a[x] + c[x] + b[x - 1] + b[x + 1]) + 4 * b[x];
+            row += v < 0 ? -v : v;
+        }
+        sum += (double)row;
+    }
+    return sqrt(M_PI / 2) * sum / (6.0 * (w - 2) * (h - 2));
+}
+
+// In-place separable 5-tap Gaussian (sigma 1: weights 14 62 104 62 14 of
+// 256), edges clamped. tmp holds w*h bytes.
+static void smooth(uint8_t *g, int w, int h, uint8_t *tmp)
+{
+    static const int k[5] = {14, 62, 104, 62, 14};
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = g + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            int acc = 128;
+            for (int i = -2; i <= 2; i++) acc += k[i + 2] * s[x + i < 0 ? 0 : x + i >= w ? w - 1 : x + i];
+            tmp[(size_t)y * w + x] = (uint8_t)(acc >> 8);
+        }
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int acc = 128;
+            for (int i = -2; i <= 2; i++) {
+                int yy = y + i < 0 ? 0 : y + i >= h ? h - 1 : y + i;
+                acc += k[i + 2] * tmp[(size_t)yy * w + x];
+            }
+            g[(size_t)y * w + x] = (uint8_t)(acc >> 8);
+        }
 }
 
 // w x h keeping the aspect of im with long side `side` (never 0).
@@ -396,7 +437,8 @@ int ocr_new(const ocr_opts *o, ocr_engine **out)
     data_dir(o, dir, sizeof dir);
     if (lang_missing(dir, lang, miss, sizeof miss))
         return lisa_seterr(LISA_ENOTFOUND,
-                           "ocr: no traineddata for language '%s' in %s (Debian: apt-get install tesseract-ocr-%s)",
+                           "ocr: no traineddata for language '%s' in %s (Debian: apt-get install "
+                           "tesseract-ocr-%s)",
                            miss, dir, miss);
     ocr_engine *e = calloc(1, sizeof *e);
     if (!e || !(e->api = TessBaseAPICreate())) {
@@ -526,6 +568,15 @@ int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r)
     uint8_t *g;
     int rc = ocr_gray(im, w, h, &g);
     if (rc < 0) return rc;
+    if (ocr_noise_sigma(g, w, h) >= OCR_NOISE_SIGMA) {
+        uint8_t *tmp = malloc((size_t)w * h);
+        if (!tmp) {
+            free(g);
+            return lisa_seterr(LISA_ENOMEM, "ocr: smoothing %dx%d", w, h);
+        }
+        smooth(g, w, h, tmp);
+        free(tmp);
+    }
     rc = pass(e, g, w, h, e->osd ? PSM_AUTO_OSD : PSM_AUTO, e->timeout_ms, r);
     int left = e->timeout_ms - (int)(now_ms() - t0);
     if (rc == 0 && r->words < OCR_SPARSE_RETRY && left > 0) {

@@ -48,7 +48,13 @@ c -size 900x300 xc:'#1f5f2f' -fill none -stroke white -strokewidth 8 -draw 'rect
   -stroke none -fill white -font "$FB" -pointsize 76 -gravity center -annotate +0-40 'MAPLE STREET' \
   -font "$F" -pointsize 64 -annotate +0+60 'BAKERY' \
   -background none -rotate -3 "$t/board.png"
-c "$t/bg.png" "$t/board.png" -geometry +330+380 -composite -attenuate 0.3 +noise Gaussian -quality 85 "$t/text/sign.jpg"
+c "$t/bg.png" "$t/board.png" -geometry +330+380 -composite -seed 17 -attenuate 0.3 +noise Gaussian -quality 85 "$t/text/sign.jpg"
+# The same sign under other grain: seeds that made Tesseract lose a letter
+# or a word before the OCR step smoothed noisy images (see OCR_NOISE_SIGMA).
+for s in 24 30 31 55 91; do
+    c "$t/bg.png" "$t/board.png" -geometry +330+380 -composite -seed "$s" -attenuate 0.3 +noise Gaussian -quality 85 \
+      "$t/text/sign_grain$s.jpg"
+done
 
 # 3. Rotated text: a notice on paper, turned 90 degrees (pixels only), the
 #    same stored rotated with EXIF Orientation 8 (displays upright), and 4
@@ -68,8 +74,8 @@ c -size 360x120 xc:white -font "$F" -pointsize 18 -fill black -annotate +10+50 '
 for s in 1 2 3 4 5 6 8 9; do photo "$s" 1024x768 "$t/notext/plasma$s.jpg"; done
 for s in 11 12 13; do c -seed "$s" -size 1024x768 xc: +noise Random -blur 0x6 -colorspace Gray -normalize \
   -fill '#3a7d2c' -tint 60 -quality 88 "$t/notext/foliage$s.jpg"; done
-c -size 1024x768 gradient:'#87ceeb'-'#f4a460' -attenuate 0.5 +noise Gaussian -quality 88 "$t/notext/sky.jpg"
-c -size 256x192 pattern:bricks -scale 400% -blur 0x1 -fill '#a0522d' -tint 80 -attenuate 0.3 +noise Gaussian \
+c -seed 41 -size 1024x768 gradient:'#87ceeb'-'#f4a460' -attenuate 0.5 +noise Gaussian -quality 88 "$t/notext/sky.jpg"
+c -seed 42 -size 256x192 pattern:bricks -scale 400% -blur 0x1 -fill '#a0522d' -tint 80 -attenuate 0.3 +noise Gaussian \
   -quality 88 "$t/notext/bricks.jpg"
 c -seed 21 -size 1024x768 plasma:'#204020'-'#90c060' -swirl 120 -quality 88 "$t/notext/swirl.jpg"
 
