@@ -2,7 +2,7 @@
 #include "base/err.h"
 #include "base/pool.h"
 #include "clip/bpe.h"
-#include "model/safetensors.h"
+#include "model/checkpoint.h"
 #include "tensor/tensor.h"
 
 #include <pthread.h>
@@ -45,7 +45,7 @@ typedef struct {
 struct clip_model {
     clip_config cfg;
     prep_cfg prep;
-    st_file *st;
+    ckpt *ck; // model.safetensors, or an index and its shards
     bpe_tok *tok;
     clip_tower text, vision;
     pool *pool;
@@ -73,7 +73,7 @@ static int weight(clip_model *m, const float **out, int64_t d0, int64_t d1, cons
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
     int64_t shape[2] = {d0, d1};
-    return st_get_f32(m->st, name, d1 ? 2 : 1, shape, out);
+    return ckpt_get_f32(m->ck, name, d1 ? 2 : 1, shape, out);
 }
 
 static int load_layer(clip_model *m, const char *tw, const cfg_tower *c, int i, clip_layer *l)
@@ -131,7 +131,7 @@ static int load_vision(clip_model *m)
     int d = c->vision.hidden, g = c->image_size / c->patch_size, rc;
     int64_t pshape[4] = {d, c->num_channels, c->patch_size, c->patch_size};
     t->c = c->vision;
-    if ((rc = st_get_f32(m->st, "vision_model.embeddings.patch_embedding.weight", 4, pshape, &t->patch)) < 0 ||
+    if ((rc = ckpt_get_f32(m->ck, "vision_model.embeddings.patch_embedding.weight", 4, pshape, &t->patch)) < 0 ||
         (rc = weight(m, &t->cls, d, 0, "vision_model.embeddings.class_embedding")) < 0 ||
         (rc = weight(m, &t->pos, (int64_t)g * g + 1, d, "vision_model.embeddings.position_embedding.weight")) < 0 ||
         (rc = weight(m, &t->pre_w, d, 0, "vision_model.pre_layrnorm.weight")) < 0 ||
@@ -177,8 +177,7 @@ int clip_load(const char *dir, int threads, clip_model **out)
     pthread_mutex_init(&m->mu, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if ((rc = cfg_load(path, &m->cfg)) < 0) goto fail;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if ((rc = st_open(path, &m->st)) < 0) goto fail;
+    if ((rc = ckpt_open(dir, &m->ck)) < 0) goto fail;
     if ((rc = load_text(m)) < 0 || (rc = load_vision(m)) < 0 || (rc = load_extras(m, dir)) < 0) goto fail;
     if ((rc = pool_new(threads, &m->pool)) < 0) goto fail;
     if (!(m->states = calloc((size_t)pool_size(m->pool), sizeof *m->states))) {
@@ -202,7 +201,7 @@ void clip_free(clip_model *m)
     free(m->text.layer);
     free(m->vision.layer);
     bpe_free(m->tok);
-    st_close(m->st);
+    ckpt_close(m->ck);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }

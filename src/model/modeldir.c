@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/file.h"
+#include "model/checkpoint.h"
 #include "model/hub.h"
 
 #include <cjson/cJSON.h>
@@ -93,11 +94,31 @@ int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char 
  * Completeness
  * ------------------------------------------------------------------------- */
 
+// The weights: model.safetensors, else an index whose shards are all present
+// (a sharded pull installs the index first, so this also spots an interrupted one).
+static const char *missing_weights(const char *dir)
+{
+    char path[MODELDIR_PATH_MAX];
+    ckpt_index ix = {0};
+    const char *what = NULL;
+    if (has_file(dir, CKPT_SINGLE)) return NULL;
+    if (!has_file(dir, CKPT_INDEX)) return CKPT_SINGLE;
+    if (snprintf(path, sizeof path, "%s/" CKPT_INDEX, dir) >= (int)sizeof path || ckpt_index_load(path, &ix) < 0) {
+        ckpt_index_release(&ix);
+        return "a valid " CKPT_INDEX;
+    }
+    for (size_t i = 0; !what && i < ix.nshards; i++)
+        if (!has_file(dir, ix.shards[i])) what = "shards named in " CKPT_INDEX;
+    ckpt_index_release(&ix);
+    return what;
+}
+
 static const char *first_missing(const char *dir, modeldir_kind kind)
 {
-    static const char *const base[] = {"config.json", "model.safetensors", "preprocessor_config.json"};
-    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
-        if (!has_file(dir, base[i])) return base[i];
+    const char *weights;
+    if (!has_file(dir, "config.json")) return "config.json";
+    if ((weights = missing_weights(dir))) return weights;
+    if (!has_file(dir, "preprocessor_config.json")) return "preprocessor_config.json";
     if (has_file(dir, "tokenizer.json")) return NULL;
     if (kind == MODELDIR_BLIP) return has_file(dir, "vocab.txt") ? NULL : "tokenizer.json";
     if (has_file(dir, "vocab.json") && has_file(dir, "merges.txt")) return NULL;

@@ -1,7 +1,8 @@
 // Finding model directories, and telling whether one is a complete checkpoint.
 //
 // A model directory is a Hugging Face checkpoint as it is on the hub:
-// config.json, model.safetensors, preprocessor_config.json and a tokenizer
+// config.json, the weights (model.safetensors, or model.safetensors.index.json
+// and every shard it names), preprocessor_config.json and a tokenizer
 // (tokenizer.json, or vocab.json + merges.txt for CLIP, vocab.txt for BLIP).
 // Where one is looked for, first match wins:
 //   1. an explicit directory (--model DIR);
