@@ -157,6 +157,94 @@ static void test_incremental(void **state)
     search_close(s);
 }
 
+// ---------------------------------------------------------------- failures
+
+static indexer_stats run_retry(const char *root, const char *data)
+{
+    indexer_opts o;
+    indexer_opts_init(&o);
+    o.data_dir = data, o.progress = 0, o.threads = 2, o.retry_failed = 1;
+    FILE *null = fopen("/dev/null", "w");
+    o.out = null;
+    indexer_stats st;
+    const char *paths[] = {root};
+    if (indexer_run(paths, 1, &o, &st) < 0) fail_msg("indexer_run: %s", lisa_errmsg());
+    fclose(null);
+    return st;
+}
+
+static int64_t failures(const char *data)
+{
+    store *s = open_store(data);
+    store_stats st;
+    assert_int_equal(store_get_stats(s, &st), 0);
+    store_close(s);
+    return st.failed;
+}
+
+static int fail_fn(void *ud, const store_failure *f)
+{
+    char *why = ud;
+    snprintf(why, 512, "%s", f->error);
+    return 0;
+}
+
+// A corrupt file is warned about once and remembered: unchanged, later runs
+// skip it without decoding; changed, fixed, retried or deleted, it is tried
+// again or forgotten.
+static void test_failures(void **state)
+{
+    (void)state;
+    char lib[512], data[512], bad[600], why[512] = "";
+    snprintf(lib, sizeof lib, "%s", tu_tmp("fail/lib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("fail/data"));
+    sh("mkdir -p '%s' '%s'", lib, data);
+    snprintf(bad, sizeof bad, "%s/land.jpg", lib);
+    cp("tests/data/images/port.jpg", bad);
+    snprintf(bad, sizeof bad, "%s/broken.jpg", lib);
+    cp("tests/data/images/bad/header_only.jpg", bad);
+
+    indexer_stats st = run_index(lib, data, NULL);
+    assert_int_equal(st.added, 1);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(failures(data), 1);
+    store *s = open_store(data);
+    assert_int_equal(store_failure_list(s, NULL, fail_fn, why), 0);
+    store_close(s);
+    assert_non_null(strstr(why, "broken.jpg")); // the warning's text, naming the file
+
+    st = run_index(lib, data, NULL); // unchanged: skipped, not warned again
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(st.failed_before, 1);
+    assert_int_equal(st.unchanged, 1);
+
+    st = run_retry(lib, data); // --retry-failed: decoded (and failing) again
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(st.failed_before, 0);
+    assert_int_equal(failures(data), 1);
+
+    sh("touch -d '2001-01-01' '%s'%s", bad, ""); // changed mtime: tried again
+    st = run_index(lib, data, NULL);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(st.failed_before, 0);
+
+    cp("tests/data/images/gray.jpg", bad); // fixed: indexed and forgotten
+    st = run_index(lib, data, NULL);
+    assert_int_equal(st.added, 1);
+    assert_int_equal(st.failed + st.failed_before, 0);
+    assert_int_equal(failures(data), 0);
+    assert_int_equal(count(data), 2);
+
+    cp("tests/data/images/bad/header_only.jpg", bad); // broken again, then deleted: forgotten
+    st = run_index(lib, data, NULL);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(failures(data), 1);
+    sh("rm '%s'%s", bad, "");
+    st = run_index(lib, data, NULL);
+    assert_int_equal(failures(data), 0);
+    assert_int_equal(count(data), 1);
+}
+
 // ---------------------------------------------------------------- kill -9
 
 static void make_images(const char *dir, int n)
@@ -388,9 +476,8 @@ static void test_ranking_tiny(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_incremental),
-        cmocka_unit_test(test_kill_resume),
-        cmocka_unit_test(test_search_while_indexing),
+        cmocka_unit_test(test_incremental),  cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_kill_resume),  cmocka_unit_test(test_search_while_indexing),
         cmocka_unit_test(test_ranking_tiny),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

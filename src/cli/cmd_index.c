@@ -15,9 +15,10 @@ static int usage(void)
 {
     fprintf(stderr, "usage: lisa index PATH... [--model DIR] [--data DIR] [--threads N] [--batch N]\n"
                     "                  [--thumbnail-size N] [--progress bar|lines|none]\n"
-                    "                  [--no-ocr] [--ocr-lang eng+deu]\n"
+                    "                  [--no-ocr] [--ocr-lang eng+deu] [--retry-failed]\n"
                     "  indexes folders in place, incrementally; without a CLIP model only keywords\n"
-                    "  OCR (Tesseract) reads text in images; other languages: apt-get install tesseract-ocr-LANG\n");
+                    "  OCR (Tesseract) reads text in images; other languages: apt-get install tesseract-ocr-LANG\n"
+                    "  files that failed to decode are skipped until they change; --retry-failed tries them again\n");
     return 2;
 }
 
@@ -50,6 +51,8 @@ int cmd_index(int argc, char **argv)
             o.batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-ocr"))
             o.no_ocr = 1;
+        else if (!strcmp(argv[i], "--retry-failed"))
+            o.retry_failed = 1;
         else if (!strcmp(argv[i], "--progress") && i + 1 < argc) {
             const char *v = argv[++i];
             o.progress = !strcmp(v, "none") ? 0 : !strcmp(v, "lines") ? 2 : 1;
@@ -77,6 +80,9 @@ int cmd_index(int argc, char **argv)
                 "%lld copied, %lld removed, %lld embedded, %lld not images, %lld failed\n",
                 st.files, st.seconds, st.added, st.changed, st.unchanged, st.touched, st.moved, st.copied, st.removed,
                 st.embedded, st.nonimage, st.failed);
+    if (rc == 0 && st.failed_before)
+        fprintf(stderr, "%lld files failed to decode before and are unchanged: skipped (--retry-failed tries them)\n",
+                st.failed_before);
     if (rc == 0 && st.ocr_tested)
         fprintf(stderr,
                 "ocr: %lld tested (%.1f ms each), %lld skipped as text-free, %lld recognised (%.0f ms each), "

@@ -30,9 +30,9 @@ int cmd_stats(int argc, char **argv)
     if (rc < 0) return cli_fail("stats");
     if (json) {
         printf("{\"images\":%lld,\"embeddings\":%lld,\"with_caption\":%lld,\"with_ocr\":%lld,\"with_date\":%lld,"
-               "\"db_bytes\":%lld,\"schema\":%d,\"last_index\":\"%s\",\"models\":[",
+               "\"failed\":%lld,\"db_bytes\":%lld,\"schema\":%d,\"last_index\":\"%s\",\"models\":[",
                (long long)st.images, (long long)st.embeddings, (long long)st.with_caption, (long long)st.with_ocr,
-               (long long)st.with_date, (long long)st.db_bytes, st.schema_version, st.last_index);
+               (long long)st.with_date, (long long)st.failed, (long long)st.db_bytes, st.schema_version, st.last_index);
         for (int i = 0; i < st.n_models; i++)
             printf("%s{\"id\":\"%s\",\"dim\":%d,\"count\":%lld}", i ? "," : "", st.models[i].id, st.models[i].dim,
                    (long long)st.models[i].count);
@@ -42,6 +42,8 @@ int cmd_stats(int argc, char **argv)
     printf("database     %s (%.1f MB, schema %d)\n", path, st.db_bytes / 1e6, st.schema_version);
     printf("images       %lld (%lld with a date, %lld captioned, %lld with OCR)\n", (long long)st.images,
            (long long)st.with_date, (long long)st.with_caption, (long long)st.with_ocr);
+    if (st.failed)
+        printf("failed       %lld files could not be decoded (lisa index --retry-failed)\n", (long long)st.failed);
     printf("embeddings   %lld\n", (long long)st.embeddings);
     for (int i = 0; i < st.n_models; i++)
         printf("  model      %s (dim %d): %lld vectors\n", st.models[i].id, st.models[i].dim,

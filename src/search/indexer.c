@@ -49,7 +49,8 @@ static void ix_meta_read(item *it);
 typedef struct ix_db {
     store *s;
     kw *k;
-    int ocr; // OCR is on for this run
+    int ocr;          // OCR is on for this run
+    int retry_failed; // decode remembered failures again
     const char *model_id;
     int dim;
     char (*roots)[INDEXER_PATH_MAX];
@@ -87,10 +88,11 @@ typedef enum {
     IT_HASH,      // needs sniff + hash
     IT_NONIMAGE,
     IT_FAILED,
-    IT_TOUCH,   // same path, same hash
-    IT_MOVE,    // re-point src_id to this path
-    IT_COPY,    // new record, embedding copied from src_id
-    IT_PROCESS, // decode, thumbnail, keywords, embed
+    IT_FAILED_BEFORE, // a remembered decode failure, unchanged since
+    IT_TOUCH,         // same path, same hash
+    IT_MOVE,          // re-point src_id to this path
+    IT_COPY,          // new record, embedding copied from src_id
+    IT_PROCESS,       // decode, thumbnail, keywords, embed
 } item_state;
 
 struct item {
@@ -457,6 +459,15 @@ static int cmp_item_path(const void *a, const void *b)
     return strcmp(((const item *)a)->path, ((const item *)b)->path);
 }
 
+// 1 when it is a remembered decode failure with the same size and mtime.
+static int failed_before(ix_db *db, const item *it)
+{
+    int64_t size, mtime;
+    if (db->retry_failed) return 0;
+    int rc = store_failure_get(db->s, it->path, &size, &mtime);
+    return rc <= 0 ? rc : size == it->size && mtime == it->mtime_ns;
+}
+
 // Pass 1, by path: unchanged files are settled without reading them.
 static int classify_by_path(ix_db *db, item_list *l, const char *model_id)
 {
@@ -466,7 +477,11 @@ static int classify_by_path(ix_db *db, item_list *l, const char *model_id)
         int rc = db_by_path(db, it->path, model_id, &r);
         if (rc < 0) return rc;
         it->st = IT_HASH;
-        if (!rc) continue;
+        if (!rc) {
+            if ((rc = failed_before(db, it)) < 0) return rc;
+            if (rc) it->st = IT_FAILED_BEFORE;
+            continue;
+        }
         it->id = r.id;
         memcpy(it->hash, r.hash, sizeof it->hash);
         if (r.size == it->size && r.mtime_ns == it->mtime_ns) {
@@ -559,6 +574,8 @@ static int apply_cheap(run_t *r, item_list *l)
             r->st->unchanged++;
         else if (it->st == IT_FAILED)
             warn(r, "lisa: %s: unreadable%s", it->path, ""), r->st->failed++;
+        else if (it->st == IT_FAILED_BEFORE)
+            r->st->failed_before++;
     }
     return rc == 0 ? db_commit(r->db) : (db_rollback(r->db), rc);
 }
@@ -589,6 +606,7 @@ static int commit_batch(run_t *r, item **b, size_t m, float *px, float *emb, siz
         if (!it->ok) {
             warn(r, "lisa: skipped %s%s", it->meta.error[0] ? it->meta.error : it->path, "");
             r->st->failed++;
+            rc = store_failure_put(r->db->s, it->path, it->size, it->mtime_ns, it->meta.error);
             continue;
         }
         const float *v = it->pixels ? emb + e++ * (size_t)r->dim : NULL;
@@ -759,6 +777,7 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     int rc = roots ? pool_new(o->threads, &r.p) : lisa_seterr(LISA_ENOMEM, "roots");
     if (rc == 0) rc = db_open(o->data_dir, r.model_id, r.dim, &r.db);
     if (rc == 0) r.db->roots = roots;
+    if (rc == 0) r.db->retry_failed = o->retry_failed;
     if (rc == 0 && !o->no_ocr) rc = ocr_open(&r);
     if (rc == 0) rc = run_phases(&r, paths, npaths, roots, &l);
     st->seconds = now_s() - t0;
@@ -942,6 +961,7 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
         rc = fill_kw(db, &im);
     }
     if (rc == 0) rc = store_image_upsert(db->s, &im, new_id);
+    if (rc == 0) rc = store_failure_forget(db->s, it->path);
     store_image_clear(&im);
     return rc;
 }
@@ -994,6 +1014,7 @@ static int db_put(ix_db *db, const item *it, const char *model_id, const float *
     if (rc == 0) rc = clean_into(db, im.meta_words, &im.kw_meta);
     if (rc == 0) rc = clean_into(db, im.ocr_text, &im.kw_ocr);
     if (rc == 0) rc = store_image_upsert(db->s, &im, &id);
+    if (rc == 0) rc = store_failure_forget(db->s, it->path);
     if (rc == 0 && v) rc = store_embedding_put(db->s, id, model_id, dim, v);
     free(im.name_words), free(im.kw_name), free(im.kw_meta), free(im.kw_ocr);
     return rc;
@@ -1004,35 +1025,68 @@ struct unseen {
     size_t rlen;
     char **seen;
     size_t nseen;
-    int64_t *ids;
+    int64_t *ids; // stored images to remove
+    char **paths; // remembered failures to forget
     size_t n, cap;
 };
+
+// 1 when path is under u's root (not merely sharing its prefix: "/a/b" is
+// not under "/a/bc") and was not seen by the walk.
+static int unseen(const struct unseen *u, const char *path)
+{
+    char c = path[u->rlen];
+    if (c != '/' && c != 0 && !(u->rlen && u->root[u->rlen - 1] == '/')) return 0;
+    return !bsearch(&path, u->seen, u->nseen, sizeof *u->seen, cmp_str);
+}
+
+static int unseen_grow(struct unseen *u)
+{
+    if (u->n < u->cap) return 0;
+    size_t cap = u->cap ? u->cap * 2 : 64;
+    int64_t *ids = realloc(u->ids, cap * sizeof *ids);
+    if (ids) u->ids = ids;
+    char **paths = ids ? realloc(u->paths, cap * sizeof *paths) : NULL;
+    if (paths) u->paths = paths;
+    if (!ids || !paths) return LISA_ENOMEM;
+    u->cap = cap;
+    return 0;
+}
 
 static int unseen_fn(void *ud, const store_entry *e)
 {
     struct unseen *u = ud;
-    char c = e->path[u->rlen];
-    if (c != '/' && c != 0 && !(u->rlen && u->root[u->rlen - 1] == '/')) return 0; // "/a/b" vs "/a/bc"
-    const char *key = e->path;
-    if (bsearch(&key, u->seen, u->nseen, sizeof *u->seen, cmp_str)) return 0;
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? u->cap * 2 : 64;
-        int64_t *ids = realloc(u->ids, cap * sizeof *ids);
-        if (!ids) return LISA_ENOMEM;
-        u->ids = ids, u->cap = cap;
-    }
+    if (!unseen(u, e->path)) return 0;
+    if (unseen_grow(u)) return 1; // out of memory: the caller reports it
     u->ids[u->n++] = e->id;
     return 0;
 }
 
+static int unseen_failure_fn(void *ud, const store_failure *f)
+{
+    struct unseen *u = ud;
+    if (!unseen(u, f->path)) return 0;
+    if (unseen_grow(u) || !(u->paths[u->n] = strdup(f->path))) return 1;
+    u->n++;
+    return 0;
+}
+
+// Removes the images, and forgets the failures, under root that the walk did
+// not see (the file is gone).
 static int db_remove_unseen(ix_db *db, const char *root, char **seen, size_t nseen, long long *removed)
 {
-    struct unseen u = {root, strlen(root), seen, nseen, NULL, 0, 0};
+    struct unseen u = {root, strlen(root), seen, nseen, NULL, NULL, 0, 0};
     int rc = store_image_list(db->s, root, unseen_fn, &u);
     if (rc > 0) rc = lisa_seterr(LISA_ENOMEM, "removal list");
     for (size_t i = 0; rc == 0 && i < u.n; i++)
         if ((rc = store_image_delete(db->s, u.ids[i])) == 0) (*removed)++;
-    free(u.ids);
+    u.n = 0;
+    if (rc == 0) rc = store_failure_list(db->s, root, unseen_failure_fn, &u);
+    if (rc > 0) rc = lisa_seterr(LISA_ENOMEM, "removal list");
+    for (size_t i = 0; i < u.n; i++) {
+        if (rc == 0) rc = store_failure_forget(db->s, u.paths[i]);
+        free(u.paths[i]);
+    }
+    free(u.ids), free(u.paths);
     return rc;
 }
 

@@ -70,6 +70,7 @@ typedef struct {
     void *ud;
     int no_ocr;           // 1: no OCR (images keep ocr_text NULL, done by a later run)
     const char *ocr_lang; // Tesseract languages, "eng+deu"; NULL: "eng"
+    int retry_failed;     // 1: decode again files that failed before even if unchanged
 } indexer_opts;
 
 typedef struct {
@@ -84,6 +85,7 @@ typedef struct {
     long long removed;          // stored images whose file is gone
     long long nonimage;         // skipped: not an image by magic bytes
     long long failed;           // unreadable or corrupt images (warned)
+    long long failed_before;    // corrupt before and unchanged since: skipped, not warned again
     long long ocr_tested;       // images given the text-likelihood test
     long long ocr_skipped;      // of those, judged text-free (no full OCR pass)
     long long ocr_recognised;   // full OCR passes run

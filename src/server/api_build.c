@@ -109,6 +109,7 @@ cJSON *srv__build_json(srv *s)
     cJSON_AddNumberToObject(l, "embedded", (double)st->embedded);
     cJSON_AddNumberToObject(l, "nonimage", (double)st->nonimage);
     cJSON_AddNumberToObject(l, "failed", (double)st->failed);
+    cJSON_AddNumberToObject(l, "failed_before", (double)st->failed_before);
     cJSON_AddNumberToObject(l, "seconds", st->seconds);
     return o;
 }

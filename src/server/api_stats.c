@@ -137,6 +137,7 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     cJSON_AddNumberToObject(o, "indexed", (double)indexed);
     cJSON_AddNumberToObject(o, "embeddings", (double)st.embeddings);
     cJSON_AddNumberToObject(o, "uploads", (double)uploads);
+    cJSON_AddNumberToObject(o, "failed", (double)st.failed);
     cJSON_AddNumberToObject(o, "db_bytes", (double)st.db_bytes);
     cJSON_AddNumberToObject(o, "thumb_bytes", (double)thumb_bytes);
     cJSON_AddNumberToObject(o, "thumb_count", (double)thumbs);

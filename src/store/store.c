@@ -49,6 +49,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " tokenize = \"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\");"
     "INSERT INTO image_fts(rowid, name, meta, caption, ocr)"
     " SELECT id, '', '', '', '' FROM images;",
+    // v3: files that failed to decode, so unchanged ones are not retried.
+    "CREATE TABLE failures("
+    " path TEXT PRIMARY KEY,"
+    " size INTEGER NOT NULL,"
+    " mtime_ns INTEGER NOT NULL,"
+    " error TEXT NOT NULL,"
+    " failed_at REAL NOT NULL) WITHOUT ROWID;",
 };
 
 const char *store_migration_sql(int v)
@@ -121,6 +128,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
     [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+    [ST_FAIL_PUT] = "INSERT INTO failures(path, size, mtime_ns, error, failed_at) VALUES(?1, ?2, ?3, ?4, ?5)"
+                    " ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3, error = ?4, failed_at = ?5",
+    [ST_FAIL_GET] = "SELECT size, mtime_ns, error FROM failures WHERE path = ?1",
+    [ST_FAIL_DEL] = "DELETE FROM failures WHERE path = ?1",
+    [ST_FAIL_LIST] = "SELECT path, size, mtime_ns, error, failed_at FROM failures"
+                     " WHERE ?1 IS NULL OR substr(path, 1, length(?1)) = ?1 ORDER BY path",
 };
 
 int store__stmt(store *s, int which, sqlite3_stmt **st)
@@ -410,6 +423,7 @@ int store_get_stats(store *s, store_stats *st)
     st->with_caption = scalar(s, "SELECT count(*) FROM images WHERE caption <> ''", &err);
     st->with_ocr = scalar(s, "SELECT count(*) FROM images WHERE ocr_text <> ''", &err);
     st->with_date = scalar(s, "SELECT count(*) FROM images WHERE date_unix IS NOT NULL", &err);
+    st->failed = scalar(s, "SELECT count(*) FROM failures", &err);
     if (!err) err = stats_models(s, st);
     char *last = NULL;
     if (!err && store_meta_get(s, "last_index_time", &last) == 0)

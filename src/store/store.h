@@ -46,7 +46,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 2   // user_version of a fully migrated database
+#define STORE_SCHEMA_VERSION 3   // user_version of a fully migrated database
 #define STORE_BUSY_MS 5000       // busy_timeout for every connection
 #define STORE_PATH_MAX 4096      // bytes in an image path
 #define STORE_TEXT_MAX (1 << 20) // bytes in any one text field; more is refused
@@ -241,6 +241,7 @@ typedef struct {
     int64_t with_caption; // images with a caption
     int64_t with_ocr;     // images with OCR text
     int64_t with_date;    // images with a date taken
+    int64_t failed;       // files remembered as undecodable (store_failure_*)
     int64_t db_bytes;     // main file + WAL on disk
     int schema_version;
     char last_index[64]; // kv "last_index_time" (as stored), "" when never
@@ -253,6 +254,34 @@ typedef struct {
 } store_stats;
 
 int store_get_stats(store *s, store_stats *st);
+
+// ---------------------------------------------------------------- failures
+
+// Files that failed to decode, remembered with the size and mtime they had,
+// so an incremental run skips them until they change instead of decoding
+// (and warning about) them every time. A file that later indexes is
+// forgotten (store_failure_forget).
+typedef struct {
+    const char *path;
+    int64_t size, mtime_ns;
+    const char *error; // why it failed, as warned
+    double failed_at;  // unix seconds
+} store_failure;
+
+// Records (or updates) path's failure.
+int store_failure_put(store *s, const char *path, int64_t size, int64_t mtime_ns, const char *error);
+
+// 1 and *size / *mtime_ns when path is a remembered failure, 0 when not.
+int store_failure_get(store *s, const char *path, int64_t *size, int64_t *mtime_ns);
+
+// Forgets path's failure (none: not an error).
+int store_failure_forget(store *s, const char *path);
+
+// Calls fn for each remembered failure whose path starts with prefix (NULL
+// or "": all), in path order; strings valid during the callback, which must
+// not write to s. Returns 0, the callback's non-zero value, or an error.
+typedef int (*store_failure_fn)(void *ud, const store_failure *f);
+int store_failure_list(store *s, const char *prefix, store_failure_fn fn, void *ud);
 
 enum {
     STORE_EXPORT_EMBEDDINGS = 1, // include vectors (base64 of the float32 bytes)

@@ -33,6 +33,10 @@ enum {
     ST_KV_SET,
     ST_KV_DEL,
     ST_KV_GET,
+    ST_FAIL_PUT,
+    ST_FAIL_GET,
+    ST_FAIL_DEL,
+    ST_FAIL_LIST,
     ST_COUNT
 };
 
