@@ -104,6 +104,7 @@
       date: pick(r, 'date', 'taken', 'datetime'),
       camera: pick(r, 'camera') || [pick(r, 'make', 'camera_make'), pick(r, 'model', 'camera_model')].filter(Boolean).join(' '),
       format: pick(r, 'format', 'mime', 'type'),
+      uploaded: pick(r, 'uploaded') === true,
     };
   }
   function normSearch(j) {
@@ -649,6 +650,8 @@
     for (const [k, v] of rows) if (v) meta.append(el('dt', { text: k }), el('dd', { text: v }));
     if (!meta.children.length) meta.append(el('dt', { text: 'Details' }), el('dd', { text: 'none recorded' }));
     $('#lb-open').href = r.image;
+    disarmDelete();
+    $('#lb-delete').hidden = !r.uploaded || r.id == null; // external folders are never deleted from here
     const sim = $('#lb-similar');
     sim.disabled = clipMissing();
     sim.title = sim.disabled ? 'Similar images need a CLIP model: ' + modelCommand() : 'Find images that look like this one';
@@ -672,6 +675,43 @@
   lb.addEventListener('click', (e) => { if (e.target.closest('[data-close]')) closeLightbox(); });
   $('#lb-prev').addEventListener('click', () => openLightbox(state.lbIndex - 1));
   $('#lb-next').addEventListener('click', () => openLightbox(state.lbIndex + 1));
+  // Deleting an upload takes two clicks: the first arms the button for a few
+  // seconds ("Delete file?"), the second deletes. No modal dialog to dismiss.
+  let delTimer = 0;
+  function disarmDelete() {
+    clearTimeout(delTimer);
+    const b = $('#lb-delete');
+    b.classList.remove('armed');
+    b.textContent = 'Delete';
+    b.setAttribute('aria-label', 'Delete this uploaded file');
+  }
+  $('#lb-delete').addEventListener('click', async () => {
+    const b = $('#lb-delete'), r = state.results[state.lbIndex];
+    if (!r) return;
+    if (!b.classList.contains('armed')) {
+      b.classList.add('armed');
+      b.textContent = 'Delete file? Click again';
+      b.setAttribute('aria-label', 'Click again to delete ' + r.name);
+      delTimer = setTimeout(disarmDelete, 4000);
+      return;
+    }
+    disarmDelete();
+    b.disabled = true;
+    try {
+      await api('/api/image/' + enc(r.id), { method: 'DELETE' });
+      toast('Deleted ' + r.name);
+      const i = state.results.indexOf(r);
+      if (i >= 0) state.results.splice(i, 1);
+      render();
+      if (state.results.length) openLightbox(Math.min(i, state.results.length - 1));
+      else closeLightbox();
+      refreshStats();
+    } catch (e) {
+      toast('Could not delete ' + r.name + ': ' + e.message, 'error');
+    } finally {
+      b.disabled = false;
+    }
+  });
   $('#lb-similar').addEventListener('click', () => {
     const r = state.results[state.lbIndex];
     if (!r) return;

@@ -446,6 +446,34 @@ async function main() {
       eq(noAlt, 0, 'images without alt');
     });
 
+    await test('delete an upload: two clicks, gone from the grid, the index and the disk', async () => {
+      await settled(page);
+      const before = await apiJson(srv.base, '/api/stats');
+      const n0 = (await cards(page)).length;
+      assert(n0 >= 2, 'results to delete from: ' + n0);
+      await page.click('#grid .card .card-open');
+      await page.waitForSelector('#lightbox:not([hidden])');
+      const name = await page.textContent('#lb-title');
+      const url = await page.getAttribute('#lb-img', 'src');
+      assert(await page.isVisible('#lb-delete'), 'delete offered for an upload');
+      await page.click('#lb-delete');
+      assert(/again/i.test(await page.textContent('#lb-delete')), 'first click only arms the button');
+      await shot(page, '12-delete-armed');
+      eq((await apiJson(srv.base, '/api/stats')).images, before.images, 'nothing deleted after one click');
+      await page.click('#lb-delete');
+      await until(async () => !(await cards(page)).some((c) => c.name === name), 'card removed from the grid');
+      const after = await apiJson(srv.base, '/api/stats');
+      eq(after.images, before.images - 1, 'one image fewer in the index');
+      eq(after.uploads, before.uploads - 1, 'the uploaded file was deleted');
+      eq((await fetch(srv.base + url)).status, 404, 'its image URL is gone');
+      assert((await page.$$eval('.toast', (els) => els.map((e) => e.textContent))).some((t) => t.includes(name)), 'toast names the file');
+      if (await page.isVisible('#lightbox')) {
+        assert((await page.textContent('#lb-title')) !== name, 'the lightbox moved on to another image');
+        await page.keyboard.press('Escape');
+        await page.waitForSelector('#lightbox', { state: 'hidden' });
+      }
+    });
+
     await test('no page errors', async () => {
       eq(pageErrors.length, 0, pageErrors.join(' | '));
     });
