@@ -40,11 +40,12 @@ int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out)
 {
     if (!http_valid_name(key)) return lisa_seterr(LISA_EINVAL, "malformed name");
     if (all_digits(key)) return store_image_get(sl->st, strtoll(key, NULL, 10), out);
-    char prefix[SRV_PATH_MAX + 64];
-    snprintf(prefix, sizeof prefix, "%s/", s->images);
-    find_ctx f = {key, -1};
-    int rc = store_image_list(sl->st, prefix, find_cb, &f); // uploads first
-    if (rc == 0 && f.best < 0) rc = store_image_list(sl->st, NULL, find_cb, &f);
+    char upload[SRV_PATH_MAX + 512];
+    snprintf(upload, sizeof upload, "%s/%s", s->images, key); // uploads first: one indexed lookup
+    int rc = store_image_get_by_path(sl->st, upload, out);
+    if (rc != LISA_ENOTFOUND) return rc;
+    find_ctx f = {key, -1}; // then any indexed folder: a scan (the API hands out ids)
+    rc = store_image_list(sl->st, NULL, find_cb, &f);
     if (rc < 0) return rc;
     if (f.best < 0) return lisa_seterr(LISA_ENOTFOUND, "%s: not in the index", key);
     return store_image_get(sl->st, f.best, out);
