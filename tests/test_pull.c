@@ -3,12 +3,18 @@
 // The server writes its repos' files under its --root; every download is
 // compared byte for byte with them, and the digests it advertises come from
 // Python's hashlib, so nothing here is checked against the C code itself.
+// The sharded repos serve build/models/tiny-a-sharded (tests/setup/clip_sharded.sh);
+// once pulled, that model must give tiny-a's PyTorch goldens.
 #include "testutil.h"
 #include "base/err.h"
 #include "base/sha256.h"
+#include "clip/clip.h"
+#include "model/checkpoint.h"
 #include "model/hub.h"
 #include "model/modeldir.h"
+#include "tensor/tensor.h"
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -19,9 +25,11 @@
 #define PYTHON "/usr/bin/python3"
 #define COMMIT "0123456789abcdef0123456789abcdef01234567" // the server's fake commit
 #define WEIGHTS_SIZE 300007
+#define TOKEN "hf_TestToken0123456789abcdefXYZ" // what the fake hub wants for test/private
 
 static pid_t server_pid;
-static char endpoint[64], root[512], logpath[512];
+static char endpoint[64], root[512], logpath[512], sharded_src[512];
+static int hub_port, cdn_port;
 static const char *lisa_bin; // build/lisa beside this test's build/tests/
 
 /* ---- fixture: start and stop the server --------------------------------- */
@@ -29,15 +37,25 @@ static const char *lisa_bin; // build/lisa beside this test's build/tests/
 static int start_server(void **state)
 {
     (void)state;
-    char portfile[512], buf[16] = "";
+    char portfile[512], buf[32] = "";
     snprintf(root, sizeof root, "%s", tu_tmp("hub"));
     snprintf(portfile, sizeof portfile, "%s", tu_tmp("hub.port"));
     snprintf(logpath, sizeof logpath, "%s", tu_tmp("hub.log"));
+    char model_a[600], model_b[600];
+    // No developer's real token may reach the fake hub: tests set their own.
+    unsetenv("HF_TOKEN");
+    unsetenv("HF_TOKEN_PATH");
+    unsetenv("XDG_CACHE_HOME");
+    setenv("HF_HOME", tu_tmp("hf-home-none"), 1);
     if (access(PYTHON, X_OK) != 0) return 0; // tests skip
+    const char *build = getenv("LISA_BUILD") ? getenv("LISA_BUILD") : "build";
+    snprintf(sharded_src, sizeof sharded_src, "%s/models/tiny-a-sharded", build);
+    snprintf(model_a, sizeof model_a, "test/sharded=%s", sharded_src);
+    snprintf(model_b, sizeof model_b, "test/sharded-static=%s", sharded_src);
     server_pid = fork();
     if (server_pid == 0) {
         execl(PYTHON, PYTHON, "tools/test_hub_server.py", "--root", root, "--port-file", portfile, "--log", logpath,
-              (char *)NULL);
+              "--token", TOKEN, "--model", model_a, "--model", model_b, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200 && !buf[0]; i++) { // up to 10 s
@@ -48,8 +66,8 @@ static int start_server(void **state)
         }
         if (!buf[0]) usleep(50000);
     }
-    if (!buf[0]) return -1;
-    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", atoi(buf));
+    if (!buf[0] || sscanf(buf, "%d %d", &hub_port, &cdn_port) != 2) return -1;
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", hub_port);
     setenv("LISA_HF_ENDPOINT", endpoint, 1);
     setenv("no_proxy", "127.0.0.1", 1);
     setenv("NO_PROXY", "127.0.0.1", 1);
@@ -67,6 +85,27 @@ static int stop_server(void **state)
 }
 
 /* ---- helpers ------------------------------------------------------------ */
+
+static size_t log_mark; // log_count() reads the log from here on
+
+static void log_set_mark(void)
+{
+    size_t n;
+    free(tu_read(logpath, &n));
+    log_mark = n;
+}
+
+// Lines of the server log since the mark that hold every one of the (up to 3) needles.
+static int log_count(const char *a, const char *b, const char *c)
+{
+    size_t n;
+    int count = 0;
+    char *text = (char *)tu_read(logpath, &n);
+    for (char *line = strtok(text + (log_mark < n ? log_mark : n), "\n"); line; line = strtok(NULL, "\n"))
+        count += strstr(line, a) && (!b || strstr(line, b)) && (!c || strstr(line, c));
+    free(text);
+    return count;
+}
 
 static void need_server(void)
 {
@@ -405,6 +444,256 @@ static void test_pull_unreachable(void **state)
     assert_non_null(strstr(lisa_errmsg(), "cannot reach http://127.0.0.1:1"));
 }
 
+/* ---- access tokens ------------------------------------------------------- */
+
+static char *read_text(const char *path)
+{
+    size_t n;
+    return (char *)tu_read(path, &n);
+}
+
+// Pulls repo with progress written to a file; the file's text in *progress.
+static int pull_logged(const char *repo, const char *dest, hub_report *r, char **progress)
+{
+    const char *path = tu_tmp("progress.txt");
+    char keep[1024];
+    snprintf(keep, sizeof keep, "%s", path);
+    FILE *f = fopen(keep, "w");
+    assert_non_null(f);
+    hub_opts o = {.retries = 0, .stall_seconds = 5, .progress = f};
+    int rc = hub_pull(repo, dest, &o, r);
+    fclose(f);
+    *progress = read_text(keep);
+    return rc;
+}
+
+static void test_pull_private_needs_token(void **state)
+{
+    (void)state;
+    need_server();
+    hub_report r;
+    char *prog;
+    // No token anywhere: 401, and the message says so and names HF_TOKEN.
+    log_set_mark();
+    assert_int_equal(pull_logged("test/private", dest_for("private-none"), &r, &prog), LISA_ENET);
+    assert_int_equal(r.token_sent, 0);
+    assert_non_null(strstr(lisa_errmsg(), "config.json: HTTP 401"));
+    assert_non_null(strstr(lisa_errmsg(), "no token was sent"));
+    assert_non_null(strstr(lisa_errmsg(), "set HF_TOKEN"));
+    assert_true(log_count("/api/models/test/private/", "auth=no", NULL) >= 1);
+    free(prog);
+    // A wrong token: 401 again, the message says one was sent, and never shows it.
+    setenv("HF_TOKEN", "hf_WrongToken999", 1);
+    assert_int_equal(pull_logged("test/private", dest_for("private-wrong"), &r, &prog), LISA_ENET);
+    assert_int_equal(r.token_sent, 1);
+    assert_non_null(strstr(lisa_errmsg(), "a token from $HF_TOKEN was sent"));
+    assert_null(strstr(lisa_errmsg(), "hf_WrongToken999"));
+    assert_null(strstr(prog, "hf_WrongToken999"));
+    free(prog);
+    // The right one (with whitespace around it, trimmed): everything arrives.
+    setenv("HF_TOKEN", "  " TOKEN "\n", 1);
+    const char *dest = dest_for("private");
+    int rc = pull_logged("test/private", dest, &r, &prog);
+    unsetenv("HF_TOKEN");
+    if (rc < 0) fail_msg("%s", lisa_errmsg());
+    assert_int_equal(r.token_sent, 1);
+    assert_int_equal(r.have_metadata, 1);
+    assert_int_equal(r.files_sha_checked, 1);
+    assert_same(dest, "test/private", "config.json");
+    assert_same(dest, "test/private", "model.safetensors");
+    assert_non_null(strstr(prog, "using the Hugging Face token from $HF_TOKEN"));
+    assert_null(strstr(prog, TOKEN));
+    free(prog);
+}
+
+// The hub gets the token; the LFS redirect to another origin (the same
+// 127.0.0.1, another port) does not. curl 7.88 (Debian 12) drops bearer auth
+// on a redirect to another host, port or scheme (since 7.83, CVE-2022-27776)
+// unless CURLOPT_UNRESTRICTED_AUTH is set, which hub.c sets to 0 explicitly.
+static void test_pull_token_not_forwarded(void **state)
+{
+    (void)state;
+    need_server();
+    char hub[32], cdn[32];
+    snprintf(hub, sizeof hub, "port=%d", hub_port);
+    snprintf(cdn, sizeof cdn, "port=%d", cdn_port);
+    setenv("HF_TOKEN", TOKEN, 1);
+    log_set_mark();
+    int rc = pull("test/private", dest_for("private-redirect"), 0, NULL);
+    unsetenv("HF_TOKEN");
+    if (rc < 0) fail_msg("%s", lisa_errmsg());
+    assert_true(log_count("/test/private/resolve/", "auth=yes", hub) >= 2);        // the hub saw the token
+    assert_int_equal(log_count("/test/private/resolve/", "auth=no", hub), 0);      // on every request
+    assert_true(log_count("/cdn/test/private/model.safetensors", cdn, NULL) >= 1); // the redirect was followed
+    assert_int_equal(log_count("/cdn/test/private/", "auth=yes", NULL), 0);        // without the token
+    assert_int_equal(log_count("/cdn/test/private/", hub, NULL), 0);
+}
+
+static void test_pull_token_file(void **state)
+{
+    (void)state;
+    need_server();
+    char dir[600], file[700], home[600], old_home[1024];
+    hub_report r;
+    // $HF_HOME/token, padded with whitespace as editors leave it.
+    snprintf(dir, sizeof dir, "%s", tu_tmp("hf-home"));
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(file, sizeof file, "%s/token", dir);
+    tu_write(file, "\n  " TOKEN "  \n", strlen(TOKEN) + 6);
+    setenv("HF_HOME", dir, 1);
+    int rc = pull("test/private", dest_for("private-file"), 0, &r);
+    if (rc < 0) fail_msg("%s", lisa_errmsg());
+    assert_int_equal(r.token_sent, 1);
+    assert_same(dest_for("private-file"), "test/private", "model.safetensors");
+    // A token with a line break inside is refused, and the message shows none of it.
+    tu_write(file, "hf_abc\r\nX-Evil: 1\n", 19);
+    assert_int_equal(pull("test/private", dest_for("private-crlf"), 0, NULL), LISA_EINVAL);
+    assert_non_null(strstr(lisa_errmsg(), file));
+    assert_null(strstr(lisa_errmsg(), "hf_abc"));
+    assert_null(strstr(lisa_errmsg(), "Evil"));
+    // No HF_HOME: ~/.cache/huggingface/token.
+    unsetenv("HF_HOME");
+    snprintf(old_home, sizeof old_home, "%s", getenv("HOME") ? getenv("HOME") : "");
+    snprintf(home, sizeof home, "%s", tu_tmp("home"));
+    snprintf(file, sizeof file, "%s/.cache", home);
+    assert_int_equal(mkdir(home, 0700), 0);
+    assert_int_equal(mkdir(file, 0700), 0);
+    snprintf(file, sizeof file, "%s/.cache/huggingface", home);
+    assert_int_equal(mkdir(file, 0700), 0);
+    snprintf(file, sizeof file, "%s/.cache/huggingface/token", home);
+    tu_write(file, TOKEN, strlen(TOKEN));
+    setenv("HOME", home, 1);
+    rc = pull("test/private", dest_for("private-home"), 0, &r);
+    setenv("HOME", old_home, 1);
+    setenv("HF_HOME", tu_tmp("hf-home-none"), 1);
+    if (rc < 0) fail_msg("%s", lisa_errmsg());
+    assert_int_equal(r.token_sent, 1);
+    // $HF_TOKEN wins over the file.
+    snprintf(dir, sizeof dir, "%s", tu_tmp("hf-home"));
+    snprintf(file, sizeof file, "%s/token", dir);
+    tu_write(file, "hf_NotTheToken", 14);
+    setenv("HF_HOME", dir, 1);
+    setenv("HF_TOKEN", TOKEN, 1);
+    rc = pull("test/private", dest_for("private-env-wins"), 0, &r);
+    unsetenv("HF_TOKEN");
+    setenv("HF_HOME", tu_tmp("hf-home-none"), 1);
+    if (rc < 0) fail_msg("%s", lisa_errmsg());
+}
+
+/* ---- sharded checkpoints -------------------------------------------------- */
+
+static const char *const SHARDS[] = {"model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                                     "model-00003-of-00003.safetensors"};
+
+static void need_sharded(void)
+{
+    need_server();
+    struct stat st;
+    char p[700];
+    snprintf(p, sizeof p, "%s/" CKPT_INDEX, sharded_src);
+    if (stat(p, &st) != 0) fail_msg("no %s: run tests/setup/clip_models.sh and clip_sharded.sh", p);
+}
+
+// The pulled model loads and gives tiny-a's golden text and image embeddings.
+static void check_loads_like_tiny_a(const char *dir)
+{
+    size_t n;
+    uint8_t *b = tu_read(tu_data("clip/tiny-a.json"), &n);
+    cJSON *g = cJSON_ParseWithLength((const char *)b, n);
+    free(b);
+    assert_non_null(g);
+    clip_model *m;
+    if (clip_load(dir, 1, &m) < 0) fail_msg("%s: %s", dir, lisa_errmsg());
+    int dim = clip_dim(m), k = 0;
+    float out[256];
+    assert_true(dim <= 256);
+    const cJSON *t = cJSON_GetObjectItem(g, "texts")->child, *e;
+    int32_t ids[128];
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(t, "ids")) ids[k++] = e->valueint;
+    assert_int_equal(clip_embed_text(m, ids, k, out), 0);
+    float want[256];
+    k = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(t, "embed")) want[k++] = (float)e->valuedouble;
+    assert_int_equal(k, dim);
+    assert_true(t_cosine(out, want, (size_t)dim) >= 0.99999 && t_max_abs_diff(out, want, (size_t)dim) <= 1e-4);
+    const cJSON *im = cJSON_GetObjectItem(g, "images")->child;
+    char rel[256];
+    snprintf(rel, sizeof rel, "clip/%s", cJSON_GetObjectItem(im, "pixels")->valuestring);
+    float *px = (float *)tu_read(tu_data(rel), &n);
+    assert_int_equal(clip_embed_images(m, px, 1, out), 0);
+    k = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(im, "embed")) want[k++] = (float)e->valuedouble;
+    assert_true(t_cosine(out, want, (size_t)dim) >= 0.99999 && t_max_abs_diff(out, want, (size_t)dim) <= 1e-4);
+    free(px);
+    clip_free(m);
+    cJSON_Delete(g);
+}
+
+static void test_pull_sharded(void **state)
+{
+    (void)state;
+    need_sharded();
+    const char *dest = dest_for("sharded");
+    hub_report r;
+    if (pull("test/sharded", dest, 0, &r) < 0) fail_msg("%s", lisa_errmsg());
+    assert_int_equal(r.have_metadata, 1);
+    assert_int_equal(r.shards, 3);
+    assert_int_equal(r.files_sha_checked, 3);    // the shards are LFS files
+    assert_int_equal(r.files_downloaded, 4 + 3); // config, preproc, tokenizer, index + 3 shards
+    assert_false(exists(dest, "model.safetensors"));
+    assert_same(dest, "test/sharded", CKPT_INDEX);
+    for (int i = 0; i < 3; i++) assert_same(dest, "test/sharded", SHARDS[i]);
+    assert_true(log_has("/test/sharded/resolve/" COMMIT "/model-00002-of-00003.safetensors"));
+    assert_false(log_has("/test/sharded/resolve/" COMMIT "/model.safetensors ")); // the API said: no single file
+    assert_int_equal(modeldir_check(dest, MODELDIR_CLIP, NULL, NULL), 0);
+    check_loads_like_tiny_a(dest);
+    // Again: all kept and re-verified. Then lose a shard: only it comes back.
+    assert_int_equal(pull("test/sharded", dest, 0, &r), 0);
+    assert_int_equal(r.files_kept, 7);
+    assert_int_equal(r.bytes, 0);
+    char p[700];
+    const char *missing;
+    snprintf(p, sizeof p, "%s/%s", dest, SHARDS[1]);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(modeldir_check(dest, MODELDIR_CLIP, NULL, &missing), LISA_ENOTFOUND);
+    assert_string_equal(missing, "shards named in " CKPT_INDEX);
+    assert_int_equal(pull("test/sharded", dest, 0, &r), 0);
+    assert_int_equal(r.files_downloaded, 1);
+    assert_int_equal(r.files_kept, 6);
+    assert_same(dest, "test/sharded", SHARDS[1]);
+    check_loads_like_tiny_a(dest);
+}
+
+// No API: model.safetensors is 404, the index is found, and the shards follow.
+static void test_pull_sharded_static(void **state)
+{
+    (void)state;
+    need_sharded();
+    const char *dest = dest_for("sharded-static");
+    hub_report r;
+    if (pull("test/sharded-static", dest, 0, &r) < 0) fail_msg("%s", lisa_errmsg());
+    assert_int_equal(r.have_metadata, 0);
+    assert_int_equal(r.shards, 3);
+    assert_true(log_has("/test/sharded-static/resolve/main/model.safetensors range"));
+    assert_true(log_has("/test/sharded-static/resolve/main/" CKPT_INDEX " range"));
+    for (int i = 0; i < 3; i++) assert_same(dest, "test/sharded-static", SHARDS[i]);
+    check_loads_like_tiny_a(dest);
+}
+
+// An index whose shard climbs out of the directory: refused before any path
+// or URL is made of it, and the index is not left installed.
+static void test_pull_hostile_index(void **state)
+{
+    (void)state;
+    need_server();
+    const char *dest = dest_for("badindex");
+    assert_int_equal(pull("test/badindex", dest, 0, NULL), LISA_EFORMAT);
+    assert_non_null(strstr(lisa_errmsg(), "weight_map: a.weight: shard name '../escape.safetensors'"));
+    assert_false(exists(dest, CKPT_INDEX));
+    assert_false(exists(tu_tmpdir(), "escape.safetensors"));
+    assert_false(log_has("escape.safetensors range"));
+}
+
 // The command line: exit codes, default destination under --data, `models path`.
 static void test_cli(void **state)
 {
@@ -452,6 +741,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pull_static_server),
         cmocka_unit_test(test_pull_required_file_404),
         cmocka_unit_test(test_pull_unreachable),
+        cmocka_unit_test(test_pull_private_needs_token),
+        cmocka_unit_test(test_pull_token_not_forwarded),
+        cmocka_unit_test(test_pull_token_file),
+        cmocka_unit_test(test_pull_sharded),
+        cmocka_unit_test(test_pull_sharded_static),
+        cmocka_unit_test(test_pull_hostile_index),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests_name("pull", tests, start_server, stop_server);

@@ -2,11 +2,14 @@
 """A fake Hugging Face hub for tests/test_pull.c, bound to 127.0.0.1 only.
 
     test_hub_server.py --root DIR --port-file FILE [--log FILE] [--max-seconds S]
+                       [--token T] [--model OWNER/NAME=MODELDIR ...]
 
 It writes small fake model repos under DIR/<owner>/<name>/ (the test compares
-downloads with these bytes), binds 127.0.0.1 on a free port (port 0), writes the
-port number to FILE, and serves until killed, until its parent process exits,
-or for at most S seconds (300):
+downloads with these bytes), binds 127.0.0.1 on two free ports (port 0): the hub,
+and a second "CDN" port that private repos redirect their LFS files to. It writes
+"HUBPORT CDNPORT" to FILE, and serves until killed, until its parent process exits,
+or for at most S seconds (300). --model serves the files of a real model
+directory (e.g. a sharded one) as another repo, under the same name rules:
 
   GET /api/models/<owner>/<name>/revision/<rev>?blobs=true   hub API JSON
   GET /<owner>/<name>/resolve/<rev>/<file>                  the file; LFS files
@@ -25,8 +28,17 @@ A repo's behaviour comes from the dash-separated words of its name:
   static     a plain static server: no API (404), no ETag, no redirect; no
              tokenizer.json (vocab.json + merges.txt instead) and no optional files
   noweights  like static, and model.safetensors is 404
+  private    API and resolve answer 401 unless the request has "Authorization:
+             Bearer T" (--token); LFS files redirect to the CDN port (another
+             origin, like the real CDN), which needs no token
+  badindex   no model.safetensors; a model.safetensors.index.json whose shard
+             name climbs out of the model directory ("../")
 
-Each request is appended to the log as "GET <path> range=<Range or ->".
+Every *.safetensors file is an LFS file (redirected, with X-Linked-* headers).
+
+Each request is appended to the log as
+"GET <path> range=<Range or -> auth=<yes|no> port=<the port that served it>";
+the token itself is never logged.
 All sha256 digests come from Python's hashlib, independent of the C code.
 """
 import argparse
@@ -41,9 +53,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 WEIGHTS_SIZE = 300007
 CUT_AT = 100000
-LFS = {"model.safetensors"}
 REPOS = ["test/good", "test/cut-a", "test/cut-b", "test/cut-norange", "test/badsha",
-         "test/badblob", "test/stall", "test/static", "test/noweights"]
+         "test/badblob", "test/stall", "test/static", "test/noweights", "test/private",
+         "test/badindex"]
+
+
+def is_lfs(name):
+    return name.endswith(".safetensors")
 
 
 def det_bytes(seed, n):
@@ -69,18 +85,36 @@ def repo_files(repo):
         files["tokenizer.json"] = json.dumps({"model": {"type": "BPE"}, "repo": repo}).encode()
         files["tokenizer_config.json"] = b'{"model_max_length": 77}'
         files["special_tokens_map.json"] = b'{"bos_token": "<|startoftext|>"}'
-    if "noweights" not in words:
+    if "badindex" in words:
+        files["model.safetensors.index.json"] = json.dumps(
+            {"metadata": {}, "weight_map": {"a.weight": "../escape.safetensors"}}).encode()
+    elif "noweights" not in words:
         files["model.safetensors"] = det_bytes(repo, WEIGHTS_SIZE)
     return words, files
 
 
+def model_files(repo, src):
+    """The regular files directly in the model directory src, as repo's files."""
+    words = set(repo.split("/")[1].split("-"))
+    files = {}
+    for name in sorted(os.listdir(src)):
+        path = os.path.join(src, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                files[name] = f.read()
+    return words, files
+
+
 class Hub:
-    def __init__(self, root):
+    def __init__(self, root, models=()):
         self.repos = {}
         self.served = {}
         self.lock = threading.Lock()
-        for repo in REPOS:
-            words, files = repo_files(repo)
+        self.token = None
+        self.cdn_port = None
+        made = [(repo, repo_files(repo)) for repo in REPOS]
+        made += [(repo, model_files(repo, src)) for repo, src in models]
+        for repo, (words, files) in made:
             d = os.path.join(root, repo)
             os.makedirs(d, exist_ok=True)
             for name, data in files.items():
@@ -120,8 +154,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_request_line(self):
         if self.log_path:
+            auth = "yes" if self.headers.get("Authorization") else "no"
             with open(self.log_path, "a") as f:
-                f.write(f"GET {self.path} range={self.headers.get('Range') or '-'}\n")
+                f.write(f"GET {self.path} range={self.headers.get('Range') or '-'} auth={auth} "
+                        f"port={self.server.server_address[1]}\n")
+
+    def authorized(self, words):
+        """Private repos need the bearer token; answers 401 and returns False otherwise."""
+        if "private" not in words or (self.hub.token and
+                                      self.headers.get("Authorization") == f"Bearer {self.hub.token}"):
+            return True
+        self.reply(401, b'{"error":"Invalid credentials in Authorization header"}',
+                   [("X-Error-Code", "RepoNotFound"), ("X-Error-Message", "Invalid credentials in Authorization header")])
+        return False
 
     def reply(self, code, body=b"", headers=()):
         self.send_response(code)
@@ -148,10 +193,12 @@ class Handler(BaseHTTPRequestHandler):
         if not entry or "static" in entry[0] or "noweights" in entry[0] or rev not in ("main", COMMIT):
             return self.reply(404, b'{"error":"Repository not found"}')
         words, files = entry
+        if not self.authorized(words):
+            return
         siblings = []
         for name, data in sorted(files.items()):
             s = {"rfilename": name, "size": len(data), "blobId": advertised_blob(words, name, data)}
-            if name in LFS:
+            if is_lfs(name):
                 s["lfs"] = {"sha256": advertised_sha(words, name, data), "size": len(data),
                             "pointerSize": 134}
             siblings.append(s)
@@ -164,9 +211,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(404, b"Entry not found", [("X-Error-Code", "EntryNotFound"),
                                                         ("X-Error-Message", "Entry not found")])
         words, files = entry
-        if name in LFS and not words & {"static", "noweights"}:
+        if not self.authorized(words):
+            return
+        if is_lfs(name) and not words & {"static", "noweights"}:
             sha = advertised_sha(words, name, files[name])
-            return self.reply(302, b"", [("Location", f"/cdn/{repo}/{name}"),
+            where = f"http://127.0.0.1:{self.hub.cdn_port}" if "private" in words else ""
+            return self.reply(302, b"", [("Location", f"{where}/cdn/{repo}/{name}"),
                                          ("X-Linked-Etag", f'"{sha}"'),
                                          ("X-Linked-Size", str(len(files[name]))),
                                          ("ETag", f'"{git_blob_sha1(files[name])}"')])
@@ -227,14 +277,20 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log")
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--token")
+    ap.add_argument("--model", action="append", default=[])
     args = ap.parse_args()
     threading.Thread(target=watchdog, args=(args.max_seconds,), daemon=True).start()
-    Handler.hub = Hub(args.root)
+    Handler.hub = Hub(args.root, [m.split("=", 1) for m in args.model])
+    Handler.hub.token = args.token
     Handler.log_path = args.log
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # loopback only, free port
+    cdn = ThreadingHTTPServer(("127.0.0.1", 0), Handler)     # another origin: same host, another port
+    Handler.hub.cdn_port = cdn.server_address[1]
+    threading.Thread(target=cdn.serve_forever, daemon=True).start()
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
-        f.write(str(server.server_address[1]))
+        f.write(f"{server.server_address[1]} {cdn.server_address[1]}")
     os.replace(tmp, args.port_file)
     server.serve_forever()
 

@@ -1,10 +1,13 @@
 // Hugging Face hub downloads with libcurl: resume, progress, size + SHA-256 checks.
 #include "model/hub.h"
 #include "base/err.h"
+#include "base/file.h"
 #include "base/sha256.h"
+#include "model/checkpoint.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +25,8 @@
 #define FILE_MAX_BYTES ((uint64_t)64 << 30) // any one file when the hub gives no size
 #define ERRBODY_MAX 200                     // kept from an error response's body
 #define PATH_CAP 4096
+#define TOKEN_MAX 1024 // bytes of an access token (HF's are ~40)
+#define URL_CAP (ENDPOINT_MAX + 2 * PART_MAX + CKPT_SHARD_NAME_MAX + 64)
 
 /* ---------------------------------------------------------------------------
  * Names
@@ -186,11 +191,11 @@ static int is_hex40(const char *s)
  * The files LISA reads and what the hub says about them
  * ------------------------------------------------------------------------- */
 
-enum { F_CONFIG, F_PREPROC, F_TOKENIZER, F_VOCAB, F_MERGES, F_TOKCONF, F_SPECIAL, F_MODEL, F_COUNT };
+enum { F_CONFIG, F_PREPROC, F_TOKENIZER, F_VOCAB, F_MERGES, F_TOKCONF, F_SPECIAL, F_MODEL, F_INDEX, F_COUNT };
 
 static const char *const FILE_NAMES[F_COUNT] = {
-    "config.json", "preprocessor_config.json", "tokenizer.json",          "vocab.json",
-    "merges.txt",  "tokenizer_config.json",    "special_tokens_map.json", "model.safetensors",
+    "config.json",           "preprocessor_config.json", "tokenizer.json", "vocab.json", "merges.txt",
+    "tokenizer_config.json", "special_tokens_map.json",  CKPT_SINGLE,      CKPT_INDEX,
 };
 
 typedef struct {
@@ -212,9 +217,72 @@ typedef struct {
     long stall;
     int have_meta;
     meta_file meta[F_COUNT];
+    cJSON *api;                     // the API answer, kept for the shards' sizes and digests; NULL without metadata
+    char token[TOKEN_MAX + 1];      // "" when none; never printed
+    char token_from[PATH_CAP + 16]; // where it came from, for messages ("$HF_TOKEN" or a path)
     hub_report *rep;
     char curl_err[CURL_ERROR_SIZE];
 } pull;
+
+/* ---------------------------------------------------------------------------
+ * Access token for gated and private repos
+ * ------------------------------------------------------------------------- */
+
+// Where huggingface_hub keeps its token: $HF_TOKEN_PATH, else $HF_HOME/token,
+// else $XDG_CACHE_HOME/huggingface/token, else ~/.cache/huggingface/token.
+static int token_file(char *out, size_t cap)
+{
+    const char *v;
+    int n;
+    if ((v = getenv("HF_TOKEN_PATH")) && *v)
+        n = snprintf(out, cap, "%s", v);
+    else if ((v = getenv("HF_HOME")) && *v)
+        n = snprintf(out, cap, "%s/token", v);
+    else if ((v = getenv("XDG_CACHE_HOME")) && *v)
+        n = snprintf(out, cap, "%s/huggingface/token", v);
+    else if ((v = getenv("HOME")) && *v)
+        n = snprintf(out, cap, "%s/.cache/huggingface/token", v);
+    else
+        return 0;
+    return n > 0 && (size_t)n < cap;
+}
+
+// Keeps s (n bytes), trimmed, as the token. Only printable ASCII without
+// spaces is accepted: a CR or LF from a token file would otherwise end up in a
+// request header. Messages name the source, never the token.
+static int token_set(pull *p, const char *s, size_t n, const char *from)
+{
+    while (n && isspace((unsigned char)*s)) s++, n--;
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    if (n == 0) return 0; // an empty token is no token
+    if (n > TOKEN_MAX)
+        return lisa_seterr(LISA_EINVAL, "the Hugging Face token in %s is over %d bytes", from, TOKEN_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return lisa_seterr(LISA_EINVAL,
+                               "the Hugging Face token in %s holds a space, control or non-ASCII character", from);
+    memcpy(p->token, s, n);
+    p->token[n] = 0;
+    snprintf(p->token_from, sizeof p->token_from, "%s", from);
+    return 0;
+}
+
+// $HF_TOKEN, else the token file; neither is fine (public repos need none).
+static int token_load(pull *p)
+{
+    const char *env = getenv("HF_TOKEN");
+    char path[PATH_CAP], *text;
+    size_t len;
+    if (env && *env) return token_set(p, env, strlen(env), "$HF_TOKEN");
+    if (!token_file(path, sizeof path)) return 0;
+    int rc = lisa_read_file(path, TOKEN_MAX + 256, &text, &len);
+    if (rc == LISA_ENOTFOUND) return 0;
+    if (rc < 0) return rc; // the message names the file, not its content
+    rc = token_set(p, text, len, path);
+    explicit_bzero(text, len);
+    free(text);
+    return rc;
+}
 
 /* ---------------------------------------------------------------------------
  * One HTTP transfer: header and body callbacks, progress
@@ -451,6 +519,15 @@ static void curl_common(pull *p, const char *url)
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->curl_err);
     p->curl_err[0] = 0;
+    if (p->token[0]) {
+        // curl's own auth, not a raw header: curl sends it to the host (and
+        // port and scheme) of the URL only and drops it when a redirect leaves
+        // for another one, as LFS files do for the CDN (tests/test_pull.c
+        // checks that a second port sees no Authorization header).
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+        curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, p->token);
+        curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    }
 }
 
 static const char *curl_msg(pull *p, CURLcode res)
@@ -458,27 +535,46 @@ static const char *curl_msg(pull *p, CURLcode res)
     return p->curl_err[0] ? p->curl_err : curl_easy_strerror(res);
 }
 
+// What one siblings[] entry says about its file.
+static void meta_fill(meta_file *m, const cJSON *s)
+{
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(s, "size");
+    const cJSON *lfs = cJSON_GetObjectItemCaseSensitive(s, "lfs");
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(lfs, "sha256");
+    const cJSON *lsize = cJSON_GetObjectItemCaseSensitive(lfs, "size");
+    const cJSON *blob = cJSON_GetObjectItemCaseSensitive(s, "blobId");
+    m->listed = 1;
+    if (cJSON_IsNumber(size) && size->valuedouble >= 0 && size->valuedouble < 9e18)
+        m->size = (int64_t)size->valuedouble;
+    else if (cJSON_IsNumber(lsize) && lsize->valuedouble >= 0 && lsize->valuedouble < 9e18)
+        m->size = (int64_t)lsize->valuedouble;
+    if (cJSON_IsString(sha) && sha256_is_hex(sha->valuestring))
+        copy_etag(m->sha, sizeof m->sha, sha->valuestring);
+    else if (cJSON_IsString(blob) && is_hex40(blob->valuestring))
+        copy_etag(m->blob, sizeof m->blob, blob->valuestring);
+}
 static void meta_sibling(pull *p, const cJSON *s)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(s, "rfilename");
     if (!cJSON_IsString(name)) return;
-    for (int i = 0; i < F_COUNT; i++) {
-        if (strcmp(name->valuestring, FILE_NAMES[i])) continue;
-        meta_file *m = &p->meta[i];
-        const cJSON *size = cJSON_GetObjectItemCaseSensitive(s, "size");
-        const cJSON *lfs = cJSON_GetObjectItemCaseSensitive(s, "lfs");
-        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(lfs, "sha256");
-        const cJSON *lsize = cJSON_GetObjectItemCaseSensitive(lfs, "size");
-        m->listed = 1;
-        if (cJSON_IsNumber(size) && size->valuedouble >= 0)
-            m->size = (int64_t)size->valuedouble;
-        else if (cJSON_IsNumber(lsize) && lsize->valuedouble >= 0)
-            m->size = (int64_t)lsize->valuedouble;
-        const cJSON *blob = cJSON_GetObjectItemCaseSensitive(s, "blobId");
-        if (cJSON_IsString(sha) && sha256_is_hex(sha->valuestring))
-            copy_etag(m->sha, sizeof m->sha, sha->valuestring);
-        else if (cJSON_IsString(blob) && is_hex40(blob->valuestring))
-            copy_etag(m->blob, sizeof m->blob, blob->valuestring);
+    for (int i = 0; i < F_COUNT; i++)
+        if (!strcmp(name->valuestring, FILE_NAMES[i])) meta_fill(&p->meta[i], s);
+}
+
+// The API's entry for a file outside the fixed list (a shard); m->listed = 0
+// when the API does not list it.
+static void meta_lookup(const pull *p, const char *name, meta_file *m)
+{
+    const cJSON *s, *sib = cJSON_GetObjectItemCaseSensitive(p->api, "siblings");
+    memset(m, 0, sizeof *m);
+    m->size = -1;
+    cJSON_ArrayForEach(s, sib)
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "rfilename");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) {
+            meta_fill(m, s);
+            return;
+        }
     }
 }
 
@@ -501,6 +597,8 @@ static const char *meta_parse(pull *p, const char *json)
             snprintf(p->pin, sizeof p->pin, "%s", sha->valuestring);
         }
         p->have_meta = p->rep->have_metadata = 1;
+        p->api = root; // kept: a sharded checkpoint looks its shards up later
+        root = NULL;
     }
     cJSON_Delete(root);
     return why;
@@ -548,10 +646,8 @@ static int fetch_meta(pull *p)
  * ------------------------------------------------------------------------- */
 
 // 1 when dest/NAME exists and agrees with the metadata (or there is none).
-static int keep_existing(pull *p, int idx, const char *final)
+static int keep_existing(pull *p, const char *name, const meta_file *m, const char *final)
 {
-    const char *name = FILE_NAMES[idx];
-    const meta_file *m = &p->meta[idx];
     struct stat st;
     char hex[65], a[32];
     if (stat(final, &st) < 0 || !S_ISREG(st.st_mode)) return 0;
@@ -607,15 +703,24 @@ static void drop_sidecar(const char *part)
 
 static int http_error(pull *p, xfer *x, const char *url)
 {
+    char auth[PATH_CAP + 256];
     const char *hint = "";
     int code = LISA_ENET;
     if (x->status == 404)
         code = LISA_ENOTFOUND, hint = " (no such file at this revision)";
-    else if (x->status == 401 || x->status == 403)
-        hint = " (the repository does not exist, or is private or gated)";
-    else if (x->status >= 500)
+    else if (x->status == 401 || x->status == 403) {
+        if (p->token[0])
+            snprintf(auth, sizeof auth,
+                     " (a token from %s was sent: it may not grant access to this repository, the gated "
+                     "repository's terms may need accepting on the hub, or the repository does not exist)",
+                     p->token_from);
+        else
+            snprintf(auth, sizeof auth,
+                     " (no token was sent: the repository is private or gated, or does not exist; set HF_TOKEN "
+                     "to a Hugging Face access token that can read it)");
+        hint = auth;
+    } else if (x->status >= 500)
         hint = " (server error; try again later)";
-    (void)p;
     return lisa_seterr(code, "%s: HTTP %ld from %s%s%s%s", x->name, x->status, url, hint, x->hub_error[0] ? ": " : "",
                        x->hub_error);
 }
@@ -737,20 +842,19 @@ static int verify(pull *p, xfer *x, const meta_file *m, int *retry)
     return m->blob[0] || is_hex40(x->etag) ? 3 : size >= 0 ? 1 : 0;
 }
 
-static int fetch_attempt(pull *p, int idx, xfer *x, const char *url, int *retry)
+static int fetch_attempt(pull *p, const meta_file *m, xfer *x, const char *url, int *retry)
 {
     int rc = transfer(p, x, url, retry);
-    if (rc == 0) rc = verify(p, x, &p->meta[idx], retry);
+    if (rc == 0) rc = verify(p, x, m, retry);
     progress_draw(x, 1);
     if (rc < 0 && x->bad_part) unlink(x->part);
     return rc;
 }
 
-static int fetch_file(pull *p, int idx, int required)
+// Downloads name (a fixed file or a validated shard name) as described by m.
+static int fetch_named(pull *p, const char *name, const meta_file *m, int required)
 {
-    const char *name = FILE_NAMES[idx];
-    const meta_file *m = &p->meta[idx];
-    char final[PATH_CAP], part[PATH_CAP], url[ENDPOINT_MAX + 2 * PART_MAX + 128], a[32];
+    char final[PATH_CAP], part[PATH_CAP], url[URL_CAP], a[32];
     int rc, retry = 0;
     if (p->have_meta && !m->listed)
         return lisa_seterr(LISA_ENOTFOUND, "%s: %s has no such file at %s%s", name, p->repo, p->rev,
@@ -758,8 +862,9 @@ static int fetch_file(pull *p, int idx, int required)
     if ((rc = join(final, sizeof final, p->dest, name, "")) < 0 ||
         (rc = join(part, sizeof part, p->partdir, name, ".part")) < 0)
         return rc;
-    if (keep_existing(p, idx, final)) return p->rep->files_kept++, 0;
-    snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", p->endpoint, p->repo, p->pin, name);
+    if (keep_existing(p, name, m, final)) return p->rep->files_kept++, 0;
+    if (snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", p->endpoint, p->repo, p->pin, name) >= (int)sizeof url)
+        return lisa_seterr(LISA_ETOOBIG, "%s: URL too long", name);
     check_sidecar(part, m->sha);
     sha256_ctx *sha = sha256_new();
     if (!sha) return LISA_ENOMEM;
@@ -776,7 +881,7 @@ static int fetch_file(pull *p, int idx, int required)
                   .tty = p->out && isatty(fileno(p->out))};
         retry = 0;
         sha256_reset(sha);
-        rc = fetch_attempt(p, idx, &x, url, &retry);
+        rc = fetch_attempt(p, m, &x, url, &retry);
         if (rc >= 0) {
             p->rep->files_downloaded++;
             say(p->out, "  %s: %s in %.1f s, %s", name, fmt_bytes(x.have, a), now_s() - t0,
@@ -799,6 +904,11 @@ static int fetch_file(pull *p, int idx, int required)
     return 0;
 }
 
+static int fetch_file(pull *p, int idx, int required)
+{
+    return fetch_named(p, FILE_NAMES[idx], &p->meta[idx], required);
+}
+
 /* ---------------------------------------------------------------------------
  * The pull
  * ------------------------------------------------------------------------- */
@@ -806,11 +916,15 @@ static int fetch_file(pull *p, int idx, int required)
 // With a file list in hand, says up front what the repo lacks.
 static int check_listing(pull *p)
 {
-    static const int need[] = {F_CONFIG, F_PREPROC, F_MODEL};
+    static const int need[] = {F_CONFIG, F_PREPROC};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!p->meta[need[i]].listed)
-            return lisa_seterr(LISA_ENOTFOUND, "%s at %s has no %s%s", p->repo, p->rev, FILE_NAMES[need[i]],
-                               need[i] == F_MODEL ? " (LISA reads safetensors checkpoints only)" : "");
+            return lisa_seterr(LISA_ENOTFOUND, "%s at %s has no %s", p->repo, p->rev, FILE_NAMES[need[i]]);
+    if (!p->meta[F_MODEL].listed && !p->meta[F_INDEX].listed)
+        return lisa_seterr(LISA_ENOTFOUND,
+                           "%s at %s has neither model.safetensors nor model.safetensors.index.json (LISA reads "
+                           "safetensors checkpoints only)",
+                           p->repo, p->rev);
     if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed))
         return lisa_seterr(LISA_ENOTFOUND,
                            "%s at %s has neither tokenizer.json nor vocab.json + "
@@ -828,6 +942,57 @@ static int fetch_optional(pull *p, int idx)
     return 0;
 }
 
+/* ---------------------------------------------------------------------------
+ * The weights: model.safetensors, or an index and its shards
+ * ------------------------------------------------------------------------- */
+
+// Each distinct shard the installed index names, with the same resume and
+// verification as any file. The index is installed first, so an interrupted
+// pull leaves it beside the shards it has so far: modeldir_check() calls that
+// incomplete and the next run keeps what verifies and fetches the rest.
+static int fetch_shards(pull *p)
+{
+    char path[PATH_CAP];
+    ckpt_index ix;
+    meta_file m;
+    int rc;
+    if ((rc = join(path, sizeof path, p->dest, CKPT_INDEX, "")) < 0) return rc;
+    if ((rc = ckpt_index_load(path, &ix)) < 0) {
+        unlink(path); // not a checkpoint we can use: leave no index that promises one
+        ckpt_index_release(&ix);
+        return rc;
+    }
+    say(p->out, "  %s: %zu tensors in %zu shard%s", CKPT_INDEX, ix.n, ix.nshards, ix.nshards == 1 ? "" : "s");
+    p->rep->shards = (int)ix.nshards;
+    for (size_t i = 0; rc == 0 && i < ix.nshards; i++) {
+        memset(&m, 0, sizeof m);
+        m.size = -1;
+        if (p->have_meta) meta_lookup(p, ix.shards[i], &m);
+        rc = fetch_named(p, ix.shards[i], &m, 1);
+    }
+    ckpt_index_release(&ix);
+    return rc;
+}
+
+// With the API's file list the choice is known; without it, model.safetensors
+// is tried first and a 404 falls back to the index.
+static int fetch_weights(pull *p)
+{
+    char first[600];
+    int rc;
+    if (p->have_meta && !p->meta[F_MODEL].listed) {
+        if ((rc = fetch_file(p, F_INDEX, 1)) < 0) return rc;
+        return fetch_shards(p);
+    }
+    if ((rc = fetch_file(p, F_MODEL, 1)) != LISA_ENOTFOUND || p->have_meta) return rc;
+    snprintf(first, sizeof first, "%s", lisa_errmsg());
+    say(p->out, "  %s: not in the repository; trying %s", CKPT_SINGLE, CKPT_INDEX);
+    if ((rc = fetch_file(p, F_INDEX, 1)) == LISA_ENOTFOUND)
+        return lisa_seterr(LISA_ENOTFOUND, "%s; nor is there a %s (HTTP 404)", first, CKPT_INDEX);
+    if (rc < 0) return rc;
+    return fetch_shards(p);
+}
+
 static int fetch_all(pull *p)
 {
     int rc;
@@ -839,7 +1004,7 @@ static int fetch_all(pull *p)
         return rc;
     }
     if ((rc = fetch_optional(p, F_TOKCONF)) < 0 || (rc = fetch_optional(p, F_SPECIAL)) < 0) return rc;
-    return fetch_file(p, F_MODEL, 1);
+    return fetch_weights(p);
 }
 
 static int pull_init(pull *p, const char *repo, const char *dest, const hub_opts *o)
@@ -886,6 +1051,9 @@ int hub_pull(const char *repo, const char *dest, const hub_opts *opts, hub_repor
     curl_ready = 1;
     if (!(p.curl = curl_easy_init())) return lisa_seterr(LISA_ENOMEM, "libcurl: no handle");
     say(p.out, "pulling %s from %s into %s", repo, p.endpoint, dest);
+    if ((rc = token_load(&p)) < 0) goto out;
+    if (p.token[0]) say(p.out, "using the Hugging Face token from %s (sent to %s only)", p.token_from, p.endpoint);
+    p.rep->token_sent = p.token[0] != 0;
     if ((rc = fetch_meta(&p)) < 0) goto out;
     if (p.have_meta && (rc = check_listing(&p)) < 0) goto out;
     rc = fetch_all(&p);
@@ -893,5 +1061,7 @@ out:
     rmdir(p.partdir);                 // only when empty: parts of interrupted downloads stay for a resume
     if (rc < 0 && fresh) rmdir(dest); // only when empty: a failed first pull leaves no husk
     curl_easy_cleanup(p.curl);
+    cJSON_Delete(p.api);
+    explicit_bzero(p.token, sizeof p.token);
     return rc;
 }

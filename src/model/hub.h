@@ -1,6 +1,6 @@
 // Downloading a Hugging Face checkpoint: `lisa models pull NAME`.
 //
-// hub_pull() fetches the files LISA reads (config.json, model.safetensors,
+// hub_pull() fetches the files LISA reads (config.json, the weights,
 // tokenizer.json or vocab.json + merges.txt, preprocessor_config.json, and the
 // optional tokenizer_config.json / special_tokens_map.json) from
 //   {endpoint}/{repo}/resolve/{revision}/{file}
@@ -18,6 +18,22 @@
 // ETag) is checked instead. A plain static server gives neither:
 // the pull still works and the report says that nothing was verified.
 // Files already in DEST that verify are kept, so re-running is cheap.
+//
+// The weights are model.safetensors or, for checkpoints sharded by HF, the
+// file model.safetensors.index.json and each distinct shard its weight_map
+// names (see model/checkpoint.h). The API's file list says which; without it,
+// model.safetensors is tried first and a 404 falls back to the index. Shard
+// names are validated (ckpt_valid_shard_name(): a plain *.safetensors name)
+// before they become paths or URLs, and each shard gets the same resume and
+// checks as any file. The index is installed before its shards.
+//
+// Gated and private repos need an access token: $HF_TOKEN, else the file
+// huggingface_hub writes ($HF_TOKEN_PATH, else $HF_HOME/token, else
+// $XDG_CACHE_HOME/huggingface/token, else ~/.cache/huggingface/token), trimmed.
+// It goes out as curl's bearer auth, which curl sends only to the endpoint's
+// host, port and scheme and drops on a redirect elsewhere (LFS files redirect
+// to a CDN). The token never appears in messages or progress output; 401/403
+// errors say whether one was sent and where it came from.
 #ifndef LISA_MODEL_HUB_H
 #define LISA_MODEL_HUB_H
 
@@ -46,6 +62,8 @@ typedef struct {
     int files_blob_checked; // files whose git blob id (SHA-1) was compared (files kept in git)
     int resumed;            // transfers that continued a partial file (HTTP 206)
     uint64_t bytes;         // body bytes received in this run
+    int shards;             // shard files of a sharded checkpoint, 0 for one model.safetensors
+    int token_sent;         // 1 when an access token was used
 } hub_report;
 
 // Maps a user-facing model name to a hub repo id and the local directory name.
