@@ -520,10 +520,12 @@ static void curl_common(pull *p, const char *url)
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->curl_err);
     p->curl_err[0] = 0;
     if (p->token[0]) {
-        // curl's own auth, not a raw header: curl sends it to the host (and
-        // port and scheme) of the URL only and drops it when a redirect leaves
-        // for another one, as LFS files do for the CDN (tests/test_pull.c
-        // checks that a second port sees no Authorization header).
+        // curl's own auth, not a raw header: curl sends it to the URL's host,
+        // port and scheme only and drops it when a redirect leaves for another
+        // origin, as LFS files do for the CDN (tests/test_pull.c checks that a
+        // second port sees no Authorization header). curl 7.88 also strips a
+        // raw Authorization header there (measured), but older curls leaked
+        // one across hosts (CVE-2018-1000007) or ports (CVE-2022-27776).
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
         curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, p->token);
         curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
