@@ -60,6 +60,7 @@ static int models_pull(const args *a)
             "sha256 checked for %d, git blob id for %d\n",
             repo, dest, r.files_downloaded, r.bytes / 1048576.0, r.files_kept, r.files_sha_checked,
             r.files_blob_checked);
+    if (r.shards) fprintf(stderr, "weights in %d shards (model.safetensors.index.json)\n", r.shards);
     if (!r.have_metadata)
         fprintf(stderr, "warning: the server gave no file metadata; sizes and checksums were "
                         "checked only where its headers carried them\n");

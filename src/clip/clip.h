@@ -1,5 +1,6 @@
 // CLIP inference: text and image embeddings from a Hugging Face CLIPModel
-// directory (config.json, model.safetensors in F32/F16/BF16, tokenizer.json,
+// directory (config.json, model.safetensors in F32/F16/BF16 or a sharded
+// model.safetensors.index.json + shards (model/checkpoint.h), tokenizer.json,
 // preprocessor_config.json), any ViT configuration (patch 14/16/32, image
 // 224/336, any widths, heads and layers).
 //
@@ -21,7 +22,8 @@ typedef struct clip_model clip_model;
 
 #define CLIP_MAX_BATCH_CHUNK 16 // images per forward pass; larger batches loop
 
-// Loads the model in dir. config.json and model.safetensors are required;
+// Loads the model in dir. config.json and the weights (model.safetensors, or
+// the index and its shards) are required;
 // tokenizer.json (or vocab.json + merges.txt) and preprocessor_config.json are
 // optional (without them clip_embed_text_str / clip_prep report ENOTFOUND and the
 // default CLIP preprocessing is used). threads <= 0 means one per CPU; it sizes
