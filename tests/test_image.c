@@ -220,6 +220,125 @@ static void test_dct_scaled_decode(void **state)
     img_release(&ref);
 }
 
+// ---------------------------------------------------------------- BMP
+
+static void test_bmp_matches_pil(void **state)
+{
+    (void)state;
+    const cJSON *e;
+    int count = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(manifest, "bmp"))
+    {
+        img_t im, gold;
+        int orient;
+        size_t exact;
+        char rel[256];
+        load(jstr(e, "file"), &im, &orient);
+        assert_int_equal(im.w, jint(e, "w"));
+        assert_int_equal(im.h, jint(e, "h"));
+        assert_int_equal(orient, 1);
+        snprintf(rel, sizeof rel, "golden/decode/%s.ppm.z", jstr(e, "stem"));
+        read_golden(rel, im.w, im.h, &gold);
+        int d = max_diff(&im, &gold, &exact);
+        if (d != 0) fail_msg("%s: max diff %d vs PIL (%zu bytes equal)", jstr(e, "file"), d, exact);
+        img_release(&gold);
+        img_release(&im);
+        count++;
+    }
+    assert_int_equal(count, 13); // 1/4/8-bit palettes, gray, 16/24/32-bit, BITFIELDS, top-down
+}
+
+// Each hostile or unsupported BMP gets its own code and a message that names
+// the file and the reason.
+static void test_bmp_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        int rc;
+        const char *why;
+    } cases[] = {
+        {"truncated.bmp", LISA_EFORMAT, "pixel data truncated"},
+        {"bomb.bmp", LISA_ETOOBIG, "30000x30000 is over the 100000000-pixel limit"}, // checked before the data
+        {"offset_past_end.bmp", LISA_EFORMAT, "offset 2147483632 is past the end"},
+        {"zero_width.bmp", LISA_EFORMAT, "width 0"},
+        {"garbage.bmp", LISA_EFORMAT, "info header size"},
+        {"magic_only.bmp", LISA_EFORMAT, "file header truncated (2 bytes)"},
+        {"rle8.bmp", LISA_EUNSUPPORTED, "RLE8 compression not supported"},
+        {"os2.bmp", LISA_EUNSUPPORTED, "OS/2 1.x header"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        img_t im;
+        snprintf(path, sizeof path, "tests/data/images/bad/%s", cases[i].file);
+        int rc = img_load(path, NULL, &im, NULL);
+        if (rc != cases[i].rc) fail_msg("%s: rc %d (%s)", cases[i].file, rc, lisa_errmsg());
+        assert_null(im.px);
+        if (!strstr(lisa_errmsg(), path) || !strstr(lisa_errmsg(), "BMP: ") || !strstr(lisa_errmsg(), cases[i].why))
+            fail_msg("%s: message '%s'", cases[i].file, lisa_errmsg());
+    }
+}
+
+static void test_bmp_cap_and_prefixes(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *d = tu_read("tests/data/images/bmp/rgb24.bmp", &n); // 45 x 31, rows of 135 + 1 padding bytes
+    img_opts o;
+    img_t im, full;
+    img_opts_init(&o);
+    o.max_pixels = 45 * 31 - 1;
+    assert_int_equal(img_decode(d, n, &o, &im), LISA_ETOOBIG);
+    o.max_pixels = 45 * 31;
+    assert_int_equal(img_decode(d, n, &o, &full), 0);
+    // Every prefix short of the last row fails cleanly. PIL reads a file whose
+    // last row lacks its padding byte, and so do we.
+    for (size_t k = 0; k < n - 1; k++) {
+        int rc = img_decode(d, k, NULL, &im);
+        if (rc >= 0) fail_msg("%zu-byte prefix decoded", k);
+        assert_null(im.px);
+    }
+    assert_int_equal(img_decode(d, n - 1, NULL, &im), 0);
+    assert_int_equal(max_diff(&im, &full, NULL), 0);
+    img_release(&im), img_release(&full);
+    free(d);
+}
+
+// Every header byte of a palette BMP set to a few values: each result is an
+// image within the cap or an error, never a crash (ASan builds check reads).
+static void test_bmp_header_mutations(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *d = tu_read("tests/data/images/bmp/pal4.bmp", &n);
+    static const uint8_t vals[] = {0x00, 0x01, 0x0C, 0x28, 0x7F, 0x80, 0xFF};
+    img_opts o;
+    int ok = 0, bad = 0;
+    img_opts_init(&o);
+    o.max_pixels = 1 << 20;
+    for (size_t i = 0; i < 14 + 40 + 12 * 4 && i < n; i++) {
+        uint8_t keep = d[i];
+        for (size_t v = 0; v < sizeof vals; v++) {
+            img_t im;
+            d[i] = vals[v];
+            int rc = img_decode(d, n, &o, &im);
+            if (rc == 0) {
+                assert_true((long long)im.w * im.h <= o.max_pixels);
+                ok++;
+            } else {
+                assert_null(im.px);
+                assert_true(strlen(lisa_errmsg()) > 0);
+                bad++;
+            }
+            img_release(&im);
+        }
+        d[i] = keep;
+    }
+    print_message("BMP header mutations: %d decoded, %d refused\n", ok, bad);
+    assert_true(ok > 0 && bad > 0);
+    free(d);
+}
+
 // ---------------------------------------------------------------- orientation
 
 static void test_orient_transforms(void **state)
@@ -418,6 +537,10 @@ int main(void)
         cmocka_unit_test(test_heif_close_to_source),
         cmocka_unit_test(test_hostile_inputs_fail_cleanly),
         cmocka_unit_test(test_pixel_cap_is_configurable),
+        cmocka_unit_test(test_bmp_matches_pil),
+        cmocka_unit_test(test_bmp_errors),
+        cmocka_unit_test(test_bmp_cap_and_prefixes),
+        cmocka_unit_test(test_bmp_header_mutations),
         cmocka_unit_test(test_sniff_ignores_extension),
         cmocka_unit_test(test_dct_scaled_decode),
         cmocka_unit_test(test_orient_transforms),

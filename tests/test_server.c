@@ -21,6 +21,7 @@
 
 #define TINY "build/models/tiny-a"
 #define NGEN 240 // generated images in the --folder library (makes a build last long enough)
+#define NUPLOAD 4 // images test_upload saves (one of them a BMP)
 
 static char g_data[512], g_lib[512];
 
@@ -275,13 +276,16 @@ static void test_upload(void **state)
     (void)state;
     srv *s = start(g_data, NULL, 0, 200 * 1024); // 200 KB cap
     int port = srv_port(s);
-    // a fake JPEG over the cap, a text file, and two real images
+    // a fake JPEG over the cap, a text file, two real images and a real BMP
     uint8_t *big = calloc(1, 300 * 1024);
     big[0] = 0xff, big[1] = 0xd8, big[2] = 0xff, big[3] = 0xe0;
     tu_write(tu_tmp("big.jpg"), big, 300 * 1024);
     free(big);
     tu_write(tu_tmp("notes.txt"), "hello, not an image\n", 20);
-    tu_write(tu_tmp("old.bmp"), "BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00", 12); // sniffed, not decodable
+    size_t nbmp;
+    uint8_t *bmp = tu_read(tu_data("images/bmp/pal4.bmp"), &nbmp);
+    tu_write(tu_tmp("old.bmp"), bmp, nbmp);
+    free(bmp);
     char p0[512], p1[512], p2[512], p3[512], p4[512]; // tu_data() and tu_tmp() return one static buffer
     snprintf(p0, sizeof p0, "%s", tu_data("images/land.jpg"));
     snprintf(p1, sizeof p1, "%s", tu_data("images/gray.png"));
@@ -292,9 +296,11 @@ static void test_upload(void **state)
     paths[2] = p2, paths[3] = p3, paths[4] = p4;
     const char *names[] = {"land.jpg", "../../etc/my photo!.png", "notes.txt", "big.jpg", "old.bmp"};
     cJSON *o = upload(port, paths, names, 5, 200);
-    assert_int_equal((int)num(o, "saved"), 2);
-    assert_int_equal((int)num(o, "failed"), 3);
-    assert_int_equal((int)num(file_n(o, 4), "status"), 415);
+    assert_int_equal((int)num(o, "saved"), 3);
+    assert_int_equal((int)num(o, "failed"), 2);
+    assert_int_equal((int)num(file_n(o, 4), "status"), 200);
+    assert_string_equal(str(file_n(o, 4), "name"), "old.bmp");
+    assert_string_equal(str(file_n(o, 4), "format"), "bmp");
     assert_string_equal(str(file_n(o, 0), "name"), "land.jpg");
     assert_string_equal(str(file_n(o, 0), "format"), "jpeg");
     assert_string_equal(str(file_n(o, 1), "name"), "my_photo_.png"); // path part gone, bad bytes '_'
@@ -322,8 +328,9 @@ static void test_upload(void **state)
     cJSON_Delete(o);
     o = upload(port, bigp, NULL, 1, 413);
     cJSON_Delete(o);
-    // nothing left behind in tmp, nothing but the 3 images in images/
-    snprintf(p, sizeof p, "test -z \"$(ls -A %s/tmp)\" && test $(ls %s/images | wc -l) -eq 3", g_data, g_data);
+    // nothing left behind in tmp, nothing but the saved images in images/
+    snprintf(p, sizeof p, "test -z \"$(ls -A %s/tmp)\" && test $(ls %s/images | wc -l) -eq %d", g_data, g_data,
+             NUPLOAD);
     sh(p);
     // not multipart: 400; GET: 405
     resp r = request(port, "POST", "/api/upload", "Content-Type: text/plain", NULL);
@@ -375,7 +382,7 @@ static void test_build_and_search(void **state)
     assert_true(saw_progress);
     cJSON *b = get_json(port, "/api/build", 200);
     assert_string_equal(str(b, "state"), "done");
-    assert_int_equal((int)num(cJSON_GetObjectItem(b, "last"), "added"), NGEN + 3);
+    assert_int_equal((int)num(cJSON_GetObjectItem(b, "last"), "added"), NGEN + NUPLOAD);
     cJSON_Delete(b);
     cJSON *q = get_json(port, "/api/search?query=land&top_k=5&clip_weight=0.25", 200);
     const char *keys[] = {"query", "top_k",      "clip_weight", "keyword_only", "message", "missing_model",
@@ -394,8 +401,8 @@ static void test_build_and_search(void **state)
     assert_true(num(x, "width") > 0);
     cJSON_Delete(q);
     cJSON *st = get_json(port, "/api/stats", 200);
-    assert_int_equal((int)num(st, "images"), NGEN + 3);
-    assert_int_equal((int)num(st, "indexed"), NGEN + 3);
+    assert_int_equal((int)num(st, "images"), NGEN + NUPLOAD);
+    assert_int_equal((int)num(st, "indexed"), NGEN + NUPLOAD);
     assert_true(num(cJSON_GetObjectItem(st, "latency_ms"), "count") >= 1);
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "latency_ms"), "p99")));
     cJSON_Delete(st);

@@ -13,6 +13,7 @@ int img__decode_png(const uint8_t *d, size_t n, const img_opts *o, img_t *out, i
 int img__decode_webp(const uint8_t *d, size_t n, const img_opts *o, img_t *out, int *orient);
 int img__decode_gif(const uint8_t *d, size_t n, const img_opts *o, img_t *out);
 int img__decode_heif(const uint8_t *d, size_t n, const img_opts *o, img_t *out);
+int img__decode_bmp(const uint8_t *d, size_t n, const img_opts *o, img_t *out);
 int img__decode_tiff(const uint8_t *d, size_t n, const img_opts *o, img_t *out, int *orient);
 
 // A cursor over an in-memory file, for the libraries that read through

@@ -164,7 +164,7 @@ static int decode_any(const uint8_t *d, size_t n, const img_opts *o, img_t *out,
     case IMG_GIF: return img__decode_gif(d, n, o, out);
     case IMG_HEIF: return img__decode_heif(d, n, o, out);
     case IMG_TIFF: return img__decode_tiff(d, n, o, out, orient);
-    case IMG_BMP: return lisa_seterr(LISA_EUNSUPPORTED, "BMP images are not supported");
+    case IMG_BMP: return img__decode_bmp(d, n, o, out);
     case IMG_UNKNOWN: break;
     }
     return lisa_seterr(LISA_EUNSUPPORTED, "not a supported image (unknown magic bytes)");

@@ -155,8 +155,8 @@ static void part_finish(srv_upload *u)
         drop_tmp(p);
         return add_fail(u, p->filename, 500, "internal", "could not write the upload to disk");
     }
-    if (f == IMG_UNKNOWN || f == IMG_BMP) { // BMP is sniffed but not decoded
-        snprintf(msg, sizeof msg, "%.300s is not a supported image (JPEG, PNG, WebP, GIF, HEIF, TIFF)", fn);
+    if (f == IMG_UNKNOWN) {
+        snprintf(msg, sizeof msg, "%.300s is not a supported image (JPEG, PNG, WebP, GIF, HEIF, BMP, TIFF)", fn);
         drop_tmp(p);
         return add_fail(u, p->filename, 415, "unsupported_type", msg);
     }

@@ -9,6 +9,7 @@ committed, and CI never runs this.
 Layout written:
   tests/data/images/<name>          the inputs (varied formats, sizes, EXIF orientations)
   tests/data/images/bad/<name>      hostile inputs (truncated, bombs, wrong magic)
+  tests/data/images/bmp/<name>      BMP variants, PIL-written or built byte by byte here
   tests/data/golden/decode/<stem>.ppm.z   exif_transpose(open(f)).convert("RGB")
   tests/data/golden/prep224/<stem>.ppm.z  HF resize(shortest_edge=224)+center_crop(224) uint8
   tests/data/golden/prep_small/<stem>.ppm.z / .f32  shortest_edge=48, crop 40h x 32w, and the
@@ -165,6 +166,138 @@ def make_bad():
     return sorted(out)
 
 
+# ------------------------------------------------------------------ BMP
+
+def bmp_file(w, h, bits, rows, palette=b"", comp=0, masks=None, hsize=40, colors=None):
+    """A BMP built byte by byte, for the variants PIL cannot write. rows are the
+    stored rows (bottom row first when h > 0), unpadded; masks (r, g, b, a) go
+    after a 40-byte header or inside a bigger one."""
+    stride = (w * bits + 31) // 32 * 4
+    data = b"".join(r.ljust(stride, b"\0") for r in rows)
+    ncol = len(palette) // 4 if colors is None else colors
+    ih = bytearray(struct.pack("<IiiHHIIiiII", hsize, w, h, 1, bits, comp, len(data), 2835, 2835, ncol, 0))
+    ih = ih.ljust(hsize, b"\0")
+    extra = b""
+    if masks and hsize == 40:
+        extra = struct.pack("<3I", *masks[:3])
+    elif masks:
+        struct.pack_into("<4I", ih, 40, *masks)
+    off = 14 + hsize + len(extra) + len(palette)
+    return b"BM" + struct.pack("<IHHI", off + len(data), 0, 0, off) + bytes(ih) + extra + palette + data
+
+
+def bmp_rows(arr, fn, topdown=False):
+    """Stored rows of an (h, w, ...) array, each packed by fn."""
+    rows = [fn(arr[y]) for y in range(arr.shape[0])]
+    return rows if topdown else rows[::-1]
+
+
+def pack_bits(idx, bits):
+    """One row of palette indices packed MSB first, as BMP stores them."""
+    per = 8 // bits
+    idx = list(idx) + [0] * (-len(idx) % per)
+    return bytes(sum(int(v) << (8 - bits * (k + 1)) for k, v in enumerate(idx[i:i + per]))
+                 for i in range(0, len(idx), per))
+
+
+def bgr_palette(colors):
+    return b"".join(bytes([b, g, r, 0]) for r, g, b in colors)
+
+
+def make_bmp():
+    """BMP variants (45 x 31: odd, so every depth pads its rows) and their decode
+    goldens, Image.open(f).convert("RGB"). Returns the manifest entries."""
+    d = os.path.join(IMAGES, "bmp")
+    os.makedirs(d, exist_ok=True)
+    r = np.random.default_rng(31)
+    im = photo(45, 31, 30)
+    a = np.array(im)
+    w, h = im.size
+    files = {}
+    buf = io.BytesIO()
+    im.save(buf, "BMP")
+    files["rgb24.bmp"] = buf.getvalue()  # PIL's writer: 24-bit, bottom-up, 40-byte header
+    files["topdown24.bmp"] = bmp_file(w, -h, 24, bmp_rows(a[..., ::-1], lambda x: x.tobytes(), True))
+    for name, mode in [("pal8.bmp", "P"), ("gray8.bmp", "L"), ("bw1.bmp", "1")]:
+        buf = io.BytesIO()
+        (im.convert("P", palette=Image.ADAPTIVE, colors=200) if mode == "P" else im.convert(mode)).save(buf, "BMP")
+        files[name] = buf.getvalue()
+    # 4-bit, 12 colors: indices 12..15 are past the palette (PIL makes them gray).
+    idx = r.integers(0, 16, (h, w))
+    pal12 = bgr_palette(r.integers(0, 256, (12, 3)).tolist())
+    files["pal4.bmp"] = bmp_file(w, h, 4, bmp_rows(idx, lambda x: pack_bits(x, 4)), pal12)
+    # 1-bit with a red/blue palette (not black and white).
+    bit = (a[..., 0] > 128).astype(int)
+    files["pal1.bmp"] = bmp_file(w, h, 1, bmp_rows(bit, lambda x: pack_bits(x, 1)),
+                                 bgr_palette([(200, 30, 10), (20, 40, 220)]))
+    # 8-bit with a short palette (biClrUsed 5) and top-down rows.
+    idx8 = r.integers(0, 256, (h, w)).astype(np.uint8)
+    files["short_pal8_topdown.bmp"] = bmp_file(w, -h, 8, bmp_rows(idx8, lambda x: x.tobytes(), True),
+                                               bgr_palette(r.integers(0, 256, (5, 3)).tolist()))
+    # 32-bit BI_RGB: B, G, R and a random fourth byte PIL ignores.
+    x = r.integers(0, 256, (h, w, 1), dtype=np.uint8)
+    bgrx = np.concatenate([a[..., ::-1], x], -1)
+    files["bgrx32.bmp"] = bmp_file(w, h, 32, bmp_rows(bgrx, lambda x: x.tobytes()))
+    # 32-bit BITFIELDS: R, G, B, A byte order in a V5 (124-byte) header, and
+    # X, B, G, R with the masks after a 40-byte header.
+    rgba = np.concatenate([a, x], -1)
+    files["bitfields_rgba32.bmp"] = bmp_file(w, h, 32, bmp_rows(rgba, lambda x: x.tobytes()), comp=3,
+                                             masks=(0xFF, 0xFF00, 0xFF0000, 0xFF000000), hsize=124)
+    xbgr = np.concatenate([x, a[..., ::-1]], -1)
+    files["bitfields_xbgr32.bmp"] = bmp_file(w, h, 32, bmp_rows(xbgr, lambda x: x.tobytes()), comp=3,
+                                             masks=(0xFF000000, 0xFF0000, 0xFF00, 0))
+    # 16-bit: 5-5-5 (BI_RGB, top bit random) and 5-6-5 (BITFIELDS).
+    c = a.astype(np.uint16)
+    v555 = (c[..., 0] >> 3) << 10 | (c[..., 1] >> 3) << 5 | c[..., 2] >> 3 | (x[..., 0].astype(np.uint16) & 1) << 15
+    v565 = (c[..., 0] >> 3) << 11 | (c[..., 1] >> 2) << 5 | c[..., 2] >> 3
+    files["rgb555.bmp"] = bmp_file(w, h, 16, bmp_rows(v555, lambda x: x.astype("<u2").tobytes()))
+    files["rgb565.bmp"] = bmp_file(w, h, 16, bmp_rows(v565, lambda x: x.astype("<u2").tobytes()), comp=3,
+                                   masks=(0xF800, 0x7E0, 0x1F, 0))
+    entries = []
+    for name, data in files.items():
+        path = os.path.join(d, name)
+        open(path, "wb").write(data)
+        ref = Image.open(path).convert("RGB")
+        stem = "bmp_" + name.replace(".", "_")
+        save_png(np.array(ref), os.path.join(GOLD, "decode", stem + ".png"))
+        entries.append({"file": "bmp/" + name, "stem": stem, "w": ref.width, "h": ref.height})
+    return entries
+
+
+def make_bad_bmp():
+    """Hostile and unsupported BMPs; every one must fail with a clear error."""
+    good = open(os.path.join(IMAGES, "bmp", "rgb24.bmp"), "rb").read()
+    out = {"truncated.bmp": good[: len(good) // 2], "magic_only.bmp": b"BM",
+           "garbage.bmp": b"BM" + np.random.default_rng(7).integers(0, 256, 200, dtype=np.uint8).tobytes()}
+    bomb = bytearray(good)
+    struct.pack_into("<ii", bomb, 18, 30000, 30000)  # width, height; the data stays 45 x 31
+    out["bomb.bmp"] = bytes(bomb)
+    past = bytearray(good)
+    struct.pack_into("<I", past, 10, 0x7FFFFFF0)  # bfOffBits
+    out["offset_past_end.bmp"] = bytes(past)
+    zero = bytearray(good)
+    struct.pack_into("<i", zero, 18, 0)
+    out["zero_width.bmp"] = bytes(zero)
+    # RLE8 (PIL reads it; Leptonica cannot): 4 x 2, two runs, end of line, end of bitmap.
+    rle = bytes([4, 1, 0, 0, 2, 2, 2, 3, 0, 0, 0, 1])
+    f = bytearray(bmp_file(4, 2, 8, [b"", b""], bgr_palette([(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]),
+                           comp=1))
+    f = f[: len(f) - 8] + rle
+    struct.pack_into("<I", f, 2, len(f))
+    struct.pack_into("<I", f, 34, len(rle))
+    out["rle8.bmp"] = bytes(f)
+    assert Image.open(io.BytesIO(out["rle8.bmp"])).convert("RGB").getpixel((0, 1)) == (255, 0, 0)
+    # OS/2 1.x: a 12-byte header with 16-bit sizes (PIL reads it; we refuse).
+    rows = bytes(range(6)) + b"\0\0" + bytes(range(6, 12)) + b"\0\0"  # 2 x 2, 24-bit, padded to 8
+    os2_header = struct.pack("<IHHHH", 12, 2, 2, 1, 24)  # size, width, height, planes, bits
+    out["os2.bmp"] = b"BM" + struct.pack("<IHHI", 26 + len(rows), 0, 0, 26) + os2_header + rows
+    Image.open(io.BytesIO(out["os2.bmp"])).load()
+    bad = os.path.join(IMAGES, "bad")
+    for name, data in out.items():
+        open(os.path.join(bad, name), "wb").write(data)
+    return sorted(out)
+
+
 # ------------------------------------------------------------------ reference
 
 def load_rgb(path):
@@ -260,7 +393,8 @@ def main():
     names = make_inputs()
     m = make_goldens(names)
     heif = make_heif()
-    bad = make_bad()
+    m["bmp"] = make_bmp()
+    bad = sorted(make_bad() + make_bad_bmp())
     m["heif"] = [{"file": heif[0], "source": "heic_source.png"}]
     m["bad"] = bad
     json.dump(m, open(os.path.join(GOLD, "manifest.json"), "w"), indent=1)
