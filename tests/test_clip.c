@@ -315,18 +315,7 @@ static void test_config_mismatch_error(void **state)
 static int find_models(void **state)
 {
     (void)state;
-    const char *cands[] = {getenv("LISA_BUILD"), "build", "build/debug"};
-    struct stat st;
-    for (size_t i = 0; i < 3; i++) {
-        if (!cands[i]) continue;
-        snprintf(models, sizeof models, "%s/models/tiny-a/model.safetensors", cands[i]);
-        if (stat(models, &st) == 0) {
-            snprintf(models, sizeof models, "%s/models", cands[i]);
-            return 0;
-        }
-    }
-    fprintf(stderr, "test_clip: no fixture models (run tests/setup/clip_models.sh)\n");
-    return -1;
+    return tu_find_models("tiny-a/model.safetensors", models, sizeof models, "tests/setup/clip_models.sh");
 }
 
 int main(void)

@@ -32,12 +32,12 @@ static void cp(const char *src, const char *dst)
     sh("cp '%s' '%s'", src, dst);
 }
 
-static indexer_stats run_index(const char *root, const char *data, clip_model *m)
+static indexer_stats run_index_opts(const char *root, const char *data, clip_model *m, int retry_failed)
 {
     indexer_opts o;
     indexer_opts_init(&o);
     o.data_dir = data, o.model = m, o.model_id = m ? "tiny-a" : NULL, o.progress = 0, o.threads = 2;
-    o.batch = 4;
+    o.batch = 4, o.retry_failed = retry_failed;
     FILE *null = fopen("/dev/null", "w");
     o.out = null;
     indexer_stats st;
@@ -46,6 +46,11 @@ static indexer_stats run_index(const char *root, const char *data, clip_model *m
     if (rc < 0) fail_msg("indexer_run: %s", lisa_errmsg());
     fclose(null);
     return st;
+}
+
+static indexer_stats run_index(const char *root, const char *data, clip_model *m)
+{
+    return run_index_opts(root, data, m, 0);
 }
 
 static store *open_store(const char *data)
@@ -159,20 +164,6 @@ static void test_incremental(void **state)
 
 // ---------------------------------------------------------------- failures
 
-static indexer_stats run_retry(const char *root, const char *data)
-{
-    indexer_opts o;
-    indexer_opts_init(&o);
-    o.data_dir = data, o.progress = 0, o.threads = 2, o.retry_failed = 1;
-    FILE *null = fopen("/dev/null", "w");
-    o.out = null;
-    indexer_stats st;
-    const char *paths[] = {root};
-    if (indexer_run(paths, 1, &o, &st) < 0) fail_msg("indexer_run: %s", lisa_errmsg());
-    fclose(null);
-    return st;
-}
-
 static int64_t failures(const char *data)
 {
     store *s = open_store(data);
@@ -218,7 +209,7 @@ static void test_failures(void **state)
     assert_int_equal(st.failed_before, 1);
     assert_int_equal(st.unchanged, 1);
 
-    st = run_retry(lib, data); // --retry-failed: decoded (and failing) again
+    st = run_index_opts(lib, data, NULL, 1); // --retry-failed: decoded (and failing) again
     assert_int_equal(st.failed, 1);
     assert_int_equal(st.failed_before, 0);
     assert_int_equal(failures(data), 1);

@@ -55,3 +55,19 @@ uint8_t *tu_read(const char *path, size_t *n)
     *n = (size_t)len;
     return buf;
 }
+
+int tu_find_models(const char *probe, char *out, size_t cap, const char *scripts)
+{
+    const char *cands[] = {getenv("LISA_BUILD"), "build", "build/debug"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+        if (!cands[i]) continue;
+        snprintf(out, cap, "%s/models/%s", cands[i], probe);
+        if (stat(out, &st) == 0) {
+            snprintf(out, cap, "%s/models", cands[i]);
+            return 0;
+        }
+    }
+    fprintf(stderr, "no fixture models (run %s)\n", scripts);
+    return -1;
+}

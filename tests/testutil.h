@@ -25,4 +25,9 @@ void tu_write(const char *path, const void *data, size_t n);
 // Reads a whole file into a malloc'd buffer (caller frees); fails on error.
 uint8_t *tu_read(const char *path, size_t *n);
 
+// The fixture models dir (tests/setup/clip_models.sh output): the first of
+// $LISA_BUILD, build, build/debug whose models/probe exists, as "DIR/models"
+// into out. 0, or -1 with a message naming the setup scripts to run.
+int tu_find_models(const char *probe, char *out, size_t cap, const char *scripts);
+
 #endif
