@@ -32,15 +32,6 @@ static const char *model_dir(const char *name)
 
 /* ---------------------------------------------------------------- goldens */
 
-static float *floats(const cJSON *arr, int *n)
-{
-    *n = cJSON_GetArraySize(arr);
-    float *v = malloc((size_t)*n * sizeof *v);
-    int i = 0;
-    for (const cJSON *e = arr->child; e; e = e->next) v[i++] = (float)e->valuedouble;
-    return v;
-}
-
 // test_clip's bounds for F32: cosine >= 0.99999, max abs diff <= 1e-4.
 static void compare(const char *what, int idx, const float *got, const float *want, int n)
 {
@@ -64,7 +55,8 @@ static void check_texts(clip_model *m, const cJSON *g)
     float *out = malloc((size_t)dim * sizeof *out);
     for (const cJSON *t = cJSON_GetObjectItem(g, "texts")->child; t; t = t->next, i++) {
         int n, k;
-        float *idf = floats(cJSON_GetObjectItem(t, "ids"), &n), *want = floats(cJSON_GetObjectItem(t, "embed"), &k);
+        float *idf = tu_floats(cJSON_GetObjectItem(t, "ids"), &n),
+              *want = tu_floats(cJSON_GetObjectItem(t, "embed"), &k);
         int32_t ids[128];
         assert_true(n <= 128);
         for (int j = 0; j < n; j++) ids[j] = (int32_t)idf[j];
@@ -90,7 +82,7 @@ static void check_images(clip_model *m, const cJSON *g)
         uint8_t *px = tu_read(tu_data(rel), &n);
         assert_int_equal(n, per * sizeof(float));
         assert_int_equal(clip_embed_images(m, (const float *)px, 1, out), 0);
-        float *want = floats(cJSON_GetObjectItem(im, "embed"), &k);
+        float *want = tu_floats(cJSON_GetObjectItem(im, "embed"), &k);
         assert_int_equal(k, dim);
         compare("image", i, out, want, dim);
         free(px), free(want);

@@ -35,15 +35,6 @@ static cJSON *golden(const char *name)
     return j;
 }
 
-static float *floats(const cJSON *arr, int *n)
-{
-    *n = cJSON_GetArraySize(arr);
-    float *v = malloc((size_t)*n * sizeof *v);
-    int i = 0;
-    for (const cJSON *e = arr->child; e; e = e->next) v[i++] = (float)e->valuedouble;
-    return v;
-}
-
 static void compare(const char *what, int idx, const float *got, const float *want, int n, double min_cos,
                     double max_abs)
 {
@@ -67,10 +58,10 @@ static void check_texts(clip_model *m, const cJSON *g, const cJSON *embeds, doub
     const cJSON *e = embeds->child;
     for (const cJSON *t = texts->child; t; t = t->next, e = e->next, i++) {
         int n, k;
-        float *idf = floats(cJSON_GetObjectItem(t, "ids"), &n);
+        float *idf = tu_floats(cJSON_GetObjectItem(t, "ids"), &n);
         int32_t ids[128];
         for (int j = 0; j < n; j++) ids[j] = (int32_t)idf[j];
-        float *want = floats(embed_of(e), &k);
+        float *want = tu_floats(embed_of(e), &k);
         assert_int_equal(k, dim);
         assert_int_equal(clip_embed_text(m, ids, n, out), 0);
         compare("text", i, out, want, dim, min_cos, max_abs);
@@ -104,7 +95,7 @@ static void check_images(clip_model *m, const cJSON *g, const cJSON *embeds, dou
         const cJSON *e = embeds->child;
         for (int b = 0; b < nimg; b++, e = e->next) {
             int k;
-            float *want = floats(embed_of(e), &k);
+            float *want = tu_floats(embed_of(e), &k);
             assert_int_equal(k, dim);
             compare("image", b, out + (size_t)b * dim, want, dim, min_cos, max_abs);
             free(want);
@@ -178,7 +169,7 @@ static void test_text_string_end_to_end(void **state)
     int dim = clip_dim(m), i = 0, k;
     float *out = malloc((size_t)dim * sizeof *out);
     for (const cJSON *t = cJSON_GetObjectItem(g, "texts")->child; t; t = t->next, i++) {
-        float *want = floats(cJSON_GetObjectItem(t, "embed"), &k);
+        float *want = tu_floats(cJSON_GetObjectItem(t, "embed"), &k);
         if (clip_embed_text_str(m, cJSON_GetObjectItem(t, "text")->valuestring, out) < 0)
             fail_msg("text %d: %s", i, lisa_errmsg());
         compare("text string", i, out, want, dim, 0.99999, 1e-4);
@@ -208,7 +199,7 @@ static void test_image_file_end_to_end(void **state)
         assert_int_equal(prep_image(&img, pc, px), 0);
         img_release(&img);
         assert_int_equal(clip_embed_images(m, px, 1, out), 0);
-        float *want = floats(cJSON_GetObjectItem(im, "embed"), &k);
+        float *want = tu_floats(cJSON_GetObjectItem(im, "embed"), &k);
         compare(rel, i, out, want, dim, 0.99999, 1e-4);
         free(want);
     }

@@ -71,3 +71,13 @@ int tu_find_models(const char *probe, char *out, size_t cap, const char *scripts
     fprintf(stderr, "no fixture models (run %s)\n", scripts);
     return -1;
 }
+
+float *tu_floats(const cJSON *arr, int *n)
+{
+    *n = cJSON_GetArraySize(arr);
+    float *v = malloc((size_t)(*n > 0 ? *n : 1) * sizeof *v);
+    if (!v) fail_msg("out of memory");
+    int i = 0;
+    for (const cJSON *e = arr ? arr->child : NULL; e && i < *n; e = e->next) v[i++] = (float)e->valuedouble;
+    return v;
+}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 // Path under tests/data/ (static buffer, valid until the next call).
 const char *tu_data(const char *rel);
@@ -24,6 +25,9 @@ void tu_write(const char *path, const void *data, size_t n);
 
 // Reads a whole file into a malloc'd buffer (caller frees); fails on error.
 uint8_t *tu_read(const char *path, size_t *n);
+
+// A JSON array of numbers as malloc'd floats (caller frees); *n its length.
+float *tu_floats(const cJSON *arr, int *n);
 
 // The fixture models dir (tests/setup/clip_models.sh output): the first of
 // $LISA_BUILD, build, build/debug whose models/probe exists, as "DIR/models"
