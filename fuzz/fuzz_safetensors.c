@@ -9,8 +9,6 @@ static volatile float sink; // keeps the element reads from being optimised away
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static volatile float sink; // keeps the element reads from being optimised away
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     st_file *f;

@@ -445,6 +445,33 @@ static void test_valid_shard_names(void **state)
     assert_false(ckpt_valid_shard_name(longname));
 }
 
+// The in-memory parser (the fuzz target's entry point): shards deduplicated
+// and sorted, the map sorted by tensor, errors named after the given name.
+static void test_index_parse_memory(void **state)
+{
+    (void)state;
+    static const char ok[] = "{\"metadata\":{\"total_size\":12},\"weight_map\":{"
+                             "\"b.weight\":\"model-00002-of-00002.safetensors\","
+                             "\"a.weight\":\"model-00001-of-00002.safetensors\","
+                             "\"c.bias\":\"model-00002-of-00002.safetensors\"}}";
+    ckpt_index ix;
+    assert_int_equal(ckpt_index_parse(ok, sizeof ok - 1, "mem.json", &ix), 0);
+    assert_int_equal(ix.nshards, 2);
+    assert_string_equal(ix.shards[0], "model-00001-of-00002.safetensors");
+    assert_int_equal(ix.n, 3);
+    assert_string_equal(ix.map[0].tensor, "a.weight");
+    assert_string_equal(ix.shards[ix.map[0].shard], "model-00001-of-00002.safetensors");
+    assert_string_equal(ix.map[2].tensor, "c.bias");
+    assert_string_equal(ix.shards[ix.map[2].shard], "model-00002-of-00002.safetensors");
+    ckpt_index_release(&ix);
+    static const char *bad[] = {"", "{", "[]", "{\"weight_map\":[]}", "{\"weight_map\":{\"a\":\"../x.safetensors\"}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_true(ckpt_index_parse(bad[i], strlen(bad[i]), "mem.json", &ix) < 0);
+        assert_non_null(strstr(lisa_errmsg(), "mem.json"));
+        ckpt_index_release(&ix);
+    }
+}
+
 static int find_models(void **state)
 {
     (void)state;
@@ -465,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_map_is_authoritative),
         cmocka_unit_test(test_single_preferred_and_modeldir),
         cmocka_unit_test(test_valid_shard_names),
+        cmocka_unit_test(test_index_parse_memory),
     };
     return cmocka_run_group_tests_name("checkpoint", tests, find_models, NULL);
 }

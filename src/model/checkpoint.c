@@ -119,16 +119,32 @@ static int collect_entries(const char *path, const cJSON *map, size_t n, ckpt_in
     return 0;
 }
 
+static int index_from(const char *path, const cJSON *root, ckpt_index *ix)
+{
+    const cJSON *map;
+    size_t n = 0;
+    int rc = check_map(path, root, &map, &n);
+    if (rc == 0) rc = collect_shards(path, map, n, ix);
+    if (rc == 0) rc = collect_entries(path, map, n, ix);
+    return rc;
+}
+
 int ckpt_index_load(const char *path, ckpt_index *ix)
 {
     cJSON *root = NULL;
-    const cJSON *map;
-    size_t n = 0;
     memset(ix, 0, sizeof *ix);
     int rc = lisa_read_json(path, CKPT_INDEX_MAX_BYTES, &root);
-    if (rc == 0) rc = check_map(path, root, &map, &n);
-    if (rc == 0) rc = collect_shards(path, map, n, ix);
-    if (rc == 0) rc = collect_entries(path, map, n, ix);
+    if (rc == 0) rc = index_from(path, root, ix);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int ckpt_index_parse(const char *text, size_t len, const char *name, ckpt_index *ix)
+{
+    memset(ix, 0, sizeof *ix);
+    if (len > CKPT_INDEX_MAX_BYTES) return lisa_seterr(LISA_ETOOBIG, "%s: over %u bytes", name, CKPT_INDEX_MAX_BYTES);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    int rc = root ? index_from(name, root, ix) : lisa_seterr(LISA_EFORMAT, "%s: not valid JSON", name);
     cJSON_Delete(root);
     return rc;
 }

@@ -53,6 +53,9 @@ int ckpt_valid_shard_name(const char *name);
 // with ckpt_index_release(), also after a failure). Errors name the file and
 // the field: "DIR/model.safetensors.index.json: weight_map: not an object".
 int ckpt_index_load(const char *path, ckpt_index *ix);
+
+// The same for len bytes of JSON in memory; name stands for the file in errors.
+int ckpt_index_parse(const char *text, size_t len, const char *name, ckpt_index *ix);
 void ckpt_index_release(ckpt_index *ix);
 
 // Opens the weights in dir (see above). The caller owns *out and frees it with
