@@ -24,8 +24,9 @@ static float *rvec(size_t n, float scale)
 static void test_matmul_matches_ref(void **state)
 {
     (void)state;
-    static const int shapes[][3] = {{1, 1, 1},    {1, 7, 5},     {3, 17, 13}, {50, 96, 384},
-                                    {77, 65, 33}, {8, 129, 257}, {2, 1, 9},   {13, 31, 1}};
+    static const int shapes[][3] = {{1, 1, 1},     {1, 7, 5}, {3, 17, 13}, {50, 96, 384},  {77, 65, 33},
+                                    {8, 129, 257}, {2, 1, 9}, {13, 31, 1}, {7, 512, 2048}, {5, 24, 7},
+                                    {16, 40, 11},  {6, 9, 2}, {17, 33, 5}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
         float *x = rvec((size_t)n * in, 1), *w = rvec((size_t)out * in, 1), *b = rvec(out, 1);

@@ -27,56 +27,64 @@ __attribute__((target("avx2,fma"))) static float hsum(__m256 a)
     return _mm_cvtss_f32(h);
 }
 
-// Dots of weight row wr with 4 rows of x: four independent FMA chains (no
-// waiting on FMA latency) sharing each loaded weight chunk.
-__attribute__((target("avx2,fma"))) static void dots4(float *out, const float *wr, const float *x, int in)
+// Prefetch distance for the weight stream, in floats: six 512-wide rows
+// ahead of the three being read. Measured (1 thread, 7 x 512 by 2048 x 512
+// weights not in cache): 11.4 GB/s against 8.7 without.
+#define SMALL_PREFETCH 3072
+
+// The 12 dots of 3 weight rows w[0..2] with 4 rows of x[0..3], into
+// out[r][c]. Each 8-float step loads 7 chunks for 12 FMAs on twelve
+// independent chains, so neither loads nor FMA latency bound the loop.
+// Named accumulators: an array indexed in a loop would live on the stack.
+__attribute__((target("avx2,fma"))) static void dots4x3(float out[4][3], const float *const w[3],
+                                                        const float *const x[4], int in)
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    const float *x0 = x, *x1 = x + in, *x2 = x1 + in, *x3 = x2 + in;
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+    __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     int j = 0;
     for (; j + 8 <= in; j += 8) {
-        __m256 wv = _mm256_loadu_ps(wr + j);
-        a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + j), a0);
-        a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + j), a1);
-        a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + j), a2);
-        a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + j), a3);
+        _mm_prefetch((const char *)(w0 + j + SMALL_PREFETCH), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w1 + j + SMALL_PREFETCH), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w2 + j + SMALL_PREFETCH), _MM_HINT_T0);
+        __m256 v0 = _mm256_loadu_ps(w0 + j), v1 = _mm256_loadu_ps(w1 + j), v2 = _mm256_loadu_ps(w2 + j), xv;
+        xv = _mm256_loadu_ps(x0 + j);
+        a00 = _mm256_fmadd_ps(v0, xv, a00), a01 = _mm256_fmadd_ps(v1, xv, a01), a02 = _mm256_fmadd_ps(v2, xv, a02);
+        xv = _mm256_loadu_ps(x1 + j);
+        a10 = _mm256_fmadd_ps(v0, xv, a10), a11 = _mm256_fmadd_ps(v1, xv, a11), a12 = _mm256_fmadd_ps(v2, xv, a12);
+        xv = _mm256_loadu_ps(x2 + j);
+        a20 = _mm256_fmadd_ps(v0, xv, a20), a21 = _mm256_fmadd_ps(v1, xv, a21), a22 = _mm256_fmadd_ps(v2, xv, a22);
+        xv = _mm256_loadu_ps(x3 + j);
+        a30 = _mm256_fmadd_ps(v0, xv, a30), a31 = _mm256_fmadd_ps(v1, xv, a31), a32 = _mm256_fmadd_ps(v2, xv, a32);
     }
-    out[0] = hsum(a0), out[1] = hsum(a1), out[2] = hsum(a2), out[3] = hsum(a3);
-    for (; j < in; j++) {
-        out[0] += wr[j] * x0[j], out[1] += wr[j] * x1[j];
-        out[2] += wr[j] * x2[j], out[3] += wr[j] * x3[j];
-    }
+    out[0][0] = hsum(a00), out[0][1] = hsum(a01), out[0][2] = hsum(a02);
+    out[1][0] = hsum(a10), out[1][1] = hsum(a11), out[1][2] = hsum(a12);
+    out[2][0] = hsum(a20), out[2][1] = hsum(a21), out[2][2] = hsum(a22);
+    out[3][0] = hsum(a30), out[3][1] = hsum(a31), out[3][2] = hsum(a32);
+    for (; j < in; j++)
+        for (int r = 0; r < 4; r++)
+            for (int c = 0; c < 3; c++) out[r][c] += w[c][j] * x[r][j];
 }
 
-// One dot, two chains.
-__attribute__((target("avx2,fma"))) static float dot1(const float *wr, const float *x, int in)
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int j = 0;
-    for (; j + 16 <= in; j += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + j), _mm256_loadu_ps(x + j), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr + j + 8), _mm256_loadu_ps(x + j + 8), a1);
-    }
-    float sum = hsum(_mm256_add_ps(a0, a1));
-    for (; j < in; j++) sum += wr[j] * x[j];
-    return sum;
-}
-
-// y[i, o] = b[o] + w[o] . x[i] for o in [o0, o1): each weight row is read once
-// from memory and reused from L1 for the n rows of x. AVX2 + FMA.
+// y[i, o] = b[o] + w[o] . x[i] for o in [o0, o1): weight rows are streamed
+// from memory three at a time and reused from L1 for every block of 4 rows
+// of x; short blocks repeat a row and drop its results. AVX2 + FMA.
 __attribute__((target("avx2,fma"))) static void small_avx2(float *y, int ldy, const float *x, const float *w,
                                                            const float *b, int n, int in, int o0, int o1)
 {
-    float d[4];
-    for (int o = o0; o < o1; o++) {
-        const float *wr = w + (size_t)o * in;
-        float bo = b ? b[o] : 0.0f;
-        int i = 0;
-        for (; i + 4 <= n; i += 4) {
-            dots4(d, wr, x + (size_t)i * in, in);
-            for (int k = 0; k < 4; k++) y[(size_t)(i + k) * ldy + o] = d[k] + bo;
+    float d[4][3];
+    for (int o = o0; o < o1; o += 3) {
+        int nc = o1 - o < 3 ? o1 - o : 3;
+        const float *wr[3];
+        for (int c = 0; c < 3; c++) wr[c] = w + (size_t)(o + (c < nc ? c : 0)) * in;
+        for (int i = 0; i < n; i += 4) {
+            int nr = n - i < 4 ? n - i : 4;
+            const float *xr[4];
+            for (int r = 0; r < 4; r++) xr[r] = x + (size_t)(i + (r < nr ? r : 0)) * in;
+            dots4x3(d, wr, xr, in);
+            for (int r = 0; r < nr; r++)
+                for (int c = 0; c < nc; c++) y[(size_t)(i + r) * ldy + o + c] = d[r][c] + (b ? b[o + c] : 0.0f);
         }
-        for (; i < n; i++) y[(size_t)i * ldy + o] = dot1(wr, x + (size_t)i * in, in) + bo;
     }
 }
 
