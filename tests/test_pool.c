@@ -1,7 +1,9 @@
 #include "testutil.h"
 #include "base/pool.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 struct count_ctx {
     atomic_int *hits; // one counter per item
@@ -36,6 +38,41 @@ static void test_every_item_once(void **state)
     for (int rep = 0; rep < 50; rep++)
         for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) run_and_check(p, ns[k]);
     pool_free(p);
+}
+
+// Jobs back to back (workers still spinning) and after pauses longer than
+// the spin (workers asleep), from two caller threads: every item runs once
+// each time and pool_free joins cleanly.
+struct caller_arg {
+    pool *p;
+    int reps;
+};
+
+static void *caller(void *arg)
+{
+    struct caller_arg *a = arg;
+    for (int r = 0; r < a->reps; r++) {
+        run_and_check(a->p, 1 + r % 9);
+        if (r % 50 == 49) usleep(300); // past POOL_SPIN_NS: the next job wakes sleepers
+    }
+    return NULL;
+}
+
+static void test_spin_and_sleep(void **state)
+{
+    (void)state;
+    pool *p;
+    assert_int_equal(pool_new(3, &p), 0);
+    struct caller_arg a = {p, 2000};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, caller, &a), 0);
+    caller(&a);
+    pthread_join(t, NULL);
+    usleep(1000);
+    pool_free(p); // workers asleep
+    assert_int_equal(pool_new(2, &p), 0);
+    run_and_check(p, 5);
+    pool_free(p); // workers likely still spinning
 }
 
 static void test_null_and_single(void **state)
@@ -87,6 +124,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_item_once),
         cmocka_unit_test(test_null_and_single),
+        cmocka_unit_test(test_spin_and_sleep),
         cmocka_unit_test(test_per_thread_slots),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
