@@ -81,3 +81,11 @@ float *tu_floats(const cJSON *arr, int *n)
     for (const cJSON *e = arr ? arr->child : NULL; e && i < *n; e = e->next) v[i++] = (float)e->valuedouble;
     return v;
 }
+
+void tu_copy(const char *src, const char *dst)
+{
+    size_t n;
+    uint8_t *b = tu_read(src, &n);
+    tu_write(dst, b, n);
+    free(b);
+}

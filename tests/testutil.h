@@ -26,6 +26,9 @@ void tu_write(const char *path, const void *data, size_t n);
 // Reads a whole file into a malloc'd buffer (caller frees); fails on error.
 uint8_t *tu_read(const char *path, size_t *n);
 
+// Copies the file src to dst (created or replaced); fails the test on error.
+void tu_copy(const char *src, const char *dst);
+
 // A JSON array of numbers as malloc'd floats (caller frees); *n its length.
 float *tu_floats(const cJSON *arr, int *n);
 
