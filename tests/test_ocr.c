@@ -143,6 +143,19 @@ static double normal(uint64_t *s)
     return sqrt(-2 * log(u[0])) * cos(2 * M_PI * u[1]);
 }
 
+// The estimator on the full-size gray copy of a fixture.
+static double file_noise(const char *path)
+{
+    img_t im;
+    unsigned char *g;
+    load(path, &im);
+    assert_int_equal(ocr_gray(&im, im.w, im.h, &g), 0);
+    double sigma = ocr_noise_sigma(g, im.w, im.h);
+    free(g);
+    img_release(&im);
+    return sigma;
+}
+
 // The estimator on images whose noise we made: a smooth gradient reads ~0,
 // the same gradient plus white Gaussian noise of sigma 4 and 10 reads within
 // 10% of that, and text on a clean background stays under the threshold.
@@ -169,18 +182,7 @@ static void test_noise_sigma(void **st)
     }
     assert_true(ocr_noise_sigma(g, 2, 2) == 0); // too small: not read
     free(g);
-    img_t im;
-    load(FX "/text/screenshot.png", &im);
-    unsigned char *sg;
-    assert_int_equal(ocr_gray(&im, im.w, im.h, &sg), 0);
-    double clean = ocr_noise_sigma(sg, im.w, im.h);
-    free(sg);
-    img_release(&im);
-    load(FX "/text/sign.jpg", &im);
-    assert_int_equal(ocr_gray(&im, im.w, im.h, &sg), 0);
-    double grain = ocr_noise_sigma(sg, im.w, im.h);
-    free(sg);
-    img_release(&im);
+    double clean = file_noise(FX "/text/screenshot.png"), grain = file_noise(FX "/text/sign.jpg");
     print_message("  screenshot %.2f, sign %.2f (threshold %.1f)\n", clean, grain, OCR_NOISE_SIGMA);
     assert_true(clean < OCR_NOISE_SIGMA && grain >= OCR_NOISE_SIGMA);
 }
