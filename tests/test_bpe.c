@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define CLIP_JSON "../shared/models/clip-tokenizer/tokenizer.json"
+#define CLIP_JSON "tests/data/tokenizer/clip/tokenizer.json"
 #define GOLDENS "tokenizer/clip_goldens.jsonl"
 #define BIG 4096
 

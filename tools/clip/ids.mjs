@@ -3,7 +3,7 @@
 //   node tools/clip/ids.mjs [--tokenizer DIR_OR_FILE] < strings.json > ids.json
 // stdin: a JSON array of strings; stdout: a JSON array of id arrays.
 // DIR_OR_FILE: a directory holding tokenizer.json, or the file itself
-// (default ../shared/models/clip-tokenizer relative to the repository root).
+// (default tests/data/tokenizer/clip in this repository).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { CLIPTokenizer, env } from '../js/node_modules/@huggingface/transformers
 env.allowRemoteModels = false;
 const MAXLEN = 77;
 const here = path.dirname(fileURLToPath(import.meta.url));
-let tk = path.join(here, '..', '..', '..', 'shared', 'models', 'clip-tokenizer');
+let tk = path.join(here, '..', '..', 'tests', 'data', 'tokenizer', 'clip');
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--tokenizer') tk = argv[++i];

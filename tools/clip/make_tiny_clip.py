@@ -245,7 +245,7 @@ def main(argv):
     ap.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokenizer",
-                    default=os.path.join(root, "..", "shared", "models", "clip-tokenizer",
+                    default=os.path.join(root, "tests", "data", "tokenizer", "clip",
                                          "tokenizer.json"))
     a = ap.parse_args(argv)
     p = PRESETS[a.preset]

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { env, AutoTokenizer } from '@huggingface/transformers';
 
 const MAX = 77;
-const src = path.resolve(process.argv[2] ?? '../shared/models/clip-tokenizer/tokenizer.json');
+const src = path.resolve(process.argv[2] ?? 'tests/data/tokenizer/clip/tokenizer.json');
 const out = path.resolve(process.argv[3] ?? 'tests/data/tokenizer/clip_goldens.jsonl');
 const here = path.dirname(new URL(import.meta.url).pathname);
 
