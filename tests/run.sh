@@ -2,6 +2,8 @@
 # Runs every cmocka test binary in $1/tests and prints one closing line:
 # "N passed, N failed". Exits non-zero if any test failed or a binary crashed.
 build=${1:-build}
+# The suites take binaries and fixtures from here (tests/testutil.h tu_build).
+LISA_BUILD=$build; export LISA_BUILD
 passed=0; failed=0; crashed=""
 # Fixture setup scripts (generated images, models); each may be re-run.
 for s in tests/setup/*.sh; do

@@ -1,5 +1,5 @@
 // The lisa binary end to end: embed, tokenize, preprocess, thumb, errors.
-// Runs build/lisa (make test builds it first) against the fixture models made
+// Runs BUILD/lisa (tu_build: build/ or build/debug/; make test builds it first) against the fixture models made
 // by tests/setup/clip_models.sh and the goldens of the independent references.
 #include "testutil.h"
 #include "image/image.h"
@@ -9,14 +9,27 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
-#define LISA "build/lisa"
-#define MODEL "build/models/tiny-a"
+// A command line starting "lisa " runs this build's binary, and "@MODEL" in it
+// stands for this build's fixture model dir.
+#define LISA "lisa"
+#define MODEL "@MODEL"
 
 // Runs a shell command; *out gets stdout+stderr (caller frees). Returns the exit status.
 static int run(const char *cmd, char **out)
 {
-    char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    char full[4096];
+    assert_int_equal(strncmp(cmd, LISA " ", strlen(LISA) + 1), 0);
+    size_t len = (size_t)snprintf(full, sizeof full, "'%s'", tu_build("lisa"));
+    for (const char *c = cmd + strlen(LISA); *c && len < sizeof full - 64; c++) {
+        if (!strncmp(c, MODEL, strlen(MODEL))) {
+            len += (size_t)snprintf(full + len, sizeof full - len, "'%s'", tu_build("models/tiny-a"));
+            c += strlen(MODEL) - 1;
+        } else {
+            full[len++] = *c;
+        }
+    }
+    assert_true(len < sizeof full - 64);
+    snprintf(full + len, sizeof full - len, " 2>&1");
     FILE *p = popen(full, "r");
     assert_non_null(p);
     size_t cap = 1 << 16, n = 0, k;
@@ -115,7 +128,7 @@ static void test_errors_name_the_problem(void **state)
 {
     (void)state;
     char *out;
-    assert_true(run(LISA " embed --model build/models/no-such-model --text hi", &out) != 0);
+    assert_true(run(LISA " embed --model tests/tmp/no-such-model --text hi", &out) != 0);
     assert_non_null(strstr(out, "no-such-model"));
     free(out);
     assert_true(run(LISA " embed --model " MODEL " --image tests/data/images/missing.jpg", &out) != 0);

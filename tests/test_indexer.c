@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define TINY "build/models/tiny-a"
+#define TINY tu_build("models/tiny-a")
 
 static void sh(const char *fmt, const char *a, const char *b)
 {
@@ -260,10 +260,10 @@ static pid_t spawn_index(const char *lib, const char *data, const char *model)
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1), dup2(fd, 2);
         if (model)
-            execl("build/lisa", "lisa", "index", lib, "--data", data, "--model", model, "--batch", "4", "--threads",
+            execl(tu_build("lisa"), "lisa", "index", lib, "--data", data, "--model", model, "--batch", "4", "--threads",
                   "1", "--progress", "none", (char *)NULL);
         else
-            execl("build/lisa", "lisa", "index", lib, "--data", data, "--batch", "4", "--threads", "1", "--progress",
+            execl(tu_build("lisa"), "lisa", "index", lib, "--data", data, "--batch", "4", "--threads", "1", "--progress",
                   "none", (char *)NULL);
         _exit(127);
     }

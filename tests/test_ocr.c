@@ -24,8 +24,8 @@
 #include <sys/stat.h>
 #include <utime.h>
 
-#define FX "build/ocr"
-#define TINY "build/models/tiny-a"
+#define FX(rel) tu_build("ocr/" rel)
+#define TINY tu_build("models/tiny-a")
 
 static void load(const char *path, img_t *im)
 {
@@ -59,11 +59,11 @@ static void test_text_likely(void **st)
     const char *photos[] = {"land.jpg", "port.jpg", "wide.jpg", "huge.jpg", "gray.jpg", "cmyk.jpg"};
     char p[512];
     for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
-        snprintf(p, sizeof p, FX "/text/%s", text[i]);
+        snprintf(p, sizeof p, "%s/%s", FX("text"), text[i]);
         assert_int_equal(likely(p), 1);
     }
     for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
-        snprintf(p, sizeof p, FX "/notext/%s", none[i]);
+        snprintf(p, sizeof p, "%s/%s", FX("notext"), none[i]);
         assert_int_equal(likely(p), 0);
     }
     for (size_t i = 0; i < sizeof photos / sizeof *photos; i++) {
@@ -105,15 +105,15 @@ static void test_words(void **st)
     (void)st;
     ocr_engine *e = engine();
     assert_int_equal(ocr_has_osd(e), 1); // tesseract-ocr-osd is a dependency
-    expect_words(e, FX "/text/screenshot.png",
+    expect_words(e, FX("text/screenshot.png"),
                  "Quarterly Budget Report Invoice 4471 approved accounting Baker Street London Cancel Save");
-    expect_words(e, FX "/text/sign.jpg", "MAPLE STREET BAKERY");
-    expect_words(e, FX "/text/rot90.png",
+    expect_words(e, FX("text/sign.jpg"), "MAPLE STREET BAKERY");
+    expect_words(e, FX("text/rot90.png"),
                  "Lighthouse tours every Sunday morning tickets harbour"); // OSD
-    expect_words(e, FX "/text/rot90_exif.jpg",
+    expect_words(e, FX("text/rot90_exif.jpg"),
                  "Lighthouse tours every Sunday morning tickets harbour"); // EXIF 8
-    expect_words(e, FX "/text/skew4.png", "Lighthouse tours Sunday harbour");
-    expect_words(e, FX "/text/small.png", "Garden party tonight lanterns");
+    expect_words(e, FX("text/skew4.png"), "Lighthouse tours Sunday harbour");
+    expect_words(e, FX("text/small.png"), "Garden party tonight lanterns");
     ocr_free(e);
 }
 
@@ -126,7 +126,7 @@ static void test_grain(void **st)
     const int seeds[] = {24, 30, 31, 55, 91};
     for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {
         char p[256];
-        snprintf(p, sizeof p, FX "/text/sign_grain%d.jpg", seeds[i]);
+        snprintf(p, sizeof p, "%s/sign_grain%d.jpg", FX("text"), seeds[i]);
         expect_words(e, p, "MAPLE STREET BAKERY");
     }
     ocr_free(e);
@@ -182,7 +182,7 @@ static void test_noise_sigma(void **st)
     }
     assert_true(ocr_noise_sigma(g, 2, 2) == 0); // too small: not read
     free(g);
-    double clean = file_noise(FX "/text/screenshot.png"), grain = file_noise(FX "/text/sign.jpg");
+    double clean = file_noise(FX("text/screenshot.png")), grain = file_noise(FX("text/sign.jpg"));
     print_message("  screenshot %.2f, sign %.2f (threshold %.1f)\n", clean, grain, OCR_NOISE_SIGMA);
     assert_true(clean < OCR_NOISE_SIGMA && grain >= OCR_NOISE_SIGMA);
 }
@@ -193,7 +193,7 @@ static void test_no_text(void **st)
     (void)st;
     ocr_engine *e = engine();
     img_t im;
-    load(FX "/notext/plasma3.jpg", &im);
+    load(FX("notext/plasma3.jpg"), &im);
     ocr_result r;
     assert_int_equal(ocr_run(e, &im, &r), 0);
     assert_non_null(r.text);
@@ -208,7 +208,7 @@ static void test_deadline(void **st)
     (void)st;
     ocr_engine *full = engine();
     img_t im;
-    load(FX "/text/screenshot.png", &im);
+    load(FX("text/screenshot.png"), &im);
     ocr_result r;
     assert_int_equal(ocr_run(full, &im, &r), 0);
     double full_ms = r.ms;
@@ -254,7 +254,7 @@ static const char *lib_copy(const char *name)
     static char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", tu_tmpdir(), name);
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r " FX "/lib '%s'", dir, dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dir, FX("lib"), dir);
     assert_int_equal(system(cmd), 0);
     return dir;
 }
@@ -352,7 +352,7 @@ static cJSON *cli_search(const char *data, const char *model, const char *extra,
 {
     char cmd[2048];
     const char *out = tu_tmp("search.json");
-    snprintf(cmd, sizeof cmd, "build/lisa search '%s' --data '%s' %s%s%s --json > '%s'", query, data,
+    snprintf(cmd, sizeof cmd, "'%s' search '%s' --data '%s' %s%s%s --json > '%s'", tu_build("lisa"), query, data,
              model ? "--model " : "", model ? model : "", extra, out);
     assert_int_equal(system(cmd), 0);
     size_t n;
@@ -429,8 +429,8 @@ static void test_cli(void **st_)
     const char *dir = lib_copy("lib3");
     char data[512], cmd[2048];
     snprintf(data, sizeof data, "%s/data3", tu_tmpdir());
-    snprintf(cmd, sizeof cmd, "build/lisa index '%s' --data '%s' --model " TINY " --progress none 2>/dev/null", dir,
-             data);
+    snprintf(cmd, sizeof cmd, "'%s' index '%s' --data '%s' --model '%s' --progress none 2>/dev/null", tu_build("lisa"),
+             dir, data, TINY);
     assert_int_equal(system(cmd), 0);
     cJSON *j = cli_search(data, TINY, " --clip-weight 0", "maple street bakery");
     expect_first(j, "IMG_4512.jpg");

@@ -19,7 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TINY "build/models/tiny-a"
+// The fixture model of this test's build dir, in a buffer of its own: the
+// server keeps the pointer.
+static const char *tiny(void)
+{
+    static char p[1536];
+    if (!p[0]) snprintf(p, sizeof p, "%s", tu_build("models/tiny-a"));
+    return p;
+}
+#define TINY tiny()
 #define NGEN 240 // generated images in the --folder library (makes a build last long enough)
 #define NUPLOAD 4 // images test_upload saves (one of them a BMP)
 

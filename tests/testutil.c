@@ -56,9 +56,35 @@ uint8_t *tu_read(const char *path, size_t *n)
     return buf;
 }
 
+const char *tu_build(const char *rel)
+{
+    static char dir[1024], buf[8][1536];
+    static int slot;
+    if (!dir[0]) {
+        const char *env = getenv("LISA_BUILD");
+        char exe[1024];
+        ssize_t n = env && *env ? -1 : readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (env && *env) {
+            snprintf(dir, sizeof dir, "%s", env);
+        } else if (n > 0) {
+            exe[n] = 0;
+            for (int up = 0; up < 2; up++) { // BUILD/tests/test_x -> BUILD
+                char *s = strrchr(exe, '/');
+                if (s) *s = 0;
+            }
+            snprintf(dir, sizeof dir, "%s", exe[0] ? exe : "build");
+        } else {
+            snprintf(dir, sizeof dir, "build");
+        }
+    }
+    char *b = buf[slot++ & 7];
+    snprintf(b, sizeof buf[0], "%s/%s", dir, rel);
+    return b;
+}
+
 int tu_find_models(const char *probe, char *out, size_t cap, const char *scripts)
 {
-    const char *cands[] = {getenv("LISA_BUILD"), "build", "build/debug"};
+    const char *cands[] = {getenv("LISA_BUILD"), tu_build(""), "build", "build/debug"};
     struct stat st;
     for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
         if (!cands[i]) continue;

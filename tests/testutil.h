@@ -32,6 +32,12 @@ void tu_copy(const char *src, const char *dst);
 // A JSON array of numbers as malloc'd floats (caller frees); *n its length.
 float *tu_floats(const cJSON *arr, int *n);
 
+// Path rel inside the build dir this test belongs to: $LISA_BUILD (tests/run.sh
+// sets it), else the folder above this binary's tests/ (build/tests/test_x ->
+// build). So build/debug/tests/* run build/debug/lisa on build/debug's
+// fixtures. Static buffer, one of 8 reused in turn.
+const char *tu_build(const char *rel);
+
 // The fixture models dir (tests/setup/clip_models.sh output): the first of
 // $LISA_BUILD, build, build/debug whose models/probe exists, as "DIR/models"
 // into out. 0, or -1 with a message naming the setup scripts to run.
