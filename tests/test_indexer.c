@@ -263,8 +263,8 @@ static pid_t spawn_index(const char *lib, const char *data, const char *model)
             execl(tu_build("lisa"), "lisa", "index", lib, "--data", data, "--model", model, "--batch", "4", "--threads",
                   "1", "--progress", "none", (char *)NULL);
         else
-            execl(tu_build("lisa"), "lisa", "index", lib, "--data", data, "--batch", "4", "--threads", "1", "--progress",
-                  "none", (char *)NULL);
+            execl(tu_build("lisa"), "lisa", "index", lib, "--data", data, "--batch", "4", "--threads", "1",
+                  "--progress", "none", (char *)NULL);
         _exit(127);
     }
     return pid;

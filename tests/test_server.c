@@ -28,7 +28,8 @@ static const char *tiny(void)
     return p;
 }
 #define TINY tiny()
-#define NGEN 240 // generated images in the --folder library (makes a build last long enough)
+
+#define NGEN 240  // generated images in the --folder library (makes a build last long enough)
 #define NUPLOAD 4 // images test_upload saves (one of them a BMP)
 
 static char g_data[512], g_lib[512];
