@@ -56,8 +56,10 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/liblisa.a
 deps:
 	@sh tools/deps.sh
 
+# With CI set (.ci/run), also make debug, the fuzz smoke runs, the format and
+# layering checks: tests/ci.sh, one closing line over all of it.
 test: $(BUILD)/lisa $(TESTS)
-	@sh tests/run.sh $(BUILD)
+	@if [ -n "$(CI)" ]; then sh tests/ci.sh $(BUILD); else sh tests/run.sh $(BUILD); fi
 
 bench: $(BUILD)/lisa $(BENCHES)
 	@sh bench/run.sh $(BUILD)

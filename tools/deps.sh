@@ -2,7 +2,7 @@
 # Installs every Debian package that the build, the tests and the benchmarks
 # need. Idempotent: when all are present it does nothing (no network).
 set -e
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format git
  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libheif-dev libtiff-dev libexif-dev
  libcjson-dev libutf8proc-dev libcurl4-openssl-dev libssl-dev libopenblas-dev libcmocka-dev
  libsqlite3-dev libstemmer-dev libgexiv2-dev libimage-exiftool-perl libtesseract-dev tesseract-ocr-eng tesseract-ocr-osd imagemagick fonts-dejavu-core
