@@ -276,6 +276,12 @@ static void test_load_errors(void **state)
     assert_int_equal(bpe_load(tu_tmp("emptydir"), &t), LISA_ENOTFOUND);
     assert_non_null(strstr(lisa_errmsg(), "tokenizer.json"));
     bpe_free(NULL);
+    // fuzz_tokjson's first finding: post_processor BOS/EOS ids (49406/49407)
+    // beyond an 814-id vocab were accepted and emitted by every encode.
+    const char *pp = "fuzz/seeds/fuzz_tokjson/regress-post-processor-ids.json";
+    assert_int_equal(bpe_load(pp, &t), LISA_EFORMAT);
+    assert_null(t);
+    assert_non_null(strstr(lisa_errmsg(), "not in the vocab"));
 }
 
 static void *encode_all(void *arg)

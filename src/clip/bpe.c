@@ -233,6 +233,11 @@ static int finish(bpe_tok *t, const char *file)
     if (t->eos < 0) t->eos = vocab_find(t, "<|endoftext|>", 13);
     if (t->bos < 0 || t->eos < 0)
         return lisa_seterr(LISA_EFORMAT, "%s: no <|startoftext|> / <|endoftext|> token", file);
+    // post_processor's cls / sep ids come unchecked from the file: every id
+    // the encoder emits must name a vocab entry (the text tower indexes by it).
+    if (t->bos >= t->n_vocab || t->eos >= t->n_vocab || !t->id_str[t->bos] || !t->id_str[t->eos])
+        return lisa_seterr(LISA_EFORMAT, "%s: post_processor BOS/EOS ids %d/%d are not in the vocab (%d ids)", file,
+                           (int)t->bos, (int)t->eos, (int)t->n_vocab);
     if (t->unk < 0) t->unk = t->eos;
     t->cache = calloc(1, sizeof *t->cache);
     if (!t->cache) return lisa_seterr(LISA_ENOMEM, "tokenizer: cache");
