@@ -15,7 +15,9 @@
 #include "store/store.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +116,47 @@ static void test_words(void **st)
                  "Lighthouse tours every Sunday morning tickets harbour"); // EXIF 8
     expect_words(e, FX("text/skew4.png"), "Lighthouse tours Sunday harbour");
     expect_words(e, FX("text/small.png"), "Garden party tonight lanterns");
+    ocr_free(e);
+}
+
+static int thread_count(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void *ocr_on_thread(void *arg)
+{
+    ocr_engine *e = arg;
+    img_t im;
+    load(FX("text/screenshot.png"), &im);
+    ocr_result r;
+    intptr_t rc = ocr_run(e, &im, &r);
+    if (rc == 0 && !strcasestr(r.text, "Budget")) rc = -1;
+    ocr_result_clear(&r);
+    img_release(&im);
+    // Counted while this thread lives: libgomp ends a thread's workers with it.
+    return (void *)(rc < 0 ? rc : (intptr_t)thread_count());
+}
+
+// OpenMP inside Tesseract stays single-threaded for every caller of
+// ocr_run() (a server build thread here, with no OMP_THREAD_LIMIT and no
+// re-exec): libgomp would otherwise leave CPUs-1 worker threads behind.
+static void test_openmp_single(void **st)
+{
+    (void)st;
+    if (getenv("OMP_THREAD_LIMIT")) skip();
+    ocr_engine *e = engine();
+    int before = thread_count();
+    pthread_t t;
+    void *rc;
+    assert_int_equal(pthread_create(&t, NULL, ocr_on_thread, e), 0);
+    assert_int_equal(pthread_join(t, &rc), 0);
+    assert_int_equal((intptr_t)rc, before + 1); // the threads before, and this one: no OpenMP workers
     ocr_free(e);
 }
 
@@ -449,10 +492,10 @@ static void test_cli(void **st_)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_likely), cmocka_unit_test(test_words),        cmocka_unit_test(test_grain),
-        cmocka_unit_test(test_noise_sigma), cmocka_unit_test(test_no_text),      cmocka_unit_test(test_deadline),
-        cmocka_unit_test(test_languages),   cmocka_unit_test(test_index_search), cmocka_unit_test(test_backfill),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_text_likely), cmocka_unit_test(test_words),         cmocka_unit_test(test_grain),
+        cmocka_unit_test(test_noise_sigma), cmocka_unit_test(test_no_text),       cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_languages),   cmocka_unit_test(test_index_search),  cmocka_unit_test(test_backfill),
+        cmocka_unit_test(test_cli),         cmocka_unit_test(test_openmp_single),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,17 +22,6 @@ static int usage(void)
     return 2;
 }
 
-// Debian's libtesseract uses OpenMP inside each recognition; with one engine
-// per pool thread that oversubscribes the cores (measured: 893 ms vs 282 ms
-// for the screenshot fixture on 2 cores). libgomp reads OMP_THREAD_LIMIT only
-// when it is loaded, so the command re-executes itself once with it set.
-static void omp_single(char **argv)
-{
-    if (getenv("OMP_THREAD_LIMIT")) return;
-    setenv("OMP_THREAD_LIMIT", "1", 1);
-    execv("/proc/self/exe", argv); // returns only on failure: go on as we are
-}
-
 int cmd_index(int argc, char **argv)
 {
     settings cfg;
@@ -62,7 +51,6 @@ int cmd_index(int argc, char **argv)
             paths[np++] = argv[i];
     }
     if (!paths || !np) return free(paths), usage();
-    if (!o.no_ocr) omp_single(argv - 1); // main() passes argv + 1: argv[-1] is the program
     clip_model *m = NULL;
     char id[256], missing[512];
     if (search_model_load(cfg.models, cfg.data_dir, o.threads, &m, id, sizeof id, missing, sizeof missing) < 0) {

@@ -6,6 +6,7 @@
 #include <tesseract/capi.h>
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -556,8 +557,26 @@ static int pass(ocr_engine *e, const uint8_t *g, int w, int h, int psm, int budg
     return rc;
 }
 
+// Debian's libtesseract runs OpenMP teams inside each recognition; with one
+// engine per pool thread that oversubscribes the cores (measured: 893 ms vs
+// 282 ms for the screenshot fixture on 2 cores). OMP_THREAD_LIMIT would fix
+// it but libgomp reads it only when it loads, so instead each thread that
+// runs Tesseract sets max-active-levels to 0 for itself (the ICV is per
+// thread in recent libgomp, global in older ones): every parallel region is
+// then a team of one. Found with dlsym, so a Tesseract without OpenMP is fine.
+static void omp_serial(void)
+{
+    static _Thread_local int done;
+    if (done) return;
+    done = 1;
+    void (*set)(int);
+    *(void **)&set = dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
+    if (set) set(0);
+}
+
 int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r)
 {
+    omp_serial();
     memset(r, 0, sizeof *r);
     double t0 = now_ms();
     int l = im->w > im->h ? im->w : im->h, w, h;

@@ -26,8 +26,9 @@
 // time. ocr_text_likely() is stateless and thread-safe.
 //
 // Libtesseract is built with OpenMP in Debian; several engines in parallel run
-// best with OMP_THREAD_LIMIT=1 in the environment (read when the process
-// starts), which `lisa index` documents.
+// best with one OpenMP thread each, so ocr_run() makes OpenMP regions on its
+// calling thread single-threaded (whoever calls it: the CLI, the server's
+// builds, tests). Tesseract starts no OpenMP threads of its own.
 #ifndef LISA_OCR_OCR_H
 #define LISA_OCR_OCR_H
 
