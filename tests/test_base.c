@@ -15,6 +15,23 @@ static void test_seterr_keeps_detail(void **state)
     assert_string_equal(lisa_strerror(LISA_ENOMEM), "out of memory");
 }
 
+// The message that comes with an error code is that error's, never an older
+// failure's: lisa_errmsg_for() checks the code the message was recorded with.
+static void test_errmsg_for_matches_code(void **state)
+{
+    (void)state;
+    lisa_clearerr();
+    assert_string_equal(lisa_errmsg_for(LISA_ENOMEM), "out of memory");
+    lisa_seterr(LISA_EFORMAT, "old.png: bad header");
+    assert_int_equal(lisa_errcode(), LISA_EFORMAT);
+    assert_string_equal(lisa_errmsg_for(LISA_EFORMAT), "old.png: bad header");
+    assert_string_equal(lisa_errmsg_for(LISA_ENOMEM), "out of memory"); // not the stale detail
+    assert_string_equal(lisa_errmsg_for(0), "success");
+    lisa_clearerr();
+    assert_int_equal(lisa_errcode(), 0);
+    assert_string_equal(lisa_errmsg_for(LISA_EFORMAT), "malformed input");
+}
+
 static void test_mul_overflow(void **state)
 {
     (void)state;
@@ -48,6 +65,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seterr_keeps_detail),
+        cmocka_unit_test(test_errmsg_for_matches_code),
         cmocka_unit_test(test_mul_overflow),
         cmocka_unit_test(test_file_roundtrip_and_caps),
     };

@@ -300,6 +300,30 @@ static void test_config_mismatch_error(void **state)
     assert_non_null(strstr(lisa_errmsg(), "config.json"));
 }
 
+// An error on a pool thread reaches the caller with its own message: image
+// groups on pool thread 1 fail (clip__fault_tid) while the caller's thread
+// holds an unrelated older message.
+static void test_worker_error_reaches_caller(void **state)
+{
+    (void)state;
+    clip_model *m;
+    assert_int_equal(clip_load(model_dir("tiny-a"), 2, &m), 0);
+    int S = 64, B = 8, dim = clip_dim(m);
+    float *px = calloc((size_t)B * 3 * S * S, sizeof *px), *out = calloc((size_t)B * dim, sizeof *out);
+    assert_true(px && out);
+    assert_int_equal(clip_embed_images(m, px, B, out), 0);
+    clip__fault_tid = 1;
+    lisa_seterr(LISA_EFORMAT, "an older failure");
+    int rc = clip_embed_images(m, px, B, out);
+    clip__fault_tid = -1;
+    assert_int_equal(rc, LISA_ENOMEM);
+    assert_string_equal(lisa_errmsg(), "clip: injected fault on pool thread 1");
+    assert_string_equal(lisa_errmsg_for(rc), "clip: injected fault on pool thread 1");
+    assert_int_equal(clip_embed_images(m, px, B, out), 0); // the model is fine afterwards
+    free(px), free(out);
+    clip_free(m);
+}
+
 static int find_models(void **state)
 {
     (void)state;
@@ -322,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_image_file_end_to_end),
         cmocka_unit_test(test_missing_tensor_error),
         cmocka_unit_test(test_config_mismatch_error),
+        cmocka_unit_test(test_worker_error_reaches_caller),
     };
     return cmocka_run_group_tests_name("clip", tests, find_models, NULL);
 }

@@ -39,6 +39,17 @@ const char *lisa_errmsg(void)
     return errmsg[0] ? errmsg : lisa_strerror(errcode);
 }
 
+const char *lisa_errmsg_for(int code)
+{
+    if (code >= 0) return lisa_strerror(LISA_OK);
+    return code == errcode && errmsg[0] ? errmsg : lisa_strerror(code);
+}
+
+int lisa_errcode(void)
+{
+    return errcode;
+}
+
 void lisa_clearerr(void)
 {
     errmsg[0] = 0;

@@ -37,6 +37,15 @@ int lisa_seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2,
 // Owned by the thread; valid until the next lisa_seterr().
 const char *lisa_errmsg(void);
 
+// The detail for the error code a call just returned: the last message when
+// it was recorded with this same code on this thread, else lisa_strerror(code)
+// (so an older failure's message never passes for this one's); "success" for
+// code >= 0. Owned by the thread, as lisa_errmsg().
+const char *lisa_errmsg_for(int code);
+
+// The code of the last lisa_seterr() on this thread (0 after lisa_clearerr()).
+int lisa_errcode(void);
+
 void lisa_clearerr(void);
 
 // a*b into *out; returns 0, or LISA_ETOOBIG when the product overflows size_t.

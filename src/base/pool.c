@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,12 +113,13 @@ static int start_workers(pool *p)
 {
     for (int t = 1; t < p->size; t++) {
         struct worker_arg *a = malloc(sizeof *a);
-        if (!a) return LISA_ENOMEM;
+        if (!a) return lisa_seterr(LISA_ENOMEM, "pool: out of memory");
         *a = (struct worker_arg){p, t};
-        if (pthread_create(&p->threads[t - 1], NULL, worker, a)) {
+        int err = pthread_create(&p->threads[t - 1], NULL, worker, a);
+        if (err) {
             free(a);
             p->size = t; // only the started ones get joined
-            return LISA_ENOMEM;
+            return lisa_seterr(LISA_ENOMEM, "pool: cannot start thread %d: %s", t, strerror(err));
         }
     }
     return 0;

@@ -94,7 +94,7 @@ int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1], uint64_t *size)
 {
     uint64_t fed = 0;
     sha256_ctx *c = sha256_new();
-    if (!c) return LISA_ENOMEM;
+    if (!c) return lisa_seterr(LISA_ENOMEM, "%s: out of memory for its SHA-256", path);
     int rc = sha256_feed_file(c, path, UINT64_MAX, &fed);
     if (rc == 0) rc = sha256_final(c, hex);
     if (rc == 0 && size) *size = fed;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- weights and state */
 
@@ -406,11 +407,14 @@ static int vision_forward(const clip_model *m, clip_state *s, pool *pl, const fl
     return 0;
 }
 
+int clip__fault_tid = -1;
+
 struct image_job {
     const clip_model *m;
     const float *pixels;
     float *out;
     int batch, group, rc[POOL_MAX_THREADS];
+    char msg[POOL_MAX_THREADS][LISA_ERRMSG_MAX]; // each failed thread's lisa_errmsg()
 };
 
 // One group of images on one thread, with that thread's state and 1-thread BLAS.
@@ -421,8 +425,12 @@ static void image_task(void *ctx, int i, int tid)
     size_t img = (size_t)m->cfg.num_channels * m->cfg.image_size * m->cfg.image_size;
     int b0 = i * j->group, nb = j->batch - b0 < j->group ? j->batch - b0 : j->group;
     if (j->rc[tid] < 0) return;
-    j->rc[tid] =
-        vision_forward(m, &m->states[tid], NULL, j->pixels + b0 * img, nb, j->out + (size_t)b0 * m->cfg.projection_dim);
+    if (clip__fault_tid > 0 && tid == 0) usleep(20000); // fault injection: let the workers take their groups
+    j->rc[tid] = clip__fault_tid == tid ? lisa_seterr(LISA_ENOMEM, "clip: injected fault on pool thread %d", tid)
+                                        : vision_forward(m, &m->states[tid], NULL, j->pixels + b0 * img, nb,
+                                                         j->out + (size_t)b0 * m->cfg.projection_dim);
+    // The message lives in this thread's lisa_errmsg(): hand it to the caller.
+    if (j->rc[tid] < 0) snprintf(j->msg[tid], sizeof j->msg[tid], "%s", lisa_errmsg_for(j->rc[tid]));
 }
 
 // Batches of at least two images per thread run image-parallel: each thread
@@ -437,10 +445,17 @@ int clip_embed_images(clip_model *m, const float *pixels, int batch, float *out)
     if (batch < 0) return lisa_seterr(LISA_EINVAL, "clip: negative batch %d", batch);
     pthread_mutex_lock(&m->mu);
     if (T > 1 && batch >= 2 * T) {
-        struct image_job job = {m, pixels, out, batch, (batch + T - 1) / T, {0}};
-        if (job.group > CLIP_MAX_BATCH_CHUNK) job.group = CLIP_MAX_BATCH_CHUNK;
-        pool_for(m->pool, (batch + job.group - 1) / job.group, image_task, &job);
-        for (int t = 0; t < T; t++) rc = rc < 0 ? rc : job.rc[t];
+        struct image_job *job = calloc(1, sizeof *job); // ~130 KB of messages: not on the stack
+        if (!job) {
+            pthread_mutex_unlock(&m->mu);
+            return lisa_seterr(LISA_ENOMEM, "clip: out of memory");
+        }
+        job->m = m, job->pixels = pixels, job->out = out, job->batch = batch, job->group = (batch + T - 1) / T;
+        if (job->group > CLIP_MAX_BATCH_CHUNK) job->group = CLIP_MAX_BATCH_CHUNK;
+        pool_for(m->pool, (batch + job->group - 1) / job->group, image_task, job);
+        for (int t = 0; t < T && rc == 0; t++)
+            if (job->rc[t] < 0) rc = lisa_seterr(job->rc[t], "%s", job->msg[t]);
+        free(job);
     } else {
         for (int b = 0; b < batch && rc == 0; b += CLIP_MAX_BATCH_CHUNK) {
             int nb = batch - b < CLIP_MAX_BATCH_CHUNK ? batch - b : CLIP_MAX_BATCH_CHUNK;

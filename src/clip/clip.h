@@ -60,6 +60,12 @@ int clip_embed_text_str(clip_model *m, const char *text, float *out);
 
 // Embeds batch images given as preprocessed pixels, (batch, C, S, S) floats with
 // S = image_size (HF pixel_values), into out (batch x clip_dim, caller-owned).
+// An error on a pool thread comes back with its own message (lisa_errmsg()
+// on the caller's thread).
 int clip_embed_images(clip_model *m, const float *pixels, int batch, float *out);
+
+// Fault injection for tests only: image groups on this pool thread id fail
+// with LISA_ENOMEM in clip_embed_images(). -1 (the default): none.
+extern int clip__fault_tid;
 
 #endif

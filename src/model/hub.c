@@ -869,7 +869,7 @@ static int fetch_named(pull *p, const char *name, const meta_file *m, int requir
         return lisa_seterr(LISA_ETOOBIG, "%s: URL too long", name);
     check_sidecar(part, m->sha);
     sha256_ctx *sha = sha256_new();
-    if (!sha) return LISA_ENOMEM;
+    if (!sha) return lisa_seterr(LISA_ENOMEM, "%s: out of memory for its SHA-256", name);
     double t0 = now_s();
     for (int attempt = 0;; attempt++) {
         xfer x = {.name = name,

@@ -224,7 +224,7 @@ static int fill_component(const uint8_t *g, uint8_t *m, int w, int h, int sx, in
     if (gs->n == gs->cap) {
         int cap = gs->cap ? gs->cap * 2 : 256;
         glyph *v = realloc(gs->g, (size_t)cap * sizeof *v);
-        if (!v) return LISA_ENOMEM;
+        if (!v) return lisa_seterr(LISA_ENOMEM, "ocr: out of memory for %d glyphs", cap);
         gs->g = v, gs->cap = cap;
     }
     gs->g[gs->n++] = (glyph){x0, y0, x1 + 1, y1 + 1, -1, 0};
@@ -490,7 +490,7 @@ static int sb_add(sbuf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->n + n + 1) cap *= 2;
         char *p = realloc(b->s, cap);
-        if (!p) return LISA_ENOMEM;
+        if (!p) return lisa_seterr(LISA_ENOMEM, "ocr: out of memory for %zu bytes of text", cap);
         b->s = p, b->cap = cap;
     }
     memcpy(b->s + b->n, s, n);

@@ -945,7 +945,7 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
     im.size = it->size, im.mtime_ns = it->mtime_ns, im.indexed_at = 0;
     if (it->ocr_done) { // OCR of unchanged content (a backfill)
         free(im.ocr_text);
-        if (!(im.ocr_text = strdup(it->ocr_text))) rc = LISA_ENOMEM;
+        if (!(im.ocr_text = strdup(it->ocr_text))) rc = lisa_seterr(LISA_ENOMEM, "%s: out of memory", it->path);
         im.ocr_conf = it->ocr_conf;
     }
     if (rc < 0) {
@@ -953,7 +953,8 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
         free(im.path), free(im.name_words);
         im.name_words = NULL;
         im.path = strdup(it->path);
-        rc = im.path ? name_kw(db, it, &im.name_words, &im.kw_name) : LISA_ENOMEM;
+        rc = im.path ? name_kw(db, it, &im.name_words, &im.kw_name)
+                     : lisa_seterr(LISA_ENOMEM, "%s: out of memory", it->path);
         if (rc == 0) rc = clean_into(db, im.meta_words, &im.kw_meta);
         if (rc == 0) rc = clean_into(db, im.caption, &im.kw_caption);
         if (rc == 0) rc = clean_into(db, im.ocr_text, &im.kw_ocr);
@@ -1047,7 +1048,7 @@ static int unseen_grow(struct unseen *u)
     if (ids) u->ids = ids;
     char **paths = ids ? realloc(u->paths, cap * sizeof *paths) : NULL;
     if (paths) u->paths = paths;
-    if (!ids || !paths) return LISA_ENOMEM;
+    if (!ids || !paths) return lisa_seterr(LISA_ENOMEM, "index: out of memory for %zu unchanged files", cap);
     u->cap = cap;
     return 0;
 }

@@ -154,11 +154,12 @@ static rank_cand *cand_get(cands *cs, int64_t id)
 static int add_clip(search_ctx *s, cands *cs, const float *q, int k)
 {
     rank_hit *h = malloc((size_t)k * sizeof *h);
-    int got, rc = h ? rank_topk(s->p, q, s->mat, s->n, s->dim, k, h, &got) : LISA_ENOMEM;
+    int got, rc = h ? rank_topk(s->p, q, s->mat, s->n, s->dim, k, h, &got)
+                    : lisa_seterr(LISA_ENOMEM, "search: out of memory for %d hits", k);
     for (int i = 0; rc == 0 && i < got; i++) {
         rank_cand *c = cand_get(cs, s->ids[h[i].row]);
         if (!c)
-            rc = LISA_ENOMEM;
+            rc = lisa_seterr(LISA_ENOMEM, "search: out of memory for the candidates");
         else
             c->has_clip = 1, c->cosine = h[i].score;
     }
@@ -177,7 +178,7 @@ static int add_keywords(search_ctx *s, cands *cs, const char *query)
     for (int i = 0; rc == 0 && i < n; i++) {
         rank_cand *c = cand_get(cs, hits[i].id);
         if (!c)
-            rc = LISA_ENOMEM;
+            rc = lisa_seterr(LISA_ENOMEM, "search: out of memory for the candidates");
         else
             c->bm25 = hits[i].bm25;
     }

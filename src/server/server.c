@@ -303,16 +303,16 @@ static int copy_opts(srv *s, const srv_opts *o)
     if (s->threads > SRV_THREADS_MAX) s->threads = SRV_THREADS_MAX;
     s->quiet = o->quiet;
     snprintf(s->version, sizeof s->version, "%s", o->version ? o->version : "unknown");
-    if (o->token && o->token[0] && !(s->token = strdup(o->token))) return LISA_ENOMEM;
+    if (o->token && o->token[0] && !(s->token = strdup(o->token))) return lisa_seterr(LISA_ENOMEM, "out of memory");
     if (o->nfolders < 0 || o->nfolders > SRV_FOLDERS_MAX)
         return lisa_seterr(LISA_EINVAL, "at most %d folders", SRV_FOLDERS_MAX);
     s->folders = calloc((size_t)o->nfolders + 1, sizeof *s->folders);
-    if (!s->folders) return LISA_ENOMEM;
+    if (!s->folders) return lisa_seterr(LISA_ENOMEM, "out of memory");
     for (int i = 0; i < o->nfolders; i++) {
         char real[PATH_MAX];
         if (!realpath(o->folders[i], real))
             return lisa_seterr(LISA_ENOTFOUND, "folder %s: %s", o->folders[i], strerror(errno));
-        if (!(s->folders[i] = strdup(real))) return LISA_ENOMEM;
+        if (!(s->folders[i] = strdup(real))) return lisa_seterr(LISA_ENOMEM, "out of memory");
         s->nfolders++;
     }
     snprintf(s->models_arg, sizeof s->models_arg, "%s", o->models ? o->models : "");
@@ -399,7 +399,8 @@ int srv_start(const srv_opts *o, srv **out)
     int rc = copy_opts(s, o);
     if (rc == 0) rc = set_dirs(s, o->data_dir);
     if (rc == 0) rc = load_model(s, o);
-    if (rc == 0 && !(s->slots = calloc((size_t)s->threads, sizeof *s->slots))) rc = LISA_ENOMEM;
+    if (rc == 0 && !(s->slots = calloc((size_t)s->threads, sizeof *s->slots)))
+        rc = lisa_seterr(LISA_ENOMEM, "out of memory");
     for (int i = 0; rc == 0 && i < s->threads; i++) srv__slot_put(s, &s->slots[i]);
     if (rc == 0) rc = srv__assets_init(s);
     if (rc == 0) rc = start_mhd(s, o);

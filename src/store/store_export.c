@@ -71,7 +71,8 @@ static int add_embeddings(store *s, cJSON *o, int64_t id)
                                 "SELECT model, dim, vec FROM embeddings WHERE image_id = ?1"
                                 " ORDER BY model",
                                 -1, &st, NULL);
-    if (!arr || rc != SQLITE_OK) return rc != SQLITE_OK ? store__err(s, rc, "export") : LISA_ENOMEM;
+    if (!arr || rc != SQLITE_OK)
+        return rc != SQLITE_OK ? store__err(s, rc, "export") : lisa_seterr(LISA_ENOMEM, "export: out of memory");
     sqlite3_bind_int64(st, 1, id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *e = cJSON_CreateObject();
