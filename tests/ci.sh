@@ -6,9 +6,10 @@
 #   3. a fuzz smoke run of every fuzz/fuzz_*.c (found by wildcard) for
 #      FUZZ_RUNS (20000) executions from its seeds fuzz/seeds/<target>/;
 #   4. clang-format --dry-run -Werror on every tracked .c and .h;
-#   5. tools/check_layers.sh (no include from a lower layer to a higher one).
-# Each suite's tests count one by one; each fuzz target, the format check and
-# the layering check count as one test each. Exits non-zero if any failed.
+#   5. tools/check_layers.sh (no include from a lower layer to a higher one);
+#   6. tools/check_errors.sh (no bare `return LISA_E...;` without a message).
+# Each suite's tests count one by one; each fuzz target and each check counts
+# as one test. Exits non-zero if any failed.
 build=${1:-build}
 runs=${FUZZ_RUNS:-20000}
 tmp=$(mktemp -d) || exit 1
@@ -75,6 +76,9 @@ tally_one clang-format
 
 run_step layers sh tools/check_layers.sh src
 tally_one layers
+
+run_step errors sh tools/check_errors.sh src
+tally_one errors
 
 echo "ci: $(($(date +%s) - t0)) s; failed:${bad:- none}"
 echo "$passed passed, $failed failed"
