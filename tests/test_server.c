@@ -102,6 +102,32 @@ static resp request(int port, const char *method, const char *path, const char *
     return r;
 }
 
+// A request with up to 4 headers (NULL-terminated list) and a raw body (NULL: none).
+static resp request_h(int port, const char *method, const char *path, const char *const *hdrs, const char *body)
+{
+    resp r = {0};
+    char url[8192];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    struct curl_slist *h = NULL;
+    for (int i = 0; hdrs && hdrs[i]; i++) h = curl_slist_append(h, hdrs[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (!r.body) r.body = calloc(1, 1);
+    return r;
+}
+
 static cJSON *get_json(int port, const char *path, long want)
 {
     resp r = request(port, "GET", path, NULL, NULL);
@@ -679,6 +705,105 @@ static void test_token(void **state)
     srv_stop(s);
 }
 
+// DNS rebinding (a foreign Host) gets 421; a cross-site page's POST/DELETE,
+// the "simple" text/plain form included, gets 403 and changes nothing.
+static void test_guard(void **state)
+{
+    (void)state;
+    srv *s = start(g_data, NULL, 0, 0);
+    int port = srv_port(s);
+    char evil[128], local[128], v6[128], self[128], other[128];
+    snprintf(evil, sizeof evil, "Host: evil.example:%d", port);
+    snprintf(local, sizeof local, "Host: LocalHost:%d", port);
+    snprintf(v6, sizeof v6, "Host: [::1]:%d", port);
+    snprintf(self, sizeof self, "Origin: http://127.0.0.1:%d", port);
+    snprintf(other, sizeof other, "Origin: http://127.0.0.1:%d", port == 65535 ? 1 : port + 1);
+    const char *bad_hosts[] = {
+        evil,        "Host: evil.example", "Host: 10.0.0.1", "Host: 127.0.0.1.evil.example", "Host: 127.0.0.1:x",
+        "Host: a b", "Host: [::1"};
+    const char *paths[] = {"/api/search?query=land", "/", "/api/image/land.jpg", "/api/health"};
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof *bad_hosts; i++)
+        for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) {
+            const char *h[] = {bad_hosts[i], NULL};
+            resp r = request_h(port, "GET", paths[k], h, NULL);
+            if (r.status != 421) fail_msg("%s %s: %ld", bad_hosts[i], paths[k], r.status);
+            expect_error(&r, 421, "misdirected");
+            resp_free(&r);
+        }
+    const char *good_hosts[] = {local, v6, "Host: 127.0.0.1", "Host: localhost.", "Host: 127.0.0.9:1"};
+    for (size_t i = 0; i < sizeof good_hosts / sizeof *good_hosts; i++) {
+        const char *h[] = {good_hosts[i], NULL};
+        resp r = request_h(port, "GET", "/api/search?query=land", h, NULL);
+        if (r.status != 200) fail_msg("%s: %ld", good_hosts[i], r.status);
+        resp_free(&r);
+    }
+    // cross-site state changes: the text/plain simple POST, a same-site page on another port, Origin null,
+    // Sec-Fetch-Site alone, an upload and a DELETE
+    const char *xs[][3] = {{"Origin: http://evil.example", "Content-Type: text/plain", NULL},
+                           {other, "Content-Type: text/plain", NULL},
+                           {"Origin: null", "Content-Type: text/plain", NULL},
+                           {"Origin: file://", NULL, NULL},
+                           {"Sec-Fetch-Site: cross-site", "Content-Type: text/plain", NULL},
+                           {"Sec-Fetch-Site: same-site", self, NULL},
+                           {"Origin: http://evil.example", "Content-Type: multipart/form-data; boundary=b", NULL}};
+    for (size_t i = 0; i < sizeof xs / sizeof *xs; i++) {
+        resp r = request_h(port, "POST", i == 6 ? "/api/upload" : "/api/build", xs[i],
+                           i == 6 ? "--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.png\"\r\n\r\n"
+                                    "\x89PNG\r\n\x1a\n\r\n--b--\r\n"
+                                  : "{}");
+        if (r.status != 403) fail_msg("cross-site POST %zu: %ld %s", i, r.status, r.body);
+        expect_error(&r, 403, "forbidden");
+        resp_free(&r);
+        const char *h[] = {xs[i][0], NULL};
+        r = request_h(port, "DELETE", "/api/image/land.jpg", h, NULL);
+        expect_error(&r, 403, "forbidden");
+        resp_free(&r);
+    }
+    cJSON *b = get_json(port, "/api/build", 200); // nothing started, nothing saved or deleted
+    assert_string_equal(str(b, "state"), "idle");
+    cJSON_Delete(b);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/images/x.png", g_data);
+    assert_int_not_equal(access(p, F_OK), 0);
+    resp r = request(port, "GET", "/api/image/land.jpg", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    // the UI's own page: same origin (and curl without Origin) may act
+    const char *same[] = {self, "Sec-Fetch-Site: same-origin", "Content-Type: text/plain", NULL};
+    r = request_h(port, "POST", "/api/build", same, "");
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    assert_int_equal(wait_build(port, 60), 0);
+    srv_stop(s);
+    // a configured name is accepted; beyond loopback without a token the server does not start
+    srv_opts o;
+    srv_opts_init(&o);
+    const char *names[] = {"Photos.LAN"};
+    o.data_dir = g_data, o.quiet = 1, o.no_model = 1, o.allow_hosts = names, o.nallow_hosts = 1;
+    assert_int_equal(srv_start(&o, &s), 0);
+    port = srv_port(s);
+    const char *h[] = {"Host: photos.lan:8000", NULL};
+    r = request_h(port, "GET", "/api/health", h, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    srv_stop(s);
+    const char *beyond[] = {"0.0.0.0", "::", "192.0.2.1"}; // refused before any bind
+    for (int i = 0; i < 3; i++) {
+        srv_opts_init(&o);
+        o.data_dir = g_data, o.quiet = 1, o.no_model = 1, o.host = beyond[i];
+        s = NULL;
+        assert_int_equal(srv_start(&o, &s), LISA_EINVAL);
+        assert_null(s);
+        assert_non_null(strstr(lisa_errmsg(), "--insecure-no-token"));
+    }
+    o.host = "192.0.2.1", o.token = "t0ken"; // a token passes the check (the bind then fails: not our address)
+    assert_true(srv_start(&o, &s) < 0);
+    assert_null(strstr(lisa_errmsg(), "--insecure-no-token"));
+    o.token = NULL, o.insecure_no_token = 1;
+    assert_true(srv_start(&o, &s) < 0);
+    assert_non_null(strstr(lisa_errmsg(), "cannot listen"));
+}
+
 static void test_keyword_only(void **state)
 {
     (void)state;
@@ -792,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_static),
         cmocka_unit_test(test_similar_delete),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_guard),
         cmocka_unit_test(test_keyword_only),
         cmocka_unit_test(test_graceful_shutdown),
     };

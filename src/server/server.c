@@ -221,6 +221,15 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
     *con_cls = q;
     if (atomic_load(&s->stopping)) return http_error(c, 503, "shutting_down", "the server is stopping");
     if (strlen(path) > SRV_URI_MAX) return http_error(c, 400, "bad_request", "request target too long");
+    const char *host = http_header(c, MHD_HTTP_HEADER_HOST);
+    if (!srv__host_ok(s, host))
+        return http_error(c, 421, "misdirected",
+                          "Host '%.200s' is not this server (127.0.0.1, localhost, the bound "
+                          "address or a name given with --allow-host)",
+                          host);
+    if (!is(method, "GET") && !is(method, "HEAD") &&
+        !srv__same_origin(s, http_header(c, MHD_HTTP_HEADER_ORIGIN), http_header(c, "Sec-Fetch-Site"), host))
+        return http_error(c, 403, "forbidden", "cross-site request refused: only pages served by lisa may change it");
     if (!authorized(s, c, path)) return unauthorized(c);
     if (!strcmp(method, "POST") && !strcmp(path, "/api/upload")) {
         q->route = R_UPLOAD;
@@ -304,6 +313,20 @@ static int copy_opts(srv *s, const srv_opts *o)
     s->quiet = o->quiet;
     snprintf(s->version, sizeof s->version, "%s", o->version ? o->version : "unknown");
     if (o->token && o->token[0] && !(s->token = strdup(o->token))) return LISA_ENOMEM;
+    if (o->host && strlen(o->host) >= sizeof s->bind) return lisa_seterr(LISA_EINVAL, "--host %s: too long", o->host);
+    snprintf(s->bind, sizeof s->bind, "%s", o->host && o->host[0] ? o->host : "127.0.0.1");
+    if (!s->token && !o->insecure_no_token && !srv__is_loopback(s->bind))
+        return lisa_seterr(LISA_EINVAL,
+                           "serving on %s reaches beyond this machine: set a token (LISA_TOKEN or --token T) "
+                           "or pass --insecure-no-token",
+                           s->bind);
+    if (o->nallow_hosts < 0 || o->nallow_hosts > SRV_FOLDERS_MAX)
+        return lisa_seterr(LISA_EINVAL, "at most %d --allow-host names", SRV_FOLDERS_MAX);
+    if (o->nallow_hosts && !(s->hosts = calloc((size_t)o->nallow_hosts, sizeof *s->hosts))) return LISA_ENOMEM;
+    for (int i = 0; i < o->nallow_hosts; i++, s->nhosts++) {
+        if (!(s->hosts[i] = strdup(o->allow_hosts[i]))) return LISA_ENOMEM;
+        for (char *p = s->hosts[i]; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
     if (o->nfolders < 0 || o->nfolders > SRV_FOLDERS_MAX)
         return lisa_seterr(LISA_EINVAL, "at most %d folders", SRV_FOLDERS_MAX);
     s->folders = calloc((size_t)o->nfolders + 1, sizeof *s->folders);
@@ -376,6 +399,8 @@ static void srv_free(srv *s)
     for (int i = 0; s->folders && i < s->nfolders; i++) free(s->folders[i]);
     free(s->folders);
     free(s->token);
+    for (int i = 0; i < s->nhosts; i++) free(s->hosts[i]);
+    free(s->hosts);
     free(s->asset_etag);
     pthread_mutex_destroy(&s->slot_mu);
     pthread_cond_destroy(&s->slot_cv);

@@ -35,18 +35,26 @@ typedef struct {
     const char *const *folders; // extra folders a build indexes in place (borrowed)
     int nfolders;
     long long max_upload; // bytes per uploaded file; <= 0: SRV_UPLOAD_DEFAULT
-    const char *token;    // bearer token for /api/*; NULL/"": none
+    const char *token;    // bearer token for /api/*; NULL/"": none (refused beyond loopback, see below)
     int threads;          // MHD pool size; <= 0: max(4, CPUs)
     int top_k;            // default top_k; <= 0: 20
     double clip_weight;   // default weight; < 0: 0.7
     int thumb_size;       // <= 0: 320
     int quiet;            // 1: no log lines on stderr
     const char *version;  // shown by /api/stats and /api/health; NULL: "unknown"
+
+    int insecure_no_token;          // 1: serve beyond loopback without a token anyway
+    const char *const *allow_hosts; // extra names accepted in the Host header (borrowed), e.g. a LAN name
+    int nallow_hosts;
 } srv_opts;
 
 // Sets the defaults (everything 0/NULL except clip_weight = -1).
 void srv_opts_init(srv_opts *o);
 
+// Requests are refused unless their Host header names this server (421:
+// DNS rebinding), and POST/PUT/DELETE unless same-origin (403: cross-site
+// pages). Bound beyond loopback, a token is required unless insecure_no_token.
+//
 // Loads the model, opens the data dir and starts listening. Strings in o are
 // copied. The caller owns *out: srv_stop() it. Errors (port taken, bad host,
 // model that fails to load) carry a message in lisa_errmsg().

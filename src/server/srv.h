@@ -49,7 +49,11 @@ struct srv {
     char **folders;
     int nfolders;
     char *token;
+    char bind[64]; // the --host address as given ("" = 127.0.0.1)
+    char **hosts;  // extra names accepted in Host (--allow-host), lower case
+    int nhosts;
     long long max_upload;
+    long long max_request; // bytes of one upload request body
     int top_k, thumb_size, threads, quiet;
     double clip_weight;
     double t0; // start, monotonic seconds
@@ -127,6 +131,17 @@ void srv__upload_free(srv_upload *u);
 // gets the row (caller clears it). Returns 0, LISA_ENOTFOUND, LISA_EINVAL for
 // a malformed key, or another error.
 int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out);
+
+// Request guards (guard.c). srv__host_ok: 1 when the Host header (NULL:
+// absent) names this server: localhost, a configured name, the bound address
+// or, bound to loopback, any loopback literal; any literal on a wildcard bind.
+// srv__same_origin: 1 when a state-changing request may go on: no
+// Sec-Fetch-Site or "same-origin"/"none", and no Origin or one whose host:port
+// equals the Host header. srv__is_loopback: 1 for NULL, "", localhost,
+// 127.0.0.0/8 and ::1.
+int srv__host_ok(const srv *s, const char *host);
+int srv__same_origin(const srv *s, const char *origin, const char *site, const char *host);
+int srv__is_loopback(const char *host);
 
 // 1 when path lies directly in s->images (an upload).
 int srv__is_upload(const srv *s, const char *path);
