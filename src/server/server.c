@@ -233,7 +233,9 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
     if (!authorized(s, c, path)) return unauthorized(c);
     if (!strcmp(method, "POST") && !strcmp(path, "/api/upload")) {
         q->route = R_UPLOAD;
-        if (srv__upload_begin(s, c, q) < 0) return http_error(c, 400, "bad_request", "%s", lisa_errmsg());
+        int rc = srv__upload_begin(s, c, q);
+        if (rc == LISA_ETOOBIG) return http_error(c, 413, "too_large", "%s", lisa_errmsg());
+        if (rc < 0) return http_error(c, 400, "bad_request", "%s", lisa_errmsg());
     }
     return MHD_YES;
 }
@@ -248,10 +250,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     srv_req *q = *con_cls;
     if (!q) return first_call(s, c, url, method, con_cls);
     if (*upload_data_size) {
-        if (q->route == R_UPLOAD)
-            srv__upload_feed(q, upload_data, *upload_data_size);
-        else
-            q->body += *upload_data_size; // bodies of other routes are ignored (capped below)
+        if (q->route == R_UPLOAD && srv__upload_feed(q, upload_data, *upload_data_size) < 0) {
+            srv__log(s, "upload cut off: %s", lisa_errmsg());
+            return MHD_NO; // MHD cannot answer in the middle of a body: the connection is closed
+        }
+        if (q->route != R_UPLOAD) q->body += *upload_data_size; // bodies of other routes are ignored (capped below)
         *upload_data_size = 0;
         if (q->body > SRV_BODY_MAX) return http_error(c, 413, "too_large", "request body too large for this route");
         return MHD_YES;
@@ -303,6 +306,7 @@ static int set_dirs(srv *s, const char *data)
 static int copy_opts(srv *s, const srv_opts *o)
 {
     s->max_upload = o->max_upload > 0 ? o->max_upload : SRV_UPLOAD_DEFAULT;
+    s->max_request = SRV_REQUEST_FILES * s->max_upload + SRV_REQUEST_SLACK;
     s->top_k = o->top_k > 0 ? o->top_k : 20;
     if (s->top_k > SRV_TOPK_MAX) s->top_k = SRV_TOPK_MAX;
     s->clip_weight = o->clip_weight >= 0 && o->clip_weight <= 1 ? o->clip_weight : 0.7;

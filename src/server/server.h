@@ -22,6 +22,8 @@ typedef struct srv srv;
 typedef struct clip_model clip_model;
 
 #define SRV_UPLOAD_DEFAULT (50LL * 1024 * 1024) // per-file upload cap
+#define SRV_REQUEST_FILES 4                     // an upload request body: 4 files' cap ...
+#define SRV_REQUEST_SLACK (1024 * 1024)         // ... plus 1 MiB of multipart framing; more is 413 up front
 #define SRV_FOLDERS_MAX 64                      // --folder entries
 #define SRV_THREADS_MAX 64
 #define SRV_DRAIN_MS 10000 // srv_stop() waits this long for requests in flight

@@ -122,10 +122,15 @@ int srv__assets_init(srv *s);
 void srv__lat_record(srv *s, double ms);
 
 // Uploads: the request body is fed through MHD's post processor.
+// srv__upload_begin and srv__upload_feed return LISA_ETOOBIG for a body over
+// s->max_request (413), another error for a bad request (400).
 int srv__upload_begin(srv *s, struct MHD_Connection *c, srv_req *q);
 int srv__upload_feed(srv_req *q, const char *data, size_t n);
 enum MHD_Result srv__upload_finish(srv *s, struct MHD_Connection *c, srv_req *q);
 void srv__upload_free(srv_upload *u);
+
+// strerror(e), except "the disk is full" for ENOSPC and EDQUOT.
+const char *srv__errno_text(int e);
 
 // Looks key (an id or a base name, validated) up in the store of sl: *out
 // gets the row (caller clears it). Returns 0, LISA_ENOTFOUND, LISA_EINVAL for
