@@ -981,6 +981,95 @@ static void test_guard(void **state)
     assert_non_null(strstr(lisa_errmsg(), "cannot listen"));
 }
 
+// A file swapped after indexing is never served: a symlink in its place or on
+// the way to it, a renamed directory with another file under the old name, a
+// hard link to another file; the thumbnail route too.
+static void test_swap(void **state)
+{
+    (void)state;
+    char data[600], lib[600], p[1400], q[1400];
+    snprintf(data, sizeof data, "%s", tu_tmp("data_swap"));
+    snprintf(lib, sizeof lib, "%s", tu_tmp("lib_swap"));
+    mkdir(lib, 0755);
+    snprintf(p, sizeof p, "%s/sub", lib);
+    mkdir(p, 0755);
+    const char *files[] = {"a.jpg", "sub/b.jpg", "c.jpg", "d.jpg"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", lib, files[i]);
+        tu_copy(tu_data(i % 2 ? "images/gray.jpg" : "images/land.jpg"), p);
+    }
+    snprintf(p, sizeof p, "%s/secret.txt", data); // another file on the same file system
+    mkdir(data, 0755);
+    tu_write(p, "root:x:0:0:secret\n", 18);
+    srv_opts o;
+    srv_opts_init(&o);
+    const char *folders[] = {lib};
+    o.data_dir = data, o.quiet = 1, o.no_model = 1, o.folders = folders, o.nfolders = 1;
+    srv *s = NULL;
+    assert_int_equal(srv_start(&o, &s), 0);
+    int port = srv_port(s);
+    resp r = request(port, "POST", "/api/build", NULL, NULL);
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    assert_int_equal(wait_build(port, 60), 0);
+    const char *names[] = {"a.jpg", "b.jpg", "c.jpg", "d.jpg"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(q, sizeof q, "/api/image/%s", names[i]);
+        r = request(port, "GET", q, NULL, NULL);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    r = request(port, "GET", "/api/thumb/d.jpg", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    // a.jpg -> /etc/passwd; sub -> a copy of sub; c.jpg a hard link to secret.txt
+    snprintf(p, sizeof p, "%s/a.jpg", lib);
+    unlink(p);
+    assert_int_equal(symlink("/etc/passwd", p), 0);
+    snprintf(p, sizeof p, "%s/sub", lib);
+    snprintf(q, sizeof q, "%s/sub_real", lib);
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(symlink(q, p), 0);
+    snprintf(p, sizeof p, "%s/c.jpg", lib);
+    snprintf(q, sizeof q, "%s/secret.txt", data);
+    unlink(p);
+    assert_int_equal(link(q, p), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(q, sizeof q, "/api/image/%s", names[i]);
+        r = request(port, "GET", q, NULL, NULL);
+        if (r.status != 404 || strstr(r.body, "root:")) fail_msg("%s after the swap: %ld", q, r.status);
+        resp_free(&r);
+    }
+    // the directory renamed away and another one in its place with a different b.jpg
+    snprintf(p, sizeof p, "%s/sub", lib);
+    unlink(p);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/sub/b.jpg", lib);
+    tu_copy(tu_data("images/land.jpg"), p);
+    r = request(port, "GET", "/api/image/b.jpg", NULL, NULL);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    // the thumbnail of d.jpg swapped for a symlink
+    snprintf(p, sizeof p, "ls %s/thumbnails/*.jpg", data);
+    FILE *f = popen(p, "r");
+    int swapped = 0;
+    while (fgets(q, sizeof q, f)) {
+        q[strcspn(q, "\n")] = 0;
+        unlink(q);
+        assert_int_equal(symlink("/etc/passwd", q), 0);
+        swapped++;
+    }
+    pclose(f);
+    assert_true(swapped >= 1);
+    r = request(port, "GET", "/api/thumb/d.jpg", NULL, NULL);
+    if (r.status != 404 || strstr(r.body, "root:")) fail_msg("thumb after the swap: %ld", r.status);
+    resp_free(&r);
+    r = request(port, "GET", "/api/image/d.jpg", NULL, NULL); // untouched: still served
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    srv_stop(s);
+}
+
 static void test_keyword_only(void **state)
 {
     (void)state;
@@ -1097,6 +1186,7 @@ int main(void)
         cmocka_unit_test(test_similar_delete),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_guard),
+        cmocka_unit_test(test_swap),
         cmocka_unit_test(test_keyword_only),
         cmocka_unit_test(test_graceful_shutdown),
     };

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 typedef struct search_ctx search_ctx;
 
@@ -147,6 +148,11 @@ int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out);
 int srv__host_ok(const srv *s, const char *host);
 int srv__same_origin(const srv *s, const char *origin, const char *site, const char *host);
 int srv__is_loopback(const char *host);
+
+// Opens the regular file at absolute path read-only, walking every component
+// with openat(O_NOFOLLOW): a symlink anywhere fails. The fd (caller closes;
+// *st filled), or -1.
+int srv__open_nofollow(const char *path, struct stat *st);
 
 // 1 when path lies directly in s->images (an upload).
 int srv__is_upload(const srv *s, const char *path);
