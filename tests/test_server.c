@@ -1070,6 +1070,68 @@ static void test_swap(void **state)
     srv_stop(s);
 }
 
+// A raw NUL in the request line is 400 (MHD would hand over the target cut at
+// it); a client trickling its body past the absolute deadline is cut off
+// although every byte resets the idle timer.
+static void test_nul_deadline(void **state)
+{
+    (void)state;
+    char data[600], out[8192];
+    snprintf(data, sizeof data, "%s", tu_tmp("data_dl"));
+    srv_opts o;
+    srv_opts_init(&o);
+    o.data_dir = data, o.quiet = 1, o.no_model = 1, o.deadline_s = 1.5;
+    srv *s = NULL;
+    assert_int_equal(srv_start(&o, &s), 0);
+    int port = srv_port(s);
+    static const char lines[][48] = {"GET /api/health\0 HTTP/1.1", "GET /api/image/a.jpg\0../../etc/passwd HTTP/1.1",
+                                     "GET /api/search?q=a\0b HTTP/1.1", "GET /\0x HTTP/1.1",
+                                     "GET /api/health HTTP/1.1"};
+    for (int i = 0; i < 5; i++) {
+        char req[256];
+        size_t n = strlen(lines[i]);
+        if (i < 4) n += 1 + strlen(lines[i] + n + 1); // through the NUL to the end of the line
+        memcpy(req, lines[i], n);
+        n += (size_t)snprintf(req + n, sizeof req - n, "\r\nHost: 127.0.0.1\r\n\r\n");
+        int st = raw_http(port, req, n, out, sizeof out, 0);
+        if (st != (i < 4 ? 400 : 200)) fail_msg("request line %d: %d %s", i, st, out);
+        if (i < 4) assert_non_null(strstr(out, "NUL byte"));
+    }
+    // the slow body: 50 bytes each 100 ms of a 64 KB upload (it would take 13 s)
+    size_t nfile = 64 * 1024, n, at;
+    uint8_t *f = calloc(1, nfile);
+    memcpy(f, "\x89PNG\r\n\x1a\n", 8);
+    char *req = upload_req(port, f, nfile, "slow.png", -1, NULL, &n, &at);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET, a.sin_port = htons((uint16_t)port), a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    double secs = 0;
+    struct timespec ta, tb;
+    clock_gettime(CLOCK_MONOTONIC, &ta);
+    size_t off = 0;
+    while (off < n) {
+        size_t k = off < at ? at : 50;
+        if (off + k > n) k = n - off;
+        if (send(fd, req + off, k, MSG_NOSIGNAL) <= 0) break;
+        off += k;
+        char c;
+        if (recv(fd, &c, 1, MSG_DONTWAIT) == 0) break; // closed by the server
+        usleep(100000);
+        clock_gettime(CLOCK_MONOTONIC, &tb);
+        secs = (double)(tb.tv_sec - ta.tv_sec) + (tb.tv_nsec - ta.tv_nsec) * 1e-9;
+        if (secs > 10) break;
+    }
+    close(fd);
+    free(req), free(f);
+    if (off >= n || secs > 8) fail_msg("the slow upload was not cut off (%zu of %zu bytes, %.1f s)", off, n, secs);
+    char p[700];
+    snprintf(p, sizeof p, "%s/images", data);
+    for (int i = 0; i < 20 && count_dir(p); i++) usleep(100000);
+    assert_int_equal(count_dir(p), 0);
+    srv_stop(s);
+}
+
 static void test_keyword_only(void **state)
 {
     (void)state;
@@ -1187,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_guard),
         cmocka_unit_test(test_swap),
+        cmocka_unit_test(test_nul_deadline),
         cmocka_unit_test(test_keyword_only),
         cmocka_unit_test(test_graceful_shutdown),
     };

@@ -27,6 +27,7 @@ typedef struct clip_model clip_model;
 #define SRV_FOLDERS_MAX 64                      // --folder entries
 #define SRV_THREADS_MAX 64
 #define SRV_DRAIN_MS 10000 // srv_stop() waits this long for requests in flight
+#define SRV_DEADLINE_S 600 // a request (upload body included) must be done within this; idle timeout 60 s
 
 typedef struct {
     const char *data_dir;       // required; created when missing
@@ -48,6 +49,7 @@ typedef struct {
     int insecure_no_token;          // 1: serve beyond loopback without a token anyway
     const char *const *allow_hosts; // extra names accepted in the Host header (borrowed), e.g. a LAN name
     int nallow_hosts;
+    double deadline_s; // <= 0: SRV_DEADLINE_S
 } srv_opts;
 
 // Sets the defaults (everything 0/NULL except clip_weight = -1).

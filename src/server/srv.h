@@ -55,6 +55,7 @@ struct srv {
     int nhosts;
     long long max_upload;
     long long max_request; // bytes of one upload request body
+    double deadline_ms;    // a request's whole life, from its request line
     int top_k, thumb_size, threads, quiet;
     double clip_weight;
     double t0; // start, monotonic seconds
@@ -95,7 +96,10 @@ typedef struct {
     int counted;    // inflight was incremented
     size_t body;    // bytes of body seen (non-upload routes)
     srv_upload *up; // POST /api/upload only
-    double t0;      // ms, monotonic, first call
+    double t0;      // ms, monotonic, when the request line arrived
+    const char *raw_uri; // the request target as MHD logged it (NUL-check), and its length
+    size_t raw_len;
+    int started; // the handler saw the request
 } srv_req;
 
 double srv__now_ms(void);
