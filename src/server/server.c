@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "clip/clip.h"
 #include "search/search.h"
+#include "search/thumbs.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -323,6 +324,7 @@ static int set_dirs(srv *s, const char *data)
         unlink(p);
     }
     if (d) closedir(d);
+    thumbs_sweep_tmp(s->thumbs, THUMBS_TMP_AGE_S); // thumbnail writes cut off by a kill
     return 0;
 }
 
