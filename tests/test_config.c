@@ -22,7 +22,7 @@ static void test_defaults_when_missing(void **state)
 {
     (void)state;
     clip_config c;
-    assert_int_equal(parse("{}", &c), 0);
+    assert_int_equal(parse("{\"text_config\":{},\"vision_config\":{}}", &c), 0);
     assert_int_equal(c.text.hidden, 512);
     assert_int_equal(c.text.heads, 8);
     assert_int_equal(c.text.intermediate, 2048);
@@ -80,6 +80,10 @@ static void test_errors_name_key(void **state)
                 "config.json: vision_config.patch_size: 17 does not divide image_size 224");
     expect_fail("{\"vision_config\":{\"layer_norm_eps\":-1}}", LISA_EFORMAT,
                 "config.json: vision_config.layer_norm_eps: expected a number in (0, 1)");
+    expect_fail("{\"text_config\":{\"vocab_size\":1000,\"eos_token_id\":49407},\"vision_config\":{}}", LISA_EFORMAT,
+                "config.json: text_config.eos_token_id: 49407 is outside the vocabulary (vocab_size 1000)");
+    expect_fail("{\"text_config\":{}}", LISA_EFORMAT,
+                "config.json: vision_config: missing (a CLIPModel config has text_config and vision_config)");
 }
 
 static void test_load_file(void **state)
@@ -87,10 +91,20 @@ static void test_load_file(void **state)
     (void)state;
     clip_config c;
     const char *p = tu_tmp("config.json");
-    tu_write(p, "{\"vision_config\":{\"patch_size\":16}}", 35);
+    const char *j = "{\"text_config\":null,\"vision_config\":{\"patch_size\":16}}";
+    tu_write(p, j, strlen(j));
+    assert_int_equal(cfg_load(p, &c), LISA_EFORMAT);
+    assert_non_null(strstr(lisa_errmsg(), "config.json: text_config: missing"));
+    j = "{\"text_config\":{},\"vision_config\":{\"patch_size\":16}}";
+    tu_write(p, j, strlen(j));
     assert_int_equal(cfg_load(p, &c), 0);
     assert_int_equal(c.patch_size, 16);
     assert_int_equal(cfg_load(tu_tmp("missing.json"), &c), LISA_ENOTFOUND);
+    // a directory or a device in place of the file
+    assert_int_equal(cfg_load(tu_tmpdir(), &c), LISA_EIO);
+    assert_non_null(strstr(lisa_errmsg(), "a directory, not a regular file"));
+    assert_int_equal(cfg_load("/dev/zero", &c), LISA_EIO);
+    assert_string_equal(lisa_errmsg(), "/dev/zero: a device, not a regular file");
 }
 
 int main(void)

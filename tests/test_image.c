@@ -7,6 +7,7 @@
 
 #include <cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <zlib.h>
 
@@ -518,12 +519,123 @@ static void test_thumbnail(void **state)
     img_release(&im), img_release(&th), img_release(&back);
 }
 
+// ---------------------------------------------------------------- memory bombs
+
+static size_t put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    return 4;
+}
+
+static size_t png_chunk(uint8_t *out, const char *type, const uint8_t *data, uint32_t n)
+{
+    size_t o = put32(out, n);
+    memcpy(out + o, type, 4), memcpy(out + o + 4, data, n);
+    return o + 4 + n + put32(out + o + 4 + n, (uint32_t)crc32(crc32(0, (const uint8_t *)type, 4), data, n));
+}
+
+// An RGB PNG of w x h black pixels whose IDAT holds only the first rows
+// (rows < h) or all of them: the data a bomb or a real image would carry.
+static uint8_t *png_black(int w, int h, int rows, size_t *n)
+{
+    size_t raw = (size_t)rows * (1 + 3 * (size_t)w);
+    uint8_t *px = calloc(raw, 1), ihdr[13];
+    uLongf zn = compressBound(raw);
+    uint8_t *z = malloc(zn), *out = malloc(zn + 100);
+    assert_int_equal(compress2(z, &zn, px, raw, 9), Z_OK);
+    put32(ihdr, (uint32_t)w), put32(ihdr + 4, (uint32_t)h);
+    ihdr[8] = 8, ihdr[9] = 2, ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    size_t o = 8 + png_chunk(out + 8, "IHDR", ihdr, 13);
+    o += png_chunk(out + o, "IDAT", z, (uint32_t)zn);
+    o += png_chunk(out + o, "IEND", NULL, 0);
+    free(px), free(z);
+    *n = o;
+    return out;
+}
+
+// Data too small for the stated size is refused before the pixels are
+// allocated (PNG: deflate's 1032:1, GIF: LZW's 2731:1); what can hold it decodes.
+static void test_implausible_data(void **state)
+{
+    (void)state;
+    img_t im;
+    size_t n;
+    uint8_t *p = png_black(9000, 9000, 40, &n); // 81 MP stated, 40 rows of data
+    assert_int_equal(img_decode(p, n, NULL, &im), LISA_EFORMAT);
+    assert_non_null(strstr(lisa_errmsg(), "PNG: "));
+    assert_non_null(strstr(lisa_errmsg(), "bytes of image data cannot hold the stated size"));
+    assert_null(im.px);
+    free(p);
+    p = png_black(1500, 1000, 1000, &n); // all rows: fine, though small (deflate of zeros)
+    assert_int_equal(img_decode(p, n, NULL, &im), 0);
+    assert_int_equal(im.w, 1500);
+    img_release(&im);
+    free(p);
+    // a 35-byte GIF that claims a 10000 x 10000 screen and frame, then a 4000 x 4000 one
+    uint8_t g[1200] = "GIF89a";
+    g[6] = 0x10, g[7] = 0x27, g[8] = 0x10, g[9] = 0x27, g[10] = 0x80; // 10000 x 10000, 2-color table
+    size_t o = 13 + 6;
+    g[o++] = 0x2c;
+    memset(g + o, 0, 4), o += 4;
+    g[o++] = 0x10, g[o++] = 0x27, g[o++] = 0x10, g[o++] = 0x27, g[o++] = 0; // frame 10000 x 10000
+    g[o++] = 2, g[o++] = 3, g[o++] = 0x44, g[o++] = 0x01, g[o++] = 0, g[o++] = 0x3b;
+    assert_int_equal(img_decode(g, o, NULL, &im), LISA_EFORMAT);
+    assert_non_null(strstr(lisa_errmsg(), "GIF: "));
+    assert_non_null(strstr(lisa_errmsg(), "cannot hold the stated size"));
+    g[6] = g[24] = 0xa0, g[7] = g[25] = 0x0f, g[8] = g[26] = 0xa0, g[9] = g[27] = 0x0f; // 4000 x 4000: frame check
+    assert_int_equal(img_decode(g, o, NULL, &im), LISA_EFORMAT);
+    assert_non_null(strstr(lisa_errmsg(), "GIF frame: "));
+}
+
+typedef struct {
+    const uint8_t *d;
+    size_t n;
+    int rc;
+} bomb_job;
+
+static void *decode_job(void *arg)
+{
+    bomb_job *j = arg;
+    img_t im;
+    j->rc = img_decode(j->d, j->n, NULL, &im);
+    img_release(&im);
+    return NULL;
+}
+
+// Decodes in 6 threads share the budget: the charge never passes it, and an
+// image over the whole budget still decodes (alone).
+static void test_decode_budget(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *p = png_black(1000, 1000, 1000, &n); // charged 8 MB
+    const long long cap = 20LL * 1000 * 1000;
+    img_budget_set(cap);
+    pthread_t t[6];
+    bomb_job j[6];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 6; i++) j[i] = (bomb_job){p, n, -99}, pthread_create(&t[i], NULL, decode_job, &j[i]);
+        for (int i = 0; i < 6; i++) pthread_join(t[i], NULL), assert_int_equal(j[i].rc, 0);
+    }
+    long long peak = img_budget_peak();
+    if (peak > cap || peak < 8000000) fail_msg("peak charge %lld, budget %lld", peak, cap);
+    img_budget_set(4000000); // smaller than one image
+    for (int i = 0; i < 3; i++) j[i] = (bomb_job){p, n, -99}, pthread_create(&t[i], NULL, decode_job, &j[i]);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL), assert_int_equal(j[i].rc, 0);
+    assert_int_equal(img_budget_peak(), 8000000); // one at a time
+    img_budget_set(0);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_matches_pil),
         cmocka_unit_test(test_heif_close_to_source),
         cmocka_unit_test(test_hostile_inputs_fail_cleanly),
+        cmocka_unit_test(test_implausible_data),
+        cmocka_unit_test(test_decode_budget),
         cmocka_unit_test(test_pixel_cap_is_configurable),
         cmocka_unit_test(test_bmp_matches_pil),
         cmocka_unit_test(test_bmp_errors),

@@ -10,12 +10,14 @@
 #include "search/search.h"
 #include "store/store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TINY tu_build("models/tiny-a")
@@ -468,12 +470,79 @@ static void test_ranking_tiny(void **state)
     clip_free(m);
 }
 
+static int count_thumbs(const char *data, const char *suffix)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/thumbnails", data);
+    DIR *d = opendir(p);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        n += len > strlen(suffix) && !strcmp(e->d_name + len - strlen(suffix), suffix);
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+// A thumbnail goes with the last image of its hash (a deleted file, a changed
+// file; a copy keeps it alive), and *.tmp leftovers of a kill are swept.
+static void test_thumbs_follow_images(void **state)
+{
+    (void)state;
+    char lib[600], data[600], p[900], q[900];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("lib_thumbs"));
+    snprintf(data, sizeof data, "%s", tu_tmp("data_thumbs"));
+    make_images(lib, 4);
+    snprintf(p, sizeof p, "%s/gen000.jpg", lib);
+    snprintf(q, sizeof q, "%s/copy.jpg", lib);
+    cp(p, q);
+    run_index(lib, data, NULL);
+    assert_int_equal(count_thumbs(data, ".jpg"), 4);
+    // a stale tmp (a kill -9 mid-write, 2 minutes ago) and a fresh one (a write in flight)
+    snprintf(p, sizeof p, "%s/thumbnails/%064d.jpg.77.tmp", data, 0);
+    tu_write(p, "", 0);
+    struct timespec old[2] = {{time(NULL) - 120, 0}, {time(NULL) - 120, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
+    snprintf(p, sizeof p, "%s/thumbnails/%064d.jpg.78.tmp", data, 1);
+    tu_write(p, "", 0);
+    // gen001 deleted, gen002 changed, gen000 deleted but its copy stays
+    snprintf(p, sizeof p, "%s/gen001.jpg", lib);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/gen000.jpg", lib);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/gen002.jpg", lib);
+    img_t im;
+    assert_int_equal(img_alloc(&im, 30, 20), 0);
+    memset(im.px, 200, 30 * 20 * 3);
+    assert_int_equal(img_write_jpeg(&im, 90, p), 0);
+    img_release(&im);
+    run_index(lib, data, NULL);
+    assert_int_equal(count(data), 3);                // copy, gen002 (new content), gen003
+    assert_int_equal(count_thumbs(data, ".jpg"), 3); // the old gen002 and gen001 thumbnails went
+    assert_int_equal(count_thumbs(data, ".tmp"), 1); // only the fresh tmp stays
+    store *s = open_store(data);
+    char hash[1100];
+    snprintf(hash, sizeof hash, "%s/thumbnails", data);
+    DIR *d = opendir(hash);
+    for (struct dirent *e; (e = readdir(d));) { // every thumbnail left belongs to an indexed image
+        if (strlen(e->d_name) != 68) continue;
+        char h[65];
+        memcpy(h, e->d_name, 64), h[64] = 0;
+        int64_t id;
+        int n = 0;
+        assert_int_equal(store_image_find_by_hash(s, h, &id, 1, &n), 0);
+        assert_int_equal(n, 1);
+    }
+    closedir(d);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incremental),  cmocka_unit_test(test_failures),
         cmocka_unit_test(test_kill_resume),  cmocka_unit_test(test_search_while_indexing),
-        cmocka_unit_test(test_ranking_tiny),
+        cmocka_unit_test(test_ranking_tiny), cmocka_unit_test(test_thumbs_follow_images),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,6 +231,53 @@ static void test_open_file(void **state)
     if (!strstr(lisa_errmsg(), "t.safetensors")) fail_msg("%s", lisa_errmsg());
 }
 
+// NaN or Inf weights are refused on first use, in every dtype, naming the
+// tensor and element; the fast exponent test agrees with isfinite().
+static void test_nonfinite(void **state)
+{
+    (void)state;
+    static const char *const dt[] = {"F32", "F16", "BF16"};
+    const uint32_t f32_bad[] = {0x7fc00000u, 0x7f800000u, 0xff800000u, 0x7f800001u};
+    const uint16_t f16_bad[] = {0x7e00, 0x7c00, 0xfc00}, bf16_bad[] = {0x7fc0, 0x7f80, 0xff80};
+    for (int d = 0; d < 3; d++)
+        for (int b = 0; b < 3; b++)
+            for (int at = 0; at < 5000; at += 4999) { // in the first and in a later 4096-element block
+                size_t es = d == 0 ? 4 : 2, n = 5000;
+                uint8_t *data = calloc(n, es);
+                for (size_t i = 0; i < n; i++) { // finite values, the largest and smallest too
+                    float v = i % 3 ? 65504.0f : -1.0f / (float)(i + 1);
+                    if (d == 0) memcpy(data + 4 * i, &v, 4);
+                    if (d == 1) data[2 * i + 1] = i % 3 ? 0x7b : 0x3c;
+                    if (d == 2) data[2 * i + 1] = i % 3 ? 0x7f : 0x3f, data[2 * i] = i % 3 ? 0x7f : 0;
+                }
+                if (d == 0) memcpy(data + 4 * at, &f32_bad[b], 4);
+                if (d == 1) memcpy(data + 2 * at, &f16_bad[b], 2);
+                if (d == 2) memcpy(data + 2 * at, &bf16_bad[b], 2);
+                char json[200];
+                snprintf(json, sizeof json, "{\"w\":{\"dtype\":\"%s\",\"shape\":[5000],\"data_offsets\":[0,%zu]}}",
+                         dt[d], n * es);
+                while (strlen(json) % 8) strcat(json, " ");
+                st_file *f;
+                assert_int_equal(st_parse(buf, make(json, n * es, data), "m.safetensors", &f), 0);
+                const float *p = (const float *)1;
+                int64_t shape[1] = {5000};
+                assert_int_equal(st_get_f32(f, "w", 1, shape, &p), LISA_EFORMAT);
+                assert_null(p);
+                char want[120];
+                snprintf(want, sizeof want, "m.safetensors: w: element %d is %s", at, b == 0 ? "NaN" : "Inf");
+                if (!strstr(lisa_errmsg(), want)) fail_msg("%s %d: %s", dt[d], b, lisa_errmsg());
+                st_close(f);
+                // the same data made finite passes, and the reference agrees
+                if (d == 0) memcpy(data + 4 * at, &(float){0.5f}, 4);
+                if (d > 0) data[2 * at + 1] = 0x3c, data[2 * at] = 0;
+                assert_int_equal(st_parse(buf, make(json, n * es, data), "m.safetensors", &f), 0);
+                assert_int_equal(st_get_f32(f, "w", 1, shape, &p), 0);
+                for (size_t i = 0; i < n; i++) assert_true(isfinite(p[i]));
+                st_close(f);
+                free(data);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,7 +285,7 @@ int main(void)
         cmocka_unit_test(test_f16_bf16_conversion), cmocka_unit_test(test_misaligned_f32_is_copied),
         cmocka_unit_test(test_bad_lengths),         cmocka_unit_test(test_bad_json),
         cmocka_unit_test(test_bad_entries),         cmocka_unit_test(test_overlap_and_duplicates),
-        cmocka_unit_test(test_open_file),
+        cmocka_unit_test(test_open_file),           cmocka_unit_test(test_nonfinite),
     };
     return cmocka_run_group_tests_name("safetensors", tests, NULL, NULL);
 }

@@ -13,12 +13,19 @@
 static int open_sized(const char *path, size_t max_bytes, int *fd, size_t *size)
 {
     struct stat st;
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); // NONBLOCK: a FIFO does not hang the open
     if (*fd < 0) return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
-    if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(*fd, &st) < 0) {
         int e = errno;
         close(*fd);
-        return lisa_seterr(LISA_EIO, "%s: %s", path, e ? strerror(e) : "not a regular file");
+        return lisa_seterr(LISA_EIO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(*fd);
+        return lisa_seterr(LISA_EIO, "%s: %s, not a regular file", path,
+                           S_ISDIR(st.st_mode)                          ? "a directory"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                        : "a pipe or socket");
     }
     if ((uint64_t)st.st_size > max_bytes) {
         close(*fd);

@@ -15,8 +15,10 @@ static int usage(void)
     fprintf(stderr,
             "usage: lisa serve [--data DIR] [--host H] [--port N] [--model DIR] [--folder DIR]...\n"
             "                  [--max-upload MB] [--threads N] [--token T] [--no-model] [--quiet]\n"
+            "                  [--allow-host NAME]... [--insecure-no-token]\n"
             "  serves the web UI and the JSON API (docs/api.md); binds 127.0.0.1 unless --host says otherwise.\n"
-            "  LISA_TOKEN (or --token) requires 'Authorization: Bearer T' on /api/*.\n");
+            "  LISA_TOKEN (or --token) requires 'Authorization: Bearer T' on /api/*; required beyond loopback\n"
+            "  unless --insecure-no-token. --allow-host adds a name the Host header may carry.\n");
     return 2;
 }
 
@@ -35,7 +37,7 @@ static int parse_mb(const char *v, long long *bytes)
 }
 
 // Flags of serve itself; returns -1 on a bad or unknown one.
-static int parse(int argc, char **argv, srv_opts *o, const char **folders)
+static int parse(int argc, char **argv, srv_opts *o, const char **folders, const char **hosts)
 {
     const char *env = getenv("LISA_MAX_UPLOAD_MB");
     if (env && parse_mb(env, &o->max_upload) < 0) return fprintf(stderr, "lisa: LISA_MAX_UPLOAD_MB: bad value\n"), -1;
@@ -54,6 +56,10 @@ static int parse(int argc, char **argv, srv_opts *o, const char **folders)
             o->threads = atoi(v), i++;
         else if (!strcmp(a, "--token") && v)
             o->token = v, i++;
+        else if (!strcmp(a, "--allow-host") && v && o->nallow_hosts < SRV_FOLDERS_MAX)
+            hosts[o->nallow_hosts++] = v, i++;
+        else if (!strcmp(a, "--insecure-no-token"))
+            o->insecure_no_token = 1;
         else if (!strcmp(a, "--no-model"))
             o->no_model = 1;
         else if (!strcmp(a, "--quiet"))
@@ -70,15 +76,16 @@ int cmd_serve(int argc, char **argv)
     if (settings_resolve(&cfg, argc, argv) < 0) return cli_fail("serve");
     srv_opts o;
     srv_opts_init(&o);
-    const char *folders[SRV_FOLDERS_MAX];
-    if (parse(argc, argv, &o, folders) < 0) return usage();
+    const char *folders[SRV_FOLDERS_MAX], *hosts[SRV_FOLDERS_MAX];
+    if (parse(argc, argv, &o, folders, hosts) < 0) return usage();
+    o.allow_hosts = hosts;
     o.data_dir = cfg.data_dir, o.port = cfg.port, o.models = cfg.models, o.folders = folders;
     o.top_k = cfg.top_k, o.clip_weight = cfg.clip_weight, o.thumb_size = cfg.thumbnail_size;
     o.version = LISA_VERSION;
-    if (!loopback(o.host))
+    if (!loopback(o.host) && ((o.token && o.token[0]) || o.insecure_no_token))
         fprintf(stderr, "lisa: WARNING: serving on %s, reachable from other machines; %s\n", o.host,
                 o.token && o.token[0] ? "a bearer token is required for /api/*"
-                                      : "set LISA_TOKEN to require a bearer token");
+                                      : "no token (--insecure-no-token): anyone on the network may use it");
     sigset_t set; // blocked before any thread starts, so only sigwait() sees them
     sigemptyset(&set);
     sigaddset(&set, SIGINT), sigaddset(&set, SIGTERM);

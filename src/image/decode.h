@@ -29,6 +29,15 @@ size_t img__read(img__reader *r, void *out, size_t len);
 
 // 0 if a w x h image is allowed; LISA_EFORMAT for zero sizes, LISA_ETOOBIG
 // over max_pixels (<= 0 means the default cap). fmt names the format.
+// The first call of a decode also charges the decode budget (image.h).
 int img__check_dims(const char *fmt, long long w, long long h, long long max_pixels);
+
+// 0 when have bytes of compressed data can hold the image (need_min: the
+// fewest bytes its format's best compression needs), else LISA_EFORMAT:
+// refused before the pixels are allocated.
+int img__check_data(const char *fmt, long long have, long long need_min);
+
+#define IMG_DEFLATE_MAX_RATIO 1032 // deflate: a 258-byte match in 2 bits at best
+#define IMG_LZW_MAX_RATIO 2731     // GIF LZW: at most 4096 pixels per 12-bit code
 
 #endif

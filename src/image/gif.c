@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define GIF_FREE_SCREEN (16LL * 1000 * 1000) // larger screens must be backed by data (a frame that fills them)
+
 static int on_read(GifFileType *g, GifByteType *buf, int len)
 {
     return len < 0 ? 0 : (int)img__read(g->UserData, buf, (size_t)len);
@@ -76,6 +78,10 @@ static int first_frame(GifFileType *g, img_t *im)
         return lisa_seterr(LISA_EFORMAT, "GIF: bad frame geometry");
     // The frame is decoded whole even where it overhangs the screen: cap it too.
     int rc = img__check_dims("GIF frame", g->Image.Width, g->Image.Height, (long long)im->w * im->h * 4);
+    const img__reader *r = g->UserData;
+    if (rc == 0)
+        rc = img__check_data("GIF frame", (long long)(r->n - r->off),
+                             (long long)g->Image.Width * g->Image.Height / IMG_LZW_MAX_RATIO);
     if (rc < 0) return rc;
     GifByteType *line = malloc((size_t)g->Image.Width);
     if (!line) return lisa_seterr(LISA_ENOMEM, "GIF: out of memory");
@@ -91,7 +97,10 @@ int img__decode_gif(const uint8_t *d, size_t n, const img_opts *o, img_t *out)
     memset(out, 0, sizeof *out);
     GifFileType *g = DGifOpen(&r, on_read, &err);
     if (!g) return lisa_seterr(LISA_EFORMAT, "GIF: %s", GifErrorString(err));
+    long long screen = (long long)g->SWidth * g->SHeight; // painted from the data, but for a background margin
     if ((rc = img__check_dims("GIF", g->SWidth, g->SHeight, o->max_pixels)) < 0 ||
+        (screen > GIF_FREE_SCREEN &&
+         (rc = img__check_data("GIF", (long long)(n - r.off), screen / IMG_LZW_MAX_RATIO)) < 0) ||
         (rc = img_alloc(out, g->SWidth, g->SHeight)) < 0)
         goto done;
     GifColorType bg = {0, 0, 0};

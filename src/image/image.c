@@ -5,6 +5,7 @@
 #include "base/file.h"
 
 #include <libexif/exif-data.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,13 +146,71 @@ size_t img__read(img__reader *r, void *out, size_t len)
     return k;
 }
 
+// ---------------------------------------------------------------- decode budget
+
+// Bytes charged by the decodes in flight, shared by every thread. A decode is
+// charged IMG_BUDGET_BPP bytes per pixel when its header has been read (the
+// first img__check_dims() of the decode) and released when img_decode()
+// returns; it waits while the charge would exceed the budget, except when
+// nothing else is charged (an image over the whole budget decodes alone).
+static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t budget_cv = PTHREAD_COND_INITIALIZER;
+static long long budget_cap = IMG_BUDGET_DEFAULT, budget_used, budget_peak;
+static __thread long long budget_held; // this thread's charge (0 outside a decode)
+
+void img_budget_set(long long bytes)
+{
+    pthread_mutex_lock(&budget_mu);
+    budget_cap = bytes > 0 ? bytes : IMG_BUDGET_DEFAULT;
+    budget_peak = budget_used;
+    pthread_cond_broadcast(&budget_cv);
+    pthread_mutex_unlock(&budget_mu);
+}
+
+long long img_budget_peak(void)
+{
+    pthread_mutex_lock(&budget_mu);
+    long long p = budget_peak;
+    pthread_mutex_unlock(&budget_mu);
+    return p;
+}
+
+static void budget_take(long long bytes)
+{
+    if (budget_held) return; // a second header in the same decode (a GIF frame): already charged
+    pthread_mutex_lock(&budget_mu);
+    while (budget_used > 0 && budget_used + bytes > budget_cap) pthread_cond_wait(&budget_cv, &budget_mu);
+    budget_used += bytes;
+    if (budget_used > budget_peak) budget_peak = budget_used;
+    pthread_mutex_unlock(&budget_mu);
+    budget_held = bytes;
+}
+
+static void budget_give(void)
+{
+    if (!budget_held) return;
+    pthread_mutex_lock(&budget_mu);
+    budget_used -= budget_held;
+    pthread_cond_broadcast(&budget_cv);
+    pthread_mutex_unlock(&budget_mu);
+    budget_held = 0;
+}
+
 int img__check_dims(const char *fmt, long long w, long long h, long long max_pixels)
 {
     if (w <= 0 || h <= 0) return lisa_seterr(LISA_EFORMAT, "%s: zero image size (%lldx%lld)", fmt, w, h);
     if (max_pixels <= 0) max_pixels = IMG_DEFAULT_MAX_PIXELS;
     if (w > INT32_MAX / 4 || h > INT32_MAX / 4 || w * h > max_pixels)
         return lisa_seterr(LISA_ETOOBIG, "%s: %lldx%lld is over the %lld-pixel limit", fmt, w, h, max_pixels);
+    budget_take(w * h * IMG_BUDGET_BPP);
     return 0;
+}
+
+int img__check_data(const char *fmt, long long have, long long need_min)
+{
+    if (have >= need_min) return 0;
+    return lisa_seterr(LISA_EFORMAT, "%s: %lld bytes of image data cannot hold the stated size (at least %lld needed)",
+                       fmt, have, need_min);
 }
 
 static int decode_any(const uint8_t *d, size_t n, const img_opts *o, img_t *out, int *orient)
@@ -177,6 +236,7 @@ static int decode_oriented(const uint8_t *d, size_t n, const img_opts *o, img_t 
     memset(out, 0, sizeof *out);
     int rc = decode_any(d, n, o, out, orient);
     if (rc == 0 && !o->no_orient) rc = img_orient(out, *orient);
+    budget_give();
     if (rc < 0) img_release(out);
     return rc;
 }

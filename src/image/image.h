@@ -38,6 +38,22 @@ typedef struct {
     int no_orient; // 1: leave the stored orientation as it is
 } img_opts;
 
+// Decode memory budget, shared by all threads: each decode is charged
+// IMG_BUDGET_BPP bytes per pixel of its header's size (output RGB plus what
+// the libraries hold: TIFF's RGBA raster, HEIF's plane, orientation's copy)
+// from the header until img_decode()/img_load() returns, and waits while the
+// total would pass the budget; one image over the whole budget decodes
+// alone. So one decode thread peaks at about IMG_BUDGET_BPP x max_pixels
+// (800 MB at the 100 MP cap) and all of them together at about the budget.
+#define IMG_BUDGET_DEFAULT (1024LL * 1024 * 1024) // 1 GiB
+#define IMG_BUDGET_BPP 8
+
+// Sets the budget in bytes (<= 0: IMG_BUDGET_DEFAULT) and restarts the peak.
+void img_budget_set(long long bytes);
+
+// The highest total charge since the last img_budget_set() (for tests).
+long long img_budget_peak(void);
+
 // Fills *o with the defaults (100 MP cap, full size, orientation applied).
 void img_opts_init(img_opts *o);
 

@@ -55,6 +55,19 @@ static int png_orientation(png_structp p, png_infop info)
     return 1;
 }
 
+// Bytes of IDAT data in the file (a walk over the chunk headers).
+static long long idat_bytes(const uint8_t *d, size_t n)
+{
+    long long sum = 0;
+    for (size_t off = 8; off + 12 <= n;) {
+        uint32_t len = (uint32_t)d[off] << 24 | (uint32_t)d[off + 1] << 16 | (uint32_t)d[off + 2] << 8 | d[off + 3];
+        if (!memcmp(d + off + 4, "IDAT", 4)) sum += len;
+        if (!memcmp(d + off + 4, "IEND", 4) || len > n - off - 12) break;
+        off += 12 + (size_t)len;
+    }
+    return sum;
+}
+
 int img__decode_png(const uint8_t *d, size_t n, const img_opts *o, img_t *out, int *orient)
 {
     struct reader r = {{d, n, 0}, ""};
@@ -77,6 +90,8 @@ int img__decode_png(const uint8_t *d, size_t n, const img_opts *o, img_t *out, i
     png_read_info(p, info);
     if ((rc = img__check_dims("PNG", png_get_image_width(p, info), png_get_image_height(p, info), o->max_pixels)) < 0)
         goto fail;
+    long long raw = (long long)png_get_image_height(p, info) * (1 + (long long)png_get_rowbytes(p, info));
+    if ((rc = img__check_data("PNG", idat_bytes(d, n), raw / IMG_DEFLATE_MAX_RATIO)) < 0) goto fail;
     *orient = png_orientation(p, info);
     set_rgb8(p, info);
     if (png_get_rowbytes(p, info) != (size_t)png_get_image_width(p, info) * 3) {

@@ -101,6 +101,9 @@ static int parse_text(const cJSON *tc, clip_config *c, const char *file)
         (rc = get_int(tc, s, "max_position_embeddings", 1, 1 << 16, &c->max_positions, file)) < 0 ||
         (rc = get_int(tc, s, "eos_token_id", 0, (1 << 24) - 1, &c->eos_token_id, file)) < 0)
         return rc;
+    if (c->eos_token_id >= c->vocab_size)
+        return lisa_seterr(LISA_EFORMAT, "%s: text_config.eos_token_id: %d is outside the vocabulary (vocab_size %d)",
+                           file, c->eos_token_id, c->vocab_size);
     return 0;
 }
 
@@ -147,8 +150,10 @@ int cfg_parse(const char *json, unsigned long len, const char *name, clip_config
         goto out;
     if ((rc = get_int(root, "", "projection_dim", 1, CFG_MAX_DIM, &c->projection_dim, name)) < 0) goto out;
     // Sub-configs may carry their own projection_dim; the top-level one is what CLIPModel uses.
-    if ((rc = parse_text(tc, c, name)) < 0) goto out;
-    rc = parse_vision(vc, c, name);
+    if ((rc = parse_text(tc, c, name)) < 0 || (rc = parse_vision(vc, c, name)) < 0) goto out;
+    if (!tc || !vc) // CLIPConfig would quietly build a default tower: say so instead
+        rc = lisa_seterr(LISA_EFORMAT, "%s: %s: missing (a CLIPModel config has text_config and vision_config)", name,
+                         tc ? "vision_config" : "text_config");
 out:
     cJSON_Delete(root);
     return rc;

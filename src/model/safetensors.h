@@ -51,6 +51,7 @@ typedef struct {
     size_t nbytes;
     const uint8_t *data; // nbytes bytes inside the map (or the parsed buffer)
     float *f32;          // converted/aligned copy made by st_get_f32, or NULL
+    int finite;          // 1 once st_get_f32 found every element finite
 } st_tensor;
 
 typedef struct {
@@ -82,6 +83,8 @@ const st_tensor *st_find(const st_file *f, const char *name);
 // are converted once; the returned pointer is owned by f and lives until
 // st_close(). Errors name the file, the tensor, the expected and found shape:
 // "model.safetensors: x.weight: expected [2048, 512], found [3072, 512]".
+// The first call per tensor checks every element is finite (one pass over
+// the data): a NaN or Inf is LISA_EFORMAT naming the tensor and element.
 int st_get_f32(st_file *f, const char *name, int ndim, const int64_t *shape, const float **out);
 
 // Formats shape as "[a, b, c]" into buf (always NUL-terminated).

@@ -11,6 +11,7 @@
 #include "image/preprocess.h"
 #include "ocr/ocr.h"
 #include "search/keywords.h"
+#include "search/thumbs.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -737,8 +738,12 @@ static int walk_all(const char *const *paths, int npaths, const char *data_abs, 
 
 static int run_phases(run_t *r, const char *const *paths, int npaths, char roots[][INDEXER_PATH_MAX], item_list *l)
 {
-    char data_abs[INDEXER_PATH_MAX];
+    char data_abs[INDEXER_PATH_MAX], thumbs[INDEXER_PATH_MAX + 16];
     if (!realpath(r->o->data_dir, data_abs)) snprintf(data_abs, sizeof data_abs, "%s", r->o->data_dir);
+    snprintf(thumbs, sizeof thumbs, "%s/thumbnails", r->o->data_dir);
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    thumbs_sweep_tmp(thumbs, THUMBS_TMP_AGE_S); // leftovers of a killed run
     int rc = walk_all(paths, npaths, data_abs, roots, l);
     r->st->files = (long long)l->n;
     if (rc == 0) rc = classify_by_path(r->db, l, r->model_id);
@@ -747,6 +752,10 @@ static int run_phases(run_t *r, const char *const *paths, int npaths, char roots
     if (rc == 0) rc = process(r, l);
     int cancelled = r->o->cancel && *r->o->cancel;
     if (rc == 0 && !cancelled) rc = remove_unseen(r, l, roots, npaths);
+    if (rc == 0 && !cancelled) { // thumbnails of images gone or changed; those made by this run stay
+        int n = thumbs_sweep_orphans(r->db->s, thumbs, (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec);
+        if (n < 0) rc = n;
+    }
     return rc;
 }
 

@@ -130,10 +130,28 @@ static enum MHD_Result send_fd(struct MHD_Connection *c, int fd, const struct st
     return rc;
 }
 
-// Opens a regular file read-only; the fd or -1.
-static int open_regular(const char *path, struct stat *st)
+// Opens the regular file at the absolute path without following any
+// symlink: every component is opened with openat(O_NOFOLLOW) from "/" (the
+// index and the data dir hold realpath()s, so a symlink anywhere on the way
+// was swapped in after indexing). The fd, or -1.
+int srv__open_nofollow(const char *path, struct stat *st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char buf[SRV_PATH_MAX + 256];
+    if (path[0] != '/' || snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char *p = buf + 1;
+    for (char *slash; dir >= 0 && (slash = strchr(p, '/'));) {
+        *slash = 0;
+        int next = *p && strcmp(p, ".") && strcmp(p, "..")
+                       ? openat(dir, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                       : -1;
+        close(dir);
+        dir = next;
+        p = slash + 1;
+    }
+    if (dir < 0 || !*p || !strcmp(p, "..")) return dir >= 0 ? close(dir), -1 : -1;
+    int fd = openat(dir, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC); // NONBLOCK: no FIFO hang
+    close(dir);
     if (fd < 0) return -1;
     if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) return close(fd), -1;
     return fd;
@@ -155,15 +173,20 @@ enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int
     else
         snprintf(path, sizeof path, "%s", im.path);
     struct stat st;
-    int fd = open_regular(path, &st);
+    int fd = srv__open_nofollow(path, &st);
     if (fd < 0) {
         store_image_clear(&im);
         return http_error(c, 404, "not_found", "the file of '%s' is gone", key);
     }
     int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (!thumb && (st.st_size != im.size || mtime_ns != im.mtime_ns)) { // replaced (a hard link?) or edited
+        close(fd);
+        store_image_clear(&im);
+        return http_error(c, 404, "not_found", "the file of '%s' changed since it was indexed (run a build)", key);
+    }
     if (thumb)
         snprintf(etag, sizeof etag, "\"t-%s\"", im.hash);
-    else if (have_hash && st.st_size == im.size && mtime_ns == im.mtime_ns)
+    else if (have_hash)
         snprintf(etag, sizeof etag, "\"%s\"", im.hash);
     else
         snprintf(etag, sizeof etag, "W/\"%lld-%lld\"", (long long)st.st_size, (long long)mtime_ns);

@@ -2,6 +2,7 @@
 #include "server/srv.h"
 #include "base/err.h"
 #include "model/modeldir.h"
+#include "search/thumbs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -61,14 +62,16 @@ static cJSON *latency_json(srv *s)
 }
 
 // Regular files directly in dir: count and bytes.
-static void dir_usage(const char *dir, long long *count, long long *bytes)
+// Regular files in dir (only real thumbnails when thumbs: no *.tmp).
+static void dir_usage(const char *dir, int thumbs, long long *count, long long *bytes)
 {
     *count = *bytes = 0;
     DIR *d = opendir(dir);
     if (!d) return;
     struct stat st;
     for (struct dirent *e; (e = readdir(d)) && *count < DIR_SCAN_MAX;)
-        if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        if (e->d_name[0] != '.' && (!thumbs || thumbs_is_name(e->d_name)) &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             (*count)++, *bytes += st.st_size;
     closedir(d);
 }
@@ -125,8 +128,8 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     srv__slot_put(s, sl);
     if (err < 0) return http_error(c, 500, "internal", "stats: %s", lisa_errmsg());
     long long uploads, up_bytes, thumbs, thumb_bytes;
-    dir_usage(s->images, &uploads, &up_bytes);
-    dir_usage(s->thumbs, &thumbs, &thumb_bytes);
+    dir_usage(s->images, 0, &uploads, &up_bytes);
+    dir_usage(s->thumbs, 1, &thumbs, &thumb_bytes);
     cJSON *o = cJSON_CreateObject(), *models;
     cJSON_AddStringToObject(o, "version", s->version);
     cJSON_AddNumberToObject(o, "uptime_s", srv__now_ms() / 1e3 - s->t0);

@@ -1,6 +1,10 @@
 // POST /api/upload: multipart/form-data streamed through MHD's post processor
 // into DATA/tmp/upload-XXXXXX, one temp file per part, then sniffed and
 // linked under DATA/images/ with a safe, unique name (docs/api.md).
+//
+// All or nothing: the parts wait as temp files until the whole body has
+// arrived with its closing boundary; only then are they linked into place.
+// A short, truncated or reset body leaves no file behind.
 #include "server/srv.h"
 #include "base/err.h"
 #include "image/image.h"
@@ -21,10 +25,19 @@ typedef struct {
     char tmp[SRV_PATH_MAX + 64];
     int fd;
     long long size;
-    int over, io_err;
+    int over, io_err; // io_err: the errno of the failed write
     uint8_t head[16];
     size_t nhead;
 } up_part;
+
+// A part received in full and checked, waiting for the end of the body.
+typedef struct {
+    char *tmp; // owned temp file path
+    char stem[UP_NAME_MAX + 1], ext[16];
+    long long size;
+    img_format f;
+    cJSON *obj; // its entry in files (borrowed)
+} up_ready;
 
 struct srv_upload {
     srv *s;
@@ -32,10 +45,19 @@ struct srv_upload {
     int parts, stop, bad;
     int has_cur;
     up_part cur;
+    up_ready ready[SRV_UPLOAD_PARTS];
+    int nready;
+    long long body; // bytes of body fed so far
     cJSON *files;
     int saved, failed;
     unsigned first_fail;
 };
+
+const char *srv__errno_text(int e)
+{
+    if (e == ENOSPC || e == EDQUOT) return "the disk is full";
+    return strerror(e);
+}
 
 // ---------------------------------------------------------------- names
 
@@ -110,7 +132,7 @@ static int place(srv *s, const char *tmp, const char *stem, const char *ext, cha
             snprintf(name, cap, "%s.%s", stem, ext);
         snprintf(dest, sizeof dest, "%s/%s", s->images, name);
         if (link(tmp, dest) == 0) return 0;
-        if (errno != EEXIST) return lisa_seterr(LISA_EIO, "saving %s: %s", name, strerror(errno));
+        if (errno != EEXIST) return lisa_seterr(LISA_EIO, "saving %s: %s", name, srv__errno_text(errno));
     }
     return lisa_seterr(LISA_EBUSY, "%s.%s: too many files with this name", stem, ext);
 }
@@ -142,7 +164,7 @@ static void drop_tmp(up_part *p)
 static void part_finish(srv_upload *u)
 {
     up_part *p = &u->cur;
-    char msg[600], stem[UP_NAME_MAX + 1], ext[16], name[UP_NAME_MAX + 64];
+    char msg[600];
     const char *fn = p->filename[0] ? p->filename : "(unnamed)";
     img_format f = img_sniff(p->head, p->nhead);
     u->has_cur = 0;
@@ -152,29 +174,75 @@ static void part_finish(srv_upload *u)
         return add_fail(u, p->filename, 413, "too_large", msg);
     }
     if (p->io_err || p->fd < 0) {
+        int full = p->io_err == ENOSPC || p->io_err == EDQUOT;
+        snprintf(msg, sizeof msg, "%.300s could not be written to disk: %s", fn,
+                 p->io_err > 0 ? srv__errno_text(p->io_err) : "temp file not created");
         drop_tmp(p);
-        return add_fail(u, p->filename, 500, "internal", "could not write the upload to disk");
+        return add_fail(u, p->filename, full ? 507 : 500, full ? "disk_full" : "internal", msg);
     }
     if (f == IMG_UNKNOWN) {
         snprintf(msg, sizeof msg, "%.300s is not a supported image (JPEG, PNG, WebP, GIF, HEIF, BMP, TIFF)", fn);
         drop_tmp(p);
         return add_fail(u, p->filename, 415, "unsupported_type", msg);
     }
-    close(p->fd), p->fd = -1;
-    safe_name(p->filename, f, stem, sizeof stem, ext, sizeof ext);
-    int rc = place(u->s, p->tmp, stem, ext, name, sizeof name);
-    drop_tmp(p);
-    if (rc < 0) return add_fail(u, p->filename, 500, "internal", lisa_errmsg());
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "filename", http_valid_utf8(fn, strlen(fn)) ? fn : "?");
-    cJSON_AddBoolToObject(o, "ok", 1);
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddNumberToObject(o, "size", (double)p->size);
-    cJSON_AddStringToObject(o, "format", fmt_name(f));
-    cJSON_AddNumberToObject(o, "status", 200);
-    cJSON_AddItemToArray(u->files, o);
-    u->saved++;
-    srv__log(u->s, "upload saved: %s (%lld bytes)", name, p->size);
+    int err = close(p->fd) < 0 ? errno : 0;
+    p->fd = -1;
+    up_ready *r = &u->ready[u->nready];
+    if (err || !(r->tmp = strdup(p->tmp)) || !(r->obj = cJSON_CreateObject())) {
+        free(r->tmp), r->tmp = NULL;
+        drop_tmp(p);
+        int full = err == ENOSPC || err == EDQUOT;
+        snprintf(msg, sizeof msg, "%.300s could not be saved: %s", fn, err ? srv__errno_text(err) : "out of memory");
+        return add_fail(u, p->filename, full ? 507 : 500, full ? "disk_full" : "internal", msg);
+    }
+    p->tmp[0] = 0; // the temp file belongs to r now
+    safe_name(p->filename, f, r->stem, sizeof r->stem, r->ext, sizeof r->ext);
+    r->size = p->size, r->f = f;
+    cJSON_AddStringToObject(r->obj, "filename", http_valid_utf8(fn, strlen(fn)) ? fn : "?");
+    cJSON_AddItemToArray(u->files, r->obj);
+    u->nready++;
+}
+
+// Drops every part waiting for the end of the body.
+static void ready_drop(srv_upload *u)
+{
+    for (int i = 0; i < u->nready; i++) {
+        unlink(u->ready[i].tmp);
+        free(u->ready[i].tmp);
+    }
+    u->nready = 0;
+}
+
+// The body arrived in full: links every waiting part into DATA/images/.
+static void ready_commit(srv_upload *u)
+{
+    char name[UP_NAME_MAX + 64];
+    for (int i = 0; i < u->nready; i++) {
+        up_ready *r = &u->ready[i];
+        int rc = place(u->s, r->tmp, r->stem, r->ext, name, sizeof name);
+        unlink(r->tmp);
+        free(r->tmp);
+        cJSON *o = r->obj;
+        if (rc < 0) {
+            int full = strstr(lisa_errmsg(), "the disk is full") != NULL;
+            cJSON_AddBoolToObject(o, "ok", 0);
+            cJSON_AddNumberToObject(o, "status", full ? 507 : 500);
+            cJSON *e = cJSON_AddObjectToObject(o, "error");
+            cJSON_AddStringToObject(e, "code", full ? "disk_full" : "internal");
+            cJSON_AddStringToObject(e, "message", lisa_errmsg());
+            u->failed++;
+            if (!u->first_fail) u->first_fail = full ? 507 : 500;
+            continue;
+        }
+        cJSON_AddBoolToObject(o, "ok", 1);
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON_AddNumberToObject(o, "size", (double)r->size);
+        cJSON_AddStringToObject(o, "format", fmt_name(r->f));
+        cJSON_AddNumberToObject(o, "status", 200);
+        u->saved++;
+        srv__log(u->s, "upload saved: %s (%lld bytes)", name, r->size);
+    }
+    u->nready = 0;
 }
 
 static int part_start(srv_upload *u, const char *key, const char *filename)
@@ -194,7 +262,7 @@ static int part_start(srv_upload *u, const char *key, const char *filename)
     }
     snprintf(p->tmp, sizeof p->tmp, "%s/upload-XXXXXX", u->s->tmp);
     p->fd = mkstemp(p->tmp);
-    if (p->fd < 0) p->tmp[0] = 0, p->io_err = 1;
+    if (p->fd < 0) p->tmp[0] = 0, p->io_err = errno ? errno : EIO;
     return 0;
 }
 
@@ -218,7 +286,7 @@ static void part_write(srv_upload *u, const char *data, size_t n)
         ssize_t w = write(p->fd, data + off, n - off);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            p->io_err = 1;
+            p->io_err = w < 0 ? errno : ENOSPC; // a short write of 0 bytes: no room
             return;
         }
         off += (size_t)w;
@@ -251,6 +319,10 @@ int srv__upload_begin(srv *s, struct MHD_Connection *c, srv_req *q)
     const char *ct = http_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "multipart/form-data", 19))
         return lisa_seterr(LISA_EINVAL, "POST /api/upload needs a multipart/form-data body");
+    const char *cl = http_header(c, MHD_HTTP_HEADER_CONTENT_LENGTH); // refused before reading (and before 100)
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->max_request)
+        return lisa_seterr(LISA_ETOOBIG, "the upload (%s bytes) is over the limit of %lld bytes per request", cl,
+                           s->max_request);
     srv_upload *u = calloc(1, sizeof *u);
     if (!u) return lisa_seterr(LISA_ENOMEM, "upload");
     u->s = s, u->cur.fd = -1;
@@ -264,7 +336,11 @@ int srv__upload_begin(srv *s, struct MHD_Connection *c, srv_req *q)
 int srv__upload_feed(srv_req *q, const char *data, size_t n)
 {
     srv_upload *u = q->up;
-    if (!u || u->stop) return 0; // after a fatal part error the body is read and dropped
+    if (!u) return 0;
+    u->body += (long long)n;
+    if (u->body > u->s->max_request) // a chunked body without Content-Length
+        return lisa_seterr(LISA_ETOOBIG, "the upload is over the limit of %lld bytes per request", u->s->max_request);
+    if (u->stop) return 0; // after a fatal part error the body is read and dropped
     if (MHD_post_process(u->pp, data, n) == MHD_NO && !u->stop) u->stop = 1, u->bad = 1;
     return 0;
 }
@@ -274,11 +350,16 @@ enum MHD_Result srv__upload_finish(srv *s, struct MHD_Connection *c, srv_req *q)
     (void)s;
     srv_upload *u = q->up;
     if (!u) return http_error(c, 500, "internal", "upload state lost");
-    if (u->pp && MHD_destroy_post_processor(u->pp) == MHD_NO && !u->stop) u->bad = 1;
+    if (u->pp && MHD_destroy_post_processor(u->pp) == MHD_NO && !u->stop) u->bad = 1; // no closing boundary
     u->pp = NULL;
+    if (u->bad) {
+        if (u->has_cur) drop_tmp(&u->cur), u->has_cur = 0;
+        ready_drop(u);
+        return http_error(c, 400, "bad_request",
+                          "malformed or incomplete multipart/form-data body (no closing boundary?): nothing was saved");
+    }
     if (u->has_cur) part_finish(u);
-    if (u->bad && !u->saved && !u->failed)
-        return http_error(c, 400, "bad_request", "malformed multipart/form-data body");
+    ready_commit(u);
     if (!u->saved && !u->failed) return http_error(c, 400, "bad_request", "no file in the upload");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "saved", u->saved);
@@ -293,6 +374,7 @@ void srv__upload_free(srv_upload *u)
     if (!u) return;
     if (u->pp) MHD_destroy_post_processor(u->pp);
     if (u->has_cur) drop_tmp(&u->cur);
+    ready_drop(u); // a short body or a client reset: nothing is kept
     cJSON_Delete(u->files);
     free(u);
 }

@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "clip/clip.h"
 #include "search/search.h"
+#include "search/thumbs.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -189,6 +190,24 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     *con_cls = NULL;
 }
 
+// MHD's URI log callback, called on the request line: starts the request's
+// state (its clock, and the target's length for the NUL check).
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls, (void)c;
+    srv_req *q = calloc(1, sizeof *q);
+    if (q) q->t0 = srv__now_ms(), q->raw_uri = uri, q->raw_len = strlen(uri);
+    return q;
+}
+
+// 1 when the request line held a raw NUL byte: MHD hands over the target
+// up to it, but the version still lies after the whole target in its buffer.
+static int nul_in_target(const srv_req *q, const char *url, const char *version)
+{
+    if (q->raw_uri != url || version <= url || version - url > SRV_URI_MAX + 2) return 0; // another layout
+    return (size_t)(version - url - 1) > q->raw_len;
+}
+
 static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls, (void)c;
@@ -211,20 +230,33 @@ static enum MHD_Result unauthorized(struct MHD_Connection *c)
 
 // First call of a request (headers only): state, auth, upload set-up.
 static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *path, const char *method,
-                                  void **con_cls)
+                                  const char *version, void **con_cls)
 {
-    srv_req *q = calloc(1, sizeof *q);
+    srv_req *q = *con_cls ? *con_cls : calloc(1, sizeof *q);
     if (!q) return MHD_NO;
-    q->t0 = srv__now_ms();
-    q->counted = 1;
+    if (!q->t0) q->t0 = srv__now_ms();
+    q->started = q->counted = 1;
     atomic_fetch_add(&s->inflight, 1);
     *con_cls = q;
     if (atomic_load(&s->stopping)) return http_error(c, 503, "shutting_down", "the server is stopping");
     if (strlen(path) > SRV_URI_MAX) return http_error(c, 400, "bad_request", "request target too long");
+    if (nul_in_target(q, path, version)) return http_error(c, 400, "bad_request", "NUL byte in the request line");
+    if (srv__now_ms() - q->t0 > s->deadline_ms) return MHD_NO; // headers trickled in past the deadline
+    const char *host = http_header(c, MHD_HTTP_HEADER_HOST);
+    if (!srv__host_ok(s, host))
+        return http_error(c, 421, "misdirected",
+                          "Host '%.200s' is not this server (127.0.0.1, localhost, the bound "
+                          "address or a name given with --allow-host)",
+                          host);
+    if (!is(method, "GET") && !is(method, "HEAD") &&
+        !srv__same_origin(s, http_header(c, MHD_HTTP_HEADER_ORIGIN), http_header(c, "Sec-Fetch-Site"), host))
+        return http_error(c, 403, "forbidden", "cross-site request refused: only pages served by lisa may change it");
     if (!authorized(s, c, path)) return unauthorized(c);
     if (!strcmp(method, "POST") && !strcmp(path, "/api/upload")) {
         q->route = R_UPLOAD;
-        if (srv__upload_begin(s, c, q) < 0) return http_error(c, 400, "bad_request", "%s", lisa_errmsg());
+        int rc = srv__upload_begin(s, c, q);
+        if (rc == LISA_ETOOBIG) return http_error(c, 413, "too_large", "%s", lisa_errmsg());
+        if (rc < 0) return http_error(c, 400, "bad_request", "%s", lisa_errmsg());
     }
     return MHD_YES;
 }
@@ -234,15 +266,19 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     srv *s = cls;
     srv_req *q = *con_cls;
-    if (!q) return first_call(s, c, url, method, con_cls);
+    if (!q || !q->started) return first_call(s, c, url, method, version, con_cls);
+    if (srv__now_ms() - q->t0 > s->deadline_ms) { // a slow client: the idle timer alone resets on every byte
+        srv__log(s, "%s %s: past the %.0f s deadline, closed", method, url, s->deadline_ms / 1e3);
+        return MHD_NO;
+    }
     if (*upload_data_size) {
-        if (q->route == R_UPLOAD)
-            srv__upload_feed(q, upload_data, *upload_data_size);
-        else
-            q->body += *upload_data_size; // bodies of other routes are ignored (capped below)
+        if (q->route == R_UPLOAD && srv__upload_feed(q, upload_data, *upload_data_size) < 0) {
+            srv__log(s, "upload cut off: %s", lisa_errmsg());
+            return MHD_NO; // MHD cannot answer in the middle of a body: the connection is closed
+        }
+        if (q->route != R_UPLOAD) q->body += *upload_data_size; // bodies of other routes are ignored (capped below)
         *upload_data_size = 0;
         if (q->body > SRV_BODY_MAX) return http_error(c, 413, "too_large", "request body too large for this route");
         return MHD_YES;
@@ -288,12 +324,15 @@ static int set_dirs(srv *s, const char *data)
         unlink(p);
     }
     if (d) closedir(d);
+    thumbs_sweep_tmp(s->thumbs, THUMBS_TMP_AGE_S); // thumbnail writes cut off by a kill
     return 0;
 }
 
 static int copy_opts(srv *s, const srv_opts *o)
 {
     s->max_upload = o->max_upload > 0 ? o->max_upload : SRV_UPLOAD_DEFAULT;
+    s->max_request = SRV_REQUEST_FILES * s->max_upload + SRV_REQUEST_SLACK;
+    s->deadline_ms = (o->deadline_s > 0 ? o->deadline_s : SRV_DEADLINE_S) * 1e3;
     s->top_k = o->top_k > 0 ? o->top_k : 20;
     if (s->top_k > SRV_TOPK_MAX) s->top_k = SRV_TOPK_MAX;
     s->clip_weight = o->clip_weight >= 0 && o->clip_weight <= 1 ? o->clip_weight : 0.7;
@@ -304,6 +343,21 @@ static int copy_opts(srv *s, const srv_opts *o)
     s->quiet = o->quiet;
     snprintf(s->version, sizeof s->version, "%s", o->version ? o->version : "unknown");
     if (o->token && o->token[0] && !(s->token = strdup(o->token))) return lisa_seterr(LISA_ENOMEM, "out of memory");
+    if (o->host && strlen(o->host) >= sizeof s->bind) return lisa_seterr(LISA_EINVAL, "--host %s: too long", o->host);
+    snprintf(s->bind, sizeof s->bind, "%s", o->host && o->host[0] ? o->host : "127.0.0.1");
+    if (!s->token && !o->insecure_no_token && !srv__is_loopback(s->bind))
+        return lisa_seterr(LISA_EINVAL,
+                           "serving on %s reaches beyond this machine: set a token (LISA_TOKEN or --token T) "
+                           "or pass --insecure-no-token",
+                           s->bind);
+    if (o->nallow_hosts < 0 || o->nallow_hosts > SRV_FOLDERS_MAX)
+        return lisa_seterr(LISA_EINVAL, "at most %d --allow-host names", SRV_FOLDERS_MAX);
+    if (o->nallow_hosts && !(s->hosts = calloc((size_t)o->nallow_hosts, sizeof *s->hosts)))
+        return lisa_seterr(LISA_ENOMEM, "out of memory");
+    for (int i = 0; i < o->nallow_hosts; i++, s->nhosts++) {
+        if (!(s->hosts[i] = strdup(o->allow_hosts[i]))) return lisa_seterr(LISA_ENOMEM, "out of memory");
+        for (char *p = s->hosts[i]; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
     if (o->nfolders < 0 || o->nfolders > SRV_FOLDERS_MAX)
         return lisa_seterr(LISA_EINVAL, "at most %d folders", SRV_FOLDERS_MAX);
     s->folders = calloc((size_t)o->nfolders + 1, sizeof *s->folders);
@@ -356,11 +410,12 @@ static int start_mhd(srv *s, const srv_opts *o)
     if (rc < 0) return rc;
     if (o->port < 0 || o->port > 65535) return lisa_seterr(LISA_EINVAL, "port %d out of range", o->port);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_AUTO | (v6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-                            completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s, MHD_OPTION_END);
+    s->d =
+        MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+                         unescape_none, s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_END);
     if (!s->d)
         return lisa_seterr(LISA_EIO, "cannot listen on %s:%d (port taken?)", o->host ? o->host : "127.0.0.1", o->port);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -376,6 +431,8 @@ static void srv_free(srv *s)
     for (int i = 0; s->folders && i < s->nfolders; i++) free(s->folders[i]);
     free(s->folders);
     free(s->token);
+    for (int i = 0; i < s->nhosts; i++) free(s->hosts[i]);
+    free(s->hosts);
     free(s->asset_etag);
     pthread_mutex_destroy(&s->slot_mu);
     pthread_cond_destroy(&s->slot_cv);

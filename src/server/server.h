@@ -22,9 +22,12 @@ typedef struct srv srv;
 typedef struct clip_model clip_model;
 
 #define SRV_UPLOAD_DEFAULT (50LL * 1024 * 1024) // per-file upload cap
+#define SRV_REQUEST_FILES 4                     // an upload request body: 4 files' cap ...
+#define SRV_REQUEST_SLACK (1024 * 1024)         // ... plus 1 MiB of multipart framing; more is 413 up front
 #define SRV_FOLDERS_MAX 64                      // --folder entries
 #define SRV_THREADS_MAX 64
 #define SRV_DRAIN_MS 10000 // srv_stop() waits this long for requests in flight
+#define SRV_DEADLINE_S 600 // a request (upload body included) must be done within this; idle timeout 60 s
 
 typedef struct {
     const char *data_dir;       // required; created when missing
@@ -35,18 +38,27 @@ typedef struct {
     const char *const *folders; // extra folders a build indexes in place (borrowed)
     int nfolders;
     long long max_upload; // bytes per uploaded file; <= 0: SRV_UPLOAD_DEFAULT
-    const char *token;    // bearer token for /api/*; NULL/"": none
+    const char *token;    // bearer token for /api/*; NULL/"": none (refused beyond loopback, see below)
     int threads;          // MHD pool size; <= 0: max(4, CPUs)
     int top_k;            // default top_k; <= 0: 20
     double clip_weight;   // default weight; < 0: 0.7
     int thumb_size;       // <= 0: 320
     int quiet;            // 1: no log lines on stderr
     const char *version;  // shown by /api/stats and /api/health; NULL: "unknown"
+
+    int insecure_no_token;          // 1: serve beyond loopback without a token anyway
+    const char *const *allow_hosts; // extra names accepted in the Host header (borrowed), e.g. a LAN name
+    int nallow_hosts;
+    double deadline_s; // <= 0: SRV_DEADLINE_S
 } srv_opts;
 
 // Sets the defaults (everything 0/NULL except clip_weight = -1).
 void srv_opts_init(srv_opts *o);
 
+// Requests are refused unless their Host header names this server (421:
+// DNS rebinding), and POST/PUT/DELETE unless same-origin (403: cross-site
+// pages). Bound beyond loopback, a token is required unless insecure_no_token.
+//
 // Loads the model, opens the data dir and starts listening. Strings in o are
 // copied. The caller owns *out: srv_stop() it. Errors (port taken, bad host,
 // model that fails to load) carry a message in lisa_errmsg().

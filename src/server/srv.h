@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 typedef struct search_ctx search_ctx;
 
@@ -49,7 +50,12 @@ struct srv {
     char **folders;
     int nfolders;
     char *token;
+    char bind[64]; // the --host address as given ("" = 127.0.0.1)
+    char **hosts;  // extra names accepted in Host (--allow-host), lower case
+    int nhosts;
     long long max_upload;
+    long long max_request; // bytes of one upload request body
+    double deadline_ms;    // a request's whole life, from its request line
     int top_k, thumb_size, threads, quiet;
     double clip_weight;
     double t0; // start, monotonic seconds
@@ -90,7 +96,10 @@ typedef struct {
     int counted;    // inflight was incremented
     size_t body;    // bytes of body seen (non-upload routes)
     srv_upload *up; // POST /api/upload only
-    double t0;      // ms, monotonic, first call
+    double t0;      // ms, monotonic, when the request line arrived
+    const char *raw_uri; // the request target as MHD logged it (NUL-check), and its length
+    size_t raw_len;
+    int started; // the handler saw the request
 } srv_req;
 
 double srv__now_ms(void);
@@ -118,15 +127,36 @@ int srv__assets_init(srv *s);
 void srv__lat_record(srv *s, double ms);
 
 // Uploads: the request body is fed through MHD's post processor.
+// srv__upload_begin and srv__upload_feed return LISA_ETOOBIG for a body over
+// s->max_request (413), another error for a bad request (400).
 int srv__upload_begin(srv *s, struct MHD_Connection *c, srv_req *q);
 int srv__upload_feed(srv_req *q, const char *data, size_t n);
 enum MHD_Result srv__upload_finish(srv *s, struct MHD_Connection *c, srv_req *q);
 void srv__upload_free(srv_upload *u);
 
+// strerror(e), except "the disk is full" for ENOSPC and EDQUOT.
+const char *srv__errno_text(int e);
+
 // Looks key (an id or a base name, validated) up in the store of sl: *out
 // gets the row (caller clears it). Returns 0, LISA_ENOTFOUND, LISA_EINVAL for
 // a malformed key, or another error.
 int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out);
+
+// Request guards (guard.c). srv__host_ok: 1 when the Host header (NULL:
+// absent) names this server: localhost, a configured name, the bound address
+// or, bound to loopback, any loopback literal; any literal on a wildcard bind.
+// srv__same_origin: 1 when a state-changing request may go on: no
+// Sec-Fetch-Site or "same-origin"/"none", and no Origin or one whose host:port
+// equals the Host header. srv__is_loopback: 1 for NULL, "", localhost,
+// 127.0.0.0/8 and ::1.
+int srv__host_ok(const srv *s, const char *host);
+int srv__same_origin(const srv *s, const char *origin, const char *site, const char *host);
+int srv__is_loopback(const char *host);
+
+// Opens the regular file at absolute path read-only, walking every component
+// with openat(O_NOFOLLOW): a symlink anywhere fails. The fd (caller closes;
+// *st filled), or -1.
+int srv__open_nofollow(const char *path, struct stat *st);
 
 // 1 when path lies directly in s->images (an upload).
 int srv__is_upload(const srv *s, const char *path);
