@@ -5,9 +5,12 @@
 // bf16; the packed copy is all a model needs to keep (the source may be an
 // mmapped checkpoint tensor, released after packing). The kernel path is
 // chosen once from CPUID feature bits (__builtin_cpu_supports):
-//   "avx512f"   16x... : 12 rows x 32 columns of zmm accumulators
-//   "avx2+fma"  6 rows x 16 columns of ymm accumulators
-//   "c"         portable C, 4 x 16
+//   "avx512f"   12 rows x 32 columns in zmm accumulators
+//   "avx2+fma"  6 rows x 16 columns in ymm accumulators
+//   "c"         portable C, 4 rows x 16 columns
+// and t_gemm_ref, a plain scalar loop with the same signature. A panel's k
+// slice stays in L1 while every row block of x passes over it; tiles (row
+// blocks x column blocks) are spread over the pool.
 // LISA_GEMM_PATH=c|avx2|avx512 in the environment restricts it (tests and
 // benches use t_gemm_set_path). Blocking (k slice and row block) is sized from
 // the L1/L2 sizes sysconf reports (32 KiB / 1 MiB when it reports none);
@@ -19,6 +22,10 @@
 // slice of a panel into L1 and run the fp32 micro-kernel on it, so bf16 halves
 // memory and weight traffic at fp32 arithmetic (no AVX512_BF16 instruction is
 // used yet).
+//
+// Ownership: t_pack copies; the caller owns the t_packed and keeps it as long
+// as it calls t_gemm on it. t_gemm allocates nothing (a 64 KiB thread-local
+// buffer per thread widens bf16).
 //
 // Every call may run concurrently from several threads on the same packed
 // weight (it is read-only after t_pack).
