@@ -263,9 +263,9 @@ int clip_parse_precision(const char *name, int *prec)
     } else if (!strcmp(name, "bf16")) {
         *prec = CLIP_PREC_BF16;
     } else if (!strcmp(name, "int8")) {
-        return lisa_seterr(LISA_EUNSUPPORTED, "precision int8 is not implemented yet (use fp32 or bf16)");
+        return lisa_seterr(LISA_EUNSUPPORTED, "int8 is not implemented yet (use fp32 or bf16)");
     } else {
-        return lisa_seterr(LISA_EINVAL, "precision '%s': expected fp32, bf16 or int8", name);
+        return lisa_seterr(LISA_EINVAL, "'%s': expected fp32, bf16 or int8", name);
     }
     return 0;
 }
@@ -280,12 +280,32 @@ const char *clip_precision_name(int prec)
     return prec == CLIP_PREC_BF16 ? "bf16" : "fp32";
 }
 
+static int g_prec = -1; // clip_set_precision's choice; -1: none
+
+void clip_set_precision(int prec)
+{
+    g_prec = prec == CLIP_PREC_BF16 ? CLIP_PREC_BF16 : CLIP_PREC_FP32;
+}
+
+const char *clip_load_precision(void)
+{
+    const char *env = getenv("LISA_PRECISION");
+    int prec = clip_default_precision();
+    if (g_prec >= 0)
+        prec = g_prec;
+    else if (env && *env && clip_parse_precision(env, &prec) < 0)
+        return "invalid";
+    return clip_precision_name(prec);
+}
+
 int clip_load(const char *dir, int threads, clip_model **out)
 {
     const char *env = getenv("LISA_PRECISION");
     int prec = clip_default_precision(), rc;
     *out = NULL;
-    if (env && *env && (rc = clip_parse_precision(env, &prec)) < 0) {
+    if (g_prec >= 0)
+        prec = g_prec;
+    else if (env && *env && (rc = clip_parse_precision(env, &prec)) < 0) {
         char why[256];
         snprintf(why, sizeof why, "%s", lisa_errmsg());
         return lisa_seterr(rc, "LISA_PRECISION: %s", why);

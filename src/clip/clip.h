@@ -48,8 +48,15 @@ int clip_default_precision(void);
 int clip_parse_precision(const char *name, int *prec);
 const char *clip_precision_name(int prec);
 
-// clip_load with an explicit precision (clip_load reads LISA_PRECISION, else
-// the default).
+// clip_load with an explicit precision (clip_load uses clip_set_precision's,
+// else LISA_PRECISION's, else the default). clip_set_precision sets it for the
+// process (the settings layer calls it for `precision =`, LISA_PRECISION and
+// --precision); call it before models are loaded, not concurrently with it.
+void clip_set_precision(int prec);
+
+// The name of the precision clip_load would use now ("fp32", "bf16"; "invalid"
+// for a bad LISA_PRECISION).
+const char *clip_load_precision(void);
 int clip_load_prec(const char *dir, int threads, int prec, clip_model **out);
 
 // The precision m runs in ("fp32", "bf16"), the GEMM kernel path of this CPU
