@@ -6,6 +6,7 @@
 #include "tensor/tensor.h"
 
 #include <math.h>
+#include <string.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
@@ -333,6 +334,39 @@ static void test_gemm_pack_sources(void **state)
     free(w), free(x), free(wr), free(hb), free(hf);
 }
 
+// The epilogue's activations over a wide range of inputs (an identity weight
+// passes x through): within 2e-6 of the scalar t_gelu/t_gelu_tanh/t_quick_gelu,
+// relative to max(1, |x|), including far tails where exp saturates.
+static void test_gemm_epilogue_range(void **state)
+{
+    (void)state;
+    enum { K = 37, N = 64 };
+    float *w = calloc(K * K, sizeof *w), *x = malloc(N * K * sizeof *x), y[N * K], r[N * K];
+    for (int i = 0; i < K; i++) w[i * K + i] = 1;
+    for (int i = 0; i < N * K; i++) x[i] = (float)(i - N * K / 2) / (N * K / 2) * 12;
+    x[0] = -100, x[1] = 100, x[2] = -88.5f, x[3] = 0, x[4] = -0.0f, x[5] = 1e-30f;
+    for (int q = T_PATH_C; q <= T_PATH_AVX512; q++) {
+        if (!t_gemm_path_supported((t_path)q)) continue;
+        t_path saved = t_gemm_path();
+        assert_int_equal(t_gemm_set_path((t_path)q), 0);
+        t_packed *pw;
+        assert_int_equal(t_pack(w, T_SRC_F32, K, K, T_PREC_F32, &pw), 0);
+        for (int a = T_ACT_GELU; a <= T_ACT_QUICK_GELU; a++) {
+            t_gemm(NULL, y, K, x, K, pw, NULL, N, (t_act)a);
+            memcpy(r, x, sizeof r);
+            t_act_apply((t_act)a, r, N * K);
+            for (int i = 0; i < N * K; i++) {
+                double tol = 2e-6 * fmax(1, fabs(x[i]));
+                if (!(fabs(y[i] - r[i]) <= tol))
+                    fail_msg("%s act %d x=%g: %.9g vs %.9g", t_gemm_path_name((t_path)q), a, x[i], y[i], r[i]);
+            }
+        }
+        t_packed_free(pw);
+        assert_int_equal(t_gemm_set_path(saved), 0);
+    }
+    free(w), free(x);
+}
+
 static void test_bf16_rounding(void **state)
 {
     (void)state;
@@ -394,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_gemm_avx512_f32),
         cmocka_unit_test(test_gemm_avx512_bf16),
         cmocka_unit_test(test_gemm_pack_sources),
+        cmocka_unit_test(test_gemm_epilogue_range),
         cmocka_unit_test(test_bf16_rounding),
         cmocka_unit_test(test_attention_head_ld),
     };
