@@ -435,7 +435,7 @@ struct gemm_job {
     int ldy, ldx, n, mc, mblocks, pblock, nblocks, kc;
     t_act act;
     kern_fn kern;
-    int mr;
+    int mr, pack_a;
 };
 
 static _Thread_local float t_wide[MAX_KC * MAX_NR] __attribute__((aligned(64)));
@@ -451,8 +451,18 @@ static void gemm_task(void *ctx, int task, int tid)
     int p0 = nb * j->pblock, p1 = p0 + j->pblock < w->npanels ? p0 + j->pblock : w->npanels;
     float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
     int wide_avx2 = w->path != T_PATH_C;
+    // With ldx a multiple of 1024 floats (fc2's 3072, a patch conv's 3072),
+    // the rows of x fall into one L1 set and evict each other and the panel:
+    // then the k slice of this task's rows is copied with a row stride of kc
+    // plus one cache line. Without memory for it x is read in place.
+    float *abuf = NULL;
+    size_t alda = ((size_t)j->kc + 15) / 16 * 16 + 16;
+    if (j->pack_a) abuf = aligned_alloc(64, ((size_t)(m1 - m0) * alda * sizeof *abuf + 63) / 64 * 64);
     for (int k0 = 0; k0 < in; k0 += j->kc) {
         int kc = in - k0 < j->kc ? in - k0 : j->kc, first = k0 == 0, last = k0 + kc >= in;
+        if (abuf)
+            for (int r = m0; r < m1; r++)
+                memcpy(abuf + (size_t)(r - m0) * alda, j->x + (size_t)r * j->ldx + k0, (size_t)kc * sizeof *abuf);
         for (int pn = p0; pn < p1; pn++) {
             const float *b;
             size_t off = ((size_t)pn * in + k0) * nr;
@@ -470,7 +480,10 @@ static void gemm_task(void *ctx, int task, int tid)
             int nblk = (m1 - m0 + j->mr - 1) / j->mr, h = (m1 - m0 + nblk - 1) / nblk;
             for (int i = m0; i < m1; i += h) {
                 int mr = m1 - i < h ? m1 - i : h;
-                j->kern(mr, kc, j->x + (size_t)i * j->ldx + k0, (size_t)j->ldx, b, tile);
+                if (abuf)
+                    j->kern(mr, kc, abuf + (size_t)(i - m0) * alda, alda, b, tile);
+                else
+                    j->kern(mr, kc, j->x + (size_t)i * j->ldx + k0, (size_t)j->ldx, b, tile);
                 for (int r = 0; r < mr; r++) {
                     float *yr = j->y + (size_t)(i + r) * j->ldy + c0;
                     const float *tr = tile + r * nr;
@@ -490,6 +503,7 @@ static void gemm_task(void *ctx, int task, int tid)
             }
         }
     }
+    free(abuf);
 }
 
 void t_gemm(pool *p, float *y, int ldy, const float *x, int ldx, const t_packed *w, const float *bias, int n, t_act act)
@@ -510,6 +524,7 @@ void t_gemm(pool *p, float *y, int ldy, const float *x, int ldx, const t_packed 
     if (mc < j.mr) mc = j.mr;
     j.mc = mc;
     j.mblocks = (n + mc - 1) / mc;
+    j.pack_a = n > 2 * j.mr && ldx % 1024 == 0; // rows 4 KiB apart alias in L1 (see gemm_task)
     // Column blocks: enough tasks for every thread, with equal-sized tasks.
     int T = pool_size(p);
     j.nblocks = 1;

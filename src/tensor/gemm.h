@@ -29,6 +29,16 @@
 //
 // Every call may run concurrently from several threads on the same packed
 // weight (it is read-only after t_pack).
+//
+// Using it for a model (one Linear layer, weight st (out, in) in a checkpoint):
+//   at load:   t_packed *fc;
+//              rc = t_pack(st->data, T_SRC_BF16, out, in, T_PREC_BF16, &fc); // then madvise the source away
+//   forward:   t_gemm(pool, y, out, x, in, fc, bias, rows, T_ACT_GELU);     // y (rows, out), x (rows, in)
+//   unload:    t_packed_free(fc);
+// Fused projections: t_pack_rows(3, {q_w, k_w, v_w}, ...) gives 3d columns
+// (q at 0, k at d, v at 2d); t_attention_head_ld (tensor.h) reads such a
+// (rows, 3d) buffer with ld = 3d and needs one row of n scores of scratch per
+// thread (BLIP's ViT-B/16 at 384: 577 tokens, 577 floats).
 #ifndef LISA_TENSOR_GEMM_H
 #define LISA_TENSOR_GEMM_H
 
