@@ -6,7 +6,7 @@ CC      ?= cc
 OPT     ?= -O2
 SAN     ?=
 PKGS    := libjpeg libpng libwebp libwebpdemux libgif libheif libtiff-4 libexif libmicrohttpd \
-           libcjson libutf8proc libcurl libcrypto openblas zlib sqlite3 gexiv2 tesseract lept
+           libcjson libutf8proc libcurl libcrypto zlib sqlite3 gexiv2 tesseract lept
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= $(OPT) -g

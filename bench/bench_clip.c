@@ -1,13 +1,18 @@
-// CLIP throughput: `bench_clip MODEL_DIR [THREADS]` prints
-//   lisa image_b1_per_s X    images per second, batch 1
-//   lisa image_b8_per_s X    images per second, batch 8
-//   lisa text7_ms X          milliseconds per 7-token text
-// each the median of several timed runs after a warm-up, 2 threads by default.
+// CLIP throughput: `bench_clip MODEL_DIR [THREADS]` prints, for fp32 ("lisa")
+// and bf16 weights ("lisa_bf16"),
+//   image_b1_per_s X    images per second, batch 1
+//   image_b8_per_s X    images per second, batch 8
+//   text7_ms X          milliseconds per 7-token text
+//   gflops_b8 X, gflops_text X, weight_mib X
+// each the median of several timed runs after a warm-up, 2 threads by default;
+// then the kernel path, an estimated peak, and bf16's cosine to fp32.
 #include "base/err.h"
 #include "clip/clip.h"
+#include "tensor/tensor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define RUNS 7
@@ -57,6 +62,59 @@ static double time_text(clip_model *m, float *out)
     return median(t, RUNS * 3);
 }
 
+// Multiply-adds x 2 of one forward pass over n tokens of tower t (GEMMs and
+// attention), plus the patch conv for images.
+static double tower_flops(const cfg_tower *t, int n)
+{
+    double d = t->hidden, ff = t->intermediate;
+    return t->layers * (2.0 * n * (4 * d * d + 2 * d * ff) + 4.0 * n * n * d);
+}
+
+// Estimated peak of this machine: 2 FMA ports x SIMD floats x 2 flops x clock.
+static double peak_gflops(int threads)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    double mhz = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "cpu MHz : %lf", &mhz) == 1) break;
+    if (f) fclose(f);
+    const char *path = clip_kernel_path();
+    int w = !strcmp(path, "avx512f") ? 16 : !strcmp(path, "avx2+fma") ? 8 : 4;
+    return 2.0 * w * 2 * (mhz > 0 ? mhz : 2000) / 1e3 * threads;
+}
+
+// One precision's figures; prefix "lisa" (fp32) or "lisa_bf16". With ref (the
+// fp32 outputs) it also prints the cosine of each output to its reference.
+static int run(const char *dir, int threads, int prec, const char *prefix, const float *px, float *img8, float *txt)
+{
+    clip_model *m;
+    if (clip_load_prec(dir, threads, prec, &m) < 0) {
+        fprintf(stderr, "bench_clip: %s\n", lisa_errmsg());
+        return -1;
+    }
+    const clip_config *c = clip_cfg(m);
+    int B = 8, g = c->image_size / c->patch_size, np = g * g, K = c->num_channels * c->patch_size * c->patch_size;
+    float *out = malloc((size_t)B * clip_dim(m) * sizeof *out);
+    if (!out) return -1;
+    double t1 = time_images(m, px, 1, out), t8 = time_images(m, px, B, out), tt = time_text(m, txt);
+    if (t1 < 0 || t8 < 0 || tt < 0) {
+        fprintf(stderr, "bench_clip: %s\n", lisa_errmsg());
+        return -1;
+    }
+    memcpy(img8, out, (size_t)B * clip_dim(m) * sizeof *out);
+    double fi = tower_flops(&c->vision, np + 1) + 2.0 * np * K * c->vision.hidden, ft = tower_flops(&c->text, 7);
+    printf("%s image_b1_per_s %.2f\n", prefix, 1 / t1);
+    printf("%s image_b8_per_s %.2f\n", prefix, B / t8);
+    printf("%s text7_ms %.3f\n", prefix, tt * 1e3);
+    printf("%s gflops_b8 %.1f\n", prefix, fi * B / t8 / 1e9);
+    printf("%s gflops_text %.1f\n", prefix, ft / tt / 1e9);
+    printf("%s weight_mib %.1f\n", prefix, clip_weight_bytes(m) / 1048576.0);
+    free(out);
+    clip_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -65,25 +123,29 @@ int main(int argc, char **argv)
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2;
     clip_model *m;
-    if (clip_load(argv[1], threads, &m) < 0) {
+    if (clip_load(argv[1], 1, &m) < 0) {
         fprintf(stderr, "bench_clip: %s\n", lisa_errmsg());
         return 1;
     }
-    int S = clip_cfg(m)->image_size, C = clip_cfg(m)->num_channels, B = 8;
+    int S = clip_cfg(m)->image_size, C = clip_cfg(m)->num_channels, B = 8, P = clip_dim(m);
+    clip_free(m);
     size_t per = (size_t)C * S * S;
-    float *px = malloc(B * per * sizeof *px), *out = malloc((size_t)B * clip_dim(m) * sizeof *out);
-    if (!px || !out) return 1;
+    float *px = malloc(B * per * sizeof *px), *i32 = malloc((size_t)B * P * sizeof *px);
+    float *i16 = malloc((size_t)B * P * sizeof *px), t32[4096], t16[4096];
+    if (!px || !i32 || !i16 || P > 4096) return 1;
     unsigned s = 12345;
     for (size_t i = 0; i < B * per; i++) px[i] = (float)((s = s * 1103515245u + 12345u) >> 8) / (1 << 24) * 4 - 2;
-    double t1 = time_images(m, px, 1, out), t8 = time_images(m, px, B, out), tt = time_text(m, out);
-    if (t1 < 0 || t8 < 0 || tt < 0) {
-        fprintf(stderr, "bench_clip: %s\n", lisa_errmsg());
-        return 1;
+    printf("lisa kernel %s\n", clip_kernel_path());
+    printf("lisa peak_gflops_est %.0f\n", peak_gflops(threads));
+    if (run(argv[1], threads, CLIP_PREC_FP32, "lisa", px, i32, t32) < 0) return 1;
+    if (run(argv[1], threads, CLIP_PREC_BF16, "lisa_bf16", px, i16, t16) < 0) return 1;
+    double worst = 1;
+    for (int b = 0; b < B; b++) {
+        double cs = t_cosine(i16 + (size_t)b * P, i32 + (size_t)b * P, (size_t)P);
+        worst = cs < worst ? cs : worst;
     }
-    printf("lisa image_b1_per_s %.2f\n", 1 / t1);
-    printf("lisa image_b8_per_s %.2f\n", B / t8);
-    printf("lisa text7_ms %.3f\n", tt * 1e3);
-    free(px), free(out);
-    clip_free(m);
+    printf("lisa_bf16 image_cosine_min %.6f\n", worst);
+    printf("lisa_bf16 text_cosine %.6f\n", t_cosine(t16, t32, (size_t)P));
+    free(px), free(i32), free(i16);
     return 0;
 }

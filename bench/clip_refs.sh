@@ -5,15 +5,16 @@
 # missing, then prints machine-readable lines:
 #   torch image_b1_per_s X   torch image_b8_per_s X   torch text_latency_ms X
 #   ort   image_b1_per_s X   ort   image_b8_per_s X   ort   text_latency_ms X
-# Usage: sh bench/clip_refs.sh [BUILD] [RUNS]. A missing torch or node/onnxruntime
+# Usage: sh bench/clip_refs.sh [BUILD] [RUNS] [PRESET] (vit-b32, vit-b16, vit-l14). A missing torch or node/onnxruntime
 # skips that engine with a note on stderr (exit 0), so `make bench` still runs.
 build=${1:-build}
 runs=${2:-10}
+preset=${3:-vit-b32}
 py=/usr/bin/python3
-dir="$build/models/vit-b32"
+dir="$build/models/$preset"
 if [ ! -f "$dir/model.safetensors" ] || [ ! -f "$dir/config.json" ]; then
     echo "clip_refs: generating $dir" >&2
-    "$py" tools/clip/make_tiny_clip.py --preset vit-b32 --dtype f32 --out "$dir" || exit 1
+    "$py" tools/clip/make_tiny_clip.py --preset "$preset" --dtype f32 --out "$dir" || exit 1
 fi
 have_torch=1
 "$py" -c "import torch" 2>/dev/null || { have_torch=0; echo "clip_refs: no torch, skipping torch and ONNX export" >&2; }

@@ -20,18 +20,34 @@ if "$py" -c "import PIL, numpy" 2>/dev/null; then
 fi
 
 if [ -x "$build/bench/bench_clip" ]; then
-    echo "== CLIP engine (ViT-B/32 shapes, random weights, 2 threads) ==============="
-    out=$build/bench/clip.txt
+    echo "== CLIP engine (random weights in HF layout, 2 threads) ======================"
     [ -d tools/js/node_modules/onnxruntime-node ] || (cd tools/js && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>&1)
-    sh bench/clip_refs.sh "$build" "$runs" > "$out" || exit 1
-    "$build/bench/bench_clip" "$build/models/vit-b32" 2 | sed 's/^lisa text7_ms/lisa text_latency_ms/' >> "$out"
-    for k in image_b1_per_s image_b8_per_s text_latency_ms; do
-        printf '  %-16s lisa %8s  ort %8s  torch %8s   lisa/ort %s  lisa/torch %s\n' "$k" \
-            "$(val lisa $k "$out")" "$(val ort $k "$out")" "$(val torch $k "$out")" \
-            "$(ratio "$(val lisa $k "$out")" "$(val ort $k "$out")")" \
-            "$(ratio "$(val lisa $k "$out")" "$(val torch $k "$out")")"
+    # ViT-B/32 always; B/16 and L/14 (batch 8 only) with BENCH_LARGE=1 (L/14 is 1.7 GB and slow to make).
+    for preset in vit-b32 ${BENCH_LARGE:+vit-b16 vit-l14}; do
+        out=$build/bench/clip-$preset.txt
+        echo "-- $preset"
+        sh bench/clip_refs.sh "$build" "$runs" "$preset" > "$out" || exit 1
+        "$build/bench/bench_clip" "$build/models/$preset" 2 | sed 's/ text7_ms / text_latency_ms /' >> "$out"
+        keys="image_b1_per_s image_b8_per_s text_latency_ms"
+        [ "$preset" = vit-b32 ] || keys=image_b8_per_s
+        for k in $keys; do
+            printf '  %-16s lisa %8s  bf16 %8s  ort %8s  torch %8s   lisa/ort %s  bf16/ort %s  lisa/torch %s\n' "$k" \
+                "$(val lisa $k "$out")" "$(val lisa_bf16 $k "$out")" "$(val ort $k "$out")" "$(val torch $k "$out")" \
+                "$(ratio "$(val lisa $k "$out")" "$(val ort $k "$out")")" \
+                "$(ratio "$(val lisa_bf16 $k "$out")" "$(val ort $k "$out")")" \
+                "$(ratio "$(val lisa $k "$out")" "$(val torch $k "$out")")"
+        done
+        printf '  kernel %s: batch 8 at %s GFLOP/s (fp32), %s (bf16), estimated peak %s (2 FMA ports x width x clock)\n' \
+            "$(val lisa kernel "$out")" "$(val lisa gflops_b8 "$out")" "$(val lisa_bf16 gflops_b8 "$out")" \
+            "$(val lisa peak_gflops_est "$out")"
+        printf '  weights %s MiB fp32, %s MiB bf16; bf16 cosine to fp32: images >= %s, text %s\n' \
+            "$(val lisa weight_mib "$out")" "$(val lisa_bf16 weight_mib "$out")" \
+            "$(val lisa_bf16 image_cosine_min "$out")" "$(val lisa_bf16 text_cosine "$out")"
     done
     echo "  (for text_latency_ms lower is better: a ratio below 1 means LISA is faster)"
+    echo "-- the same LISA run with OPENBLAS_CORETYPE=Prescott (LISA links no BLAS; this shows it)"
+    OPENBLAS_CORETYPE=Prescott "$build/bench/bench_clip" "$build/models/vit-b32" 2 | grep -E 'image_b|text7'
+    sh bench/clip_rss.sh "$build" "$build/models/vit-b32" bf16
 fi
 
 if [ -x "$build/bench/bench_search" ]; then

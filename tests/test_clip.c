@@ -156,6 +156,36 @@ static void test_tiny_b_bf16(void **state)
     (void)state, check_model("tiny-b", "bf16", 0.99999, 1e-4);
 }
 
+// bf16 weights (LISA_PRECISION) on the f32 models: the bar, cosine
+// >= 0.999 to the fp32 reference, and half the resident weight bytes.
+static void check_bf16(const char *name)
+{
+    clip_model *m32, *m16;
+    cJSON *g = golden(name);
+    const char *dir = model_dir(cJSON_GetObjectItem(g, "model")->valuestring);
+    assert_int_equal(clip_load_prec(dir, 1, CLIP_PREC_FP32, &m32), 0);
+    assert_int_equal(clip_load_prec(dir, 1, CLIP_PREC_BF16, &m16), 0);
+    assert_string_equal(clip_precision(m16), "bf16");
+    assert_string_equal(clip_precision(m32), "fp32");
+    assert_true(clip_weight_bytes(m16) * 2 <= clip_weight_bytes(m32) + 256);
+    clip_free(m32), clip_free(m16);
+    cJSON_Delete(g);
+    setenv("LISA_PRECISION", "bf16", 1);
+    check_model(name, NULL, 0.999, 0.05);
+    setenv("LISA_PRECISION", "int8", 1);
+    assert_int_equal(clip_load(dir, 1, &m16), LISA_EUNSUPPORTED);
+    assert_non_null(strstr(lisa_errmsg(), "LISA_PRECISION: int8 is not implemented"));
+    unsetenv("LISA_PRECISION");
+}
+static void test_tiny_a_bf16_weights(void **state)
+{
+    (void)state, check_bf16("tiny-a");
+}
+static void test_tiny_b_bf16_weights(void **state)
+{
+    (void)state, check_bf16("tiny-b");
+}
+
 /* ---------------------------------------------------------------- end to end */
 
 // Text through the model's tokenizer gives the same embedding as the golden ids.
@@ -341,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_tiny_a_bf16),
         cmocka_unit_test(test_tiny_b_f16),
         cmocka_unit_test(test_tiny_b_bf16),
+        cmocka_unit_test(test_tiny_a_bf16_weights),
+        cmocka_unit_test(test_tiny_b_bf16_weights),
         cmocka_unit_test(test_eos_pooling_ignores_padding),
         cmocka_unit_test(test_text_string_end_to_end),
         cmocka_unit_test(test_image_file_end_to_end),

@@ -2,6 +2,7 @@
 // and file:line errors.
 #include "testutil.h"
 #include "base/err.h"
+#include "clip/clip.h"
 #include "search/settings.h"
 
 #include <stdio.h>
@@ -9,7 +10,7 @@
 static void clear_env(void)
 {
     static const char *v[] = {"LISA_TOP_K",  "LISA_CLIP_WEIGHT", "LISA_THUMBNAIL_SIZE", "LISA_DATA",
-                              "LISA_MODELS", "LISA_PORT",        "LISA_CONFIG"};
+                              "LISA_MODELS", "LISA_PORT",        "LISA_CONFIG",         "LISA_PRECISION"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) unsetenv(v[i]);
 }
 
@@ -96,12 +97,48 @@ static void test_errors(void **state)
     assert_int_equal(settings_resolve(&s, 2, argv2), LISA_EINVAL);
 }
 
+// precision: fp32 | bf16 from the file, the environment and the flag, in that
+// order; int8 and unknown names are refused with the reason.
+static void test_precision(void **state)
+{
+    (void)state;
+    clear_env();
+    settings s;
+    settings_defaults(&s);
+    assert_string_equal(s.precision, clip_precision_name(clip_default_precision()));
+    assert_int_equal(settings_set(&s, "precision", "bf16", "t"), 0);
+    assert_string_equal(s.precision, "bf16");
+    assert_string_equal(clip_load_precision(), "bf16");
+    assert_int_equal(settings_set(&s, "precision", "int8", "t"), LISA_EINVAL);
+    assert_non_null(strstr(lisa_errmsg(), "int8 is not implemented"));
+    assert_int_equal(settings_set(&s, "precision", "fp16", "t"), LISA_EINVAL);
+    assert_non_null(strstr(lisa_errmsg(), "t: precision: 'fp16'"));
+    assert_string_equal(s.precision, "bf16");
+
+    const char *conf = "precision = bf16\n";
+    const char *path = tu_tmp("prec.conf");
+    tu_write(path, conf, strlen(conf));
+    setenv("LISA_CONFIG", path, 1);
+    char *argv[] = {"x", NULL}, *argv2[] = {"x", "--precision", "fp32", NULL};
+    assert_int_equal(settings_resolve(&s, 1, argv), 0);
+    assert_string_equal(s.precision, "bf16");
+    setenv("LISA_PRECISION", "fp32", 1);
+    assert_int_equal(settings_resolve(&s, 1, argv), 0);
+    assert_string_equal(s.precision, "fp32");
+    setenv("LISA_PRECISION", "bf16", 1);
+    assert_int_equal(settings_resolve(&s, 3, argv2), 0);
+    assert_string_equal(s.precision, "fp32");
+    assert_string_equal(clip_load_precision(), "fp32");
+    clear_env();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

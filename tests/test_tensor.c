@@ -1,9 +1,12 @@
 // Fast kernels against their scalar references on random shapes, odd sizes included.
 #include "testutil.h"
+#include "base/err.h"
 #include "base/pool.h"
+#include "tensor/gemm.h"
 #include "tensor/tensor.h"
 
 #include <math.h>
+#include <string.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
@@ -194,6 +197,222 @@ static void test_softmax_and_norm(void **state)
     assert_true(fabs(t_cosine(v, v, 2) - 1) < 1e-12);
 }
 
+/* ---------------------------------------------------------------- packed GEMM, per ISA path */
+
+// t_gemm against t_gemm_ref on random shapes (odd sizes, several k slices and
+// row blocks, strided x and y, every epilogue) on path q, or a cmocka skip when
+// this CPU lacks q. The reference reads the same packed weight, so bf16 is
+// held to fp32 accumulation error too; a second check bounds bf16's rounding
+// against the fp32 reference.
+static void gemm_path(t_path q, t_prec prec)
+{
+    if (!t_gemm_path_supported(q)) {
+        print_message("      %s: not on this CPU, skipped\n", t_gemm_path_name(q));
+        skip();
+    }
+    t_path saved = t_gemm_path();
+    assert_int_equal(t_gemm_set_path(q), 0);
+    pool *p;
+    assert_int_equal(pool_new(2, &p), 0);
+    static const int ns[] = {1, 2, 3, 5, 7, 12, 13, 50, 77, 300}, ins[] = {1, 3, 8, 17, 64, 100, 513, 777};
+    static const int outs[] = {1, 5, 16, 17, 31, 33, 64, 100};
+    for (int s = 0; s < 26; s++) {
+        int n = ns[s % 10], in = ins[(s * 3 + 1) % 8], out = outs[(s * 5 + 2) % 8];
+        if (n == 300 && in > 100) in = 100; // keep the scalar reference quick
+        int ldx = in + s % 3, ldy = out + (s % 2) * 3;
+        if (s >= 24) n = 29 + s, in = 1000 + s, ldx = 1024; // x copied per k slice (4 KiB rows)
+        t_act act = (t_act)(s % 4);
+        float *x = rvec((size_t)n * ldx, 1), *w = rvec((size_t)out * in, 0.5f), *b = rvec((size_t)out, 1);
+        float *y = rvec((size_t)n * ldy, 1), *r = rvec((size_t)n * ldy, 1), *r32 = rvec((size_t)n * ldy, 1);
+        t_packed *pw, *p32;
+        assert_int_equal(t_pack(w, T_SRC_F32, out, in, prec, &pw), 0);
+        assert_int_equal(t_pack(w, T_SRC_F32, out, in, T_PREC_F32, &p32), 0);
+        assert_int_equal(t_packed_out(pw), out);
+        assert_int_equal(t_packed_in(pw), in);
+        assert_true(t_packed_bytes(pw) >= (size_t)out * in * (prec == T_PREC_BF16 ? 2 : 4));
+        const float *bias = s % 5 == 4 ? NULL : b;
+        for (int i = 0; i < n; i++)
+            for (int c = out; c < ldy; c++) y[(size_t)i * ldy + c] = 12345.0f;
+        t_gemm(s % 2 ? p : NULL, y, ldy, x, ldx, pw, bias, n, act);
+        double num = 0, den = 0;
+        t_gemm_ref(NULL, r, ldy, x, ldx, pw, bias, n, act);
+        t_gemm_ref(NULL, r32, ldy, x, ldx, p32, bias, n, act);
+        double en = 0, ed = 0; // NMSE over the whole output (one value can cancel to ~0)
+        for (int i = 0; i < n; i++) {
+            for (int c = 0; c < out; c++) {
+                double d = (double)y[(size_t)i * ldy + c] - r[(size_t)i * ldy + c];
+                en += d * d, ed += (double)r[(size_t)i * ldy + c] * r[(size_t)i * ldy + c];
+            }
+            for (int c = 0; c < out; c++) {
+                double d = (double)y[(size_t)i * ldy + c] - r32[(size_t)i * ldy + c];
+                num += d * d, den += (double)r32[(size_t)i * ldy + c] * r32[(size_t)i * ldy + c];
+            }
+            for (int c = out; c < ldy; c++) // the padding past out is untouched
+                assert_true(y[(size_t)i * ldy + c] == 12345.0f);
+        }
+        if (en / ed > 1e-10)
+            fail_msg("%s n=%d in=%d out=%d act=%d: nmse %g", t_gemm_path_name(q), n, in, out, act, en / ed);
+        // bf16 rounding (2^-9 relative) against the fp32 weight: about 1e-6.
+        if (prec == T_PREC_BF16 && num / den > 1e-4)
+            fail_msg("bf16 vs fp32 n=%d in=%d out=%d: nmse %g", n, in, out, num / den);
+        if (prec == T_PREC_F32) assert_true(num / den < 1e-10);
+        t_packed_free(pw), t_packed_free(p32);
+        free(x), free(w), free(b), free(y), free(r), free(r32);
+    }
+    pool_free(p);
+    assert_int_equal(t_gemm_set_path(saved), 0);
+}
+
+static void test_gemm_c_f32(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_C, T_PREC_F32);
+}
+static void test_gemm_c_bf16(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_C, T_PREC_BF16);
+}
+static void test_gemm_avx2_f32(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_AVX2, T_PREC_F32);
+}
+static void test_gemm_avx2_bf16(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_AVX2, T_PREC_BF16);
+}
+static void test_gemm_avx512_f32(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_AVX512, T_PREC_F32);
+}
+static void test_gemm_avx512_bf16(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_AVX512, T_PREC_BF16);
+}
+
+// Packing from F16 and BF16 words equals packing their fp32 values; stacked
+// parts equal one stacked weight; bad sizes are refused.
+static void test_gemm_pack_sources(void **state)
+{
+    (void)state;
+    int out = 19, in = 23, n = 5;
+    float *w = rvec((size_t)out * in, 1), *x = rvec((size_t)n * in, 1), *wr = malloc((size_t)out * in * sizeof *wr);
+    uint16_t *hb = malloc((size_t)out * in * 2), *hf = malloc((size_t)out * in * 2);
+    float y1[5 * 19], y2[5 * 19];
+    for (int i = 0; i < out * in; i++) {
+        hb[i] = t_f32_to_bf16(w[i]);
+        wr[i] = t_bf16_to_f32(hb[i]);
+        hf[i] = (uint16_t)(0x3c00 + (i % 7) * 0x400); // 1, 2, 4, ... 64 as f16
+    }
+    t_packed *a, *b;
+    assert_int_equal(t_pack(hb, T_SRC_BF16, out, in, T_PREC_F32, &a), 0);
+    assert_int_equal(t_pack(wr, T_SRC_F32, out, in, T_PREC_F32, &b), 0);
+    t_gemm(NULL, y1, out, x, in, a, NULL, n, T_ACT_NONE);
+    t_gemm(NULL, y2, out, x, in, b, NULL, n, T_ACT_NONE);
+    assert_memory_equal(y1, y2, sizeof y1);
+    t_packed_free(a), t_packed_free(b);
+    for (int i = 0; i < out * in; i++) wr[i] = (float)(1 << (i % 7));
+    assert_int_equal(t_pack(hf, T_SRC_F16, out, in, T_PREC_F32, &a), 0);
+    assert_int_equal(t_pack(wr, T_SRC_F32, out, in, T_PREC_F32, &b), 0);
+    t_gemm(NULL, y1, out, x, in, a, NULL, n, T_ACT_NONE);
+    t_gemm(NULL, y2, out, x, in, b, NULL, n, T_ACT_NONE);
+    assert_memory_equal(y1, y2, sizeof y1);
+    t_packed_free(a);
+    const void *parts[2] = {w, w + 7 * in};
+    t_src srcs[2] = {T_SRC_F32, T_SRC_F32};
+    int rows[2] = {7, out - 7};
+    for (int i = 0; i < out * in; i++) wr[i] = w[i];
+    assert_int_equal(t_pack_rows(2, parts, srcs, rows, in, T_PREC_F32, &a), 0);
+    t_packed_free(b);
+    assert_int_equal(t_pack(wr, T_SRC_F32, out, in, T_PREC_F32, &b), 0);
+    t_gemm(NULL, y1, out, x, in, a, NULL, n, T_ACT_NONE);
+    t_gemm(NULL, y2, out, x, in, b, NULL, n, T_ACT_NONE);
+    assert_memory_equal(y1, y2, sizeof y1);
+    t_packed_free(a), t_packed_free(b);
+    assert_int_equal(t_pack(w, T_SRC_F32, 0, in, T_PREC_F32, &a), LISA_EINVAL);
+    assert_null(a);
+    assert_int_equal(t_pack(w, T_SRC_F32, out, -1, T_PREC_BF16, &a), LISA_EINVAL);
+    free(w), free(x), free(wr), free(hb), free(hf);
+}
+
+// The epilogue's activations over a wide range of inputs (an identity weight
+// passes x through): within 2e-6 of the scalar t_gelu/t_gelu_tanh/t_quick_gelu,
+// relative to max(1, |x|), including far tails where exp saturates.
+static void test_gemm_epilogue_range(void **state)
+{
+    (void)state;
+    enum { K = 37, N = 64 };
+    float *w = calloc(K * K, sizeof *w), *x = malloc(N * K * sizeof *x), y[N * K], r[N * K];
+    for (int i = 0; i < K; i++) w[i * K + i] = 1;
+    for (int i = 0; i < N * K; i++) x[i] = (float)(i - N * K / 2) / (N * K / 2) * 12;
+    x[0] = -100, x[1] = 100, x[2] = -88.5f, x[3] = 0, x[4] = -0.0f, x[5] = 1e-30f;
+    for (int q = T_PATH_C; q <= T_PATH_AVX512; q++) {
+        if (!t_gemm_path_supported((t_path)q)) continue;
+        t_path saved = t_gemm_path();
+        assert_int_equal(t_gemm_set_path((t_path)q), 0);
+        t_packed *pw;
+        assert_int_equal(t_pack(w, T_SRC_F32, K, K, T_PREC_F32, &pw), 0);
+        for (int a = T_ACT_GELU; a <= T_ACT_QUICK_GELU; a++) {
+            t_gemm(NULL, y, K, x, K, pw, NULL, N, (t_act)a);
+            memcpy(r, x, sizeof r);
+            t_act_apply((t_act)a, r, N * K);
+            for (int i = 0; i < N * K; i++) {
+                double tol = 2e-6 * fmax(1, fabs(x[i]));
+                if (!(fabs(y[i] - r[i]) <= tol))
+                    fail_msg("%s act %d x=%g: %.9g vs %.9g", t_gemm_path_name((t_path)q), a, x[i], y[i], r[i]);
+            }
+        }
+        t_packed_free(pw);
+        assert_int_equal(t_gemm_set_path(saved), 0);
+    }
+    free(w), free(x);
+}
+
+static void test_bf16_rounding(void **state)
+{
+    (void)state;
+    union {
+        uint32_t u;
+        float f;
+    } v;
+    assert_int_equal(t_f32_to_bf16(1.0f), 0x3f80);
+    v.u = 0x3f808000u; // halfway, even below: stays
+    assert_int_equal(t_f32_to_bf16(v.f), 0x3f80);
+    v.u = 0x3f818000u; // halfway, odd below: rounds up to even
+    assert_int_equal(t_f32_to_bf16(v.f), 0x3f82);
+    v.u = 0x3f808001u; // just above halfway
+    assert_int_equal(t_f32_to_bf16(v.f), 0x3f81);
+    assert_true(isnan(t_bf16_to_f32(t_f32_to_bf16(NAN))));
+    assert_true(isinf(t_bf16_to_f32(t_f32_to_bf16(INFINITY))));
+    assert_true(t_bf16_to_f32(0x4049) == 3.140625f);
+}
+
+// Attention with separate q/k/v and output strides (a fused QKV buffer).
+static void test_attention_head_ld(void **state)
+{
+    (void)state;
+    int n = 13, hd = 24, ld = 3 * 2 * hd + 5, ldo = 2 * hd;
+    float *qkv = rvec((size_t)n * ld, 1), *o = rvec((size_t)n * ldo, 1), *s = rvec((size_t)n, 1);
+    float *q = rvec((size_t)n * hd, 0), *k = rvec((size_t)n * hd, 0), *v = rvec((size_t)n * hd, 0);
+    float *r = rvec((size_t)n * hd, 0), *sc = rvec((size_t)n, 0);
+    for (int causal = 0; causal < 2; causal++) {
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < hd; c++) {
+                q[i * hd + c] = qkv[(size_t)i * ld + hd + c];
+                k[i * hd + c] = qkv[(size_t)i * ld + 2 * hd + hd + c];
+                v[i * hd + c] = qkv[(size_t)i * ld + 4 * hd + hd + c];
+            }
+        t_attention_head_ld(o + hd, ldo, qkv + hd, qkv + 3 * hd, qkv + 5 * hd, ld, n, hd, causal, s);
+        t_attention_ref(r, q, k, v, n, 1, hd, hd, causal, sc);
+        for (int i = 0; i < n; i++) assert_true(t_nmse(o + (size_t)i * ldo + hd, r + (size_t)i * hd, hd) < 1e-10);
+    }
+    free(qkv), free(o), free(s), free(q), free(k), free(v), free(r), free(sc);
+}
+
 int main(void)
 {
     t_set_threads(1);
@@ -207,6 +426,16 @@ int main(void)
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_softmax_and_norm),
+        cmocka_unit_test(test_gemm_c_f32),
+        cmocka_unit_test(test_gemm_c_bf16),
+        cmocka_unit_test(test_gemm_avx2_f32),
+        cmocka_unit_test(test_gemm_avx2_bf16),
+        cmocka_unit_test(test_gemm_avx512_f32),
+        cmocka_unit_test(test_gemm_avx512_bf16),
+        cmocka_unit_test(test_gemm_pack_sources),
+        cmocka_unit_test(test_gemm_epilogue_range),
+        cmocka_unit_test(test_bf16_rounding),
+        cmocka_unit_test(test_attention_head_ld),
     };
     return cmocka_run_group_tests_name("tensor", tests, NULL, NULL);
 }

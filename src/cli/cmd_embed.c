@@ -12,9 +12,10 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: lisa embed --model DIR [--threads N] (--text TEXT | --image FILE)...\n"
-                    "  DIR is a Hugging Face CLIPModel directory (config.json, model.safetensors,\n"
-                    "  tokenizer.json, preprocessor_config.json)\n");
+    fprintf(stderr,
+            "usage: lisa embed --model DIR [--threads N] [--precision fp32|bf16] (--text TEXT | --image FILE)...\n"
+            "  DIR is a Hugging Face CLIPModel directory (config.json, model.safetensors,\n"
+            "  tokenizer.json, preprocessor_config.json)\n");
     return 2;
 }
 
@@ -54,6 +55,8 @@ static int parse(int argc, char **argv, const char **dir, int *threads)
             *dir = argv[i + 1];
         else if (!strcmp(argv[i], "--threads"))
             *threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--precision"))
+            continue; // checked in cmd_embed, with its message
         else if (!strcmp(argv[i], "--text") || !strcmp(argv[i], "--image"))
             inputs++;
         else
@@ -67,6 +70,12 @@ int cmd_embed(int argc, char **argv)
     const char *dir = NULL;
     int threads = 0, status = 0;
     if (parse(argc, argv, &dir, &threads) < 0) return usage();
+    for (int i = 1; i + 1 < argc; i += 2) {
+        int prec;
+        if (strcmp(argv[i], "--precision")) continue;
+        if (clip_parse_precision(argv[i + 1], &prec) < 0) return cli_fail("embed --precision");
+        clip_set_precision(prec);
+    }
     clip_model *m;
     if (clip_load(dir, threads, &m) < 0) return cli_fail("embed");
     float *out = malloc((size_t)clip_dim(m) * sizeof *out);

@@ -1,6 +1,7 @@
 // `lisa stats [--data DIR] [--json]`: counts, db size, models, last index time.
 #include "cli/cli.h"
 #include "base/err.h"
+#include "clip/clip.h"
 #include "search/settings.h"
 #include "store/store.h"
 
@@ -36,7 +37,7 @@ int cmd_stats(int argc, char **argv)
         for (int i = 0; i < st.n_models; i++)
             printf("%s{\"id\":\"%s\",\"dim\":%d,\"count\":%lld}", i ? "," : "", st.models[i].id, st.models[i].dim,
                    (long long)st.models[i].count);
-        printf("]}\n");
+        printf("],\"precision\":\"%s\",\"kernel\":\"%s\"}\n", cfg.precision, clip_kernel_path());
         return 0;
     }
     printf("database     %s (%.1f MB, schema %d)\n", path, st.db_bytes / 1e6, st.schema_version);
@@ -49,5 +50,6 @@ int cmd_stats(int argc, char **argv)
         printf("  model      %s (dim %d): %lld vectors\n", st.models[i].id, st.models[i].dim,
                (long long)st.models[i].count);
     printf("last index   %s\n", st.last_index[0] ? st.last_index : "never");
+    printf("precision    %s (CLIP weights; GEMM kernels %s)\n", cfg.precision, clip_kernel_path());
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "base/pool.h"
 #include "clip/bpe.h"
 #include "model/checkpoint.h"
+#include "tensor/gemm.h"
 #include "tensor/tensor.h"
 
 #include <pthread.h>
@@ -10,18 +11,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- weights and state */
 
+// Linear weights are packed (tensor/gemm.h) and owned; vectors point into the
+// checkpoint (F32 maps, or its converted copies).
 typedef struct {
-    const float *ln1_w, *ln1_b;         // (d)
-    const float *q_w, *q_b, *k_w, *k_b; // (d, d), (d)
-    const float *v_w, *v_b, *o_w, *o_b; // (d, d), (d)
-    const float *ln2_w, *ln2_b;         // (d)
-    const float *fc1_w, *fc1_b;         // (ffn, d), (ffn)
-    const float *fc2_w, *fc2_b;         // (d, ffn), (d)
+    const float *ln1_w, *ln1_b; // (d)
+    t_packed *qkv;              // (3d, d): q_proj, k_proj, v_proj stacked
+    float *qkv_b;               // (3d), owned
+    t_packed *o;                // (d, d)
+    const float *o_b;           // (d)
+    const float *ln2_w, *ln2_b; // (d)
+    t_packed *fc1, *fc2;        // (ffn, d), (d, ffn)
+    const float *fc1_b, *fc2_b; // (ffn), (d)
 } clip_layer;
 
 typedef struct {
@@ -30,17 +36,20 @@ typedef struct {
     const float *pos;             // (n_pos, d) position embedding
     const float *pre_w, *pre_b;   // vision pre_layrnorm (d); NULL for text
     const float *post_w, *post_b; // final_layer_norm / post_layernorm (d)
-    const float *proj;            // (projection_dim, d), no bias
-    const float *tok;             // text: (vocab, d) token embedding
-    const float *cls, *patch;     // vision: (d) class token, (d, C*p*p) patch conv
+    t_packed *proj;               // (projection_dim, d), no bias
+    const uint8_t *tok;           // text: (vocab, d) token embedding as stored, of type tok_src
+    t_src tok_src;
+    const float *cls; // vision: (d) class token
+    t_packed *patch;  // vision: (d, C*p*p) patch conv
 } clip_tower;
 
 // Scratch for one forward pass (llama2.c RunState). Capacities in floats.
 typedef struct {
     size_t cap_act, cap_mlp, cap_scores;
-    float *x, *h, *q, *k, *v, *att; // (rows, d) each; att also holds the unfolded patches
-    float *mlp;                     // (rows, ffn)
-    float *scores;                  // (threads, n, n)
+    float *x, *h, *att; // (rows, d) each; att also holds the unfolded patches
+    float *qkv;         // (rows, 3d); also the patch conv's output
+    float *mlp;         // (rows, ffn)
+    float *scores;      // (threads, n): one row of attention scores per thread
 } clip_state;
 
 struct clip_model {
@@ -49,6 +58,7 @@ struct clip_model {
     ckpt *ck; // model.safetensors, or an index and its shards
     bpe_tok *tok;
     clip_tower text, vision;
+    t_prec prec;
     pool *pool;
     clip_state *states; // pool_size(pool) of them, one per thread
     pthread_mutex_t mu;
@@ -58,7 +68,7 @@ struct clip_model {
 
 static void state_release(clip_state *s)
 {
-    free(s->x), free(s->h), free(s->q), free(s->k), free(s->v), free(s->att), free(s->mlp), free(s->scores);
+    free(s->x), free(s->h), free(s->qkv), free(s->att), free(s->mlp), free(s->scores);
     memset(s, 0, sizeof *s);
 }
 
@@ -77,25 +87,100 @@ static int weight(clip_model *m, const float **out, int64_t d0, int64_t d1, cons
     return ckpt_get_f32(m->ck, name, d1 ? 2 : 1, shape, out);
 }
 
+// The tensor name of the given 2-D (or, with d2 > 0, (d0, d1, d2, d2) conv)
+// shape in a dtype we pack. Mismatches get ckpt_get_f32's error message.
+static int raw_weight(clip_model *m, const st_tensor **out, int64_t d0, int64_t d1, int64_t d2, const char *name)
+{
+    int64_t shape[4] = {d0, d1, d2, d2};
+    int nd = d2 ? 4 : 2;
+    const st_tensor *t = ckpt_find(m->ck, name);
+    int ok = t && t->ndim == nd && (t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16);
+    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == shape[i];
+    if (!ok) {
+        const float *f;
+        int rc = ckpt_get_f32(m->ck, name, nd, shape, &f);
+        return rc < 0 ? rc
+                      : lisa_seterr(LISA_EUNSUPPORTED, "%s: dtype %s cannot be packed", name, st_dtype_name(t->dtype));
+    }
+    *out = t;
+    return 0;
+}
+
+static t_src src_of(const st_tensor *t)
+{
+    return t->dtype == ST_F32 ? T_SRC_F32 : t->dtype == ST_F16 ? T_SRC_F16 : T_SRC_BF16;
+}
+
+// Returns the whole pages of a packed tensor's mapped data to the kernel: the
+// packed copy is the resident one (the map stays valid; pages refault from
+// the file if anything reads them).
+static void drop_pages(const st_tensor *t)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)t->data + pg - 1) / pg * pg,
+              b = ((uintptr_t)t->data + t->nbytes) / pg * pg;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+// Packs nparts stacked tensors names[i] of shape (rows[i], in) (d2 > 0: a
+// (rows, in / (d2*d2), d2, d2) conv) into *out in the model's precision.
+static int pack_weights(clip_model *m, t_packed **out, int nparts, const char *const *names, const int *rows, int in,
+                        int d2)
+{
+    const st_tensor *t[3];
+    const void *w[3];
+    t_src src[3];
+    int rc;
+    for (int i = 0; i < nparts; i++) {
+        if ((rc = raw_weight(m, &t[i], rows[i], d2 ? in / (d2 * d2) : in, d2, names[i])) < 0) return rc;
+        w[i] = t[i]->data, src[i] = src_of(t[i]);
+    }
+    if ((rc = t_pack_rows(nparts, w, src, rows, in, m->prec, out)) < 0) return rc;
+    for (int i = 0; i < nparts; i++) drop_pages(t[i]);
+    return 0;
+}
+
+static int pack_one(clip_model *m, t_packed **out, int rows, int in, const char *name)
+{
+    return pack_weights(m, out, 1, &name, &rows, in, 0);
+}
+
 static int load_layer(clip_model *m, const char *tw, const cfg_tower *c, int i, clip_layer *l)
 {
     const char *p = "%s.encoder.layers.%d.";
-    char f[128];
+    char f[128], qn[256], kn[256], vn[256], on[256], f1[256], f2[256];
     int d = c->hidden, ff = c->intermediate, rc;
-#define W(dst, a, b, sfx) (snprintf(f, sizeof f, "%s%s", p, sfx), weight(m, &l->dst, a, b, f, tw, i))
+    const float *qb, *kb, *vb;
+    const st_tensor *t;
+#define W(dst, a, b, sfx) (snprintf(f, sizeof f, "%s%s", p, sfx), weight(m, &dst, a, b, f, tw, i))
+#define N(buf, sfx) snprintf(buf, sizeof buf, "%s.encoder.layers.%d.%s", tw, i, sfx)
+#define R(buf, a, b) raw_weight(m, &t, a, b, 0, buf)
+    N(qn, "self_attn.q_proj.weight"), N(kn, "self_attn.k_proj.weight"), N(vn, "self_attn.v_proj.weight");
+    N(on, "self_attn.out_proj.weight"), N(f1, "mlp.fc1.weight"), N(f2, "mlp.fc2.weight");
+    // Checked in checkpoint order, so the first bad tensor is the one named.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if ((rc = W(ln1_w, d, 0, "layer_norm1.weight")) < 0 || (rc = W(ln1_b, d, 0, "layer_norm1.bias")) < 0 ||
-        (rc = W(q_w, d, d, "self_attn.q_proj.weight")) < 0 || (rc = W(q_b, d, 0, "self_attn.q_proj.bias")) < 0 ||
-        (rc = W(k_w, d, d, "self_attn.k_proj.weight")) < 0 || (rc = W(k_b, d, 0, "self_attn.k_proj.bias")) < 0 ||
-        (rc = W(v_w, d, d, "self_attn.v_proj.weight")) < 0 || (rc = W(v_b, d, 0, "self_attn.v_proj.bias")) < 0 ||
-        (rc = W(o_w, d, d, "self_attn.out_proj.weight")) < 0 || (rc = W(o_b, d, 0, "self_attn.out_proj.bias")) < 0 ||
-        (rc = W(ln2_w, d, 0, "layer_norm2.weight")) < 0 || (rc = W(ln2_b, d, 0, "layer_norm2.bias")) < 0 ||
-        (rc = W(fc1_w, ff, d, "mlp.fc1.weight")) < 0 || (rc = W(fc1_b, ff, 0, "mlp.fc1.bias")) < 0 ||
-        (rc = W(fc2_w, d, ff, "mlp.fc2.weight")) < 0 || (rc = W(fc2_b, d, 0, "mlp.fc2.bias")) < 0)
+    if ((rc = W(l->ln1_w, d, 0, "layer_norm1.weight")) < 0 || (rc = W(l->ln1_b, d, 0, "layer_norm1.bias")) < 0 ||
+        (rc = R(qn, d, d)) < 0 || (rc = W(qb, d, 0, "self_attn.q_proj.bias")) < 0 || (rc = R(kn, d, d)) < 0 ||
+        (rc = W(kb, d, 0, "self_attn.k_proj.bias")) < 0 || (rc = R(vn, d, d)) < 0 ||
+        (rc = W(vb, d, 0, "self_attn.v_proj.bias")) < 0 || (rc = R(on, d, d)) < 0 ||
+        (rc = W(l->o_b, d, 0, "self_attn.out_proj.bias")) < 0 || (rc = W(l->ln2_w, d, 0, "layer_norm2.weight")) < 0 ||
+        (rc = W(l->ln2_b, d, 0, "layer_norm2.bias")) < 0 || (rc = R(f1, ff, d)) < 0 ||
+        (rc = W(l->fc1_b, ff, 0, "mlp.fc1.bias")) < 0 || (rc = R(f2, d, ff)) < 0 ||
+        (rc = W(l->fc2_b, d, 0, "mlp.fc2.bias")) < 0)
         return rc;
 #pragma GCC diagnostic pop
 #undef W
+#undef N
+#undef R
+    const char *qkv[3] = {qn, kn, vn};
+    int rows[3] = {d, d, d};
+    if ((rc = pack_weights(m, &l->qkv, 3, qkv, rows, d, 0)) < 0 || (rc = pack_one(m, &l->o, d, d, on)) < 0 ||
+        (rc = pack_one(m, &l->fc1, ff, d, f1)) < 0 || (rc = pack_one(m, &l->fc2, d, ff, f2)) < 0)
+        return rc;
+    if (!(l->qkv_b = malloc(3 * (size_t)d * sizeof *l->qkv_b))) return lisa_seterr(LISA_ENOMEM, "clip: out of memory");
+    memcpy(l->qkv_b, qb, (size_t)d * sizeof *qb);
+    memcpy(l->qkv_b + d, kb, (size_t)d * sizeof *kb);
+    memcpy(l->qkv_b + 2 * d, vb, (size_t)d * sizeof *vb);
     return 0;
 }
 
@@ -116,12 +201,14 @@ static int load_text(clip_model *m)
     const clip_config *c = &m->cfg;
     int d = c->text.hidden, rc;
     t->c = c->text;
-    if ((rc = weight(m, &t->tok, c->vocab_size, d, "text_model.embeddings.token_embedding.weight")) < 0 ||
+    const st_tensor *tok;
+    if ((rc = raw_weight(m, &tok, c->vocab_size, d, 0, "text_model.embeddings.token_embedding.weight")) < 0 ||
         (rc = weight(m, &t->pos, c->max_positions, d, "text_model.embeddings.position_embedding.weight")) < 0 ||
         (rc = weight(m, &t->post_w, d, 0, "text_model.final_layer_norm.weight")) < 0 ||
         (rc = weight(m, &t->post_b, d, 0, "text_model.final_layer_norm.bias")) < 0 ||
-        (rc = weight(m, &t->proj, c->projection_dim, d, "text_projection.weight")) < 0)
+        (rc = pack_one(m, &t->proj, c->projection_dim, d, "text_projection.weight")) < 0)
         return rc;
+    t->tok = tok->data, t->tok_src = src_of(tok); // rows are read (and widened) as tokens come
     return load_layers(m, "text_model", t);
 }
 
@@ -130,16 +217,17 @@ static int load_vision(clip_model *m)
     clip_tower *t = &m->vision;
     const clip_config *c = &m->cfg;
     int d = c->vision.hidden, g = c->image_size / c->patch_size, rc;
-    int64_t pshape[4] = {d, c->num_channels, c->patch_size, c->patch_size};
+    int K = c->num_channels * c->patch_size * c->patch_size;
+    const char *pn = "vision_model.embeddings.patch_embedding.weight";
     t->c = c->vision;
-    if ((rc = ckpt_get_f32(m->ck, "vision_model.embeddings.patch_embedding.weight", 4, pshape, &t->patch)) < 0 ||
+    if ((rc = pack_weights(m, &t->patch, 1, &pn, &d, K, c->patch_size)) < 0 ||
         (rc = weight(m, &t->cls, d, 0, "vision_model.embeddings.class_embedding")) < 0 ||
         (rc = weight(m, &t->pos, (int64_t)g * g + 1, d, "vision_model.embeddings.position_embedding.weight")) < 0 ||
         (rc = weight(m, &t->pre_w, d, 0, "vision_model.pre_layrnorm.weight")) < 0 ||
         (rc = weight(m, &t->pre_b, d, 0, "vision_model.pre_layrnorm.bias")) < 0 ||
         (rc = weight(m, &t->post_w, d, 0, "vision_model.post_layernorm.weight")) < 0 ||
         (rc = weight(m, &t->post_b, d, 0, "vision_model.post_layernorm.bias")) < 0 ||
-        (rc = weight(m, &t->proj, c->projection_dim, d, "visual_projection.weight")) < 0)
+        (rc = pack_one(m, &t->proj, c->projection_dim, d, "visual_projection.weight")) < 0)
         return rc;
     return load_layers(m, "vision_model", t);
 }
@@ -168,13 +256,84 @@ static int load_extras(clip_model *m, const char *dir)
     return 0;
 }
 
+int clip_parse_precision(const char *name, int *prec)
+{
+    if (!strcmp(name, "fp32")) {
+        *prec = CLIP_PREC_FP32;
+    } else if (!strcmp(name, "bf16")) {
+        *prec = CLIP_PREC_BF16;
+    } else if (!strcmp(name, "int8")) {
+        return lisa_seterr(LISA_EUNSUPPORTED, "int8 is not implemented yet (use fp32 or bf16)");
+    } else {
+        return lisa_seterr(LISA_EINVAL, "'%s': expected fp32, bf16 or int8", name);
+    }
+    return 0;
+}
+
+int clip_default_precision(void)
+{
+    return CLIP_DEFAULT_PREC;
+}
+
+const char *clip_precision_name(int prec)
+{
+    return prec == CLIP_PREC_BF16 ? "bf16" : "fp32";
+}
+
+static int g_prec = -1; // clip_set_precision's choice; -1: none
+
+void clip_set_precision(int prec)
+{
+    g_prec = prec == CLIP_PREC_BF16 ? CLIP_PREC_BF16 : CLIP_PREC_FP32;
+}
+
+const char *clip_load_precision(void)
+{
+    const char *env = getenv("LISA_PRECISION");
+    int prec = clip_default_precision();
+    if (g_prec >= 0)
+        prec = g_prec;
+    else if (env && *env && clip_parse_precision(env, &prec) < 0)
+        return "invalid";
+    return clip_precision_name(prec);
+}
+
 int clip_load(const char *dir, int threads, clip_model **out)
+{
+    const char *env = getenv("LISA_PRECISION");
+    int prec = clip_default_precision(), rc;
+    *out = NULL;
+    if (g_prec >= 0)
+        prec = g_prec;
+    else if (env && *env && (rc = clip_parse_precision(env, &prec)) < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", lisa_errmsg());
+        return lisa_seterr(rc, "LISA_PRECISION: %s", why);
+    }
+    return clip_load_prec(dir, threads, prec, out);
+}
+
+static void tower_free(clip_tower *t)
+{
+    for (int i = 0; t->layer && i < t->c.layers; i++) {
+        clip_layer *l = &t->layer[i];
+        t_packed_free(l->qkv), t_packed_free(l->o), t_packed_free(l->fc1), t_packed_free(l->fc2);
+        free(l->qkv_b);
+    }
+    free(t->layer);
+    t_packed_free(t->proj), t_packed_free(t->patch);
+}
+
+int clip_load_prec(const char *dir, int threads, int prec, clip_model **out)
 {
     char path[4096];
     int rc;
     *out = NULL;
+    if (prec != CLIP_PREC_FP32 && prec != CLIP_PREC_BF16)
+        return lisa_seterr(LISA_EINVAL, "clip: unknown precision %d", prec);
     clip_model *m = calloc(1, sizeof *m);
     if (!m) return lisa_seterr(LISA_ENOMEM, "clip: out of memory");
+    m->prec = prec == CLIP_PREC_BF16 ? T_PREC_BF16 : T_PREC_F32;
     pthread_mutex_init(&m->mu, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if ((rc = cfg_load(path, &m->cfg)) < 0) goto fail;
@@ -185,7 +344,6 @@ int clip_load(const char *dir, int threads, clip_model **out)
         rc = lisa_seterr(LISA_ENOMEM, "clip: out of memory");
         goto fail;
     }
-    t_set_threads(1); // parallelism comes from the pool (t_matmul_pool, image groups)
     *out = m;
     return 0;
 fail:
@@ -199,12 +357,38 @@ void clip_free(clip_model *m)
     for (int i = 0; m->states && i < pool_size(m->pool); i++) state_release(&m->states[i]);
     free(m->states);
     pool_free(m->pool);
-    free(m->text.layer);
-    free(m->vision.layer);
+    tower_free(&m->text);
+    tower_free(&m->vision);
     bpe_free(m->tok);
     ckpt_close(m->ck);
     pthread_mutex_destroy(&m->mu);
     free(m);
+}
+
+const char *clip_precision(const clip_model *m)
+{
+    return m->prec == T_PREC_BF16 ? "bf16" : "fp32";
+}
+
+const char *clip_kernel_path(void)
+{
+    return t_gemm_path_name(t_gemm_path());
+}
+
+size_t clip_weight_bytes(const clip_model *m)
+{
+    size_t n = 0;
+    const clip_tower *ts[2] = {&m->text, &m->vision};
+    for (int k = 0; k < 2; k++) {
+        const clip_tower *t = ts[k];
+        for (int i = 0; t->layer && i < t->c.layers; i++) {
+            const clip_layer *l = &t->layer[i];
+            n += t_packed_bytes(l->qkv) + t_packed_bytes(l->o) + t_packed_bytes(l->fc1) + t_packed_bytes(l->fc2);
+        }
+        if (t->proj) n += t_packed_bytes(t->proj);
+        if (t->patch) n += t_packed_bytes(t->patch);
+    }
+    return n;
 }
 
 int clip_dim(const clip_model *m)
@@ -241,8 +425,9 @@ static int state_reserve(clip_state *s, pool *p, size_t act, size_t mlp, size_t 
     size_t sc = scores * (size_t)pool_size(p);
     int rc = 0;
     if (act > s->cap_act) {
-        float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att};
+        float **bufs[] = {&s->x, &s->h, &s->att};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rc |= grow(bufs[i], act);
+        rc |= grow(&s->qkv, 3 * act);
         s->cap_act = act;
     }
     if (mlp > s->cap_mlp) rc |= grow(&s->mlp, mlp), s->cap_mlp = mlp;
@@ -267,39 +452,32 @@ static void attn_task(void *ctx, int i, int tid)
 {
     struct attn_job *j = ctx;
     int d = j->t->c.hidden, heads = j->t->c.heads, hd = d / heads, seq = i / heads, h = i % heads;
-    size_t off = (size_t)seq * j->n * d + (size_t)h * hd;
-    t_attention_head(j->s->att + off, j->s->q + off, j->s->k + off, j->s->v + off, j->n, hd, d, j->causal,
-                     j->s->scores + (size_t)tid * j->n * j->n);
+    const float *q = j->s->qkv + (size_t)seq * j->n * 3 * d + (size_t)h * hd;
+    t_attention_head_ld(j->s->att + (size_t)seq * j->n * d + (size_t)h * hd, d, q, q + d, q + 2 * d, 3 * d, j->n, hd,
+                        j->causal, j->s->scores + (size_t)tid * j->n);
 }
 
-static void activate(cfg_act a, float *x, size_t n)
+static t_act act_of(cfg_act a)
 {
-    if (a == ACT_GELU)
-        t_gelu(x, n);
-    else if (a == ACT_GELU_TANH)
-        t_gelu_tanh(x, n);
-    else
-        t_quick_gelu(x, n);
+    return a == ACT_GELU ? T_ACT_GELU : a == ACT_GELU_TANH ? T_ACT_GELU_TANH : T_ACT_QUICK_GELU;
 }
 
 // One pre-LN transformer block over nseq sequences of n tokens held in s->x:
-// x += attn(ln1(x)); x += fc2(act(fc1(ln2(x)))). The GEMMs run on all rows at
-// once (OpenBLAS threads); attention runs per (sequence, head) on the pool.
+// x += attn(ln1(x)); x += fc2(act(fc1(ln2(x)))). The GEMMs (one fused QKV, the
+// activation in fc1's epilogue) run on all rows at once over pool p; attention
+// runs per (sequence, head) on the pool.
 static void block(clip_state *s, pool *p, const clip_tower *t, const clip_layer *l, int nseq, int n, int causal)
 {
     int d = t->c.hidden, ff = t->c.intermediate, rows = nseq * n;
     t_layernorm(s->h, s->x, l->ln1_w, l->ln1_b, rows, d, t->c.eps);
-    t_matmul_pool(p, s->q, s->h, l->q_w, l->q_b, rows, d, d);
-    t_matmul_pool(p, s->k, s->h, l->k_w, l->k_b, rows, d, d);
-    t_matmul_pool(p, s->v, s->h, l->v_w, l->v_b, rows, d, d);
+    t_gemm(p, s->qkv, 3 * d, s->h, d, l->qkv, l->qkv_b, rows, T_ACT_NONE);
     struct attn_job job = {t, s, n, causal};
     pool_for(p, nseq * t->c.heads, attn_task, &job);
-    t_matmul_pool(p, s->h, s->att, l->o_w, l->o_b, rows, d, d);
+    t_gemm(p, s->h, d, s->att, d, l->o, l->o_b, rows, T_ACT_NONE);
     t_add(s->x, s->h, (size_t)rows * d);
     t_layernorm(s->h, s->x, l->ln2_w, l->ln2_b, rows, d, t->c.eps);
-    t_matmul_pool(p, s->mlp, s->h, l->fc1_w, l->fc1_b, rows, d, ff);
-    activate(t->c.act, s->mlp, (size_t)rows * ff);
-    t_matmul_pool(p, s->h, s->mlp, l->fc2_w, l->fc2_b, rows, ff, d);
+    t_gemm(p, s->mlp, ff, s->h, d, l->fc1, l->fc1_b, rows, act_of(t->c.act));
+    t_gemm(p, s->h, d, s->mlp, ff, l->fc2, l->fc2_b, rows, T_ACT_NONE);
     t_add(s->x, s->h, (size_t)rows * d);
 }
 
@@ -326,15 +504,24 @@ static int text_forward(clip_model *m, const int32_t *ids, int n, float *out)
     const clip_tower *t = &m->text;
     clip_state *s = &m->states[0];
     int d = t->c.hidden, P = m->cfg.projection_dim, rc;
-    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n * n)) < 0) return rc;
+    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n)) < 0) return rc;
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * d;
-        memcpy(xi, t->tok + (size_t)ids[i] * d, (size_t)d * sizeof *xi);
+        size_t row = (size_t)ids[i] * d;
+        if (t->tok_src == T_SRC_F32) {
+            memcpy(xi, t->tok + row * 4, (size_t)d * sizeof *xi);
+        } else {
+            for (int c = 0; c < d; c++) {
+                uint16_t h;
+                memcpy(&h, t->tok + (row + c) * 2, 2);
+                xi[c] = t->tok_src == T_SRC_BF16 ? st_bf16_to_f32(h) : st_f16_to_f32(h);
+            }
+        }
         t_add(xi, t->pos + (size_t)i * d, (size_t)d);
     }
     for (int l = 0; l < t->c.layers; l++) block(s, m->pool, t, &t->layer[l], 1, n, 1);
     t_layernorm(s->h, s->x + (size_t)(n - 1) * d, t->post_w, t->post_b, 1, d, t->c.eps);
-    t_matmul(out, s->h, t->proj, NULL, 1, d, P);
+    t_gemm(NULL, out, P, s->h, d, t->proj, NULL, 1, T_ACT_NONE);
     t_l2norm(out, P);
     return 0;
 }
@@ -387,22 +574,21 @@ static int vision_forward(const clip_model *m, clip_state *s, pool *pl, const fl
     int C = m->cfg.num_channels, S = m->cfg.image_size, p = m->cfg.patch_size, g = S / p, np = g * g;
     int n = np + 1, d = t->c.hidden, K = C * p * p, P = m->cfg.projection_dim, rc;
     size_t act = (size_t)B * n * d, patches = (size_t)B * np * K;
-    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, (size_t)n * n)) <
-        0)
+    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, (size_t)n)) < 0)
         return rc;
     for (int b = 0; b < B; b++) unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * np * K);
-    t_matmul_pool(pl, s->q, s->att, t->patch, NULL, B * np, K, d);
+    t_gemm(pl, s->qkv, d, s->att, K, t->patch, NULL, B * np, T_ACT_NONE);
     for (int b = 0; b < B; b++) {
         float *x = s->x + (size_t)b * n * d;
         memcpy(x, t->cls, (size_t)d * sizeof *x);
-        memcpy(x + d, s->q + (size_t)b * np * d, (size_t)np * d * sizeof *x);
+        memcpy(x + d, s->qkv + (size_t)b * np * d, (size_t)np * d * sizeof *x);
         t_add(x, t->pos, (size_t)n * d);
     }
     t_layernorm(s->x, s->x, t->pre_w, t->pre_b, B * n, d, t->c.eps);
     for (int l = 0; l < t->c.layers; l++) block(s, pl, t, &t->layer[l], B, n, 0);
     for (int b = 0; b < B; b++)
         t_layernorm(s->h + (size_t)b * d, s->x + (size_t)b * n * d, t->post_w, t->post_b, 1, d, t->c.eps);
-    t_matmul(out, s->h, t->proj, NULL, B, d, P);
+    t_gemm(NULL, out, P, s->h, d, t->proj, NULL, B, T_ACT_NONE);
     for (int b = 0; b < B; b++) t_l2norm(out + (size_t)b * P, P);
     return 0;
 }
@@ -417,7 +603,7 @@ struct image_job {
     char msg[POOL_MAX_THREADS][LISA_ERRMSG_MAX]; // each failed thread's lisa_errmsg()
 };
 
-// One group of images on one thread, with that thread's state and 1-thread BLAS.
+// One group of images on one thread, with that thread's state and 1-thread GEMMs.
 static void image_task(void *ctx, int i, int tid)
 {
     struct image_job *j = ctx;

@@ -27,10 +27,43 @@ typedef struct clip_model clip_model;
 // tokenizer.json (or vocab.json + merges.txt) and preprocessor_config.json are
 // optional (without them clip_embed_text_str / clip_prep report ENOTFOUND and the
 // default CLIP preprocessing is used). threads <= 0 means one per CPU; it sizes
-// the pool and OpenBLAS. The caller owns *out and frees it with clip_free().
+// the pool. Weights are packed for the GEMM kernels at load (tensor/gemm.h),
+// in LISA_PRECISION's precision (fp32 or bf16) or the default. The caller owns *out and frees it with clip_free().
 // Errors name the file and tensor: "model.safetensors: vision_model.post_layernorm.weight:
 // expected [768], found [512]".
 int clip_load(const char *dir, int threads, clip_model **out);
+
+// Weight precision: fp32, or bf16 (weights packed as bf16 whatever the
+// checkpoint's dtype, fp32 arithmetic; see tensor/gemm.h). int8 is refused
+// as not implemented.
+enum { CLIP_PREC_FP32 = 0, CLIP_PREC_BF16 = 1 };
+
+// The precision clip_load uses without LISA_PRECISION: the fastest that meets
+// the accuracy bar (cosine >= 0.999 to fp32) on this CPU. fp32 for now: bf16's
+// fp32-arithmetic kernels were not faster at batch 8 on AVX2 (see bench).
+#define CLIP_DEFAULT_PREC CLIP_PREC_FP32
+int clip_default_precision(void);
+
+// "fp32" / "bf16" / "int8" -> *prec; errors name the accepted values.
+int clip_parse_precision(const char *name, int *prec);
+const char *clip_precision_name(int prec);
+
+// clip_load with an explicit precision (clip_load uses clip_set_precision's,
+// else LISA_PRECISION's, else the default). clip_set_precision sets it for the
+// process (the settings layer calls it for `precision =`, LISA_PRECISION and
+// --precision); call it before models are loaded, not concurrently with it.
+void clip_set_precision(int prec);
+
+// The name of the precision clip_load would use now ("fp32", "bf16"; "invalid"
+// for a bad LISA_PRECISION).
+const char *clip_load_precision(void);
+int clip_load_prec(const char *dir, int threads, int prec, clip_model **out);
+
+// The precision m runs in ("fp32", "bf16"), the GEMM kernel path of this CPU
+// ("avx512f", "avx2+fma", "c") and the resident bytes of m's packed weights.
+const char *clip_precision(const clip_model *m);
+const char *clip_kernel_path(void);
+size_t clip_weight_bytes(const clip_model *m);
 
 // Frees the model, its map and its scratch. clip_free(NULL) is a no-op.
 void clip_free(clip_model *m);

@@ -17,7 +17,8 @@
 //   ocr                              on/off (1/0, yes/no, true/false), default on
 //   ocr_lang (ocr_language)          Tesseract languages, e.g. eng+deu, default eng
 // Environment: LISA_TOP_K, LISA_CLIP_WEIGHT, LISA_THUMBNAIL_SIZE, LISA_DATA,
-// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG. Flags: --top-k,
+// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_PRECISION (setting it
+// also makes it what clip_load uses: clip_set_precision). Flags: --top-k,
 // --clip-weight, --thumbnail-size, --data, --model, --port, --config,
 // --ocr on|off, --ocr-lang (and `lisa index --no-ocr`). Every value is range-checked; errors name
 // where the value came from ("lisa.conf:3: clip_weight: 1.5 is not in [0,1]").
@@ -45,6 +46,7 @@ typedef struct {
     char config_path[SETTINGS_PATH_MAX];  // the config file that was read; "" none
     int ocr;                              // 1: OCR while indexing
     char ocr_lang[SETTINGS_OCR_LANG_MAX]; // Tesseract languages, "eng+deu"
+    char precision[8];                    // CLIP weights: "fp32" or "bf16" (clip/clip.h)
 } settings;
 
 // Fills *s with the built-in defaults.

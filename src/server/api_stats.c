@@ -1,6 +1,7 @@
 // GET /api/stats and GET /api/health, and the search latency ring (docs/api.md).
 #include "server/srv.h"
 #include "base/err.h"
+#include "clip/clip.h"
 #include "model/modeldir.h"
 #include "search/thumbs.h"
 
@@ -153,6 +154,9 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     add_model(s, models, &st, MODELDIR_DEFAULT_CAPTION, "caption", 0);
     cJSON_AddItemToObject(o, "latency_ms", latency_json(s));
     cJSON_AddNumberToObject(o, "rss_bytes", (double)rss_bytes());
+    // The CLIP weights' precision: the loaded model's, else what a load would use.
+    cJSON_AddStringToObject(o, "precision", s->model ? clip_precision(s->model) : clip_load_precision());
+    cJSON_AddStringToObject(o, "kernel", clip_kernel_path());
     cJSON_AddItemToObject(o, "build", srv__build_json(s));
     return http_json(c, 200, o);
 }

@@ -1,15 +1,17 @@
 #include "tensor/tensor.h"
 #include "base/pool.h"
+#include "tensor/gemm.h"
 
-#include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
+// Every kernel here runs on the calling thread; there is no BLAS thread count
+// left to set.
 int t_set_threads(int n)
 {
-    if (n > 0) openblas_set_num_threads(n);
-    return openblas_get_num_threads();
+    (void)n;
+    return 1;
 }
 
 /* ---------------------------------------------------------------- matmul */
@@ -97,24 +99,31 @@ static int have_avx2(void)
 }
 
 // y (n, out) = x w^T + b for the block of columns [o0, o1), row stride ldy.
+// Up to SMALL_N rows (or without memory to pack) the weight rows are streamed
+// as they are; larger products pack the block once (gemm.h) and run the
+// packed kernel: callers that reuse a weight should pack it themselves.
 static void matmul_cols(float *y, int ldy, const float *x, const float *w, const float *b, int n, int in, int o0,
                         int o1)
 {
     int cols = o1 - o0;
     if (n <= 0 || cols <= 0) return;
-    if (n <= SMALL_N && have_avx2()) {
+    t_packed *pw = NULL;
+    if (n > SMALL_N && in > 0 && t_pack(w + (size_t)o0 * in, T_SRC_F32, cols, in, T_PREC_F32, &pw) == 0) {
+        t_gemm(NULL, y + o0, ldy, x, in, pw, b ? b + o0 : NULL, n, T_ACT_NONE);
+        t_packed_free(pw);
+        return;
+    }
+    if (have_avx2() && in > 0) {
         small_avx2(y, ldy, x, w, b, n, in, o0, o1);
         return;
     }
-    for (int i = 0; i < n; i++) {
-        if (b)
-            memcpy(y + (size_t)i * ldy + o0, b + o0, (size_t)cols * sizeof *y);
-        else
-            memset(y + (size_t)i * ldy + o0, 0, (size_t)cols * sizeof *y);
-    }
-    if (in > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cols, in, 1.0f, x, in, w + (size_t)o0 * in, in, 1.0f,
-                    y + o0, ldy);
+    for (int i = 0; i < n; i++)
+        for (int o = o0; o < o1; o++) {
+            const float *xi = x + (size_t)i * in, *wo = w + (size_t)o * in;
+            float acc = b ? b[o] : 0.0f;
+            for (int k = 0; k < in; k++) acc += xi[k] * wo[k];
+            y[(size_t)i * ldy + o] = acc;
+        }
 }
 
 void t_matmul(float *y, const float *x, const float *w, const float *b, int n, int in, int out)
@@ -161,19 +170,70 @@ void t_matmul_ref(float *y, const float *x, const float *w, const float *b, int 
 
 /* ---------------------------------------------------------------- attention */
 
-// Fast path: S = Q K^T * scale (sgemm), masked softmax per row, out = S V (sgemm).
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// y += a * x over n values.
+__attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, const float *x, int n)
+{
+    __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+static float dot_c(const float *a, const float *b, int n)
+{
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_c(float *y, float a, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+// One query row at a time: its n scores (scratch), masked softmax, then the
+// weighted sum of value rows. Never more than one row of scores.
+void t_attention_head_ld(float *out, int ldo, const float *q, const float *k, const float *v, int ld, int n, int hd,
+                         int causal, float *s)
+{
+    float scale = 1.0f / sqrtf((float)hd);
+    int avx2 = have_avx2();
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (size_t)i * ld;
+        float *oi = out + (size_t)i * ldo;
+        int len = causal ? i + 1 : n;
+        for (int j = 0; j < len; j++)
+            s[j] = (avx2 ? dot_avx2(qi, k + (size_t)j * ld, hd) : dot_c(qi, k + (size_t)j * ld, hd)) * scale;
+        t_softmax(s, len);
+        memset(oi, 0, (size_t)hd * sizeof *oi);
+        for (int j = 0; j < len; j++) {
+            if (avx2)
+                axpy_avx2(oi, s[j], v + (size_t)j * ld, hd);
+            else
+                axpy_c(oi, s[j], v + (size_t)j * ld, hd);
+        }
+    }
+}
+
 void t_attention_head(float *out, const float *q, const float *k, const float *v, int n, int hd, int ld, int causal,
                       float *s)
 {
-    float scale = 1.0f / sqrtf((float)hd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q, ld, k, ld, 0.0f, s, n);
-    for (int i = 0; i < n; i++) {
-        float *row = s + (size_t)i * n;
-        int len = causal ? i + 1 : n;
-        t_softmax(row, len);
-        for (int j = len; j < n; j++) row[j] = 0;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, s, n, v, ld, 0.0f, out, ld);
+    t_attention_head_ld(out, ld, q, k, v, ld, n, hd, causal, s);
 }
 
 void t_attention(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd, int ld,

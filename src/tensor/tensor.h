@@ -3,16 +3,19 @@
 // t_attention) has a plain scalar t_*_ref with the same signature; tests
 // compare the two on random shapes, odd sizes included.
 //
-// t_matmul is OpenBLAS cblas_sgemm, or for <= 16 rows an AVX2/FMA
-// weight-streaming kernel (runtime CPU check). CLIP keeps OpenBLAS at 1 thread
-// (t_set_threads) and parallelizes with the pool (t_matmul_pool, image groups);
-// every kernel here may be called from pool workers concurrently.
+// t_matmul takes an unpacked weight: for <= 16 rows an AVX2/FMA
+// weight-streaming kernel (runtime CPU check), else it packs the weight for
+// this call and runs the packed GEMM of tensor/gemm.h. A model that reuses a
+// weight should pack it once at load (t_pack) and call t_gemm. Parallelism
+// comes from the pool (t_matmul_pool, t_gemm); every kernel here may be called
+// from pool workers concurrently. No BLAS library is involved.
 #ifndef LISA_TENSOR_H
 #define LISA_TENSOR_H
 
 #include <stddef.h>
 
-// Sets OpenBLAS's thread count (n <= 0: leave it). Returns the count in use.
+// Kept for callers of the OpenBLAS era: every kernel is single-threaded unless
+// given a pool, so this does nothing and returns 1.
 int t_set_threads(int n);
 
 // y (n, out) = x (n, in) . w^T + b, where w is (out, in) like a torch Linear
@@ -20,18 +23,15 @@ int t_set_threads(int n);
 void t_matmul(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
 void t_matmul_ref(float *y, const float *x, const float *w, const float *b, int n, int in, int out);
 
-// t_matmul split over the threads of pool p by blocks of output columns, each
-// block a single-threaded sgemm (call with OpenBLAS at 1 thread). One threading
-// mechanism for GEMMs and attention, no OpenBLAS spin-waiting threads. Measured
-// on 2 cores, ViT-B/32 batch 1: 12.8 img/s against 12.0-12.4 with OpenBLAS's own
-// threads; with the other core busy it still gives 7.2 img/s.
+// t_matmul split over the threads of pool p by blocks of output columns.
 typedef struct pool pool;
 void t_matmul_pool(pool *p, float *y, const float *x, const float *w, const float *b, int n, int in, int out);
 
 // Scaled dot-product attention over n tokens and `heads` heads of width hd.
 // q, k, v and out are (n, heads*hd) with row stride ld (>= heads*hd); head h
 // is columns [h*hd, (h+1)*hd). causal: token i sees tokens 0..i only.
-// scratch holds n*n floats. out must not alias q, k or v.
+// scratch holds n floats (one row of scores; n*n, what it once needed, is
+// fine). out must not alias q, k or v.
 void t_attention(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd, int ld,
                  int causal, float *scratch);
 void t_attention_ref(float *out, const float *q, const float *k, const float *v, int n, int heads, int hd, int ld,
@@ -41,6 +41,11 @@ void t_attention_ref(float *out, const float *q, const float *k, const float *v,
 // spread heads over threads.
 void t_attention_head(float *out, const float *q, const float *k, const float *v, int n, int hd, int ld, int causal,
                       float *scratch);
+
+// The same with the output's row stride ldo apart from q, k and v's ld (a
+// fused QKV GEMM output has ld = 3 * heads * hd). scratch holds n floats.
+void t_attention_head_ld(float *out, int ldo, const float *q, const float *k, const float *v, int ld, int n, int hd,
+                         int causal, float *scratch);
 
 // Layer norm of each of n rows of width d: y = (x - mean) / sqrt(var + eps) * g + b.
 // y may equal x.

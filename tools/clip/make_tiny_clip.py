@@ -44,6 +44,12 @@ PRESETS = {
     "vit-b32": dict(seed=0xB32, act="quick_gelu", eps=1e-5, eos=2,
                     text=(512, 8, 12, 2048), vision=(768, 12, 12, 3072),
                     patch=32, image=224, proj=512),
+    "vit-b16": dict(seed=0xB16, act="quick_gelu", eps=1e-5, eos=2,
+                    text=(512, 8, 12, 2048), vision=(768, 12, 12, 3072),
+                    patch=16, image=224, proj=512),
+    "vit-l14": dict(seed=0x114, act="quick_gelu", eps=1e-5, eos=2,
+                    text=(768, 12, 12, 3072), vision=(1024, 16, 24, 4096),
+                    patch=14, image=224, proj=768),
 }
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
