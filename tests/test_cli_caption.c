@@ -111,6 +111,48 @@ static void test_text_and_errors(void **state)
     free(out);
 }
 
+// `lisa index` captions with the fixture captioner; `lisa search` finds the
+// images by a caption word and shows the raw caption (table and JSON).
+static void test_index_then_search(void **state)
+{
+    (void)state;
+    char cmd[2048], lib[600], data[600], *out;
+    snprintf(lib, sizeof lib, "%s", tu_tmp("lib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("data"));
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && cp tests/data/clip/images/landscape.png tests/data/clip/images/gray.jpg %s", lib, lib);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "LISA_MODELS= " LISA " index %s --data %s --no-ocr --progress none --caption-model %s/blip-a", lib, data,
+             g_models);
+    if (run(cmd, &out) != 0) fail_msg("%s", out);
+    assert_non_null(strstr(out, "captions: 2 generated"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "LISA_MODELS= " LISA " search government --data %s", data);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "caption: government government"));
+    assert_non_null(strstr(out, "landscape.png"));
+    assert_null(strstr(out, "gray.jpg"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "LISA_MODELS= " LISA " search government --json --data %s", data);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "\"caption\":\"government government"));
+    assert_non_null(strstr(out, "\"matched_in\":[\"caption\"]"));
+    free(out);
+    // --no-captions, and a broken captioner: indexing goes on and says so once
+    snprintf(cmd, sizeof cmd, "cp tests/data/clip/images/tiny.png %s/", lib);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "LISA_MODELS= " LISA " index %s --data %s --no-ocr --progress none --caption-model tests/tmp/no-such-blip",
+             lib, data);
+    if (run(cmd, &out) != 0) fail_msg("%s", out);
+    char *w = strstr(out, "indexing without captions");
+    assert_non_null(w);
+    assert_null(strstr(w + 1, "indexing without captions"));
+    assert_non_null(strstr(out, "1 new"));
+    free(out);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -123,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_greedy),
         cmocka_unit_test(test_beam_prompt),
         cmocka_unit_test(test_text_and_errors),
+        cmocka_unit_test(test_index_then_search),
     };
     return cmocka_run_group_tests_name("cli_caption", tests, setup, NULL);
 }
