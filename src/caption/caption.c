@@ -803,7 +803,7 @@ int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt,
         return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
     }
     seq[0] = c->bos_token_id;
-    memcpy(seq + 1, prompt, (size_t)nprompt * sizeof *seq);
+    if (nprompt) memcpy(seq + 1, prompt, (size_t)nprompt * sizeof *seq);
     pthread_mutex_lock(&m->mu);
     if ((rc = dec_init(m, &s, K, L, image_embeds)) == 0) {
         int32_t col[CAP_MAX_BEAMS];

@@ -41,7 +41,7 @@ static int32_t find(const wp_tok *t, const char *prefix, const char *s, size_t l
         int32_t v = t->slots[i];
         if (!v) return -1;
         const char *k = t->tok[v - 1];
-        if (strlen(k) == pl + len && !memcmp(k, prefix, pl) && !memcmp(k + pl, s, len)) return v - 1;
+        if (strlen(k) == pl + len && (!pl || !memcmp(k, prefix, pl)) && !memcmp(k + pl, s, len)) return v - 1;
     }
 }
 
