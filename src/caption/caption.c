@@ -478,8 +478,8 @@ typedef struct {
     int m;                                    // image tokens
     float *k, *v;                             // (layers, B, cap, d) self-attention cache
     float *k2, *v2;                           // the same, for reordering beams
-    float *ck, *cv;                           // (layers, m, d) cross-attention keys / values
-    float *x, *a, *q, *t, *ctx, *ff, *scores; // (B, d) x5, (B, ff), (max(cap, m))
+    float *ck, *cv;                           // cross K (layers, heads, m, hd), V^T (layers, heads, hd, m)
+    float *x, *a, *q, *t, *ctx, *ff, *scores; // (B, d) x5, (B, ff), (B, max(cap, m))
     float *logits;                            // (B, V)
 } dec_state;
 
@@ -504,17 +504,56 @@ static int dec_init(cap_model *m, dec_state *s, int B, int cap, const float *ima
     int rc;
     if ((rc = alloc_all(kv, p1)) < 0 || (rc = alloc_all(cross, p2)) < 0 || (rc = alloc_all((size_t)B * d, p3)) < 0 ||
         (rc = alloc_all((size_t)B * c->text.intermediate, p4)) < 0 ||
-        (rc = alloc_all((size_t)(cap > nimg ? cap : nimg), p5)) < 0 ||
+        (rc = alloc_all((size_t)B * (cap > nimg ? cap : nimg), p5)) < 0 ||
         (rc = alloc_all((size_t)B * c->vocab_size, p6)) < 0) {
         dec_release(s);
         return rc;
     }
+    // Per head, K as (m, hd) rows and V transposed to (hd, m), so that each
+    // head's scores and weighted sum are two GEMMs over all B sequences.
+    float *tk = malloc((size_t)nimg * d * sizeof *tk), *tv = malloc((size_t)nimg * d * sizeof *tv);
+    if (!tk || !tv) {
+        free(tk), free(tv), dec_release(s);
+        return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    }
+    int H = c->text.heads, hd = d / H;
     for (int l = 0; l < L; l++) {
         const txt_attn *x = &m->tl[l].cross;
-        t_matmul_pool(m->pool, s->ck + (size_t)l * nimg * d, image_embeds, x->k_w, x->k_b, nimg, dv, d);
-        t_matmul_pool(m->pool, s->cv + (size_t)l * nimg * d, image_embeds, x->v_w, x->v_b, nimg, dv, d);
+        t_matmul_pool(m->pool, tk, image_embeds, x->k_w, x->k_b, nimg, dv, d);
+        t_matmul_pool(m->pool, tv, image_embeds, x->v_w, x->v_b, nimg, dv, d);
+        for (int h = 0; h < H; h++) {
+            float *kh = s->ck + ((size_t)l * H + h) * nimg * hd, *vt = s->cv + ((size_t)l * H + h) * hd * nimg;
+            for (int j = 0; j < nimg; j++)
+                for (int e = 0; e < hd; e++) {
+                    kh[(size_t)j * hd + e] = tk[(size_t)j * d + h * hd + e];
+                    vt[(size_t)e * nimg + j] = tv[(size_t)j * d + h * hd + e];
+                }
+        }
     }
+    free(tk), free(tv);
     return 0;
+}
+
+// Cross-attention of layer l for the B query rows in s->q into s->ctx; uses
+// s->t and s->a as scratch.
+static void cross_attend(cap_model *m, dec_state *s, int l)
+{
+    int d = m->cfg.text.hidden, H = m->cfg.text.heads, hd = d / H, B = s->B, n = s->m;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++) {
+        const float *kh = s->ck + ((size_t)l * H + h) * n * hd, *vt = s->cv + ((size_t)l * H + h) * hd * n;
+        for (int b = 0; b < B; b++)
+            memcpy(s->t + (size_t)b * hd, s->q + (size_t)b * d + (size_t)h * hd, (size_t)hd * sizeof(float));
+        t_matmul(s->scores, s->t, kh, NULL, B, hd, n);
+        for (int b = 0; b < B; b++) {
+            float *r = s->scores + (size_t)b * n;
+            for (int j = 0; j < n; j++) r[j] *= scale;
+            t_softmax(r, n);
+        }
+        t_matmul(s->a, s->scores, vt, NULL, B, n, hd);
+        for (int b = 0; b < B; b++)
+            memcpy(s->ctx + (size_t)b * d + (size_t)h * hd, s->a + (size_t)b * hd, (size_t)hd * sizeof(float));
+    }
 }
 
 // One query row q (d) against n keys / values (rows of stride d) for each head
@@ -581,9 +620,7 @@ static void dec_step(cap_model *m, dec_state *s, const int32_t *ids)
         add_norm(m, s->x, s->ctx, L->self.o_w, L->self.o_b, L->self.ln_w, L->self.ln_b, B, d, s->t);
         // cross-attention to the image
         t_matmul_pool(m->pool, s->q, s->x, L->cross.q_w, L->cross.q_b, B, d, d);
-        for (int b = 0; b < B; b++)
-            attend_row(s->ctx + (size_t)b * d, s->q + (size_t)b * d, s->ck + (size_t)l * s->m * d,
-                       s->cv + (size_t)l * s->m * d, s->m, heads, d, s->scores);
+        cross_attend(m, s, l);
         add_norm(m, s->x, s->ctx, L->cross.o_w, L->cross.o_b, L->cross.ln_w, L->cross.ln_b, B, d, s->t);
         // FFN
         t_matmul_pool(m->pool, s->ff, s->x, L->in_w, L->in_b, B, d, ff);
