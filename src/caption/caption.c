@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define CAP_CFG_MAX_BYTES (4u << 20)
 #define CAP_MAX_DIM 16384
@@ -25,6 +26,14 @@
 #define CAP_MAX_POS 8192
 
 /* ---------------------------------------------------------------- config */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 
 void cap_opts_default(cap_opts *o)
 {
@@ -160,6 +169,7 @@ struct cap_model {
     txt_layer *tl;
     const float *head_w, *head_b, *head_ln_w, *head_ln_b; // transform (d, d), (d), LayerNorm (d)
     const float *dec_w, *dec_b;                           // (V, d), (V)
+    cap_timing last;                                      // of the last cap_vision / cap_generate
 };
 
 static int weight(cap_model *m, const float **out, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...)
@@ -357,6 +367,14 @@ const prep_cfg *cap_prep(const cap_model *m)
     return &m->prep;
 }
 
+cap_timing cap_last_timing(cap_model *m)
+{
+    pthread_mutex_lock(&m->mu);
+    cap_timing t = m->last;
+    pthread_mutex_unlock(&m->mu);
+    return t;
+}
+
 int cap_image_tokens(const cap_model *m)
 {
     int g = m->cfg.image_size / m->cfg.patch_size;
@@ -464,7 +482,9 @@ out:
 int cap_vision(cap_model *m, const float *pixels, float *out)
 {
     pthread_mutex_lock(&m->mu);
+    double t0 = now_ms();
     int rc = vision_forward(m, pixels, out);
+    m->last.vision_ms = now_ms() - t0;
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
@@ -842,7 +862,9 @@ int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt,
     seq[0] = c->bos_token_id;
     if (nprompt) memcpy(seq + 1, prompt, (size_t)nprompt * sizeof *seq);
     pthread_mutex_lock(&m->mu);
+    double t0 = now_ms();
     if ((rc = dec_init(m, &s, K, L, image_embeds)) == 0) {
+        m->last.cross_kv_ms = now_ms() - t0;
         int32_t col[CAP_MAX_BEAMS];
         for (int i = 0; i < plen; i++) {
             for (int b = 0; b < K; b++) col[b] = seq[i];
@@ -854,6 +876,7 @@ int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt,
         } else {
             rc = beam(m, &s, seq, plen, o, seen, ids, n);
         }
+        m->last.decode_ms = now_ms() - t0 - m->last.cross_kv_ms, m->last.steps = s.len;
         dec_release(&s);
     }
     pthread_mutex_unlock(&m->mu);

@@ -106,6 +106,14 @@ int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt,
 // the caller frees.
 int cap_decode(const cap_model *m, const int32_t *ids, int n, char **text);
 
+// Where the time of the last cap_vision() and cap_generate() went (ms), and
+// the decoder steps run (prompt included).
+typedef struct {
+    double vision_ms, cross_kv_ms, decode_ms;
+    int steps;
+} cap_timing;
+cap_timing cap_last_timing(cap_model *m);
+
 // The whole pipeline for one decoded image: preprocess, vision, generate,
 // decode. ids as for cap_generate(); *text is malloc'd (caller frees); either
 // of ids / text may be NULL when not wanted. prompt may be NULL.
