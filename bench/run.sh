@@ -38,3 +38,11 @@ if [ -x "$build/bench/bench_search" ]; then
     echo "== search (exact cosine scan + FTS5 bm25, 2 threads) ======================"
     "$build/bench/bench_search" 200 "$build/models/vit-b32" | tee "$build/bench/search.txt" | grep -v '^lisa '
 fi
+
+if [ -x "$build/bench/bench_caption" ] && "$py" -c "import numpy" 2>/dev/null; then
+    echo "== BLIP captioner (blip-image-captioning-base shapes, random bf16 weights, 2 threads) =="
+    [ -f "$build/models/blip-base-bf16/model.safetensors" ] ||
+        "$py" tools/caption/make_tiny_blip.py --preset blip-base --dtype bf16 --out "$build/models/blip-base-bf16"
+    "$build/bench/bench_caption" "$build/models/blip-base-bf16" 2 "$runs" | tee "$build/bench/caption.txt" | sed 's/^lisa /  /'
+    echo "  (no ONNX Runtime / PyTorch reference yet; weights are converted to f32 at load)"
+fi
