@@ -36,7 +36,7 @@ static cap_model *build_captioner(srv *s)
     if (modeldir_resolve(NULL, s->data, MODELDIR_DEFAULT_CAPTION, dir, sizeof dir) < 0 ||
         modeldir_check(dir, MODELDIR_BLIP, NULL, NULL) < 0)
         return NULL;
-    if (cap_load(dir, s->threads, &m) < 0) srv__log(s, "build: indexing without captions: %s", lisa_errmsg());
+    if (cap_load(dir, 0, &m) < 0) srv__log(s, "build: indexing without captions: %s", lisa_errmsg());
     return m;
 }
 
