@@ -43,6 +43,12 @@ if [ -x "$build/bench/bench_caption" ] && "$py" -c "import numpy" 2>/dev/null; t
     echo "== BLIP captioner (blip-image-captioning-base shapes, random bf16 weights, 2 threads) =="
     [ -f "$build/models/blip-base-bf16/model.safetensors" ] ||
         "$py" tools/caption/make_tiny_blip.py --preset blip-base --dtype bf16 --out "$build/models/blip-base-bf16"
-    "$build/bench/bench_caption" "$build/models/blip-base-bf16" 2 "$runs" | tee "$build/bench/caption.txt" | sed 's/^lisa /  /'
-    echo "  (no ONNX Runtime / PyTorch reference yet; weights are converted to f32 at load)"
+    out=$build/bench/caption.txt
+    "$build/bench/bench_caption" "$build/models/blip-base-bf16" 2 "$runs" | tee "$out" | sed 's/^lisa /  lisa /'
+    if "$py" -c "import torch" 2>/dev/null; then
+        "$py" bench/ref/blip_torch_bench.py "$build/models/blip-base-bf16" "$runs" | tee -a "$out" | sed 's/^/  /'
+        printf '  vision lisa/torch time %s (below 1: LISA is faster)\n' \
+            "$(ratio "$(val lisa caption_vision_ms "$out")" "$(val torch caption_vision_ms "$out")")"
+    fi
+    echo "  (no ONNX Runtime reference yet; bf16 weights are converted to f32 at load)"
 fi
