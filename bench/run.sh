@@ -54,3 +54,27 @@ if [ -x "$build/bench/bench_search" ]; then
     echo "== search (exact cosine scan + FTS5 bm25, 2 threads) ======================"
     "$build/bench/bench_search" 200 "$build/models/vit-b32" | tee "$build/bench/search.txt" | grep -v '^lisa '
 fi
+
+if [ -x "$build/bench/bench_caption" ] && "$py" -c "import numpy" 2>/dev/null; then
+    echo "== BLIP captioner (blip-image-captioning-base shapes, random bf16 weights, 2 threads) =="
+    [ -f "$build/models/blip-base-bf16/model.safetensors" ] ||
+        "$py" tools/caption/make_tiny_blip.py --preset blip-base --dtype bf16 --out "$build/models/blip-base-bf16"
+    out=$build/bench/caption.txt
+    "$build/bench/bench_caption" "$build/models/blip-base-bf16" 2 "$runs" | tee "$out" | sed 's/^lisa /  lisa /'
+    if "$py" -c "import torch" 2>/dev/null; then
+        "$py" bench/ref/blip_torch_bench.py "$build/models/blip-base-bf16" "$runs" | tee -a "$out" | sed 's/^/  /'
+        printf '  vision lisa/torch time %s (below 1: LISA is faster)\n' \
+            "$(ratio "$(val lisa caption_vision_ms "$out")" "$(val torch caption_vision_ms "$out")")"
+    fi
+    [ -d tools/js/node_modules/onnxruntime-node ] || (cd tools/js && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>&1)
+    if [ -d tools/js/node_modules/onnxruntime-node ] && "$py" -c "import torch" 2>/dev/null; then
+        [ -f "$build/models/blip-base-bf16/onnx/vision.onnx" ] ||
+            "$py" tools/caption/export_onnx.py "$build/models/blip-base-bf16" >/dev/null
+        node bench/ref/blip_ort_bench.mjs "$build/models/blip-base-bf16" --runs "$runs" | tee -a "$out" | sed 's/^/  /'
+        printf '  vision lisa/ort time %s (target: <= 1.0; a whole beam-3 caption within ORT vision alone)\n' \
+            "$(ratio "$(val lisa caption_vision_ms "$out")" "$(val ort caption_vision_ms "$out")")"
+        printf '  beam-3 caption lisa / ort vision %s\n' \
+            "$(ratio "$(val lisa caption_beam3_ms "$out")" "$(val ort caption_vision_ms "$out")")"
+    fi
+    echo "  (bf16 weights are converted to f32 at load)"
+fi

@@ -10,6 +10,7 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_thumb(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_caption(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);

@@ -1,7 +1,9 @@
 // `lisa index PATH... [--model DIR] [--data DIR]`: incremental in-place indexing.
 #include "cli/cli.h"
 #include "base/err.h"
+#include "caption/caption.h"
 #include "clip/clip.h"
+#include "model/modeldir.h"
 #include "search/indexer.h"
 #include "search/search.h"
 #include "search/settings.h"
@@ -16,10 +18,29 @@ static int usage(void)
     fprintf(stderr, "usage: lisa index PATH... [--model DIR] [--data DIR] [--threads N] [--batch N]\n"
                     "                  [--thumbnail-size N] [--progress bar|lines|none]\n"
                     "                  [--no-ocr] [--ocr-lang eng+deu] [--retry-failed]\n"
+                    "                  [--no-captions] [--caption-model DIR] [--caption-beams K]\n"
                     "  indexes folders in place, incrementally; without a CLIP model only keywords\n"
                     "  OCR (Tesseract) reads text in images; other languages: apt-get install tesseract-ocr-LANG\n"
-                    "  files that failed to decode are skipped until they change; --retry-failed tries them again\n");
+                    "  files that failed to decode are skipped until they change; --retry-failed tries them again\n"
+                    "  BLIP captions come from " MODELDIR_DEFAULT_CAPTION " when installed (config: captions = off)\n");
     return 2;
+}
+
+// The captioner, or NULL with one line saying why indexing goes on without
+// captions (not installed, or a broken model dir: the message names the file).
+static cap_model *captioner_open(const settings *cfg, const char *dir, int threads)
+{
+    char path[MODELDIR_PATH_MAX];
+    cap_model *m = NULL;
+    if (!dir && modeldir_resolve(NULL, cfg->data_dir, MODELDIR_DEFAULT_CAPTION, path, sizeof path) == 0) {
+        if (modeldir_check(path, MODELDIR_BLIP, NULL, NULL) < 0) {
+            fprintf(stderr, "lisa: indexing without captions: %s\n", lisa_errmsg());
+            return NULL;
+        }
+        dir = path;
+    }
+    if (!dir || cap_load(dir, threads, &m) < 0) fprintf(stderr, "lisa: indexing without captions: %s\n", lisa_errmsg());
+    return m;
 }
 
 int cmd_index(int argc, char **argv)
@@ -29,6 +50,10 @@ int cmd_index(int argc, char **argv)
     indexer_opts_init(&o);
     if (settings_resolve(&cfg, argc, argv) < 0) return cli_fail("index");
     o.no_ocr = !cfg.ocr, o.ocr_lang = cfg.ocr_lang;
+    int no_captions = !cfg.captions;
+    const char *cap_dir = NULL;
+    cap_opts copts;
+    cap_opts_default(&copts);
     const char **paths = calloc((size_t)argc, sizeof *paths);
     int np = 0;
     for (int i = 1; paths && i < argc; i++) {
@@ -42,6 +67,12 @@ int cmd_index(int argc, char **argv)
             o.no_ocr = 1;
         else if (!strcmp(argv[i], "--retry-failed"))
             o.retry_failed = 1;
+        else if (!strcmp(argv[i], "--no-captions"))
+            no_captions = 1;
+        else if (!strcmp(argv[i], "--caption-model") && i + 1 < argc)
+            cap_dir = argv[++i];
+        else if (!strcmp(argv[i], "--caption-beams") && i + 1 < argc)
+            copts.num_beams = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--progress") && i + 1 < argc) {
             const char *v = argv[++i];
             o.progress = !strcmp(v, "none") ? 0 : !strcmp(v, "lines") ? 2 : 1;
@@ -59,6 +90,9 @@ int cmd_index(int argc, char **argv)
     }
     if (!m) fprintf(stderr, "lisa: indexing keywords only: %s\n", missing);
     o.data_dir = cfg.data_dir, o.model = m, o.model_id = m ? id : NULL, o.thumb_size = cfg.thumbnail_size;
+    if (copts.num_beams < 1 || copts.num_beams > CAP_MAX_BEAMS) return free(paths), clip_free(m), usage();
+    cap_model *cm = no_captions ? NULL : captioner_open(&cfg, cap_dir, o.threads);
+    o.captioner = cm, o.caption_opts = &copts;
     indexer_stats st;
     int rc = indexer_run(paths, np, &o, &st);
     int status = rc < 0 ? cli_fail("index") : 0;
@@ -77,6 +111,9 @@ int cmd_index(int argc, char **argv)
                 "%lld with text\n",
                 st.ocr_tested, st.ocr_test_ms / st.ocr_tested, st.ocr_skipped, st.ocr_recognised,
                 st.ocr_recognised ? st.ocr_ms / st.ocr_recognised : 0.0, st.ocr_with_text);
+    if (rc == 0 && st.captioned)
+        fprintf(stderr, "captions: %lld generated (%.0f ms each)\n", st.captioned, st.caption_ms / st.captioned);
+    cap_free(cm);
     clip_free(m);
     free(paths);
     return status;

@@ -12,7 +12,8 @@ static const char usage[] = "usage: lisa models pull NAME [--dest DIR] [--revisi
                             "       lisa models list [--data DIR]\n"
                             "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
                             "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
-                            "        blip-image-captioning-base, or a hub repo id owner/name\n"
+                            "        blip-image-captioning-base, blip-image-captioning-large,\n"
+                            "        or a hub repo id owner/name\n"
                             "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
                             "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n";
 

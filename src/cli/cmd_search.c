@@ -33,6 +33,7 @@ static void print_json(const search_results *res, const char *query)
         cJSON *x = cJSON_CreateObject();
         search_result_scores_json(x, r);
         if (r->ocr_text) cJSON_AddStringToObject(x, "ocr_text", r->ocr_text);
+        if (r->caption) cJSON_AddStringToObject(x, "caption", r->caption);
         cJSON_AddStringToObject(x, "path", r->path);
         cJSON_AddNumberToObject(x, "size", (double)r->size);
         cJSON_AddStringToObject(x, "date", r->date);
@@ -60,6 +61,7 @@ static void print_table(const search_results *res)
         for (int k = 0, at = 0; k < ns; k++) at += snprintf(m + at, sizeof m - at, "%s%s", k ? "," : "", src[k]);
         printf("%3d %6.3f %6.3f %6.3f %7s %7.3f %-12s %9lld %-19s %s\n", i + 1, r->score, r->clip_score,
                r->keyword_score, cos, r->bm25, m, (long long)r->size, r->date, r->path);
+        if (r->caption) printf("%3s caption: %s\n", "", r->caption);
     }
     if (!res->n) printf("(no results)\n");
     fprintf(stderr, "%d results in %.1f ms (text tower %.1f ms)\n", res->n, res->total_ms, res->text_ms);

@@ -17,6 +17,7 @@ static const struct command commands[] = {
      "preprocess [--config F] [--pixels P] [--tensor T] IMAGE  CLIP-preprocess one image"},
     {"models", cmd_models, "models pull|list|path [NAME]  install or locate CLIP/BLIP checkpoints"},
     {"embed", cmd_embed, "embed --model DIR (--text T | --image FILE)...  CLIP unit embeddings as JSON"},
+    {"caption", cmd_caption, "caption [--model DIR] [--beams K] [--prompt P] [--json] IMAGE...  BLIP captions"},
     {"tokenize", cmd_tokenize, "tokenize --model DIR TEXT...  CLIP token ids, one JSON array per text"},
     {"index", cmd_index, "index PATH... [--model DIR] [--data DIR]  index folders in place, incrementally"},
     {"search", cmd_search, "search \"query\" [--top-k N] [--clip-weight W] [--json]  hybrid CLIP + keyword search"},

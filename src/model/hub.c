@@ -4,6 +4,7 @@
 #include "base/file.h"
 #include "base/sha256.h"
 #include "model/checkpoint.h"
+#include "model/modeldir.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -39,11 +40,13 @@ static const struct {
     {"clip-vit-base-patch16", "openai/clip-vit-base-patch16"},
     {"clip-vit-large-patch14", "openai/clip-vit-large-patch14"},
     {"blip-image-captioning-base", "Salesforce/blip-image-captioning-base"},
+    {"blip-image-captioning-large", "Salesforce/blip-image-captioning-large"},
 };
 #define NKNOWN (sizeof KNOWN / sizeof KNOWN[0])
 
 static const char *const KNOWN_NAMES[NKNOWN + 1] = {
-    "clip-vit-base-patch32", "clip-vit-base-patch16", "clip-vit-large-patch14", "blip-image-captioning-base", NULL,
+    "clip-vit-base-patch32",      "clip-vit-base-patch16",       "clip-vit-large-patch14",
+    "blip-image-captioning-base", "blip-image-captioning-large", NULL,
 };
 
 const char *const *hub_known_names(void)
@@ -93,7 +96,7 @@ int hub_resolve_name(const char *name, char repo[HUB_NAME_MAX], char local[HUB_N
         return lisa_seterr(LISA_EINVAL,
                            "unknown model '%.100s': use one of clip-vit-base-patch32, "
                            "clip-vit-base-patch16, clip-vit-large-patch14, "
-                           "blip-image-captioning-base, or a hub repo id owner/name",
+                           "blip-image-captioning-base, blip-image-captioning-large, or a hub repo id owner/name",
                            name);
     if (!valid_repo(name))
         return lisa_seterr(LISA_EINVAL,
@@ -191,11 +194,25 @@ static int is_hex40(const char *s)
  * The files LISA reads and what the hub says about them
  * ------------------------------------------------------------------------- */
 
-enum { F_CONFIG, F_PREPROC, F_TOKENIZER, F_VOCAB, F_MERGES, F_TOKCONF, F_SPECIAL, F_MODEL, F_INDEX, F_COUNT };
+enum {
+    F_CONFIG,
+    F_PREPROC,
+    F_TOKENIZER,
+    F_VOCAB,
+    F_MERGES,
+    F_TOKCONF,
+    F_SPECIAL,
+    F_MODEL,
+    F_INDEX,
+    F_VOCABTXT,
+    F_COUNT
+};
 
 static const char *const FILE_NAMES[F_COUNT] = {
-    "config.json",           "preprocessor_config.json", "tokenizer.json", "vocab.json", "merges.txt",
-    "tokenizer_config.json", "special_tokens_map.json",  CKPT_SINGLE,      CKPT_INDEX,
+    "config.json", "preprocessor_config.json", "tokenizer.json",          "vocab.json",
+    "merges.txt",  "tokenizer_config.json",    "special_tokens_map.json", CKPT_SINGLE,
+    CKPT_INDEX,
+    "vocab.txt", // BLIP's WordPiece vocabulary, when a repo has no tokenizer.json
 };
 
 typedef struct {
@@ -927,10 +944,11 @@ static int check_listing(pull *p)
                            "%s at %s has neither model.safetensors nor model.safetensors.index.json (LISA reads "
                            "safetensors checkpoints only)",
                            p->repo, p->rev);
-    if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed))
+    if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed) &&
+        !p->meta[F_VOCABTXT].listed)
         return lisa_seterr(LISA_ENOTFOUND,
                            "%s at %s has neither tokenizer.json nor vocab.json + "
-                           "merges.txt",
+                           "merges.txt (nor a BLIP vocab.txt)",
                            p->repo, p->rev);
     return 0;
 }
@@ -999,7 +1017,12 @@ static int fetch_all(pull *p)
 {
     int rc;
     if ((rc = fetch_file(p, F_CONFIG, 1)) < 0 || (rc = fetch_file(p, F_PREPROC, 1)) < 0) return rc;
-    if ((rc = fetch_file(p, F_TOKENIZER, 0)) == LISA_ENOTFOUND) {
+    char type[32];
+    modeldir_model_type(p->dest, type, sizeof type);
+    if ((rc = fetch_file(p, F_TOKENIZER, 0)) == LISA_ENOTFOUND && !strncmp(type, "blip", 4)) {
+        say(p->out, "  tokenizer.json: not in the repository; using vocab.txt");
+        if ((rc = fetch_file(p, F_VOCABTXT, 1)) < 0) return rc;
+    } else if (rc == LISA_ENOTFOUND) {
         say(p->out, "  tokenizer.json: not in the repository; using vocab.json + merges.txt");
         if ((rc = fetch_file(p, F_VOCAB, 1)) < 0 || (rc = fetch_file(p, F_MERGES, 1)) < 0) return rc;
     } else if (rc < 0) {

@@ -68,7 +68,7 @@ typedef struct {
 
 // Maps a user-facing model name to a hub repo id and the local directory name.
 // NAME is a known short name (clip-vit-base-patch32, clip-vit-base-patch16,
-// clip-vit-large-patch14, blip-image-captioning-base) or a repo id owner/name
+// clip-vit-large-patch14, blip-image-captioning-base, -large) or a repo id owner/name
 // taken as is, whose local name is its name part. Each part must be 1..96 of
 // [A-Za-z0-9._-], not start with '.' or '-', and hold no "..": nothing that
 // could leave the models directory. repo and local are caller buffers.

@@ -10,6 +10,8 @@
 #include "image/meta.h"
 #include "image/preprocess.h"
 #include "ocr/ocr.h"
+#include "caption/caption.h"
+#include "search/capwords.h"
 #include "search/keywords.h"
 #include "search/thumbs.h"
 #include "store/store.h"
@@ -51,6 +53,7 @@ typedef struct ix_db {
     store *s;
     kw *k;
     int ocr;          // OCR is on for this run
+    int cap;          // captioning is on for this run
     int retry_failed; // decode remembered failures again
     const char *model_id;
     int dim;
@@ -61,6 +64,7 @@ typedef struct {
     char hash[SHA256_HEX_LEN + 1];
     int has_emb; // has a vector for the run's model
     int has_ocr; // ocr_text is not NULL (OCR was run, maybe finding nothing)
+    int has_cap; // caption is not NULL (captioned, maybe with an empty caption)
 } db_rec;
 typedef struct {
     int64_t id;
@@ -105,6 +109,7 @@ struct item {
     int embed_only; // unchanged content: only the embedding and/or OCR is missing
     int skip_emb;   // embed_only with the vector already stored
     int need_ocr;   // run the text test (and OCR) on this item
+    int need_cap;   // caption this item
     int root;       // index into the run's roots
     item_state st;
     char hash[SHA256_HEX_LEN + 1];
@@ -116,6 +121,10 @@ struct item {
     int ocr_done, ocr_likely;
     char *ocr_text;
     double ocr_conf, ocr_test_ms, ocr_ms;
+    // filled by the caption step (cap_done: caption is the result)
+    int cap_done;
+    char *caption;
+    double cap_ms;
 };
 
 typedef struct {
@@ -188,6 +197,7 @@ static void items_free(item_list *l)
         free(l->v[i].path);
         free(l->v[i].pixels);
         free(l->v[i].ocr_text);
+        free(l->v[i].caption);
         ix_meta_release(&l->v[i].meta);
     }
     free(l->v);
@@ -311,6 +321,8 @@ struct decode_ctx {
     const char *thumb_dir;
     ocr_engine **ocr; // one per pool thread (tid), created on first use; NULL: no OCR
     const ocr_opts *ocr_o;
+    cap_model *cap; // NULL: no captions
+    const cap_opts *cap_o;
 };
 
 // The text test on the decoded image, then OCR on a copy decoded up to
@@ -346,6 +358,17 @@ static void ocr_item(const struct decode_ctx *c, item *it, const img_t *im, int 
     img_release(&big);
 }
 
+// The caption of the decoded image (calls serialize on the model's lock; it
+// runs its own pool). A failure leaves caption NULL: the next run tries again.
+static void caption_item(const struct decode_ctx *c, item *it, const img_t *im)
+{
+    cap_opts dflt;
+    cap_opts_default(&dflt);
+    double t0 = now_s();
+    if (cap_caption(c->cap, im, NULL, c->cap_o ? c->cap_o : &dflt, NULL, 0, NULL, &it->caption) == 0)
+        it->cap_done = 1, it->cap_ms = (now_s() - t0) * 1e3;
+}
+
 static void write_thumb(const img_t *im, const struct decode_ctx *c, const item *it)
 {
     char path[INDEXER_PATH_MAX + 128], tmp[INDEXER_PATH_MAX + 160];
@@ -371,6 +394,7 @@ static void decode_task(void *ctx, int i, int tid)
     o.min_long = c->thumb_size;
     if (c->prep) o.min_side = c->prep->shortest_edge ? c->prep->shortest_edge : c->prep->crop_h;
     if (c->ocr && it->need_ocr && o.min_long < OCR_TEST_SIDE) o.min_long = OCR_TEST_SIDE;
+    if (c->cap && it->need_cap && o.min_side < cap_cfg(c->cap)->image_size) o.min_side = cap_cfg(c->cap)->image_size;
     img_t im;
     if (img_load(it->path, &o, &im, &it->orientation) < 0) {
         snprintf(it->meta.error, sizeof it->meta.error, "%s", lisa_errmsg());
@@ -388,6 +412,7 @@ static void decode_task(void *ctx, int i, int tid)
     }
     write_thumb(&im, c, it);
     if (c->ocr && it->need_ocr) ocr_item(c, it, &im, tid);
+    if (c->cap && it->need_cap) caption_item(c, it, &im);
     if (c->prep && !it->skip_emb) {
         size_t np = (size_t)3 * c->prep->crop_h * c->prep->crop_w;
         it->pixels = malloc(np * sizeof *it->pixels);
@@ -486,11 +511,12 @@ static int classify_by_path(ix_db *db, item_list *l, const char *model_id)
         it->id = r.id;
         memcpy(it->hash, r.hash, sizeof it->hash);
         if (r.size == it->size && r.mtime_ns == it->mtime_ns) {
-            int emb_ok = !model_id || r.has_emb, ocr_ok = !db->ocr || r.has_ocr;
-            if (emb_ok && ocr_ok)
+            int emb_ok = !model_id || r.has_emb, ocr_ok = !db->ocr || r.has_ocr, cap_ok = !db->cap || r.has_cap;
+            if (emb_ok && ocr_ok && cap_ok)
                 it->st = IT_UNCHANGED;
             else
-                it->st = IT_PROCESS, it->embed_only = 1, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok;
+                it->st = IT_PROCESS, it->embed_only = 1, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok,
+                it->need_cap = !cap_ok;
         }
     }
     return 0;
@@ -507,14 +533,14 @@ static int classify_by_hash(ix_db *db, item *it, const char *model_id, int64_t *
 {
     db_rec r;
     if (it->id && db_by_id(db, it->id, model_id, &r) > 0 && !strcmp(r.hash, it->hash)) {
-        int emb_ok = !model_id || r.has_emb, ocr_ok = !db->ocr || r.has_ocr;
-        it->st = emb_ok && ocr_ok ? IT_TOUCH : IT_PROCESS;
-        it->embed_only = it->st == IT_PROCESS, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok;
+        int emb_ok = !model_id || r.has_emb, ocr_ok = !db->ocr || r.has_ocr, cap_ok = !db->cap || r.has_cap;
+        it->st = emb_ok && ocr_ok && cap_ok ? IT_TOUCH : IT_PROCESS;
+        it->embed_only = it->st == IT_PROCESS, it->skip_emb = emb_ok, it->need_ocr = !ocr_ok, it->need_cap = !cap_ok;
         return 0;
     }
     it->changed = it->id != 0;
     it->st = IT_PROCESS;
-    it->need_ocr = db->ocr;
+    it->need_ocr = db->ocr, it->need_cap = db->cap;
     if (it->id) return 0; // the path's content changed: re-process in place
     db_src srcs[8];
     int n = db_by_hash(db, it->hash, model_id, srcs, 8);
@@ -612,6 +638,7 @@ static int commit_batch(run_t *r, item **b, size_t m, float *px, float *emb, siz
         }
         const float *v = it->pixels ? emb + e++ * (size_t)r->dim : NULL;
         ocr_stats(r, it);
+        if (it->cap_done) r->st->captioned++, r->st->caption_ms += it->cap_ms;
         rc = db_put(r->db, it, r->model_id, v, r->dim);
         if (it->changed)
             r->st->changed++;
@@ -639,7 +666,14 @@ static int process(run_t *r, item_list *l)
     snprintf(thumbs, sizeof thumbs, "%s/thumbnails", r->o->data_dir);
     mkdir(thumbs, 0755);
     pipe_t pp = {.todo = todo, .n = n, .bsz = bsz, .p = r->p};
-    pp.dc = (struct decode_ctx){NULL, pc, r->o->thumb_size > 0 ? r->o->thumb_size : 320, thumbs, r->ocr, &r->ocr_o};
+    pp.dc = (struct decode_ctx){NULL,
+                                pc,
+                                r->o->thumb_size > 0 ? r->o->thumb_size : 320,
+                                thumbs,
+                                r->ocr,
+                                &r->ocr_o,
+                                r->o->captioner,
+                                r->o->caption_opts};
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.cv, NULL);
     int rc = (pc && (!px || !emb)) ? lisa_seterr(LISA_ENOMEM, "embedding batch buffers") : 0;
@@ -788,6 +822,7 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     if (rc == 0) r.db->roots = roots;
     if (rc == 0) r.db->retry_failed = o->retry_failed;
     if (rc == 0 && !o->no_ocr) rc = ocr_open(&r);
+    if (rc == 0 && o->captioner) r.db->cap = 1;
     if (rc == 0) rc = run_phases(&r, paths, npaths, roots, &l);
     st->seconds = now_s() - t0;
     if (rc == 0) rc = db_finish(r.db, st);
@@ -860,6 +895,7 @@ static void rec_from(ix_db *db, const store_image *im, db_rec *r)
     snprintf(r->hash, sizeof r->hash, "%s", im->hash ? im->hash : "");
     r->has_emb = db_has_emb(db, im->id);
     r->has_ocr = im->ocr_text != NULL;
+    r->has_cap = im->caption != NULL;
 }
 
 static int db_by_path(ix_db *db, const char *path, const char *model_id, db_rec *r)
@@ -925,6 +961,18 @@ static int clean_into(ix_db *db, const char *text, char **dst)
     return text ? kw_clean(db->k, text, KW_CLEAN, dst) : 0;
 }
 
+// The caption's keywords: BLIP's filler folded (search/capwords.h), then kw_clean().
+static int caption_into(ix_db *db, const char *caption, char **dst)
+{
+    char *folded;
+    *dst = NULL;
+    if (!caption) return 0;
+    int rc = kw_caption_fold(caption, NULL, &folded);
+    if (rc == 0) rc = clean_into(db, folded, dst);
+    if (rc == 0) free(folded);
+    return rc;
+}
+
 // Name words of the item's path (relative to its root) and their cleaned form.
 static int name_kw(ix_db *db, const item *it, char **words, char **clean)
 {
@@ -940,7 +988,7 @@ static int fill_kw(ix_db *db, store_image *im)
 {
     int rc = clean_into(db, im->name_words, &im->kw_name);
     if (rc == 0) rc = clean_into(db, im->meta_words, &im->kw_meta);
-    if (rc == 0) rc = clean_into(db, im->caption, &im->kw_caption);
+    if (rc == 0) rc = caption_into(db, im->caption, &im->kw_caption);
     if (rc == 0) rc = clean_into(db, im->ocr_text, &im->kw_ocr);
     return rc;
 }
@@ -957,6 +1005,10 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
         if (!(im.ocr_text = strdup(it->ocr_text))) rc = lisa_seterr(LISA_ENOMEM, "%s: out of memory", it->path);
         im.ocr_conf = it->ocr_conf;
     }
+    if (rc == 0 && it->cap_done) { // caption of unchanged content (a backfill)
+        free(im.caption);
+        if (!(im.caption = strdup(it->caption))) rc = LISA_ENOMEM;
+    }
     if (rc < 0) {
     } else if (rename) {
         free(im.path), free(im.name_words);
@@ -965,7 +1017,7 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
         rc = im.path ? name_kw(db, it, &im.name_words, &im.kw_name)
                      : lisa_seterr(LISA_ENOMEM, "%s: out of memory", it->path);
         if (rc == 0) rc = clean_into(db, im.meta_words, &im.kw_meta);
-        if (rc == 0) rc = clean_into(db, im.caption, &im.kw_caption);
+        if (rc == 0) rc = caption_into(db, im.caption, &im.kw_caption);
         if (rc == 0) rc = clean_into(db, im.ocr_text, &im.kw_ocr);
     } else {
         rc = fill_kw(db, &im);
@@ -1019,14 +1071,16 @@ static int db_put(ix_db *db, const item *it, const char *model_id, const float *
         .model = it->meta.model[0] ? (char *)it->meta.model : NULL,
         .ocr_text = it->ocr_done ? it->ocr_text : NULL,
         .ocr_conf = it->ocr_done ? it->ocr_conf : 0,
+        .caption = it->cap_done ? it->caption : NULL,
     };
     int rc = name_kw(db, it, &im.name_words, &im.kw_name);
     if (rc == 0) rc = clean_into(db, im.meta_words, &im.kw_meta);
     if (rc == 0) rc = clean_into(db, im.ocr_text, &im.kw_ocr);
+    if (rc == 0) rc = caption_into(db, im.caption, &im.kw_caption);
     if (rc == 0) rc = store_image_upsert(db->s, &im, &id);
     if (rc == 0) rc = store_failure_forget(db->s, it->path);
     if (rc == 0 && v) rc = store_embedding_put(db->s, id, model_id, dim, v);
-    free(im.name_words), free(im.kw_name), free(im.kw_meta), free(im.kw_ocr);
+    free(im.name_words), free(im.kw_name), free(im.kw_meta), free(im.kw_ocr), free(im.kw_caption);
     return rc;
 }
 

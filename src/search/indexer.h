@@ -27,6 +27,14 @@
 // OCR'd, without re-embedding it when its vector is there.
 // Stored images under the indexed roots whose files are gone are removed.
 //
+// Captions (src/caption, with o->captioner) follow OCR's rules: each new or
+// changed image is captioned once per content (moves, copies and touches keep
+// the caption; caption "" is a caption that came out empty, NULL "never
+// captioned"), in the decode pool right after OCR; an unchanged image without
+// a caption is decoded again to get one. The raw caption is stored; its words,
+// BLIP's filler folded (search/capwords.h), go through kw_clean() into the FTS
+// 'caption' column.
+//
 // Decoding, thumbnails and preprocessing run on a thread pool for batch i+1
 // while the caller's thread embeds and commits batch i. Every batch is one
 // transaction holding complete records, so a kill loses at most the batch in
@@ -37,6 +45,8 @@
 // with a model embeds the images that lack a vector for it.
 #ifndef LISA_SEARCH_INDEXER_H
 #define LISA_SEARCH_INDEXER_H
+
+#include "caption/caption.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +81,9 @@ typedef struct {
     int no_ocr;           // 1: no OCR (images keep ocr_text NULL, done by a later run)
     const char *ocr_lang; // Tesseract languages, "eng+deu"; NULL: "eng"
     int retry_failed;     // 1: decode again files that failed before even if unchanged
+
+    cap_model *captioner;         // borrowed; NULL: no captions (images keep caption NULL for a later run)
+    const cap_opts *caption_opts; // NULL: cap_opts_default() (HF generate's defaults)
 } indexer_opts;
 
 typedef struct {
@@ -91,6 +104,8 @@ typedef struct {
     long long ocr_recognised;   // full OCR passes run
     long long ocr_with_text;    // of those, images where words were kept
     double ocr_test_ms, ocr_ms; // summed time of the tests and of the OCR passes
+    long long captioned;        // BLIP captions generated
+    double caption_ms;          // their summed time
     double seconds;
 } indexer_stats;
 

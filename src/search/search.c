@@ -86,7 +86,7 @@ void search_close(search_ctx *s)
 
 void search_results_free(search_results *res)
 {
-    for (int i = 0; i < res->n; i++) free(res->r[i].path), free(res->r[i].ocr_text);
+    for (int i = 0; i < res->n; i++) free(res->r[i].path), free(res->r[i].ocr_text), free(res->r[i].caption);
     free(res->r);
     memset(res, 0, sizeof *res);
 }
@@ -266,6 +266,8 @@ static int fill_results(search_ctx *s, cands *cs, int top_k, search_results *res
         r->matched = c->bm25 > 0 ? hit_cols(cs, c->id) : 0;
         r->ocr_text = im.ocr_text && im.ocr_text[0] ? im.ocr_text : NULL;
         if (r->ocr_text) im.ocr_text = NULL;
+        r->caption = im.caption && im.caption[0] ? im.caption : NULL;
+        if (r->caption) im.caption = NULL;
         store_image_clear(&im);
         res->n++;
     }

@@ -45,6 +45,7 @@ typedef struct {
                     // (store/store.h); 0 without a keyword hit. Names for
                     // JSON ("matched_in") from search_matched_names().
     char *ocr_text; // the image's OCR text (owned by the result set), NULL when none
+    char *caption;  // the image's BLIP caption (owned by the result set), NULL when none
 } search_result;
 
 typedef struct {

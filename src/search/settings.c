@@ -16,7 +16,7 @@
 
 // ---------------------------------------------------------------- keys
 
-enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_PREC, K_NONE };
+enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_PREC, K_CAPTIONS, K_NONE };
 
 static const struct {
     const char *name, *alias, *env, *flag;
@@ -31,6 +31,7 @@ static const struct {
     {"ocr", "ocr", "LISA_OCR", "--ocr", K_OCR},
     {"ocr_lang", "ocr_language", "LISA_OCR_LANG", "--ocr-lang", K_OCR_LANG},
     {"precision", "precision", "LISA_PRECISION", "--precision", K_PREC},
+    {"captions", "captions", "LISA_CAPTIONS", "--captions", K_CAPTIONS},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -50,6 +51,7 @@ void settings_defaults(settings *s)
     s->port = SETTINGS_PORT_DEFAULT;
     snprintf(s->data_dir, sizeof s->data_dir, "%s", SETTINGS_DATA_DEFAULT);
     s->ocr = 1;
+    s->captions = 1;
     snprintf(s->ocr_lang, sizeof s->ocr_lang, "%s", SETTINGS_OCR_LANG_DEFAULT);
     snprintf(s->precision, sizeof s->precision, "%s", clip_precision_name(clip_default_precision()));
 }
@@ -102,14 +104,14 @@ static int set_path(char *dst, const char *v, const char *where, const char *key
     return 0;
 }
 
-static int parse_bool(const char *v, const char *where, int *out)
+static int parse_bool(const char *v, const char *where, const char *key, int *out)
 {
     const char *yes[] = {"1", "on", "yes", "true"}, *no[] = {"0", "off", "no", "false"};
     for (int i = 0; i < 4; i++) {
         if (!strcasecmp(v, yes[i])) return *out = 1, 0;
         if (!strcasecmp(v, no[i])) return *out = 0, 0;
     }
-    return lisa_seterr(LISA_EINVAL, "%s: ocr: '%s' is not on/off", where, v);
+    return lisa_seterr(LISA_EINVAL, "%s: %s: '%s' is not on/off", where, key, v);
 }
 
 // Tesseract language list: "eng", "eng+deu" (names of traineddata files).
@@ -133,7 +135,8 @@ int settings_set(settings *s, const char *key, const char *value, const char *wh
     case K_PORT: return parse_int(value, 1, 65535, where, "port", &s->port);
     case K_DATA: return set_path(s->data_dir, value, where, "data_dir");
     case K_MODELS: return set_path(s->models, value, where, "models");
-    case K_OCR: return parse_bool(value, where, &s->ocr);
+    case K_OCR: return parse_bool(value, where, "ocr", &s->ocr);
+    case K_CAPTIONS: return parse_bool(value, where, "captions", &s->captions);
     case K_OCR_LANG: return set_lang(s->ocr_lang, value, where);
     case K_PREC: return set_precision(s, value, where);
     default: return lisa_seterr(LISA_EINVAL, "%s: unknown setting '%s'", where, key);

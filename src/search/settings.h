@@ -16,11 +16,13 @@
 //   models                           model dir or dir of model dirs, default unset
 //   ocr                              on/off (1/0, yes/no, true/false), default on
 //   ocr_lang (ocr_language)          Tesseract languages, e.g. eng+deu, default eng
+//   captions                         on/off: BLIP captions while indexing, default on
 // Environment: LISA_TOP_K, LISA_CLIP_WEIGHT, LISA_THUMBNAIL_SIZE, LISA_DATA,
-// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_PRECISION (setting it
-// also makes it what clip_load uses: clip_set_precision). Flags: --top-k,
+// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_CAPTIONS, LISA_PRECISION
+// (setting it also makes it what clip_load uses: clip_set_precision). Flags: --top-k,
 // --clip-weight, --thumbnail-size, --data, --model, --port, --config,
-// --ocr on|off, --ocr-lang (and `lisa index --no-ocr`). Every value is range-checked; errors name
+// --ocr on|off, --ocr-lang, --captions on|off (and `lisa index --no-ocr`,
+// `--no-captions`). Every value is range-checked; errors name
 // where the value came from ("lisa.conf:3: clip_weight: 1.5 is not in [0,1]").
 #ifndef LISA_SEARCH_SETTINGS_H
 #define LISA_SEARCH_SETTINGS_H
@@ -47,6 +49,7 @@ typedef struct {
     int ocr;                              // 1: OCR while indexing
     char ocr_lang[SETTINGS_OCR_LANG_MAX]; // Tesseract languages, "eng+deu"
     char precision[8];                    // CLIP weights: "fp32" or "bf16" (clip/clip.h)
+    int captions;                         // 1: BLIP captions while indexing (when a model is installed)
 } settings;
 
 // Fills *s with the built-in defaults.

@@ -2,6 +2,8 @@
 // DATA/images and the --folder folders at a time (docs/api.md).
 #include "server/srv.h"
 #include "base/err.h"
+#include "caption/caption.h"
+#include "model/modeldir.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,19 @@ static void on_progress(void *ud, const indexer_progress *p)
     pthread_mutex_unlock(&s->b_mu);
 }
 
+// The captioner for one build when blip-image-captioning-base is installed
+// (loaded per build, so an idle server does not hold it); NULL otherwise.
+static cap_model *build_captioner(srv *s)
+{
+    char dir[MODELDIR_PATH_MAX];
+    cap_model *m = NULL;
+    if (modeldir_resolve(NULL, s->data, MODELDIR_DEFAULT_CAPTION, dir, sizeof dir) < 0 ||
+        modeldir_check(dir, MODELDIR_BLIP, NULL, NULL) < 0)
+        return NULL;
+    if (cap_load(dir, 0, &m) < 0) srv__log(s, "build: indexing without captions: %s", lisa_errmsg());
+    return m;
+}
+
 static void *build_main(void *arg)
 {
     srv *s = arg;
@@ -37,10 +52,13 @@ static void *build_main(void *arg)
     o.data_dir = s->data, o.model = s->model, o.model_id = s->model ? s->model_id : NULL;
     o.thumb_size = s->thumb_size, o.progress = 0, o.cancel = &s->b_cancel;
     o.on_progress = on_progress, o.ud = s;
+    cap_model *cm = build_captioner(s);
+    o.captioner = cm;
     indexer_stats st;
     memset(&st, 0, sizeof st);
     double t0 = srv__now_ms();
     int rc = indexer_run(paths, np, &o, &st);
+    cap_free(cm);
     pthread_mutex_lock(&s->b_mu);
     srv_build *b = &s->b;
     snprintf(b->state, sizeof b->state, "%s", rc < 0 ? "failed" : s->b_cancel ? "cancelled" : "done");

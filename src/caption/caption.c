@@ -1,0 +1,930 @@
+// BLIP captioner: config, weights, vision tower, text decoder with KV cache,
+// greedy and beam search (see caption.h).
+#include "caption/caption.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "base/pool.h"
+#include "caption/wordpiece.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "tensor/tensor.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define CAP_CFG_MAX_BYTES (4u << 20)
+#define CAP_MAX_DIM 16384
+#define CAP_MAX_LAYERS 256
+#define CAP_MAX_VOCAB (1 << 20)
+#define CAP_MAX_POS 8192
+
+/* ---------------------------------------------------------------- config */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+
+void cap_opts_default(cap_opts *o)
+{
+    *o = (cap_opts){.num_beams = 1, .max_length = 20, .min_length = 0, .repetition_penalty = 1, .length_penalty = 1};
+}
+
+static int get_int(const cJSON *obj, const char *sect, const char *key, int lo, int hi, int *out, const char *file)
+{
+    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
+        return lisa_seterr(LISA_EFORMAT, "%s: %s.%s: expected an integer in [%d, %d]", file, sect, key, lo, hi);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int get_tower(const cJSON *o, const char *sect, cap_tower *t, const char *file)
+{
+    const cJSON *v;
+    int rc;
+    if ((rc = get_int(o, sect, "hidden_size", 1, CAP_MAX_DIM, &t->hidden, file)) < 0 ||
+        (rc = get_int(o, sect, "intermediate_size", 1, 4 * CAP_MAX_DIM, &t->intermediate, file)) < 0 ||
+        (rc = get_int(o, sect, "num_attention_heads", 1, CAP_MAX_DIM, &t->heads, file)) < 0 ||
+        (rc = get_int(o, sect, "num_hidden_layers", 0, CAP_MAX_LAYERS, &t->layers, file)) < 0)
+        return rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "layer_norm_eps"))) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1))
+            return lisa_seterr(LISA_EFORMAT, "%s: %s.layer_norm_eps: expected a number in (0, 1)", file, sect);
+        t->eps = (float)v->valuedouble;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o, "hidden_act"))) {
+        const char *s = cJSON_IsString(v) ? v->valuestring : "";
+        if (!strcmp(s, "gelu"))
+            t->act = ACT_GELU;
+        else if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") || !strcmp(s, "gelu_fast"))
+            t->act = ACT_GELU_TANH;
+        else if (!strcmp(s, "quick_gelu"))
+            t->act = ACT_QUICK_GELU;
+        else
+            return lisa_seterr(LISA_EUNSUPPORTED, "%s: %s.hidden_act: \"%.40s\" is not gelu, gelu_new or quick_gelu",
+                               file, sect, s);
+    }
+    if (t->hidden % t->heads)
+        return lisa_seterr(LISA_EFORMAT, "%s: %s.hidden_size %d is not a multiple of num_attention_heads %d", file,
+                           sect, t->hidden, t->heads);
+    return 0;
+}
+
+static int parse_config(const cJSON *root, cap_config *c, const char *file)
+{
+    // BlipVisionConfig / BlipTextConfig defaults.
+    *c = (cap_config){
+        .vision = {.hidden = 768, .intermediate = 3072, .heads = 12, .layers = 12, .eps = 1e-5f, .act = ACT_GELU},
+        .text = {.hidden = 768, .intermediate = 3072, .heads = 8, .layers = 12, .eps = 1e-12f, .act = ACT_GELU},
+        .image_size = 384,
+        .patch_size = 16,
+        .num_channels = 3,
+        .vocab_size = 30524,
+        .max_positions = 512,
+        .bos_token_id = CAP_BOS,
+        .sep_token_id = CAP_EOS,
+        .pad_token_id = 0,
+    };
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (!cJSON_IsObject(root)) return lisa_seterr(LISA_EFORMAT, "%s: not a JSON object", file);
+    if (cJSON_IsString(mt) && strcmp(mt->valuestring, "blip"))
+        return lisa_seterr(LISA_EUNSUPPORTED, "%s: model_type \"%.40s\" is not \"blip\" (BlipForConditionalGeneration)",
+                           file, mt->valuestring);
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
+    const cJSON *vc = cJSON_GetObjectItemCaseSensitive(root, "vision_config");
+    if ((tc && !cJSON_IsObject(tc)) || (vc && !cJSON_IsObject(vc)))
+        return lisa_seterr(LISA_EFORMAT, "%s: text_config / vision_config must be objects", file);
+    int rc;
+    if ((rc = get_tower(tc, "text_config", &c->text, file)) < 0 ||
+        (rc = get_tower(vc, "vision_config", &c->vision, file)) < 0 ||
+        (rc = get_int(vc, "vision_config", "image_size", 1, 4096, &c->image_size, file)) < 0 ||
+        (rc = get_int(vc, "vision_config", "patch_size", 1, 4096, &c->patch_size, file)) < 0 ||
+        (rc = get_int(vc, "vision_config", "num_channels", 1, 4, &c->num_channels, file)) < 0 ||
+        (rc = get_int(tc, "text_config", "vocab_size", 1, CAP_MAX_VOCAB, &c->vocab_size, file)) < 0 ||
+        (rc = get_int(tc, "text_config", "max_position_embeddings", 1, CAP_MAX_POS, &c->max_positions, file)) < 0 ||
+        (rc = get_int(tc, "text_config", "bos_token_id", 0, CAP_MAX_VOCAB, &c->bos_token_id, file)) < 0 ||
+        (rc = get_int(tc, "text_config", "sep_token_id", 0, CAP_MAX_VOCAB, &c->sep_token_id, file)) < 0 ||
+        (rc = get_int(tc, "text_config", "pad_token_id", 0, CAP_MAX_VOCAB, &c->pad_token_id, file)) < 0)
+        return rc;
+    if (c->image_size % c->patch_size)
+        return lisa_seterr(LISA_EFORMAT, "%s: vision_config.image_size %d is not a multiple of patch_size %d", file,
+                           c->image_size, c->patch_size);
+    if (c->bos_token_id >= c->vocab_size || c->sep_token_id >= c->vocab_size || c->pad_token_id >= c->vocab_size)
+        return lisa_seterr(LISA_EFORMAT, "%s: text_config: bos/sep/pad token ids must be below vocab_size %d", file,
+                           c->vocab_size);
+    return 0;
+}
+
+int cap_config_load(const char *path, cap_config *c)
+{
+    cJSON *root;
+    int rc = lisa_read_json(path, CAP_CFG_MAX_BYTES, &root);
+    if (rc < 0) return rc;
+    rc = parse_config(root, c, path);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- weights */
+
+typedef struct {
+    const float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *proj_w, *proj_b; // (d), (3d, d), (3d), (d, d), (d)
+    const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;   // (d), (ff, d), (ff), (d, ff), (d)
+} vis_layer;
+
+typedef struct {
+    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; // q (d, d); k, v (d, d) or (d, d_image) for cross
+    const float *o_w, *o_b, *ln_w, *ln_b;           // output.dense (d, d), output.LayerNorm (d)
+} txt_attn;
+
+typedef struct {
+    txt_attn self, cross;
+    const float *in_w, *in_b, *out_w, *out_b, *ln_w, *ln_b; // intermediate (ff, d), output (d, ff), LN (d)
+} txt_layer;
+
+struct cap_model {
+    cap_config cfg;
+    prep_cfg prep;
+    ckpt *ck;
+    wp_tok *tok;
+    pool *pool;
+    pthread_mutex_t mu;
+    // vision
+    const float *cls, *pos, *patch_w, *patch_b, *post_w, *post_b; // (d), (n, d), (d, C*p*p), (d), (d)
+    vis_layer *vl;
+    // text decoder
+    const float *wte, *wpe, *emb_ln_w, *emb_ln_b; // (V, d), (P, d), (d)
+    txt_layer *tl;
+    const float *head_w, *head_b, *head_ln_w, *head_ln_b; // transform (d, d), (d), LayerNorm (d)
+    const float *dec_w, *dec_b;                           // (V, d), (V)
+    cap_timing last;                                      // of the last cap_vision / cap_generate
+};
+
+static int weight(cap_model *m, const float **out, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static int weight(cap_model *m, const float **out, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...)
+{
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int64_t shape[3] = {d0, d1, d2};
+    return ckpt_get_f32(m->ck, name, ndim, shape, out);
+}
+
+#define W1(dst, a, ...) weight(m, &(dst), 1, a, 0, 0, __VA_ARGS__)
+#define W2(dst, a, b, ...) weight(m, &(dst), 2, a, b, 0, __VA_ARGS__)
+
+static int load_vision(cap_model *m)
+{
+    const cap_config *c = &m->cfg;
+    int d = c->vision.hidden, ff = c->vision.intermediate, p = c->patch_size, g = c->image_size / p, rc;
+    const char *v = "vision_model.";
+    int64_t pshape[4] = {d, c->num_channels, p, p};
+    if ((rc = ckpt_get_f32(m->ck, "vision_model.embeddings.patch_embedding.weight", 4, pshape, &m->patch_w)) < 0 ||
+        (rc = W1(m->patch_b, d, "%sembeddings.patch_embedding.bias", v)) < 0 ||
+        (rc = weight(m, &m->cls, 3, 1, 1, d, "%sembeddings.class_embedding", v)) < 0 ||
+        (rc = weight(m, &m->pos, 3, 1, (int64_t)g * g + 1, d, "%sembeddings.position_embedding", v)) < 0 ||
+        (rc = W1(m->post_w, d, "%spost_layernorm.weight", v)) < 0 ||
+        (rc = W1(m->post_b, d, "%spost_layernorm.bias", v)) < 0)
+        return rc;
+    if (!(m->vl = calloc((size_t)c->vision.layers + 1, sizeof *m->vl)))
+        return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    for (int i = 0; i < c->vision.layers; i++) {
+        vis_layer *l = &m->vl[i];
+        const char *f = "vision_model.encoder.layers.%d.%s";
+        if ((rc = W1(l->ln1_w, d, f, i, "layer_norm1.weight")) < 0 ||
+            (rc = W1(l->ln1_b, d, f, i, "layer_norm1.bias")) < 0 ||
+            (rc = W2(l->qkv_w, 3 * d, d, f, i, "self_attn.qkv.weight")) < 0 ||
+            (rc = W1(l->qkv_b, 3 * d, f, i, "self_attn.qkv.bias")) < 0 ||
+            (rc = W2(l->proj_w, d, d, f, i, "self_attn.projection.weight")) < 0 ||
+            (rc = W1(l->proj_b, d, f, i, "self_attn.projection.bias")) < 0 ||
+            (rc = W1(l->ln2_w, d, f, i, "layer_norm2.weight")) < 0 ||
+            (rc = W1(l->ln2_b, d, f, i, "layer_norm2.bias")) < 0 ||
+            (rc = W2(l->fc1_w, ff, d, f, i, "mlp.fc1.weight")) < 0 ||
+            (rc = W1(l->fc1_b, ff, f, i, "mlp.fc1.bias")) < 0 ||
+            (rc = W2(l->fc2_w, d, ff, f, i, "mlp.fc2.weight")) < 0 || (rc = W1(l->fc2_b, d, f, i, "mlp.fc2.bias")) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int load_attn(cap_model *m, int i, const char *part, int kv_in, txt_attn *a)
+{
+    int d = m->cfg.text.hidden, rc;
+    const char *f = "text_decoder.bert.encoder.layer.%d.%s.%s";
+    if ((rc = W2(a->q_w, d, d, f, i, part, "self.query.weight")) < 0 ||
+        (rc = W1(a->q_b, d, f, i, part, "self.query.bias")) < 0 ||
+        (rc = W2(a->k_w, d, kv_in, f, i, part, "self.key.weight")) < 0 ||
+        (rc = W1(a->k_b, d, f, i, part, "self.key.bias")) < 0 ||
+        (rc = W2(a->v_w, d, kv_in, f, i, part, "self.value.weight")) < 0 ||
+        (rc = W1(a->v_b, d, f, i, part, "self.value.bias")) < 0 ||
+        (rc = W2(a->o_w, d, d, f, i, part, "output.dense.weight")) < 0 ||
+        (rc = W1(a->o_b, d, f, i, part, "output.dense.bias")) < 0 ||
+        (rc = W1(a->ln_w, d, f, i, part, "output.LayerNorm.weight")) < 0 ||
+        (rc = W1(a->ln_b, d, f, i, part, "output.LayerNorm.bias")) < 0)
+        return rc;
+    return 0;
+}
+
+static int load_text(cap_model *m)
+{
+    const cap_config *c = &m->cfg;
+    int d = c->text.hidden, ff = c->text.intermediate, V = c->vocab_size, rc;
+    const char *b = "text_decoder.bert.", *h = "text_decoder.cls.predictions.";
+    if ((rc = W2(m->wte, V, d, "%sembeddings.word_embeddings.weight", b)) < 0 ||
+        (rc = W2(m->wpe, c->max_positions, d, "%sembeddings.position_embeddings.weight", b)) < 0 ||
+        (rc = W1(m->emb_ln_w, d, "%sembeddings.LayerNorm.weight", b)) < 0 ||
+        (rc = W1(m->emb_ln_b, d, "%sembeddings.LayerNorm.bias", b)) < 0 ||
+        (rc = W2(m->head_w, d, d, "%stransform.dense.weight", h)) < 0 ||
+        (rc = W1(m->head_b, d, "%stransform.dense.bias", h)) < 0 ||
+        (rc = W1(m->head_ln_w, d, "%stransform.LayerNorm.weight", h)) < 0 ||
+        (rc = W1(m->head_ln_b, d, "%stransform.LayerNorm.bias", h)) < 0)
+        return rc;
+    // The LM decoder: its own weight when stored, else tied to the word
+    // embeddings (a checkpoint saved with the tie dropped); its bias is
+    // cls.predictions.bias, which decoder.bias aliases.
+    if (ckpt_find(m->ck, "text_decoder.cls.predictions.decoder.weight"))
+        rc = W2(m->dec_w, V, d, "%sdecoder.weight", h);
+    else
+        m->dec_w = m->wte;
+    if (rc < 0) return rc;
+    if (!ckpt_find(m->ck, "text_decoder.cls.predictions.bias") &&
+        ckpt_find(m->ck, "text_decoder.cls.predictions.decoder.bias"))
+        rc = W1(m->dec_b, V, "%sdecoder.bias", h);
+    else
+        rc = W1(m->dec_b, V, "%sbias", h);
+    if (rc < 0) return rc;
+    if (!(m->tl = calloc((size_t)c->text.layers + 1, sizeof *m->tl)))
+        return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    for (int i = 0; i < c->text.layers; i++) {
+        txt_layer *l = &m->tl[i];
+        const char *f = "text_decoder.bert.encoder.layer.%d.%s";
+        if ((rc = load_attn(m, i, "attention", d, &l->self)) < 0 ||
+            (rc = load_attn(m, i, "crossattention", c->vision.hidden, &l->cross)) < 0 ||
+            (rc = W2(l->in_w, ff, d, f, i, "intermediate.dense.weight")) < 0 ||
+            (rc = W1(l->in_b, ff, f, i, "intermediate.dense.bias")) < 0 ||
+            (rc = W2(l->out_w, d, ff, f, i, "output.dense.weight")) < 0 ||
+            (rc = W1(l->out_b, d, f, i, "output.dense.bias")) < 0 ||
+            (rc = W1(l->ln_w, d, f, i, "output.LayerNorm.weight")) < 0 ||
+            (rc = W1(l->ln_b, d, f, i, "output.LayerNorm.bias")) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+// BlipImageProcessor: resize to image_size x image_size, no crop.
+static int load_prep(cap_model *m, const char *dir)
+{
+    char path[4096];
+    int S = m->cfg.image_size, rc;
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    prep_cfg_default(&m->prep);
+    if (exists(path) && (rc = prep_cfg_load(path, &m->prep)) < 0) return rc;
+    if (!exists(path)) m->prep.shortest_edge = 0, m->prep.resize_w = m->prep.resize_h = S;
+    m->prep.do_center_crop = 0;
+    if (m->prep.shortest_edge > 0 || !m->prep.do_resize || m->prep.resize_w != S || m->prep.resize_h != S)
+        return lisa_seterr(LISA_EFORMAT,
+                           "%s: size must be {\"height\": %d, \"width\": %d} (the model's vision_config.image_size)",
+                           path, S, S);
+    return 0;
+}
+
+static int load_tokenizer(cap_model *m, const char *dir)
+{
+    char path[4096];
+    int rc = wp_load(dir, &m->tok);
+    if (rc < 0) return rc;
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    if (!exists(path)) snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if (wp_vocab_size(m->tok) > m->cfg.vocab_size || m->cfg.bos_token_id < wp_vocab_size(m->tok))
+        return lisa_seterr(LISA_EFORMAT,
+                           "%s: %d tokens do not fit config.json text_config.vocab_size %d with bos_token_id %d after "
+                           "them (text_decoder.bert.embeddings.word_embeddings.weight has %d rows)",
+                           path, wp_vocab_size(m->tok), m->cfg.vocab_size, m->cfg.bos_token_id, m->cfg.vocab_size);
+    return 0;
+}
+
+int cap_load(const char *dir, int threads, cap_model **out)
+{
+    char path[4096];
+    int rc;
+    *out = NULL;
+    cap_model *m = calloc(1, sizeof *m);
+    if (!m) return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    pthread_mutex_init(&m->mu, NULL);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if ((rc = cap_config_load(path, &m->cfg)) < 0 || (rc = ckpt_open(dir, &m->ck)) < 0 || (rc = load_vision(m)) < 0 ||
+        (rc = load_text(m)) < 0 || (rc = load_prep(m, dir)) < 0 || (rc = load_tokenizer(m, dir)) < 0 ||
+        (rc = pool_new(threads, &m->pool)) < 0) {
+        cap_free(m);
+        return rc;
+    }
+    t_set_threads(1); // parallelism comes from the pool (t_matmul_pool)
+    *out = m;
+    return 0;
+}
+
+void cap_free(cap_model *m)
+{
+    if (!m) return;
+    pool_free(m->pool);
+    free(m->vl);
+    free(m->tl);
+    wp_free(m->tok);
+    ckpt_close(m->ck);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+const cap_config *cap_cfg(const cap_model *m)
+{
+    return &m->cfg;
+}
+
+const prep_cfg *cap_prep(const cap_model *m)
+{
+    return &m->prep;
+}
+
+cap_timing cap_last_timing(cap_model *m)
+{
+    pthread_mutex_lock(&m->mu);
+    cap_timing t = m->last;
+    pthread_mutex_unlock(&m->mu);
+    return t;
+}
+
+int cap_image_tokens(const cap_model *m)
+{
+    int g = m->cfg.image_size / m->cfg.patch_size;
+    return g * g + 1;
+}
+
+/* ---------------------------------------------------------------- shared pieces */
+
+static void activate(int a, float *x, size_t n)
+{
+    if (a == ACT_GELU)
+        t_gelu(x, n);
+    else if (a == ACT_GELU_TANH)
+        t_gelu_tanh(x, n);
+    else
+        t_quick_gelu(x, n);
+}
+
+// Allocates n floats per pointer in ptrs (NULL-terminated list of float**).
+static int alloc_all(size_t n, float **ptrs[])
+{
+    for (int i = 0; ptrs[i]; i++)
+        if (!(*ptrs[i] = malloc((n ? n : 1) * sizeof(float))))
+            return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    return 0;
+}
+
+static void free_all(float **ptrs[])
+{
+    for (int i = 0; ptrs[i]; i++) free(*ptrs[i]), *ptrs[i] = NULL;
+}
+
+/* ---------------------------------------------------------------- vision tower */
+
+// Unfolds one (C, S, S) image into (g*g, C*p*p) rows ordered (c, ky, kx) like
+// the conv weight, so the patch conv is one GEMM.
+static void unfold(const float *img, int C, int S, int p, float *dst)
+{
+    int g = S / p;
+    for (int py = 0; py < g; py++)
+        for (int px = 0; px < g; px++) {
+            float *row = dst + (size_t)(py * g + px) * C * p * p;
+            for (int c = 0; c < C; c++)
+                for (int ky = 0; ky < p; ky++)
+                    memcpy(row + (size_t)(c * p + ky) * p, img + ((size_t)c * S + py * p + ky) * S + px * p,
+                           (size_t)p * sizeof *row);
+        }
+}
+
+struct vattn_job {
+    const float *q, *k, *v;
+    float *out, *scores;
+    int n, hd, d;
+};
+
+static void vattn_task(void *ctx, int h, int tid)
+{
+    struct vattn_job *j = ctx;
+    size_t off = (size_t)h * j->hd;
+    t_attention_head(j->out + off, j->q + off, j->k + off, j->v + off, j->n, j->hd, j->d, 0,
+                     j->scores + (size_t)tid * j->n * j->n);
+}
+
+static int vision_forward(cap_model *m, const float *pixels, float *out)
+{
+    const cap_config *c = &m->cfg;
+    int C = c->num_channels, S = c->image_size, p = c->patch_size, np = (S / p) * (S / p), n = np + 1;
+    int d = c->vision.hidden, ff = c->vision.intermediate, K = C * p * p, T = pool_size(m->pool);
+    size_t act = (size_t)n * (d > K ? d : K);
+    float *x = NULL, *h = NULL, *q = NULL, *k = NULL, *v = NULL, *att = NULL, *mlp = NULL, *sc = NULL;
+    float **bufs[] = {&x, &h, &q, &k, &v, &att, NULL}, **big[] = {&mlp, NULL}, **sbuf[] = {&sc, NULL};
+    int rc = alloc_all(act, bufs);
+    if (rc == 0) rc = alloc_all((size_t)n * ff, big);
+    if (rc == 0) rc = alloc_all((size_t)T * n * n, sbuf);
+    if (rc < 0) goto out;
+    unfold(pixels, C, S, p, att);
+    t_matmul_pool(m->pool, q, att, m->patch_w, m->patch_b, np, K, d);
+    memcpy(x, m->cls, (size_t)d * sizeof *x);
+    memcpy(x + d, q, (size_t)np * d * sizeof *x);
+    t_add(x, m->pos, (size_t)n * d);
+    for (int i = 0; i < c->vision.layers; i++) {
+        const vis_layer *l = &m->vl[i];
+        size_t dd = (size_t)d * d;
+        t_layernorm(h, x, l->ln1_w, l->ln1_b, n, d, c->vision.eps);
+        // The fused qkv weight is [q; k; v] by rows: three GEMMs on its thirds.
+        t_matmul_pool(m->pool, q, h, l->qkv_w, l->qkv_b, n, d, d);
+        t_matmul_pool(m->pool, k, h, l->qkv_w + dd, l->qkv_b + d, n, d, d);
+        t_matmul_pool(m->pool, v, h, l->qkv_w + 2 * dd, l->qkv_b + 2 * d, n, d, d);
+        struct vattn_job job = {q, k, v, att, sc, n, d / c->vision.heads, d};
+        pool_for(m->pool, c->vision.heads, vattn_task, &job);
+        t_matmul_pool(m->pool, h, att, l->proj_w, l->proj_b, n, d, d);
+        t_add(x, h, (size_t)n * d);
+        t_layernorm(h, x, l->ln2_w, l->ln2_b, n, d, c->vision.eps);
+        t_matmul_pool(m->pool, mlp, h, l->fc1_w, l->fc1_b, n, d, ff);
+        activate(c->vision.act, mlp, (size_t)n * ff);
+        t_matmul_pool(m->pool, h, mlp, l->fc2_w, l->fc2_b, n, ff, d);
+        t_add(x, h, (size_t)n * d);
+    }
+    t_layernorm(out, x, m->post_w, m->post_b, n, d, c->vision.eps);
+out:
+    free_all(bufs), free_all(big), free_all(sbuf);
+    return rc;
+}
+
+int cap_vision(cap_model *m, const float *pixels, float *out)
+{
+    pthread_mutex_lock(&m->mu);
+    double t0 = now_ms();
+    int rc = vision_forward(m, pixels, out);
+    m->last.vision_ms = now_ms() - t0;
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- text decoder */
+
+// Decoding state for B sequences: the self-attention KV cache, the image's
+// cross-attention K/V (computed once), and per-step scratch.
+typedef struct {
+    int B, cap, len;                          // sequences, positions reserved, positions filled
+    int m;                                    // image tokens
+    float *k, *v;                             // (layers, B, cap, d) self-attention cache
+    float *k2, *v2;                           // the same, for reordering beams
+    float *ck, *cv;                           // cross K (layers, heads, m, hd), V^T (layers, heads, hd, m)
+    float *x, *a, *q, *t, *ctx, *ff, *scores; // (B, d) x5, (B, ff), (B, max(cap, m))
+    float *logits;                            // (B, V)
+} dec_state;
+
+static void dec_release(dec_state *s)
+{
+    float **p[] = {&s->k, &s->v, &s->k2,  &s->v2, &s->ck,     &s->cv,     &s->x, &s->a,
+                   &s->q, &s->t, &s->ctx, &s->ff, &s->scores, &s->logits, NULL};
+    free_all(p);
+}
+
+// Sets up s for B sequences of up to cap positions on image_embeds (m rows).
+static int dec_init(cap_model *m, dec_state *s, int B, int cap, const float *image_embeds)
+{
+    const cap_config *c = &m->cfg;
+    int d = c->text.hidden, L = c->text.layers, nimg = cap_image_tokens(m), dv = c->vision.hidden;
+    memset(s, 0, sizeof *s);
+    s->B = B, s->cap = cap, s->m = nimg;
+    size_t kv = (size_t)L * B * cap * d, cross = (size_t)L * nimg * d;
+    float **p1[] = {&s->k, &s->v, &s->k2, &s->v2, NULL}, **p2[] = {&s->ck, &s->cv, NULL};
+    float **p3[] = {&s->x, &s->a, &s->q, &s->t, &s->ctx, NULL}, **p4[] = {&s->ff, NULL};
+    float **p5[] = {&s->scores, NULL}, **p6[] = {&s->logits, NULL};
+    int rc;
+    if ((rc = alloc_all(kv, p1)) < 0 || (rc = alloc_all(cross, p2)) < 0 || (rc = alloc_all((size_t)B * d, p3)) < 0 ||
+        (rc = alloc_all((size_t)B * c->text.intermediate, p4)) < 0 ||
+        (rc = alloc_all((size_t)B * (cap > nimg ? cap : nimg), p5)) < 0 ||
+        (rc = alloc_all((size_t)B * c->vocab_size, p6)) < 0) {
+        dec_release(s);
+        return rc;
+    }
+    // Per head, K as (m, hd) rows and V transposed to (hd, m), so that each
+    // head's scores and weighted sum are two GEMMs over all B sequences.
+    float *tk = malloc((size_t)nimg * d * sizeof *tk), *tv = malloc((size_t)nimg * d * sizeof *tv);
+    if (!tk || !tv) {
+        free(tk), free(tv), dec_release(s);
+        return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    }
+    int H = c->text.heads, hd = d / H;
+    for (int l = 0; l < L; l++) {
+        const txt_attn *x = &m->tl[l].cross;
+        t_matmul_pool(m->pool, tk, image_embeds, x->k_w, x->k_b, nimg, dv, d);
+        t_matmul_pool(m->pool, tv, image_embeds, x->v_w, x->v_b, nimg, dv, d);
+        for (int h = 0; h < H; h++) {
+            float *kh = s->ck + ((size_t)l * H + h) * nimg * hd, *vt = s->cv + ((size_t)l * H + h) * hd * nimg;
+            for (int j = 0; j < nimg; j++)
+                for (int e = 0; e < hd; e++) {
+                    kh[(size_t)j * hd + e] = tk[(size_t)j * d + h * hd + e];
+                    vt[(size_t)e * nimg + j] = tv[(size_t)j * d + h * hd + e];
+                }
+        }
+    }
+    free(tk), free(tv);
+    return 0;
+}
+
+// Cross-attention of layer l for the B query rows in s->q into s->ctx; uses
+// s->t and s->a as scratch.
+static void cross_attend(cap_model *m, dec_state *s, int l)
+{
+    int d = m->cfg.text.hidden, H = m->cfg.text.heads, hd = d / H, B = s->B, n = s->m;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++) {
+        const float *kh = s->ck + ((size_t)l * H + h) * n * hd, *vt = s->cv + ((size_t)l * H + h) * hd * n;
+        for (int b = 0; b < B; b++)
+            memcpy(s->t + (size_t)b * hd, s->q + (size_t)b * d + (size_t)h * hd, (size_t)hd * sizeof(float));
+        t_matmul(s->scores, s->t, kh, NULL, B, hd, n);
+        for (int b = 0; b < B; b++) {
+            float *r = s->scores + (size_t)b * n;
+            for (int j = 0; j < n; j++) r[j] *= scale;
+            t_softmax(r, n);
+        }
+        t_matmul(s->a, s->scores, vt, NULL, B, n, hd);
+        for (int b = 0; b < B; b++)
+            memcpy(s->ctx + (size_t)b * d + (size_t)h * hd, s->a + (size_t)b * hd, (size_t)hd * sizeof(float));
+    }
+}
+
+// One query row q (d) against n keys / values (rows of stride d) for each head
+// into out (d); scratch holds n floats.
+static void attend_row(float *out, const float *q, const float *k, const float *v, int n, int heads, int d,
+                       float *scratch)
+{
+    int hd = d / heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < heads; h++) {
+        const float *qh = q + (size_t)h * hd;
+        for (int j = 0; j < n; j++) {
+            const float *kj = k + (size_t)j * d + (size_t)h * hd;
+            float s = 0;
+            for (int e = 0; e < hd; e++) s += qh[e] * kj[e];
+            scratch[j] = s * scale;
+        }
+        t_softmax(scratch, n);
+        float *oh = out + (size_t)h * hd;
+        memset(oh, 0, (size_t)hd * sizeof *oh);
+        for (int j = 0; j < n; j++) {
+            const float *vj = v + (size_t)j * d + (size_t)h * hd;
+            for (int e = 0; e < hd; e++) oh[e] += scratch[j] * vj[e];
+        }
+    }
+}
+
+// y = LN(y + (x . W^T + b)) over B rows: BERT's post-LN "output" sublayer.
+static void add_norm(cap_model *m, float *y, const float *x, const float *w, const float *b, const float *g,
+                     const float *beta, int B, int in, float *tmp)
+{
+    int d = m->cfg.text.hidden;
+    t_matmul_pool(m->pool, tmp, x, w, b, B, in, d);
+    t_add(y, tmp, (size_t)B * d);
+    t_layernorm(y, y, g, beta, B, d, m->cfg.text.eps);
+}
+
+// Feeds one token per sequence (ids[B]) at position s->len; leaves the
+// next-token logits of every sequence in s->logits (B, V).
+static void dec_step(cap_model *m, dec_state *s, const int32_t *ids)
+{
+    const cap_config *c = &m->cfg;
+    int d = c->text.hidden, B = s->B, t = s->len, heads = c->text.heads, ff = c->text.intermediate;
+    for (int b = 0; b < B; b++) {
+        float *xb = s->x + (size_t)b * d;
+        memcpy(xb, m->wte + (size_t)ids[b] * d, (size_t)d * sizeof *xb);
+        t_add(xb, m->wpe + (size_t)t * d, (size_t)d);
+    }
+    t_layernorm(s->x, s->x, m->emb_ln_w, m->emb_ln_b, B, d, c->text.eps);
+    for (int l = 0; l < c->text.layers; l++) {
+        const txt_layer *L = &m->tl[l];
+        float *kc = s->k + (size_t)l * B * s->cap * d, *vc = s->v + (size_t)l * B * s->cap * d;
+        // causal self-attention: this position's k / v go into the cache first
+        t_matmul_pool(m->pool, s->q, s->x, L->self.q_w, L->self.q_b, B, d, d);
+        t_matmul_pool(m->pool, s->t, s->x, L->self.k_w, L->self.k_b, B, d, d);
+        t_matmul_pool(m->pool, s->ctx, s->x, L->self.v_w, L->self.v_b, B, d, d);
+        for (int b = 0; b < B; b++) {
+            memcpy(kc + ((size_t)b * s->cap + t) * d, s->t + (size_t)b * d, (size_t)d * sizeof(float));
+            memcpy(vc + ((size_t)b * s->cap + t) * d, s->ctx + (size_t)b * d, (size_t)d * sizeof(float));
+        }
+        for (int b = 0; b < B; b++)
+            attend_row(s->ctx + (size_t)b * d, s->q + (size_t)b * d, kc + (size_t)b * s->cap * d,
+                       vc + (size_t)b * s->cap * d, t + 1, heads, d, s->scores);
+        add_norm(m, s->x, s->ctx, L->self.o_w, L->self.o_b, L->self.ln_w, L->self.ln_b, B, d, s->t);
+        // cross-attention to the image
+        t_matmul_pool(m->pool, s->q, s->x, L->cross.q_w, L->cross.q_b, B, d, d);
+        cross_attend(m, s, l);
+        add_norm(m, s->x, s->ctx, L->cross.o_w, L->cross.o_b, L->cross.ln_w, L->cross.ln_b, B, d, s->t);
+        // FFN
+        t_matmul_pool(m->pool, s->ff, s->x, L->in_w, L->in_b, B, d, ff);
+        activate(c->text.act, s->ff, (size_t)B * ff);
+        add_norm(m, s->x, s->ff, L->out_w, L->out_b, L->ln_w, L->ln_b, B, ff, s->t);
+    }
+    // LM head
+    t_matmul_pool(m->pool, s->a, s->x, m->head_w, m->head_b, B, d, d);
+    activate(c->text.act, s->a, (size_t)B * d);
+    t_layernorm(s->a, s->a, m->head_ln_w, m->head_ln_b, B, d, c->text.eps);
+    t_matmul_pool(m->pool, s->logits, s->a, m->dec_w, m->dec_b, B, d, c->vocab_size);
+    s->len++;
+}
+
+// Reorders the cache so that sequence b continues from src[b].
+static void dec_reorder(cap_model *m, dec_state *s, const int *src)
+{
+    int d = m->cfg.text.hidden;
+    size_t row = (size_t)s->cap * d, n = (size_t)s->len * d * sizeof(float);
+    for (int l = 0; l < m->cfg.text.layers; l++) {
+        size_t base = (size_t)l * s->B * row;
+        for (int b = 0; b < s->B; b++) {
+            memcpy(s->k2 + base + b * row, s->k + base + src[b] * row, n);
+            memcpy(s->v2 + base + b * row, s->v + base + src[b] * row, n);
+        }
+    }
+    float *t = s->k;
+    s->k = s->k2, s->k2 = t;
+    t = s->v, s->v = s->v2, s->v2 = t;
+}
+
+static int check_ids(const cap_model *m, const int32_t *ids, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
+            return lisa_seterr(LISA_EINVAL, "caption: token id %d at %d is outside the vocabulary (%d)", ids[i], i,
+                               m->cfg.vocab_size);
+    return 0;
+}
+
+int cap_logits(cap_model *m, const float *image_embeds, const int32_t *ids, int n, float *out)
+{
+    if (n < 1 || n > m->cfg.max_positions)
+        return lisa_seterr(LISA_EINVAL, "caption: %d ids (must be 1..%d)", n, m->cfg.max_positions);
+    int rc = check_ids(m, ids, n);
+    if (rc < 0) return rc;
+    dec_state s;
+    pthread_mutex_lock(&m->mu);
+    if ((rc = dec_init(m, &s, 1, n, image_embeds)) == 0) {
+        for (int i = 0; i < n; i++) dec_step(m, &s, ids + i);
+        memcpy(out, s.logits, (size_t)m->cfg.vocab_size * sizeof *out);
+        dec_release(&s);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- generation */
+
+// HF's logits processors on one sequence's scores, in its order:
+// RepetitionPenaltyLogitsProcessor (every id in seq, once), then
+// MinLengthLogitsProcessor (eos banned while len < min_length).
+static void process(float *sc, const int32_t *seq, int len, const cap_opts *o, int eos, uint8_t *seen)
+{
+    if (o->repetition_penalty != 1.0f) {
+        for (int i = 0; i < len; i++) {
+            if (seen[seq[i]]) continue;
+            seen[seq[i]] = 1;
+            float v = sc[seq[i]];
+            sc[seq[i]] = v < 0 ? v * o->repetition_penalty : v / o->repetition_penalty;
+        }
+        for (int i = 0; i < len; i++) seen[seq[i]] = 0;
+    }
+    if (len < o->min_length) sc[eos] = -INFINITY;
+}
+
+static void log_softmax(float *x, int n)
+{
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)x[i] - mx);
+    float lse = mx + (float)log(sum);
+    for (int i = 0; i < n; i++) x[i] -= lse;
+}
+
+static int greedy(cap_model *m, dec_state *s, int32_t *seq, int len, const cap_opts *o, uint8_t *seen, int *n)
+{
+    int V = m->cfg.vocab_size, eos = m->cfg.sep_token_id;
+    for (;;) {
+        process(s->logits, seq, len, o, eos, seen);
+        int best = 0;
+        for (int i = 1; i < V; i++)
+            if (s->logits[i] > s->logits[best]) best = i;
+        seq[len++] = best;
+        if (best == eos || len >= o->max_length) break;
+        dec_step(m, s, &seq[len - 1]);
+    }
+    *n = len;
+    return 0;
+}
+
+typedef struct {
+    float score;
+    int idx; // beam * V + token
+} cand;
+
+// Inserts (v, i) into the descending top list of k entries (cnt filled);
+// on ties the earlier index stays first, like torch.topk on CPU.
+static void top_insert(cand *top, int k, int *cnt, float v, int i)
+{
+    if (*cnt == k && !(v > top[k - 1].score)) return;
+    int j = *cnt < k ? (*cnt)++ : k - 1;
+    while (j > 0 && v > top[j - 1].score) top[j] = top[j - 1], j--;
+    top[j] = (cand){v, i};
+}
+
+// Beam search of transformers >= 4.50 (GenerationMixin._beam_search) for one
+// image, early_stopping=False, one returned sequence. Per step: log_softmax,
+// the processors, + running score; the top 2K of all K*V candidates; the best K
+// that did not stop (eos or max_length) run on; those among the top K that
+// stopped join the finished list (score / generated_len^length_penalty, K best
+// kept). It ends when every candidate stopped, or when K hypotheses are
+// finished and the best running score / generated_len^length_penalty is not
+// above the worst of them. Scores are float32, as HF's are.
+static int beam(cap_model *m, dec_state *s, int32_t *seq0, int plen, const cap_opts *o, uint8_t *seen, int32_t *out,
+                int *n)
+{
+    int K = o->num_beams, V = m->cfg.vocab_size, eos = m->cfg.sep_token_id, L = o->max_length, keep = 2 * K;
+    int32_t *run = malloc((size_t)K * L * sizeof *run), *nrun = malloc((size_t)K * L * sizeof *nrun);
+    int32_t *fin = malloc((size_t)K * L * sizeof *fin), *ftok = malloc((size_t)K * sizeof *ftok);
+    float rs[CAP_MAX_BEAMS], fs[CAP_MAX_BEAMS];
+    int flen[CAP_MAX_BEAMS], nfin = 0, cur = plen, src[CAP_MAX_BEAMS];
+    cand top[2 * CAP_MAX_BEAMS], nxt[CAP_MAX_BEAMS];
+    if (!run || !nrun || !fin || !ftok) {
+        free(run), free(nrun), free(fin), free(ftok);
+        return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    }
+    for (int b = 0; b < K; b++) memcpy(run + (size_t)b * L, seq0, (size_t)plen * sizeof *run), rs[b] = b ? -1e9f : 0;
+    for (;;) {
+        int cnt = 0;
+        for (int b = 0; b < K; b++) {
+            float *lp = s->logits + (size_t)b * V;
+            log_softmax(lp, V);
+            process(lp, run + (size_t)b * L, cur, o, eos, seen);
+            for (int i = 0; i < V; i++) top_insert(top, keep, &cnt, lp[i] + rs[b], b * V + i);
+        }
+        int hit[2 * CAP_MAX_BEAMS], all = 1, nn = 0;
+        for (int j = 0; j < keep; j++) {
+            hit[j] = top[j].idx % V == eos || cur + 1 >= L;
+            all &= hit[j];
+        }
+        // next running beams: the best K of the 2K, stopped ones pushed down
+        for (int j = 0; j < keep; j++) top_insert(nxt, K, &nn, top[j].score + (hit[j] ? -1e9f : 0.0f), j);
+        // finished hypotheses from the top K
+        float denom = (float)pow((double)(cur + 1 - plen), (double)o->length_penalty);
+        for (int j = 0; j < K; j++) {
+            if (!hit[j]) continue;
+            float sc = top[j].score / denom;
+            if (nfin == K && !(sc > fs[K - 1])) continue;
+            int at = nfin < K ? nfin++ : K - 1;
+            while (at > 0 && sc > fs[at - 1]) {
+                fs[at] = fs[at - 1], flen[at] = flen[at - 1];
+                memcpy(fin + (size_t)at * L, fin + (size_t)(at - 1) * L, (size_t)flen[at] * sizeof *fin);
+                at--;
+            }
+            int b = top[j].idx / V;
+            fs[at] = sc, flen[at] = cur + 1;
+            memcpy(fin + (size_t)at * L, run + (size_t)b * L, (size_t)cur * sizeof *fin);
+            fin[(size_t)at * L + cur] = top[j].idx % V;
+        }
+        for (int r = 0; r < K; r++) {
+            const cand *c = &top[nxt[r].idx];
+            src[r] = c->idx / V;
+            memcpy(nrun + (size_t)r * L, run + (size_t)src[r] * L, (size_t)cur * sizeof *nrun);
+            nrun[(size_t)r * L + cur] = c->idx % V;
+            rs[r] = nxt[r].score;
+        }
+        int32_t *t = run;
+        run = nrun, nrun = t;
+        cur++;
+        if (all) break;
+        if (nfin == K && !(rs[0] / (float)pow((double)(cur - plen), (double)o->length_penalty) > fs[K - 1])) break;
+        dec_reorder(m, s, src);
+        for (int r = 0; r < K; r++) ftok[r] = run[(size_t)r * L + cur - 1];
+        dec_step(m, s, ftok);
+    }
+    *n = flen[0];
+    memcpy(out, fin, (size_t)flen[0] * sizeof *out);
+    free(run), free(nrun), free(fin), free(ftok);
+    return 0;
+}
+
+int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt, int nprompt, const cap_opts *o,
+                 int32_t *ids, int cap, int *n)
+{
+    const cap_config *c = &m->cfg;
+    int K = o->num_beams, L = o->max_length, plen = nprompt + 1, rc;
+    *n = 0;
+    if (K < 1 || K > CAP_MAX_BEAMS)
+        return lisa_seterr(LISA_EINVAL, "caption: num_beams %d (must be 1..%d)", K, CAP_MAX_BEAMS);
+    if (L < 1 || L > c->max_positions || L > CAP_MAX_LENGTH)
+        return lisa_seterr(LISA_EINVAL, "caption: max_length %d (must be 1..%d)", L,
+                           c->max_positions < CAP_MAX_LENGTH ? c->max_positions : CAP_MAX_LENGTH);
+    if (nprompt < 0 || plen >= L)
+        return lisa_seterr(LISA_EINVAL, "caption: a prompt of %d tokens leaves no room under max_length %d", nprompt,
+                           L);
+    if (cap < L) return lisa_seterr(LISA_EINVAL, "caption: room for %d ids, max_length is %d", cap, L);
+    if (!(o->repetition_penalty > 0) || !isfinite(o->length_penalty))
+        return lisa_seterr(LISA_EINVAL, "caption: repetition_penalty must be > 0, length_penalty finite");
+    if ((rc = check_ids(m, prompt, nprompt)) < 0) return rc;
+    int32_t *seq = malloc((size_t)L * sizeof *seq);
+    uint8_t *seen = calloc((size_t)c->vocab_size, 1);
+    dec_state s;
+    if (!seq || !seen) {
+        free(seq), free(seen);
+        return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    }
+    seq[0] = c->bos_token_id;
+    if (nprompt) memcpy(seq + 1, prompt, (size_t)nprompt * sizeof *seq);
+    pthread_mutex_lock(&m->mu);
+    double t0 = now_ms();
+    if ((rc = dec_init(m, &s, K, L, image_embeds)) == 0) {
+        m->last.cross_kv_ms = now_ms() - t0;
+        int32_t col[CAP_MAX_BEAMS];
+        for (int i = 0; i < plen; i++) {
+            for (int b = 0; b < K; b++) col[b] = seq[i];
+            dec_step(m, &s, col);
+        }
+        if (K == 1) {
+            rc = greedy(m, &s, seq, plen, o, seen, n);
+            memcpy(ids, seq, (size_t)*n * sizeof *ids);
+        } else {
+            rc = beam(m, &s, seq, plen, o, seen, ids, n);
+        }
+        m->last.decode_ms = now_ms() - t0 - m->last.cross_kv_ms, m->last.steps = s.len;
+        dec_release(&s);
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(seq), free(seen);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- text in, text out */
+
+int cap_prompt_ids(const cap_model *m, const char *prompt, int32_t *ids, int cap, int *n)
+{
+    int32_t buf[CAP_MAX_LENGTH + 2];
+    int k, rc;
+    *n = 0;
+    if (!prompt || !*prompt) return 0;
+    if ((rc = wp_encode(m->tok, prompt, strlen(prompt), buf, CAP_MAX_LENGTH + 2, &k)) < 0) return rc;
+    if (k - 2 > cap || k > CAP_MAX_LENGTH + 2)
+        return lisa_seterr(LISA_ETOOBIG, "caption: the prompt is %d tokens (room for %d)", k - 2, cap);
+    memcpy(ids, buf + 1, (size_t)(k - 2) * sizeof *ids);
+    *n = k - 2;
+    return 0;
+}
+
+int cap_decode(const cap_model *m, const int32_t *ids, int n, char **text)
+{
+    return wp_decode(m->tok, ids, n, 1, text);
+}
+
+int cap_caption(cap_model *m, const img_t *img, const char *prompt, const cap_opts *o, int32_t *ids, int cap, int *n,
+                char **text)
+{
+    const cap_config *c = &m->cfg;
+    int32_t pr[CAP_MAX_LENGTH], mine[CAP_MAX_LENGTH];
+    int np, k = 0, rc;
+    size_t npx = (size_t)c->num_channels * c->image_size * c->image_size;
+    float *px = malloc(npx * sizeof *px), *emb = malloc((size_t)cap_image_tokens(m) * c->vision.hidden * sizeof *emb);
+    if (text) *text = NULL;
+    if (!px || !emb) {
+        rc = lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+        goto out;
+    }
+    if (!ids) ids = mine, cap = CAP_MAX_LENGTH;
+    if ((rc = cap_prompt_ids(m, prompt, pr, CAP_MAX_LENGTH, &np)) < 0 || (rc = prep_image(img, &m->prep, px)) < 0 ||
+        (rc = cap_vision(m, px, emb)) < 0 || (rc = cap_generate(m, emb, pr, np, o, ids, cap, &k)) < 0)
+        goto out;
+    if (n) *n = k;
+    if (text) rc = cap_decode(m, ids, k, text);
+out:
+    free(px), free(emb);
+    return rc;
+}

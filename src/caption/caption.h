@@ -1,0 +1,123 @@
+// BLIP image captioning: Hugging Face BlipForConditionalGeneration checkpoints
+// (Salesforce/blip-image-captioning-base and -large) as they are on the hub:
+// config.json (BlipConfig), model.safetensors in F32/F16/BF16 or a sharded
+// model.safetensors.index.json + shards (model/checkpoint.h),
+// preprocessor_config.json (BlipImageProcessor) and vocab.txt or tokenizer.json.
+//
+// The model (see tools/caption/blip_reference.py for the exact semantics):
+//   vision   ViT: conv patch embedding (with bias), class token, position
+//            embedding; pre-LN blocks with a fused qkv Linear; post_layernorm
+//            over every row = image_embeds (n_tokens, vision hidden);
+//   decoder  BERT, post-LN: embeddings + LayerNorm; per layer causal
+//            self-attention (KV cache), cross-attention to image_embeds (its K/V
+//            computed once per image), FFN; LM head transform + LayerNorm +
+//            decoder (its own weight, or the word embeddings when the
+//            checkpoint stores none) with its bias.
+//   generate HF's generate() for this model: ids start with bos [DEC] 30522,
+//            then the prompt's tokens; eos [SEP] 102, pad 0; max_length counts
+//            bos and prompt. Greedy or beam search as transformers >= 4.50 does
+//            it (details in caption.c), repetition_penalty, min_length,
+//            length_penalty, early_stopping False.
+//
+// All compute is float32. A cap_model is immutable weights plus a pool and
+// scratch; calls lock the model, so it may be shared by threads (serialized).
+#ifndef LISA_CAPTION_H
+#define LISA_CAPTION_H
+
+#include "image/image.h"
+#include "image/preprocess.h"
+
+#include <stdint.h>
+
+typedef struct cap_model cap_model;
+
+#define CAP_MAX_BEAMS 16
+#define CAP_MAX_LENGTH 512 // ids per caption, bos and prompt included
+#define CAP_BOS 30522
+#define CAP_EOS 102
+
+typedef struct {
+    int hidden, intermediate, heads, layers;
+    float eps;
+    int act; // cfg_act (model/config.h)
+} cap_tower;
+
+typedef struct {
+    cap_tower vision, text;
+    int image_size, patch_size, num_channels;
+    int vocab_size, max_positions;
+    int bos_token_id, sep_token_id, pad_token_id;
+} cap_config;
+
+typedef struct {
+    int num_beams;            // 1: greedy
+    int max_length;           // total ids (HF max_length), default 20
+    int min_length;           // eos is banned while the sequence is shorter; default 0
+    float repetition_penalty; // default 1 (off)
+    float length_penalty;     // beam scores / generated_len^length_penalty; default 1
+} cap_opts;
+
+// HF's defaults: greedy, max_length 20, min_length 0, penalties 1.
+void cap_opts_default(cap_opts *o);
+
+// Reads a BlipConfig config.json into *c (missing keys take BlipTextConfig /
+// BlipVisionConfig defaults). Errors name the file and key.
+int cap_config_load(const char *path, cap_config *c);
+
+// Loads the model in dir. config.json, the weights, and a tokenizer (vocab.txt
+// or tokenizer.json) are required; preprocessor_config.json is optional (the
+// BlipImageProcessor defaults at the model's image_size). threads <= 0: one per
+// CPU. The caller owns *out and frees it with cap_free(). Errors name the file
+// and tensor: "model.safetensors: text_decoder.bert.embeddings.word_embeddings.weight:
+// expected [30524, 768], found [30000, 768]".
+int cap_load(const char *dir, int threads, cap_model **out);
+
+// Frees the model. cap_free(NULL) is a no-op.
+void cap_free(cap_model *m);
+
+// The configuration and the image preprocessing (resize to image_size x
+// image_size, no crop), both owned by m.
+const cap_config *cap_cfg(const cap_model *m);
+const prep_cfg *cap_prep(const cap_model *m);
+
+// Number of image tokens (patches + 1): the rows of image_embeds.
+int cap_image_tokens(const cap_model *m);
+
+// image_embeds of one preprocessed image (C, S, S floats, HF pixel_values) into
+// out (cap_image_tokens x vision hidden floats, caller-owned).
+int cap_vision(cap_model *m, const float *pixels, float *out);
+
+// Next-token logits (vocab_size floats into out, caller-owned) after the n ids
+// (1 <= n <= max_positions) given image_embeds (from cap_vision()).
+int cap_logits(cap_model *m, const float *image_embeds, const int32_t *ids, int n, float *out);
+
+// Tokenizes a prompt ("a picture of") into the ids generate() puts after bos:
+// the processor's ids without [CLS] and the final [SEP]. ids is the caller's
+// buffer of cap entries; *n gets the count. An empty prompt gives none.
+int cap_prompt_ids(const cap_model *m, const char *prompt, int32_t *ids, int cap, int *n);
+
+// Generates a caption for image_embeds: ids (caller's buffer of cap >=
+// o->max_length entries) gets what HF's generate returns, bos, the prompt, the
+// new tokens and the final [SEP] if one was generated; *n the count.
+int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt, int nprompt, const cap_opts *o,
+                 int32_t *ids, int cap, int *n);
+
+// BlipProcessor.decode(ids, skip_special_tokens=True) into a malloc'd string
+// the caller frees.
+int cap_decode(const cap_model *m, const int32_t *ids, int n, char **text);
+
+// Where the time of the last cap_vision() and cap_generate() went (ms), and
+// the decoder steps run (prompt included).
+typedef struct {
+    double vision_ms, cross_kv_ms, decode_ms;
+    int steps;
+} cap_timing;
+cap_timing cap_last_timing(cap_model *m);
+
+// The whole pipeline for one decoded image: preprocess, vision, generate,
+// decode. ids as for cap_generate(); *text is malloc'd (caller frees); either
+// of ids / text may be NULL when not wanted. prompt may be NULL.
+int cap_caption(cap_model *m, const img_t *img, const char *prompt, const cap_opts *o, int32_t *ids, int cap, int *n,
+                char **text);
+
+#endif
