@@ -370,10 +370,10 @@ void t_act_apply(t_act act, float *x, size_t n)
 
 // exp(x) for 8 floats: x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for
 // e^r (relative error ~2e-7), 2^n through the exponent bits. Inputs are
-// clamped to [-87.3, 88.7] (results stay finite and normal).
+// clamped to [-87.3, 88.3], so 2^n stays a finite normal (-126 <= n <= 127).
 __attribute__((target("avx2,fma"))) static __m256 exp8(__m256 x)
 {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
