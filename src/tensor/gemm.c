@@ -428,6 +428,18 @@ __attribute__((target("avx2,fma"))) static void act_avx2(t_act act, float *x, si
     if (i < n) t_act_apply(act, x + i, n - i);
 }
 
+// y[c] = t[c] (first k slice) or y[c] += t[c], then + bias[c], for c < n
+// (a multiple of 8): one row of a tile into the output.
+__attribute__((target("avx2"))) static void merge_avx2(float *y, const float *t, const float *bias, int n, int first)
+{
+    for (int c = 0; c < n; c += 8) {
+        __m256 v = _mm256_loadu_ps(t + c);
+        if (!first) v = _mm256_add_ps(v, _mm256_loadu_ps(y + c));
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + c));
+        _mm256_storeu_ps(y + c, v);
+    }
+}
+
 struct gemm_job {
     float *y;
     const float *x, *bias;
@@ -487,6 +499,11 @@ static void gemm_task(void *ctx, int task, int tid)
                 for (int r = 0; r < mr; r++) {
                     float *yr = j->y + (size_t)(i + r) * j->ldy + c0;
                     const float *tr = tile + r * nr;
+                    if (cols == nr && w->path != T_PATH_C) { // full panel: vector merge
+                        merge_avx2(yr, tr, last ? j->bias ? j->bias + c0 : NULL : NULL, nr, first);
+                        if (last && j->act != T_ACT_NONE) act_avx2(j->act, yr, (size_t)cols);
+                        continue;
+                    }
                     if (first)
                         memcpy(yr, tr, (size_t)cols * sizeof *yr);
                     else
