@@ -220,7 +220,7 @@ static void gemm_path(t_path q, t_prec prec)
         int n = ns[s % 10], in = ins[(s * 3 + 1) % 8], out = outs[(s * 5 + 2) % 8];
         if (n == 300 && in > 100) in = 100; // keep the scalar reference quick
         int ldx = in + s % 3, ldy = out + (s % 2) * 3;
-        if (s >= 24) n = 29 + s, in = 1000 + s, ldx = 1024; // x copied per k slice (4 KiB rows)
+        if (s >= 24) n = 29 + s, in = 1000 + (s - 24) * 17, ldx = 1024; // x copied per k slice (4 KiB rows)
         t_act act = (t_act)(s % 4);
         float *x = rvec((size_t)n * ldx, 1), *w = rvec((size_t)out * in, 0.5f), *b = rvec((size_t)out, 1);
         float *y = rvec((size_t)n * ldy, 1), *r = rvec((size_t)n * ldy, 1), *r32 = rvec((size_t)n * ldy, 1);

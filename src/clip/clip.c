@@ -126,9 +126,9 @@ static void drop_pages(const st_tensor *t)
 static int pack_weights(clip_model *m, t_packed **out, int nparts, const char *const *names, const int *rows, int in,
                         int d2)
 {
-    const st_tensor *t[3];
-    const void *w[3];
-    t_src src[3];
+    const st_tensor *t[3] = {NULL, NULL, NULL};
+    const void *w[3] = {NULL, NULL, NULL};
+    t_src src[3] = {T_SRC_F32, T_SRC_F32, T_SRC_F32};
     int rc;
     for (int i = 0; i < nparts; i++) {
         if ((rc = raw_weight(m, &t[i], rows[i], d2 ? in / (d2 * d2) : in, d2, names[i])) < 0) return rc;

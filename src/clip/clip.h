@@ -39,8 +39,12 @@ int clip_load(const char *dir, int threads, clip_model **out);
 enum { CLIP_PREC_FP32 = 0, CLIP_PREC_BF16 = 1 };
 
 // The precision clip_load uses without LISA_PRECISION: the fastest that meets
-// the accuracy bar (cosine >= 0.999 to fp32) on this CPU. fp32 for now: bf16's
-// fp32-arithmetic kernels were not faster at batch 8 on AVX2 (see bench).
+// the accuracy bar (cosine >= 0.999 to fp32) on this CPU. bf16 meets the bar
+// easily (random ViT-B/32: cosine 0.99999 on images and text) but its kernels
+// widen to fp32 and run fp32 FMAs (no VDPBF16PS yet), so it is not faster:
+// measured on 2 shared AVX2 cores, batch 8, 0.68 / 0.84 img/s against fp32's
+// 0.70 / 0.90 in the same runs. fp32 stays the default; bf16 halves resident
+// weights (480 -> 240 MiB for ViT-B/32).
 #define CLIP_DEFAULT_PREC CLIP_PREC_FP32
 int clip_default_precision(void);
 

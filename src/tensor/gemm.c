@@ -370,10 +370,10 @@ void t_act_apply(t_act act, float *x, size_t n)
 
 // exp(x) for 8 floats: x = n ln2 + r, |r| <= ln2/2, a degree-6 polynomial for
 // e^r (relative error ~2e-7), 2^n through the exponent bits. Inputs are
-// clamped to [-87.3, 88.7] (results stay finite and normal).
+// clamped to [-87.3, 88.3], so 2^n stays a finite normal (-126 <= n <= 127).
 __attribute__((target("avx2,fma"))) static __m256 exp8(__m256 x)
 {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
@@ -426,6 +426,18 @@ __attribute__((target("avx2,fma"))) static void act_avx2(t_act act, float *x, si
         _mm256_storeu_ps(x + i, y);
     }
     if (i < n) t_act_apply(act, x + i, n - i);
+}
+
+// y[c] = t[c] (first k slice) or y[c] += t[c], then + bias[c], for c < n
+// (a multiple of 8): one row of a tile into the output.
+__attribute__((target("avx2"))) static void merge_avx2(float *y, const float *t, const float *bias, int n, int first)
+{
+    for (int c = 0; c < n; c += 8) {
+        __m256 v = _mm256_loadu_ps(t + c);
+        if (!first) v = _mm256_add_ps(v, _mm256_loadu_ps(y + c));
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + c));
+        _mm256_storeu_ps(y + c, v);
+    }
 }
 
 struct gemm_job {
@@ -487,6 +499,11 @@ static void gemm_task(void *ctx, int task, int tid)
                 for (int r = 0; r < mr; r++) {
                     float *yr = j->y + (size_t)(i + r) * j->ldy + c0;
                     const float *tr = tile + r * nr;
+                    if (cols == nr && w->path != T_PATH_C) { // full panel: vector merge
+                        merge_avx2(yr, tr, last ? j->bias ? j->bias + c0 : NULL : NULL, nr, first);
+                        if (last && j->act != T_ACT_NONE) act_avx2(j->act, yr, (size_t)cols);
+                        continue;
+                    }
                     if (first)
                         memcpy(yr, tr, (size_t)cols * sizeof *yr);
                     else
