@@ -1,5 +1,6 @@
 #include "tensor/gemm.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "base/pool.h"
 #include "tensor/tensor.h"
 
@@ -93,6 +94,8 @@ static long cache_size(int name, long fallback)
     return v > 4096 ? v : fallback;
 }
 
+static int path_ok(t_path q);
+
 static void gemm_init(void)
 {
     g_path = t_gemm_path_supported(T_PATH_AVX512) ? T_PATH_AVX512
@@ -115,6 +118,14 @@ static void gemm_init(void)
     int v;
     if (kcs && (v = atoi(kcs)) >= 8 && v <= MAX_KC) g_kc = v / 8 * 8;
     if (l2s && (v = atoi(l2s)) >= 4096 && v <= (64 << 20)) g_l2 = v;
+    // A SIMD path must agree with the scalar reference on this CPU before it
+    // is used: a kernel that never ran on such hardware (the AVX-512 one was
+    // written on an AVX2-only machine) falls back instead of embedding wrong.
+    while (g_path != T_PATH_C && !path_ok(g_path)) {
+        log_warn("gemm: the %s kernel disagrees with the scalar reference on this CPU; using %s",
+                 t_gemm_path_name(g_path), t_gemm_path_name(g_path - 1));
+        g_path = (t_path)(g_path - 1);
+    }
 }
 
 t_path t_gemm_path(void)
@@ -143,7 +154,8 @@ static int path_mr(t_path q)
 
 /* ---------------------------------------------------------------- packing */
 
-int t_pack_rows(int nparts, const void *const *w, const t_src *src, const int *rows, int in, t_prec prec, t_packed **pw)
+static int pack_rows(int nparts, const void *const *w, const t_src *src, const int *rows, int in, t_prec prec,
+                     t_path path, t_packed **pw)
 {
     *pw = NULL;
     long total = 0;
@@ -160,7 +172,7 @@ int t_pack_rows(int nparts, const void *const *w, const t_src *src, const int *r
             size_t es = src[i] == T_SRC_F32 ? 4 : 2;
             row[o] = (const uint8_t *)w[i] + (size_t)r * in * es, rsrc[o] = src[i];
         }
-    p->out = out, p->in = in, p->path = t_gemm_path(), p->prec = prec;
+    p->out = out, p->in = in, p->path = path, p->prec = prec;
     p->nr = path_nr(p->path);
     p->npanels = (out + p->nr - 1) / p->nr;
     size_t n = (size_t)p->npanels * in * p->nr, es = prec == T_PREC_BF16 ? 2 : 4;
@@ -188,6 +200,11 @@ nomem:
     if (p) free(p->data);
     free(p);
     return lisa_seterr(LISA_ENOMEM, "gemm: out of memory packing a %d x %d weight", out, in);
+}
+
+int t_pack_rows(int nparts, const void *const *w, const t_src *src, const int *rows, int in, t_prec prec, t_packed **pw)
+{
+    return pack_rows(nparts, w, src, rows, in, prec, t_gemm_path(), pw);
 }
 
 int t_pack(const void *w, t_src src, int out, int in, t_prec prec, t_packed **pw)
@@ -523,10 +540,10 @@ static void gemm_task(void *ctx, int task, int tid)
     free(abuf);
 }
 
-void t_gemm(pool *p, float *y, int ldy, const float *x, int ldx, const t_packed *w, const float *bias, int n, t_act act)
+static void gemm_run(pool *p, float *y, int ldy, const float *x, int ldx, const t_packed *w, const float *bias, int n,
+                     t_act act)
 {
     if (n <= 0) return;
-    pthread_once(&g_once, gemm_init);
     struct gemm_job j = {.y = y, .x = x, .bias = bias, .w = w, .ldy = ldy, .ldx = ldx, .n = n, .act = act};
     j.kern = w->path == T_PATH_AVX512 ? kern_avx512 : w->path == T_PATH_AVX2 ? kern_avx2 : kern_c;
     j.mr = path_mr(w->path);
@@ -553,6 +570,12 @@ void t_gemm(pool *p, float *y, int ldy, const float *x, int ldx, const t_packed 
     j.pblock = (w->npanels + j.nblocks - 1) / j.nblocks;
     j.nblocks = (w->npanels + j.pblock - 1) / j.pblock;
     pool_for(T > 1 ? p : NULL, j.mblocks * j.nblocks, gemm_task, &j);
+}
+
+void t_gemm(pool *p, float *y, int ldy, const float *x, int ldx, const t_packed *w, const float *bias, int n, t_act act)
+{
+    pthread_once(&g_once, gemm_init);
+    gemm_run(p, y, ldy, x, ldx, w, bias, n, act);
 }
 
 struct ref_job {
@@ -582,4 +605,40 @@ void t_gemm_ref(pool *p, float *y, int ldy, const float *x, int ldx, const t_pac
 {
     struct ref_job j = {y, x, bias, w, ldy, ldx, act};
     pool_for(p, n, ref_row, &j);
+}
+
+/* ---------------------------------------------------------------- self-check */
+
+// One odd-sized GEMM per precision, with bias and an activation, on path q
+// against t_gemm_ref: 1 if the normalised squared error is within float noise.
+static int check_prec(t_path q, t_prec prec)
+{
+    enum { N = 29, IN = 77, OUT = 83 };
+    float *w = malloc(sizeof(float) * OUT * IN), *x = malloc(sizeof(float) * N * IN);
+    float *y = malloc(sizeof(float) * N * OUT), *r = malloc(sizeof(float) * N * OUT), b[OUT];
+    t_packed *pw = NULL;
+    const void *wp = w;
+    t_src src = T_SRC_F32;
+    int rows = OUT, ok = 0;
+    uint32_t s = 12345;
+    if (!w || !x || !y || !r) goto out;
+    for (int i = 0; i < OUT * IN; i++) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < N * IN; i++) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < OUT; i++) b[i] = (float)i / OUT - 0.5f;
+    if (pack_rows(1, &wp, &src, &rows, IN, prec, q, &pw) < 0) goto out;
+    gemm_run(NULL, y, OUT, x, IN, pw, b, N, T_ACT_GELU);
+    t_gemm_ref(NULL, r, OUT, x, IN, pw, b, N, T_ACT_GELU);
+    double num = 0, den = 0;
+    for (int i = 0; i < N * OUT; i++) num += (double)(y[i] - r[i]) * (y[i] - r[i]), den += (double)r[i] * r[i];
+    ok = num <= 1e-10 * den;
+out:
+    t_packed_free(pw);
+    free(w), free(x), free(y), free(r);
+    lisa_clearerr();
+    return ok;
+}
+
+static int path_ok(t_path q)
+{
+    return check_prec(q, T_PREC_F32) && check_prec(q, T_PREC_BF16);
 }
