@@ -8,6 +8,8 @@
 #include "clip/clip.h"
 #include "image/image.h"
 #include "siglip/gemma.h"
+#include "search/indexer.h"
+#include "search/search.h"
 #include "siglip/siglip.h"
 #include "tensor/tensor.h"
 
@@ -325,6 +327,70 @@ static void test_missing_head_error(void **state)
     assert_string_equal(lisa_errmsg(), "model.safetensors: tensor vision_model.head.probe is missing");
 }
 
+// A library indexed with a SigLIP model answers text queries by its vectors,
+// with the probability beside the cosine; the top hit is the image whose
+// golden embedding is nearest to the query's.
+static void test_index_and_search(void **state)
+{
+    (void)state;
+    cJSON *g = golden("siglip-a");
+    clip_model *m;
+    assert_int_equal(clip_load(model_dir("siglip-a"), 2, &m), 0);
+    char pics[512], data[512], src[512], dst[600];
+    snprintf(pics, sizeof pics, "%s", tu_tmp("siglip-pics"));
+    snprintf(data, sizeof data, "%s", tu_tmp("siglip-data"));
+    mkdir(pics, 0755), mkdir(data, 0755);
+    const char *files[] = {"photo.jpg", "landscape.png", "portrait.jpg", "square64.png"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(src, sizeof src, "clip/images/%s", files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", pics, files[i]);
+        tu_copy(tu_data(src), dst);
+    }
+    indexer_opts o;
+    indexer_opts_init(&o);
+    o.data_dir = data, o.model = m, o.model_id = "siglip-a", o.no_ocr = 1, o.threads = 1;
+    indexer_stats st;
+    const char *roots[] = {pics};
+    if (indexer_run(roots, 1, &o, &st) < 0) fail_msg("%s", lisa_errmsg());
+    assert_int_equal(st.embedded, 4);
+    search_opts so = {data, m, "siglip-a", NULL};
+    search_ctx *sc;
+    assert_int_equal(search_open(&so, &sc), 0);
+    search_results res;
+    const char *q = "sunset over the mountains";
+    assert_int_equal(search_query(sc, q, 4, 1.0, &res), 0);
+    assert_int_equal(res.keyword_only, 0);
+    assert_int_equal(res.n, 4);
+    float tq[64];
+    assert_int_equal(clip_embed_text_str(m, q, tq), 0);
+    for (int i = 0; i < res.n; i++) {
+        const search_result *r = &res.r[i];
+        assert_true(r->has_clip);
+        assert_float_equal(r->prob, siglip_prob(clip_siglip(m), r->cosine), 1e-7);
+        assert_true(r->prob > 0 && r->prob < 1);
+        if (i) assert_true(res.r[i - 1].cosine >= r->cosine);
+    }
+    // The best cosine among the goldens' embeddings of these four files is the top hit.
+    double best = -2;
+    const char *want = NULL;
+    for (const cJSON *im = cJSON_GetObjectItem(g, "images")->child; im; im = im->next) {
+        const char *f = strrchr(cJSON_GetObjectItem(im, "file")->valuestring, '/') + 1;
+        int k, in = 0;
+        for (int i = 0; i < 4; i++) in |= !strcmp(f, files[i]);
+        if (!in) continue;
+        float *e = tu_floats(cJSON_GetObjectItem(im, "embed"), &k);
+        double c = t_cosine(tq, e, 64);
+        if (c > best) best = c, want = f;
+        free(e);
+    }
+    assert_non_null(strstr(res.r[0].path, want));
+    assert_float_equal(res.r[0].cosine, best, 1e-4);
+    search_results_free(&res);
+    search_close(sc);
+    clip_free(m);
+    cJSON_Delete(g);
+}
+
 static int find_models(void **state)
 {
     (void)state;
@@ -343,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_end_to_end_through_clip_api),
         cmocka_unit_test(test_padding_changes_the_embedding),
         cmocka_unit_test(test_missing_head_error),
+        cmocka_unit_test(test_index_and_search),
     };
     return cmocka_run_group_tests_name("siglip", tests, find_models, NULL);
 }

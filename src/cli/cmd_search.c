@@ -60,6 +60,7 @@ static void print_table(const search_results *res)
         for (int k = 0, at = 0; k < ns; k++) at += snprintf(m + at, sizeof m - at, "%s%s", k ? "," : "", src[k]);
         printf("%3d %6.3f %6.3f %6.3f %7s %7.3f %-12s %9lld %-19s %s\n", i + 1, r->score, r->clip_score,
                r->keyword_score, cos, r->bm25, m, (long long)r->size, r->date, r->path);
+        if (r->prob >= 0) printf("    SigLIP match probability %.4g\n", r->prob);
     }
     if (!res->n) printf("(no results)\n");
     fprintf(stderr, "%d results in %.1f ms (text tower %.1f ms)\n", res->n, res->total_ms, res->text_ms);
