@@ -205,6 +205,12 @@ static void test_resolve_name(void **state)
     assert_string_equal(local, "clip-vit-base-patch32");
     assert_int_equal(hub_resolve_name("clip-vit-large-patch14", repo, local), 0);
     assert_string_equal(repo, "openai/clip-vit-large-patch14");
+    // The catalog's short names (model/catalog.h) resolve too.
+    assert_int_equal(hub_resolve_name("siglip2-base-patch16-224", repo, local), 0);
+    assert_string_equal(repo, "google/siglip2-base-patch16-224");
+    assert_string_equal(local, "siglip2-base-patch16-224");
+    assert_int_equal(hub_resolve_name("clip-vit-base-patch32-laion2b", repo, local), 0);
+    assert_string_equal(repo, "laion/CLIP-ViT-B-32-laion2B-s34B-b79K");
     assert_int_equal(hub_resolve_name("blip-image-captioning-base", repo, local), 0);
     assert_string_equal(repo, "Salesforce/blip-image-captioning-base");
     assert_int_equal(hub_resolve_name("laion/CLIP-ViT-B-32_x.v2", repo, local), 0);
@@ -255,6 +261,20 @@ static void test_pull_good_then_keep(void **state)
     assert_int_equal(r.bytes, 0);
     assert_int_equal(r.files_sha_checked, 1);
     assert_int_equal(r.files_blob_checked, 5);
+}
+
+// SigLIP 1 ships spiece.model and no tokenizer.json: the pull takes it instead.
+static void test_pull_spiece(void **state)
+{
+    (void)state;
+    need_server();
+    const char *dest = dest_for("spiece");
+    hub_report r;
+    assert_int_equal(pull("test/spiece", dest, 0, &r), 0);
+    assert_int_equal(r.files_downloaded, 6);
+    assert_same(dest, "test/spiece", "spiece.model");
+    assert_same(dest, "test/spiece", "model.safetensors");
+    assert_false(exists(dest, "tokenizer.json"));
 }
 
 static void test_pull_interrupted_then_resumed(void **state)
@@ -730,6 +750,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_resolve_name),
         cmocka_unit_test(test_pull_good_then_keep),
+        cmocka_unit_test(test_pull_spiece),
         cmocka_unit_test(test_pull_interrupted_then_resumed),
         cmocka_unit_test(test_pull_retries_by_itself),
         cmocka_unit_test(test_pull_stall_times_out_and_resumes),

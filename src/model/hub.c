@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "base/sha256.h"
+#include "model/catalog.h"
 #include "model/checkpoint.h"
 
 #include <cjson/cJSON.h>
@@ -82,6 +83,12 @@ int hub_valid_revision(const char *rev)
 int hub_resolve_name(const char *name, char repo[HUB_NAME_MAX], char local[HUB_NAME_MAX])
 {
     if (!name || !*name) return lisa_seterr(LISA_EINVAL, "no model name given");
+    const catalog_entry *ce = catalog_find(name); // model/catalog.h: every short name
+    if (ce) {
+        snprintf(repo, HUB_NAME_MAX, "%s", ce->repo);
+        snprintf(local, HUB_NAME_MAX, "%s", ce->name);
+        return 0;
+    }
     for (size_t i = 0; i < NKNOWN; i++) {
         if (strcmp(name, KNOWN[i].short_name)) continue;
         snprintf(repo, HUB_NAME_MAX, "%s", KNOWN[i].repo);
@@ -191,11 +198,12 @@ static int is_hex40(const char *s)
  * The files LISA reads and what the hub says about them
  * ------------------------------------------------------------------------- */
 
-enum { F_CONFIG, F_PREPROC, F_TOKENIZER, F_VOCAB, F_MERGES, F_TOKCONF, F_SPECIAL, F_MODEL, F_INDEX, F_COUNT };
+enum { F_CONFIG, F_PREPROC, F_TOKENIZER, F_VOCAB, F_MERGES, F_TOKCONF, F_SPECIAL, F_MODEL, F_INDEX, F_SPIECE, F_COUNT };
 
 static const char *const FILE_NAMES[F_COUNT] = {
     "config.json",           "preprocessor_config.json", "tokenizer.json", "vocab.json", "merges.txt",
     "tokenizer_config.json", "special_tokens_map.json",  CKPT_SINGLE,      CKPT_INDEX,
+    "spiece.model", // SigLIP 1's SentencePiece tokenizer, when there is no tokenizer.json
 };
 
 typedef struct {
@@ -927,10 +935,11 @@ static int check_listing(pull *p)
                            "%s at %s has neither model.safetensors nor model.safetensors.index.json (LISA reads "
                            "safetensors checkpoints only)",
                            p->repo, p->rev);
-    if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed))
+    if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed) &&
+        !p->meta[F_SPIECE].listed)
         return lisa_seterr(LISA_ENOTFOUND,
                            "%s at %s has neither tokenizer.json nor vocab.json + "
-                           "merges.txt",
+                           "merges.txt nor spiece.model",
                            p->repo, p->rev);
     return 0;
 }
@@ -999,7 +1008,10 @@ static int fetch_all(pull *p)
 {
     int rc;
     if ((rc = fetch_file(p, F_CONFIG, 1)) < 0 || (rc = fetch_file(p, F_PREPROC, 1)) < 0) return rc;
-    if ((rc = fetch_file(p, F_TOKENIZER, 0)) == LISA_ENOTFOUND) {
+    if ((rc = fetch_file(p, F_TOKENIZER, 0)) == LISA_ENOTFOUND && p->have_meta && p->meta[F_SPIECE].listed) {
+        say(p->out, "  tokenizer.json: not in the repository; using spiece.model");
+        if ((rc = fetch_file(p, F_SPIECE, 1)) < 0) return rc;
+    } else if (rc == LISA_ENOTFOUND) {
         say(p->out, "  tokenizer.json: not in the repository; using vocab.json + merges.txt");
         if ((rc = fetch_file(p, F_VOCAB, 1)) < 0 || (rc = fetch_file(p, F_MERGES, 1)) < 0) return rc;
     } else if (rc < 0) {
