@@ -11,6 +11,7 @@
 #include "search/indexer.h"
 #include "search/search.h"
 #include "siglip/siglip.h"
+#include "siglip/spiece.h"
 #include "tensor/tensor.h"
 
 #include <cjson/cJSON.h>
@@ -139,6 +140,122 @@ static void test_gemma_truncation_and_errors(void **state)
     tu_write(bad, "{\"model\":{\"type\":\"WordPiece\"}}", 31);
     assert_int_equal(gemma_load(bad, &t), LISA_EUNSUPPORTED);
     assert_non_null(strstr(lisa_errmsg(), "byte-fallback BPE"));
+}
+
+// SigLIP 1: the SiglipTokenizer pipeline around libsentencepiece on a small
+// unigram model (tools/siglip/make_tiny_spiece.py), against the Python
+// reference over python3-sentencepiece (tools/siglip/siglip_tokenizer_ref.py).
+static void test_spiece_goldens(void **state)
+{
+    (void)state;
+    spiece_tok *t;
+    if (spiece_load(tu_data("siglip/spiece-tiny/spiece.model"), &t) < 0) fail_msg("%s", lisa_errmsg());
+    assert_int_equal(spiece_eos(t), 1);
+    cJSON *g = read_json(tu_data("siglip/spiece_ids.json"));
+    int bad = 0, i = 0;
+    for (const cJSON *c = cJSON_GetObjectItem(g, "cases")->child; c; c = c->next, i++) {
+        const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+        int n, k, same;
+        int32_t ids[64];
+        float *want = tu_floats(cJSON_GetObjectItem(c, "ids"), &k);
+        assert_int_equal(spiece_encode(t, text, strlen(text), ids, 64, &n), 0);
+        same = n == k;
+        for (int j = 0; same && j < n; j++) same = ids[j] == (int32_t)want[j];
+        if (!same && bad++ < 5) {
+            fprintf(stderr, "spiece #%d \"%s\": got", i, text);
+            for (int j = 0; j < n; j++) fprintf(stderr, " %d", ids[j]);
+            fprintf(stderr, "\n   want");
+            for (int j = 0; j < k; j++) fprintf(stderr, " %d", (int)want[j]);
+            fprintf(stderr, "\n");
+        }
+        free(want);
+    }
+    assert_true(i >= 300);
+    if (bad) fail_msg("%d of %d strings differ from the SiglipTokenizer reference", bad, i);
+    const char *junk = tu_tmp("junk.model");
+    tu_write(junk, "not a model", 11);
+    spiece_tok *j = NULL;
+    assert_int_equal(spiece_load(junk, &j), LISA_EFORMAT);
+    assert_non_null(strstr(lisa_errmsg(), "not a SentencePiece model"));
+    spiece_free(t);
+    cJSON_Delete(g);
+}
+
+// google/siglip-base-patch16-224's spiece.model is not in the repository; with
+// LISA_SIGLIP_SPIECE naming it, HF's published ids must come out
+// (tests/models/siglip/test_tokenization_siglip.py, test_tokenizer_integration
+// and test_prepare_batch).
+static void test_spiece_published_ids(void **state)
+{
+    (void)state;
+    const char *path = getenv("LISA_SIGLIP_SPIECE");
+    if (!path) {
+        fprintf(stderr, "test_spiece_published_ids: LISA_SIGLIP_SPIECE not set, skipped\n");
+        skip();
+    }
+    static const struct {
+        const char *text;
+        int n;
+        int32_t ids[64];
+    } cases[] = {
+        {"the real mountain view", 5, {260, 638, 3293, 870, 1}},
+        {"Z\xc3\xbcrich", 5, {262, 761, 5879, 5345, 1}},
+        {"San Francisco", 6, {262, 264, 452, 20563, 15949, 1}},
+        {"A long paragraph for summarization.", 9, {262, 266, 476, 8532, 270, 4460, 3949, 1682, 1}},
+        {"a picture of a laptop with the lockscreen on, a cup of cappucino, salt and pepper grinders. The view "
+         "through the window reveals lake Z\xc3\xbcrich and the Alps in the background of the city.",
+         49,
+         {262, 266,   1357, 267, 262,  266,  4429, 275,   260, 3940, 6360, 277, 262, 266,  3064, 267,  3549,
+          388, 16538, 296,  298, 2617, 263,  4869, 14998, 264, 260,  870,  393, 260, 1710, 7958, 4324, 262,
+          761, 5879,  5345, 263, 260,  1518, 388,  264,   268, 260,  1970, 267, 260, 741,  1}},
+    };
+    spiece_tok *t;
+    if (spiece_load(path, &t) < 0) fail_msg("%s", lisa_errmsg());
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int32_t ids[64];
+        int n;
+        assert_int_equal(spiece_encode(t, cases[c].text, strlen(cases[c].text), ids, 64, &n), 0);
+        assert_int_equal(n, cases[c].n);
+        assert_memory_equal(ids, cases[c].ids, (size_t)n * sizeof *ids);
+    }
+    spiece_free(t);
+}
+
+// A SigLIP 1 layout (spiece.model, no tokenizer.json): text goes through the
+// SentencePiece path and is padded with </s> (1) to 64.
+static void test_spiece_model_dir(void **state)
+{
+    (void)state;
+    char p[600], q[600];
+    const char *dir = tu_tmp("siglip-spiece");
+    mkdir(dir, 0755);
+    static const char *const files[] = {"config.json", "model.safetensors", "preprocessor_config.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", model_dir("siglip-a"), files[i]);
+        snprintf(q, sizeof q, "%s/%s", dir, files[i]);
+        tu_copy(p, q);
+    }
+    snprintf(q, sizeof q, "%s/spiece.model", dir);
+    tu_copy(tu_data("siglip/spiece-tiny/spiece.model"), q);
+    siglip_model *m;
+    if (siglip_load(dir, 1, &m) < 0) fail_msg("%s", lisa_errmsg());
+    assert_true(siglip_has_tokenizer(m));
+    int32_t ids[64], want[64];
+    int n, k;
+    const char *text = "Sunset over the mountains!";
+    assert_int_equal(siglip_tokenize(m, text, ids, 64, &n), 0);
+    assert_int_equal(n, 64);
+    spiece_tok *t;
+    assert_int_equal(spiece_load(tu_data("siglip/spiece-tiny/spiece.model"), &t), 0);
+    assert_int_equal(spiece_encode(t, text, strlen(text), want, 64, &k), 0);
+    for (int i = k; i < 64; i++) want[i] = 1;
+    assert_memory_equal(ids, want, sizeof ids);
+    float a[64], b[64];
+    assert_int_equal(siglip_embed_text_str(m, text, a), 0);
+    assert_int_equal(siglip_embed_text(m, want, 64, b), 0);
+    assert_memory_equal(a, b, sizeof a);
+    spiece_free(t);
+    siglip_free(m);
 }
 
 /* ---------------------------------------------------------------- towers */
@@ -403,6 +520,9 @@ int main(void)
         cmocka_unit_test(test_gemma_reduced_goldens),
         cmocka_unit_test(test_gemma_full_goldens),
         cmocka_unit_test(test_gemma_truncation_and_errors),
+        cmocka_unit_test(test_spiece_goldens),
+        cmocka_unit_test(test_spiece_published_ids),
+        cmocka_unit_test(test_spiece_model_dir),
         cmocka_unit_test(test_siglip_a_f32),
         cmocka_unit_test(test_siglip_b_f32),
         cmocka_unit_test(test_siglip_a_bf16),

@@ -14,7 +14,7 @@ static const catalog_entry ALL[] = {
      -1, -1, -1, ""},
     {"siglip-base-patch16-224", "google/siglip-base-patch16-224", CATALOG_SIGLIP, "SigLIP ViT-B/16, 224 px", 203, 775,
      "English", 71.6, 5.8, 1081,
-     "its tokenizer is spiece.model (SentencePiece), which LISA cannot read yet: it pulls, but loading it says so"},
+     "spiece.model tokenizer: LISA's SentencePiece path is proven on a small model, not yet on this file"},
     {"siglip2-base-patch16-224", "google/siglip2-base-patch16-224", CATALOG_SIGLIP, "SigLIP 2 ViT-B/16, 224 px", 375,
      1431, "multilingual", 75.2, 5.8, 3038, ""},
     {"siglip2-large-patch16-256", "google/siglip2-large-patch16-256", CATALOG_SIGLIP, "SigLIP 2 ViT-L/16, 256 px", 882,

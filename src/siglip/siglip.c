@@ -3,6 +3,7 @@
 #include "base/pool.h"
 #include "model/checkpoint.h"
 #include "siglip/gemma.h"
+#include "siglip/spiece.h"
 #include "tensor/tensor.h"
 
 #include <math.h>
@@ -52,7 +53,8 @@ struct siglip_model {
     clip_config cfg;
     prep_cfg prep;
     ckpt *ck;
-    gemma_tok *tok;
+    gemma_tok *tok; // SigLIP 2: tokenizer.json
+    spiece_tok *sp; // SigLIP 1: spiece.model (when there is no tokenizer.json)
     sg_tower text, vision;
     float logit_scale, logit_bias; // scale already exp()'d
     pool *pool;
@@ -209,9 +211,11 @@ static int load_extras(siglip_model *m, const char *dir)
         return 0;
     }
     snprintf(path, sizeof path, "%s/spiece.model", dir);
-    if (exists(path))
-        return lisa_seterr(LISA_EUNSUPPORTED,
-                           "%s: SigLIP 1's SentencePiece tokenizer is not supported yet; a tokenizer.json is", path);
+    if (!exists(path)) return 0;
+    if ((rc = spiece_load(path, &m->sp)) < 0) return rc;
+    if (spiece_vocab_size(m->sp) > m->cfg.vocab_size)
+        return lisa_seterr(LISA_EFORMAT, "%s: %d pieces, more than the model's vocab_size %d", path,
+                           spiece_vocab_size(m->sp), m->cfg.vocab_size);
     return 0;
 }
 
@@ -263,6 +267,7 @@ void siglip_free(siglip_model *m)
     free(m->text.layer);
     free(m->vision.layer);
     gemma_free(m->tok);
+    spiece_free(m->sp);
     ckpt_close(m->ck);
     pthread_mutex_destroy(&m->mu);
     free(m);
@@ -282,7 +287,7 @@ const prep_cfg *siglip_prep(const siglip_model *m)
 }
 int siglip_has_tokenizer(const siglip_model *m)
 {
-    return m->tok != NULL;
+    return m->tok || m->sp;
 }
 
 void siglip_logit_params(const siglip_model *m, float *scale, float *bias)
@@ -408,10 +413,13 @@ int siglip_embed_text(siglip_model *m, const int32_t *ids, int n, float *out)
 int siglip_tokenize(const siglip_model *m, const char *text, int32_t *ids, int cap, int *n)
 {
     int max = m->cfg.max_positions, k, rc;
-    if (!m->tok) return lisa_seterr(LISA_ENOTFOUND, "siglip: the model has no tokenizer.json");
+    if (!m->tok && !m->sp)
+        return lisa_seterr(LISA_ENOTFOUND, "siglip: the model has no tokenizer.json or spiece.model");
     if (cap < max) return lisa_seterr(LISA_EINVAL, "siglip: room for %d ids, %d needed", cap, max);
-    if ((rc = gemma_encode(m->tok, text, strlen(text), ids, max, &k)) < 0) return rc;
-    for (int i = k; i < max; i++) ids[i] = gemma_pad(m->tok);
+    rc = m->tok ? gemma_encode(m->tok, text, strlen(text), ids, max, &k)
+                : spiece_encode(m->sp, text, strlen(text), ids, max, &k);
+    if (rc < 0) return rc;
+    for (int i = k; i < max; i++) ids[i] = m->tok ? gemma_pad(m->tok) : spiece_pad(m->sp);
     *n = max;
     return 0;
 }

@@ -34,7 +34,8 @@ typedef struct siglip_model siglip_model;
 #define SIGLIP_MAX_POSITIONS 1024 // text positions accepted (64 in every checkpoint)
 
 // Loads the SiglipModel in dir. config.json and the weights are required;
-// tokenizer.json and preprocessor_config.json are optional (without them
+// the tokenizer (tokenizer.json: SigLIP 2's Gemma, gemma.h; else spiece.model:
+// SigLIP 1's SentencePiece, spiece.h) and preprocessor_config.json are optional (without them
 // siglip_embed_text_str reports ENOTFOUND; preprocessing defaults to
 // SiglipImageProcessor's: square bicubic resize to image_size, no crop,
 // mean = std = 0.5). threads <= 0: one per CPU. The caller owns *out and frees
