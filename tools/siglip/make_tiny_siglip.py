@@ -39,6 +39,9 @@ PRESETS = {
                      patch=16, image=64, proj=None),
     "siglip-b": dict(seed=0x5161B, eps=1e-6, text=(48, 3, 3, 96), vision=(80, 5, 2, 200),
                      patch=14, image=56, proj=80),
+    # google/siglip-base-patch16-224's shapes (203 M parameters), for `make bench` only
+    "siglip-b16": dict(seed=0x516B16, eps=1e-6, text=(768, 12, 12, 3072), vision=(768, 12, 12, 3072),
+                       patch=16, image=224, proj=None),
 }
 
 

@@ -58,9 +58,18 @@ class Siglip:
         self.w = {k: torch.from_numpy(np.array(v)).to(dtype)
                   for k, v in read_safetensors(os.path.join(model_dir, "model.safetensors")).items()}
         self.tc, self.vc = self.cfg["text_config"], self.cfg["vision_config"]
+        h, d = "vision_model.head.", self.vc["hidden_size"]
+        self.mha = torch.nn.MultiheadAttention(d, self.vc["num_attention_heads"], batch_first=True).to(dtype)
+        with torch.no_grad():
+            self.mha.in_proj_weight.copy_(self.w[h + "attention.in_proj_weight"])
+            self.mha.in_proj_bias.copy_(self.w[h + "attention.in_proj_bias"])
+            self.mha.out_proj.weight.copy_(self.w[h + "attention.out_proj.weight"])
+            self.mha.out_proj.bias.copy_(self.w[h + "attention.out_proj.bias"])
+        self.mha.eval().requires_grad_(False)
 
     def ln(self, x, name, eps):
-        return F.layer_norm(x, x.shape[-1:], self.w[name + ".weight"], self.w[name + ".bias"], eps)
+        g = self.w[name + ".weight"]
+        return F.layer_norm(x, (int(g.shape[0]),), g, self.w[name + ".bias"], eps)
 
     def lin(self, x, name):
         return F.linear(x, self.w[name + ".weight"], self.w[name + ".bias"])
@@ -82,20 +91,23 @@ class Siglip:
             x = x + self.mlp(self.ln(x, p + "layer_norm2", eps), p + "mlp.")
         return x
 
-    def text_embed(self, ids):
+    def text_forward(self, ids):
+        """(B, n) int64 ids -> (B, P) text_embeds."""
         c = self.tc
-        ids = torch.tensor([ids], dtype=torch.long)
         x = self.w["text_model.embeddings.token_embedding.weight"][ids]
         x = x + self.w["text_model.embeddings.position_embedding.weight"][: ids.shape[1]]
         x = self.encoder(x, "text_model", c)
         x = self.ln(x, "text_model.final_layer_norm", c["layer_norm_eps"])
         pooled = self.lin(x[:, -1, :], "text_model.head")
-        return F.normalize(pooled, dim=-1)[0].double().numpy()
+        return F.normalize(pooled, dim=-1)
 
-    def image_embed(self, px):
+    def text_embed(self, ids):
+        return self.text_forward(torch.tensor([ids], dtype=torch.long))[0].double().numpy()
+
+    def image_forward(self, x):
+        """(B, 3, S, S) pixels -> (B, P) image_embeds."""
         c = self.vc
         d, heads, eps = c["hidden_size"], c["num_attention_heads"], c["layer_norm_eps"]
-        x = torch.from_numpy(np.asarray(px, dtype=np.float32)).to(self.dt)[None]
         pe = "vision_model.embeddings.patch_embedding"
         x = F.conv2d(x, self.w[pe + ".weight"], self.w[pe + ".bias"], stride=c["patch_size"])
         x = x.flatten(2).transpose(1, 2)
@@ -103,16 +115,15 @@ class Siglip:
         x = self.encoder(x, "vision_model", c)
         x = self.ln(x, "vision_model.post_layernorm", eps)
         h = "vision_model.head."
-        mha = torch.nn.MultiheadAttention(d, heads, batch_first=True).to(self.dt)
         with torch.no_grad():
-            mha.in_proj_weight.copy_(self.w[h + "attention.in_proj_weight"])
-            mha.in_proj_bias.copy_(self.w[h + "attention.in_proj_bias"])
-            mha.out_proj.weight.copy_(self.w[h + "attention.out_proj.weight"])
-            mha.out_proj.bias.copy_(self.w[h + "attention.out_proj.bias"])
             probe = self.w[h + "probe"].expand(x.shape[0], -1, -1)
-            y = mha(probe, x, x, need_weights=False)[0]
+            y = self.mha(probe, x, x, need_weights=False)[0]
         y = y + self.mlp(self.ln(y, h + "layernorm", eps), h + "mlp.")
-        return F.normalize(y[:, 0], dim=-1)[0].double().numpy()
+        return F.normalize(y[:, 0], dim=-1)
+
+    def image_embed(self, px):
+        x = torch.from_numpy(np.asarray(px, dtype=np.float32)).to(self.dt)[None]
+        return self.image_forward(x)[0].double().numpy()
 
     def logit(self, text_embed, image_embed):
         s = float(torch.exp(self.w["logit_scale"].double()).reshape(-1)[0])
