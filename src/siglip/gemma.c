@@ -371,8 +371,9 @@ static cand heap_pop(scratch *w)
 
 static void push_pair(const gemma_tok *t, scratch *w, int32_t pos)
 {
+    if (pos < 0) return;
     int32_t nx = w->s[pos].next;
-    if (pos < 0 || nx < 0) return;
+    if (nx < 0) return;
     const merge_slot *m = merge_find(t, w->s[pos].id, w->s[nx].id);
     if (m) heap_push(w, (cand){m->rank, pos, m->id});
 }
