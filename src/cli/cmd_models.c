@@ -9,15 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] = "usage: lisa models pull NAME [--dest DIR] [--revision REV] [--data DIR]\n"
-                            "       lisa models list [--available] [--data DIR]\n"
-                            "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
-                            "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
-                            "        blip-image-captioning-base, or a hub repo id owner/name\n"
-                            "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
-                            "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n"
-                            "  list --available: the catalog (short names, repos, sizes, languages, recall), installed "
-                            "ones marked.\n";
+static const char usage[] =
+    "usage: lisa models pull NAME [--dest DIR] [--revision REV] [--data DIR]\n"
+    "       lisa models list [--available] [--data DIR]\n"
+    "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
+    "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
+    "        blip-image-captioning-base, a name from `lisa models list --available`\n"
+    "        (clip-vit-base-patch32-laion2b, siglip-base-patch16-224, siglip2-base-patch16-224,\n"
+    "        siglip2-large-patch16-256), or a hub repo id owner/name\n"
+    "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
+    "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n"
+    "  list --available: the catalog (short names, repos, sizes, languages, recall), installed "
+    "ones marked.\n";
 
 typedef struct {
     const char *name, *dest, *revision, *data, *model;
