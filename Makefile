@@ -16,7 +16,7 @@ LDLIBS  += $(PKG_LIBS) -lstemmer -lstdc++ -lpthread -lm
 # C++ only where a library has no C API (src/siglip/spm_shim.cc: libsentencepiece)
 CXX      ?= c++
 CXXFLAGS ?= $(OPT) -g
-CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -Isrc $(SAN)
+CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -Isrc $(SAN) -fno-sanitize=vptr # vptr needs the C++ UBSan runtime, which a C link (clang) lacks
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
