@@ -6,19 +6,23 @@ CC      ?= cc
 OPT     ?= -O2
 SAN     ?=
 PKGS    := libjpeg libpng libwebp libwebpdemux libgif libheif libtiff-4 libexif libmicrohttpd \
-           libcjson libutf8proc libcurl libcrypto zlib sqlite3 gexiv2 tesseract lept
+           libcjson libutf8proc libcurl libcrypto zlib sqlite3 gexiv2 tesseract lept sentencepiece
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
-LDLIBS  += $(PKG_LIBS) -lstemmer -lpthread -lm
+LDLIBS  += $(PKG_LIBS) -lstemmer -lstdc++ -lpthread -lm
+# C++ only where a library has no C API (src/siglip/spm_shim.cc: libsentencepiece)
+CXX      ?= c++
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -Isrc $(SAN) -fno-sanitize=vptr # vptr needs the C++ UBSan runtime, which a C link (clang) lacks
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(patsubst %.cc,$(BUILD)/%.o,$(wildcard src/*/*.cc))
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -39,6 +43,10 @@ $(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/liblisa.a: $(LIB_OBJ)
 	@rm -f $@
@@ -74,8 +82,8 @@ FUZZERS  := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ     ?= fuzz_decode
 FUZZ_TIME ?= 60
 fuzz:
-	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" build/fuzz/liblisa.a
-	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer,address,undefined" $(FUZZERS)
+	$(MAKE) BUILD=build/fuzz CC=clang CXX=clang++ OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" build/fuzz/liblisa.a
+	$(MAKE) BUILD=build/fuzz CC=clang CXX=clang++ OPT=-O1 SAN="-fsanitize=fuzzer,address,undefined" $(FUZZERS)
 
 build/fuzz/fuzz_%: build/fuzz/fuzz/fuzz_%.o build/fuzz/liblisa.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -50,6 +50,18 @@ if [ -x "$build/bench/bench_clip" ]; then
     sh bench/clip_rss.sh "$build" "$build/models/vit-b32" bf16
 fi
 
+if [ -x "$build/bench/bench_siglip" ]; then
+    echo "== SigLIP engine (siglip-base-patch16-224 shapes, random weights, 2 threads)"
+    out=$build/bench/siglip.txt
+    sh bench/siglip_refs.sh "$build" "$runs" > "$out" || exit 1
+    "$build/bench/bench_siglip" "$build/models/siglip-b16" 2 >> "$out"
+    for k in image_b1_per_s image_b8_per_s text_latency_ms; do
+        printf '  %-16s lisa %8s  ort %8s   lisa/ort %s\n' "$k" "$(val lisa $k "$out")" "$(val ort $k "$out")" \
+            "$(ratio "$(val lisa $k "$out")" "$(val ort $k "$out")")"
+    done
+    echo "  (for text_latency_ms lower is better: a ratio below 1 means LISA is faster)"
+fi
+
 if [ -x "$build/bench/bench_search" ]; then
     echo "== search (exact cosine scan + FTS5 bm25, 2 threads) ======================"
     "$build/bench/bench_search" 200 "$build/models/vit-b32" | tee "$build/bench/search.txt" | grep -v '^lisa '

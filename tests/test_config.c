@@ -59,11 +59,35 @@ static void test_openai_style(void **state)
     assert_int_equal(c.vision.act, ACT_GELU_TANH);
 }
 
+// SiglipConfig: its own defaults, and projection_size (not projection_dim) sizes the text head.
+static void test_siglip_config(void **state)
+{
+    (void)state;
+    clip_config c;
+    assert_int_equal(parse("{\"model_type\":\"siglip\",\"projection_dim\":7}", &c), 0);
+    assert_int_equal(c.siglip, 1);
+    assert_int_equal(c.projection_dim, 768);
+    assert_int_equal(c.vocab_size, 32000);
+    assert_int_equal(c.max_positions, 64);
+    assert_int_equal(c.patch_size, 16);
+    assert_int_equal(c.text.act, ACT_GELU_TANH);
+    assert_true(fabsf(c.vision.eps - 1e-6f) < 1e-9f);
+    assert_int_equal(parse("{\"model_type\":\"siglip\",\"text_config\":{\"hidden_size\":48,\"num_attention_heads\":3,"
+                           "\"projection_size\":80}}",
+                           &c),
+                     0);
+    assert_int_equal(c.text.hidden, 48);
+    assert_int_equal(c.projection_dim, 80);
+    assert_int_equal(parse("{\"model_type\":\"clip\"}", &c), 0);
+    assert_int_equal(c.siglip, 0);
+}
+
 static void test_errors_name_key(void **state)
 {
     (void)state;
     expect_fail("[]", LISA_EFORMAT, "config.json: not a JSON object");
-    expect_fail("{\"model_type\":\"blip\"}", LISA_EUNSUPPORTED, "config.json: model_type: \"blip\" is not clip");
+    expect_fail("{\"model_type\":\"blip\"}", LISA_EUNSUPPORTED,
+                "config.json: model_type: \"blip\" is not clip or siglip");
     expect_fail("{\"text_config\":3}", LISA_EFORMAT, "config.json: text_config: expected an object");
     expect_fail("{\"projection_dim\":0}", LISA_EFORMAT,
                 "config.json: projection_dim: expected an integer in [1, 65536]");
@@ -112,6 +136,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_when_missing),
         cmocka_unit_test(test_openai_style),
+        cmocka_unit_test(test_siglip_config),
         cmocka_unit_test(test_errors_name_key),
         cmocka_unit_test(test_load_file),
     };

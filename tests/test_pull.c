@@ -205,6 +205,12 @@ static void test_resolve_name(void **state)
     assert_string_equal(local, "clip-vit-base-patch32");
     assert_int_equal(hub_resolve_name("clip-vit-large-patch14", repo, local), 0);
     assert_string_equal(repo, "openai/clip-vit-large-patch14");
+    // The catalog's short names (model/catalog.h) resolve too.
+    assert_int_equal(hub_resolve_name("siglip2-base-patch16-224", repo, local), 0);
+    assert_string_equal(repo, "google/siglip2-base-patch16-224");
+    assert_string_equal(local, "siglip2-base-patch16-224");
+    assert_int_equal(hub_resolve_name("clip-vit-base-patch32-laion2b", repo, local), 0);
+    assert_string_equal(repo, "laion/CLIP-ViT-B-32-laion2B-s34B-b79K");
     assert_int_equal(hub_resolve_name("blip-image-captioning-base", repo, local), 0);
     assert_string_equal(repo, "Salesforce/blip-image-captioning-base");
     assert_int_equal(hub_resolve_name("laion/CLIP-ViT-B-32_x.v2", repo, local), 0);
@@ -255,6 +261,20 @@ static void test_pull_good_then_keep(void **state)
     assert_int_equal(r.bytes, 0);
     assert_int_equal(r.files_sha_checked, 1);
     assert_int_equal(r.files_blob_checked, 5);
+}
+
+// SigLIP 1 ships spiece.model and no tokenizer.json: the pull takes it instead.
+static void test_pull_spiece(void **state)
+{
+    (void)state;
+    need_server();
+    const char *dest = dest_for("spiece");
+    hub_report r;
+    assert_int_equal(pull("test/spiece", dest, 0, &r), 0);
+    assert_int_equal(r.files_downloaded, 6);
+    assert_same(dest, "test/spiece", "spiece.model");
+    assert_same(dest, "test/spiece", "model.safetensors");
+    assert_false(exists(dest, "tokenizer.json"));
 }
 
 static void test_pull_interrupted_then_resumed(void **state)
@@ -695,6 +715,49 @@ static void test_pull_hostile_index(void **state)
 }
 
 // The command line: exit codes, default destination under --data, `models path`.
+// The catalog: every short name with its repo and figures; an installed one marked.
+static void test_cli_available(void **state)
+{
+    (void)state;
+    char cmd[2048], dir[600], p[700];
+    if (!lisa_bin || access(lisa_bin, X_OK) != 0) skip();
+    snprintf(dir, sizeof dir, "%s/avail-data/models/siglip2-base-patch16-224", tu_tmpdir());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    assert_int_equal(system(cmd), 0);
+    static const char *const files[] = {"config.json", "model.safetensors", "preprocessor_config.json",
+                                        "tokenizer.json"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        tu_write(p, i ? "{}" : "{\"model_type\":\"siglip\"}", i ? 2 : 23);
+    }
+    snprintf(cmd, sizeof cmd, "%s models list --available --data %s/avail-data >%s/avail.out 2>&1", lisa_bin,
+             tu_tmpdir(), tu_tmpdir());
+    assert_int_equal(system(cmd), 0);
+    size_t n;
+    char *out = (char *)tu_read(tu_tmp("avail.out"), &n);
+    static const char *const want[] = {"openai/clip-vit-base-patch32",
+                                       "laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+                                       "openai/clip-vit-base-patch16",
+                                       "openai/clip-vit-large-patch14",
+                                       "google/siglip-base-patch16-224",
+                                       "google/siglip2-large-patch16-256",
+                                       "Crossmodal-3600"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(out, want[i])) fail_msg("no %s in:\n%s", want[i], out);
+    const char *line = strstr(out, "siglip2-base-patch16-224 ");
+    assert_non_null(line);
+    const char *eol = strchr(line, '\n');
+    char row[512];
+    snprintf(row, sizeof row, "%.*s", (int)(eol - line), line);
+    assert_non_null(strstr(row, "multilingual"));
+    assert_non_null(strstr(row, "75.2"));
+    assert_non_null(strstr(row, " yes "));
+    line = strstr(out, "clip-vit-base-patch32 ");
+    assert_non_null(line);
+    assert_null(memmem(line, (size_t)(strchr(line, '\n') - line), " yes ", 5));
+    free(out);
+}
+
 static void test_cli(void **state)
 {
     (void)state;
@@ -730,6 +793,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_resolve_name),
         cmocka_unit_test(test_pull_good_then_keep),
+        cmocka_unit_test(test_pull_spiece),
         cmocka_unit_test(test_pull_interrupted_then_resumed),
         cmocka_unit_test(test_pull_retries_by_itself),
         cmocka_unit_test(test_pull_stall_times_out_and_resumes),
@@ -747,6 +811,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pull_sharded),
         cmocka_unit_test(test_pull_sharded_static),
         cmocka_unit_test(test_pull_hostile_index),
+        cmocka_unit_test(test_cli_available),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests_name("pull", tests, start_server, stop_server);

@@ -31,6 +31,7 @@ A repo's behaviour comes from the dash-separated words of its name:
   private    API and resolve answer 401 unless the request has "Authorization:
              Bearer T" (--token); LFS files redirect to the CDN port (another
              origin, like the real CDN), which needs no token
+  spiece     no tokenizer.json: SigLIP 1's spiece.model instead (and the optional files)
   badindex   no model.safetensors; a model.safetensors.index.json whose shard
              name climbs out of the model directory ("../")
 
@@ -55,7 +56,7 @@ WEIGHTS_SIZE = 300007
 CUT_AT = 100000
 REPOS = ["test/good", "test/cut-a", "test/cut-b", "test/cut-norange", "test/badsha",
          "test/badblob", "test/stall", "test/static", "test/noweights", "test/private",
-         "test/badindex"]
+         "test/badindex", "test/spiece"]
 
 
 def is_lfs(name):
@@ -78,7 +79,11 @@ def repo_files(repo):
         "config.json": json.dumps({"model_type": "clip", "repo": repo}).encode(),
         "preprocessor_config.json": json.dumps({"crop_size": 224, "image_mean": [0.5]}).encode(),
     }
-    if plain:
+    if "spiece" in words:
+        files["spiece.model"] = det_bytes(repo + "/spiece", 4099)
+        files["tokenizer_config.json"] = b'{"model_max_length": 64}'
+        files["special_tokens_map.json"] = b'{"eos_token": "</s>"}'
+    elif plain:
         files["vocab.json"] = json.dumps({"a</w>": 0, "b</w>": 1}).encode()
         files["merges.txt"] = b"#version: 0.2\na b\n"
     else:

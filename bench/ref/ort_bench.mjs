@@ -67,7 +67,9 @@ if (check) {
 }
 
 const p1 = pixels(1), p8 = pixels(8);
-const q = idsTensor([49406, 320, 1125, 539, 320, 2368, 49407]); // "a photo of a cat"
+const q = cfg.model_type === 'siglip' // SigLIP: the processor's row, padded with <pad> (0) to 64
+  ? idsTensor([262, 266, 1357, 267, 262, 1].concat(new Array(58).fill(0)))
+  : idsTensor([49406, 320, 1125, 539, 320, 2368, 49407]); // "a photo of a cat"
 const t1 = await timeit(() => vis.run({ pixel_values: p1 }), runs);
 const t8 = await timeit(() => vis.run({ pixel_values: p8 }), Math.max(3, runs >> 1));
 const tt = await timeit(() => txt.run({ input_ids: q }), runs * 3);

@@ -1,6 +1,7 @@
 // lisa models pull|list|path: install Hugging Face checkpoints and show where they are.
 #include "base/err.h"
 #include "cli/cli.h"
+#include "model/catalog.h"
 #include "model/hub.h"
 #include "model/modeldir.h"
 
@@ -8,17 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] = "usage: lisa models pull NAME [--dest DIR] [--revision REV] [--data DIR]\n"
-                            "       lisa models list [--data DIR]\n"
-                            "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
-                            "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
-                            "        blip-image-captioning-base, blip-image-captioning-large,\n"
-                            "        or a hub repo id owner/name\n"
-                            "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
-                            "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n";
+static const char usage[] =
+    "usage: lisa models pull NAME [--dest DIR] [--revision REV] [--data DIR]\n"
+    "       lisa models list [--available] [--data DIR]\n"
+    "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
+    "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
+    "        blip-image-captioning-base, blip-image-captioning-large, a name from `lisa models list --available`\n"
+    "        (clip-vit-base-patch32-laion2b, siglip-base-patch16-224, siglip2-base-patch16-224,\n"
+    "        siglip2-large-patch16-256), or a hub repo id owner/name\n"
+    "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
+    "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n"
+    "  list --available: the catalog (short names, repos, sizes, languages, recall), installed "
+    "ones marked.\n";
 
 typedef struct {
     const char *name, *dest, *revision, *data, *model;
+    int available; // list --available
 } args;
 
 // Parses argv after the subcommand; 0 or -1 (usage printed).
@@ -34,6 +40,8 @@ static int parse(int argc, char **argv, args *a)
                                                        : NULL;
         if (slot && i + 1 < argc)
             *slot = argv[++i];
+        else if (!strcmp(o, "--available"))
+            a->available = 1;
         else if (o[0] != '-' && !a->name)
             a->name = o;
         else
@@ -71,8 +79,39 @@ static int models_pull(const args *a)
     return 0;
 }
 
+// The catalog, with what is installed under the data dir (or $LISA_MODELS).
+static int models_available(const args *a)
+{
+    size_t n;
+    const catalog_entry *e = catalog_all(&n);
+    printf("%-30s %-7s %-26s %7s %9s %-12s %7s %8s %-10s %s\n", "name", "family", "architecture", "params", "download",
+           "languages", "recall%", "ms/text", "installed", "repo");
+    for (size_t i = 0; i < n; i++) {
+        char dir[MODELDIR_PATH_MAX], rec[16] = "-", ms[16] = "-";
+        const char *inst = "-";
+        if (modeldir_resolve(NULL, a->data, e[i].name, dir, sizeof dir) == 0) {
+            const char *missing = NULL;
+            if (modeldir_check(dir, modeldir_kind_of(e[i].name), e[i].name, &missing) == 0)
+                inst = "yes";
+            else if (missing && strcmp(missing, "config.json"))
+                inst = "partial";
+            lisa_clearerr();
+        }
+        if (e[i].recall >= 0) snprintf(rec, sizeof rec, "%.1f", e[i].recall);
+        if (e[i].text_ms >= 0) snprintf(ms, sizeof ms, "%.1f", e[i].text_ms);
+        printf("%-30s %-7s %-26s %6dM %5d MiB %-12s %7s %8s %-10s %s\n", e[i].name, catalog_family_name(e[i].family),
+               e[i].arch, e[i].params_m, e[i].mib, e[i].languages, rec, ms, inst, e[i].repo);
+        if (e[i].note[0]) printf("%-30s   note: %s\n", "", e[i].note);
+    }
+    printf("\nrecall%% and ms/text: %s. Downloads are fp32 sizes from the parameter counts (approximate).\n"
+           "install with: lisa models pull NAME; docs/models.md compares them\n",
+           CATALOG_RECALL_SOURCE);
+    return 0;
+}
+
 static int models_list(const args *a)
 {
+    if (a->available) return models_available(a);
     modeldir_entry *v;
     size_t n;
     if (modeldir_list(a->data, &v, &n) < 0) return cli_fail("models list");

@@ -62,6 +62,7 @@ static void print_table(const search_results *res)
         printf("%3d %6.3f %6.3f %6.3f %7s %7.3f %-12s %9lld %-19s %s\n", i + 1, r->score, r->clip_score,
                r->keyword_score, cos, r->bm25, m, (long long)r->size, r->date, r->path);
         if (r->caption) printf("%3s caption: %s\n", "", r->caption);
+        if (r->prob >= 0) printf("    SigLIP match probability %.4g\n", r->prob);
     }
     if (!res->n) printf("(no results)\n");
     fprintf(stderr, "%d results in %.1f ms (text tower %.1f ms)\n", res->n, res->total_ms, res->text_ms);

@@ -4,6 +4,7 @@
 #include "clip/bpe.h"
 #include "model/checkpoint.h"
 #include "tensor/gemm.h"
+#include "siglip/siglip.h"
 #include "tensor/tensor.h"
 
 #include <pthread.h>
@@ -62,6 +63,7 @@ struct clip_model {
     pool *pool;
     clip_state *states; // pool_size(pool) of them, one per thread
     pthread_mutex_t mu;
+    siglip_model *sg; // a SiglipModel dir: every call goes there
 };
 
 /* ---------------------------------------------------------------- loading */
@@ -337,6 +339,11 @@ int clip_load_prec(const char *dir, int threads, int prec, clip_model **out)
     pthread_mutex_init(&m->mu, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if ((rc = cfg_load(path, &m->cfg)) < 0) goto fail;
+    if (m->cfg.siglip) {
+        if ((rc = siglip_load(dir, threads, &m->sg)) < 0) goto fail;
+        *out = m;
+        return 0;
+    }
     if ((rc = ckpt_open(dir, &m->ck)) < 0) goto fail;
     if ((rc = load_text(m)) < 0 || (rc = load_vision(m)) < 0 || (rc = load_extras(m, dir)) < 0) goto fail;
     if ((rc = pool_new(threads, &m->pool)) < 0) goto fail;
@@ -354,6 +361,7 @@ fail:
 void clip_free(clip_model *m)
 {
     if (!m) return;
+    siglip_free(m->sg);
     for (int i = 0; m->states && i < pool_size(m->pool); i++) state_release(&m->states[i]);
     free(m->states);
     pool_free(m->pool);
@@ -393,19 +401,23 @@ size_t clip_weight_bytes(const clip_model *m)
 
 int clip_dim(const clip_model *m)
 {
-    return m->cfg.projection_dim;
+    return m->sg ? siglip_dim(m->sg) : m->cfg.projection_dim;
 }
 const clip_config *clip_cfg(const clip_model *m)
 {
-    return &m->cfg;
+    return m->sg ? siglip_cfg(m->sg) : &m->cfg;
 }
 const prep_cfg *clip_prep(const clip_model *m)
 {
-    return &m->prep;
+    return m->sg ? siglip_prep(m->sg) : &m->prep;
 }
 int clip_has_tokenizer(const clip_model *m)
 {
-    return m->tok != NULL;
+    return m->sg ? siglip_has_tokenizer(m->sg) : m->tok != NULL;
+}
+siglip_model *clip_siglip(const clip_model *m)
+{
+    return m->sg;
 }
 
 /* ---------------------------------------------------------------- scratch */
@@ -528,6 +540,7 @@ static int text_forward(clip_model *m, const int32_t *ids, int n, float *out)
 
 int clip_embed_text(clip_model *m, const int32_t *ids, int n, float *out)
 {
+    if (m->sg) return siglip_embed_text(m->sg, ids, n, out);
     if (n < 1 || n > m->cfg.max_positions)
         return lisa_seterr(LISA_EINVAL, "clip: %d tokens (must be 1..%d)", n, m->cfg.max_positions);
     for (int i = 0; i < n; i++)
@@ -544,6 +557,7 @@ int clip_embed_text_str(clip_model *m, const char *text, float *out)
 {
     int32_t ids[BPE_CONTEXT_LEN];
     int n, max = m->cfg.max_positions < BPE_CONTEXT_LEN ? m->cfg.max_positions : BPE_CONTEXT_LEN, rc;
+    if (m->sg) return siglip_embed_text_str(m->sg, text, out);
     if (!m->tok) return lisa_seterr(LISA_ENOTFOUND, "clip: the model has no tokenizer.json");
     if ((rc = bpe_encode(m->tok, text, strlen(text), ids, max, &n)) < 0) return rc;
     return clip_embed_text(m, ids, n, out);
@@ -629,6 +643,7 @@ int clip_embed_images(clip_model *m, const float *pixels, int batch, float *out)
     size_t img = (size_t)m->cfg.num_channels * m->cfg.image_size * m->cfg.image_size;
     int T = pool_size(m->pool), rc = 0;
     if (batch < 0) return lisa_seterr(LISA_EINVAL, "clip: negative batch %d", batch);
+    if (m->sg) return siglip_embed_images(m->sg, pixels, batch, out);
     pthread_mutex_lock(&m->mu);
     if (T > 1 && batch >= 2 * T) {
         struct image_job *job = calloc(1, sizeof *job); // ~130 KB of messages: not on the stack

@@ -10,6 +10,11 @@
 //
 // Outputs are L2-normalised embeddings of clip_dim() floats (projection_dim),
 // equal to HF's text_embeds / image_embeds.
+//
+// A SiglipModel directory (config.json model_type "siglip") loads here too:
+// every call is then forwarded to src/siglip (siglip.h), so the indexer, search
+// and the CLI take either family; clip_siglip() gives the SigLIP model for what
+// only SigLIP has (the calibrated probability).
 #ifndef LISA_CLIP_H
 #define LISA_CLIP_H
 
@@ -19,6 +24,7 @@
 #include <stdint.h>
 
 typedef struct clip_model clip_model;
+typedef struct siglip_model siglip_model;
 
 #define CLIP_MAX_BATCH_CHUNK 16 // images per forward pass; larger batches loop
 
@@ -82,6 +88,9 @@ const prep_cfg *clip_prep(const clip_model *m);
 
 // 1 when a tokenizer was found in the model dir.
 int clip_has_tokenizer(const clip_model *m);
+
+// The SigLIP model behind m (owned by m), or NULL for a CLIPModel.
+siglip_model *clip_siglip(const clip_model *m);
 
 // Embeds one tokenized text: ids (n of them, BOS ... EOS, no padding needed,
 // n <= max_position_embeddings) into out (clip_dim floats, caller-owned).

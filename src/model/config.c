@@ -26,6 +26,23 @@ void cfg_default(clip_config *c)
     };
 }
 
+void cfg_default_siglip(clip_config *c)
+{
+    cfg_tower t = {.hidden = 768, .intermediate = 3072, .heads = 12, .layers = 12, .eps = 1e-6f, .act = ACT_GELU_TANH};
+    *c = (clip_config){
+        .text = t,
+        .vision = t,
+        .projection_dim = 768,
+        .vocab_size = 32000,
+        .max_positions = 64,
+        .eos_token_id = 1,
+        .image_size = 224,
+        .patch_size = 16,
+        .num_channels = 3,
+        .siglip = 1,
+    };
+}
+
 const char *cfg_act_name(cfg_act a)
 {
     return a == ACT_GELU ? "gelu" : a == ACT_GELU_TANH ? "gelu_tanh" : "quick_gelu";
@@ -104,6 +121,10 @@ static int parse_text(const cJSON *tc, clip_config *c, const char *file)
     if (c->eos_token_id >= c->vocab_size)
         return lisa_seterr(LISA_EFORMAT, "%s: text_config.eos_token_id: %d is outside the vocabulary (vocab_size %d)",
                            file, c->eos_token_id, c->vocab_size);
+    if (c->siglip) { // SiglipTextModel's head: projection_size, default hidden_size
+        c->projection_dim = c->text.hidden;
+        if ((rc = get_int(tc, s, "projection_size", 1, CFG_MAX_DIM, &c->projection_dim, file)) < 0) return rc;
+    }
     return 0;
 }
 
@@ -142,13 +163,15 @@ int cfg_parse(const char *json, unsigned long len, const char *name, clip_config
         goto out;
     }
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    if (cJSON_IsString(mt) && strcmp(mt->valuestring, "clip")) {
-        rc = lisa_seterr(LISA_EUNSUPPORTED, "%s: model_type: \"%.40s\" is not clip", name, mt->valuestring);
+    int siglip = cJSON_IsString(mt) && !strcmp(mt->valuestring, "siglip");
+    siglip ? cfg_default_siglip(c) : cfg_default(c);
+    if (cJSON_IsString(mt) && strcmp(mt->valuestring, "clip") && !siglip) {
+        rc = lisa_seterr(LISA_EUNSUPPORTED, "%s: model_type: \"%.40s\" is not clip or siglip", name, mt->valuestring);
         goto out;
     }
     if ((rc = section(root, "text_config", &tc, name)) < 0 || (rc = section(root, "vision_config", &vc, name)) < 0)
         goto out;
-    if ((rc = get_int(root, "", "projection_dim", 1, CFG_MAX_DIM, &c->projection_dim, name)) < 0) goto out;
+    if (!siglip && (rc = get_int(root, "", "projection_dim", 1, CFG_MAX_DIM, &c->projection_dim, name)) < 0) goto out;
     // Sub-configs may carry their own projection_dim; the top-level one is what CLIPModel uses.
     if ((rc = parse_text(tc, c, name)) < 0 || (rc = parse_vision(vc, c, name)) < 0) goto out;
     if (!tc || !vc) // CLIPConfig would quietly build a default tower: say so instead

@@ -1,8 +1,13 @@
-// Hugging Face config.json of a CLIPModel: the text and vision tower shapes.
+// Hugging Face config.json of a CLIPModel or a SiglipModel: the text and vision
+// tower shapes.
 //
 // Keys missing from text_config / vision_config take HF's CLIPTextConfig /
 // CLIPVisionConfig defaults (text 512 wide, 8 heads, 12 layers; vision 768,
-// 12 heads, 12 layers, 224 px, patch 32; quick_gelu; eps 1e-5).
+// 12 heads, 12 layers, 224 px, patch 32; quick_gelu; eps 1e-5), or for
+// model_type "siglip" SiglipTextConfig / SiglipVisionConfig's (both 768 wide,
+// 12 heads, 12 layers, 3072 MLP; vocab 32000, 64 positions; 224 px, patch 16;
+// gelu_pytorch_tanh; eps 1e-6), and projection_dim is text_config's
+// projection_size (default: the text width).
 #ifndef LISA_MODEL_CONFIG_H
 #define LISA_MODEL_CONFIG_H
 
@@ -30,6 +35,7 @@ typedef struct {
     int image_size;    // square input side in pixels
     int patch_size;
     int num_channels;
+    int siglip; // 1: model_type "siglip" (SiglipModel), 0: "clip"
 } clip_config;
 
 // Reads path (a CLIPModel config.json) into *c. Errors name the file and key,
@@ -41,6 +47,9 @@ int cfg_parse(const char *json, unsigned long len, const char *name, clip_config
 
 // Fills *c with HF's defaults (openai/clip-vit-base-patch32 shapes, eos 49407).
 void cfg_default(clip_config *c);
+
+// Fills *c with HF's SiglipConfig defaults (google/siglip-base-patch16-224 shapes).
+void cfg_default_siglip(clip_config *c);
 
 const char *cfg_act_name(cfg_act a);
 

@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "base/sha256.h"
+#include "model/catalog.h"
 #include "model/checkpoint.h"
 #include "model/modeldir.h"
 
@@ -85,6 +86,12 @@ int hub_valid_revision(const char *rev)
 int hub_resolve_name(const char *name, char repo[HUB_NAME_MAX], char local[HUB_NAME_MAX])
 {
     if (!name || !*name) return lisa_seterr(LISA_EINVAL, "no model name given");
+    const catalog_entry *ce = catalog_find(name); // model/catalog.h: every short name
+    if (ce) {
+        snprintf(repo, HUB_NAME_MAX, "%s", ce->repo);
+        snprintf(local, HUB_NAME_MAX, "%s", ce->name);
+        return 0;
+    }
     for (size_t i = 0; i < NKNOWN; i++) {
         if (strcmp(name, KNOWN[i].short_name)) continue;
         snprintf(repo, HUB_NAME_MAX, "%s", KNOWN[i].repo);
@@ -205,14 +212,16 @@ enum {
     F_MODEL,
     F_INDEX,
     F_VOCABTXT,
+    F_SPIECE,
     F_COUNT
 };
 
 static const char *const FILE_NAMES[F_COUNT] = {
-    "config.json", "preprocessor_config.json", "tokenizer.json",          "vocab.json",
-    "merges.txt",  "tokenizer_config.json",    "special_tokens_map.json", CKPT_SINGLE,
+    "config.json",  "preprocessor_config.json", "tokenizer.json",          "vocab.json",
+    "merges.txt",   "tokenizer_config.json",    "special_tokens_map.json", CKPT_SINGLE,
     CKPT_INDEX,
-    "vocab.txt", // BLIP's WordPiece vocabulary, when a repo has no tokenizer.json
+    "vocab.txt",    // BLIP's WordPiece vocabulary, when a repo has no tokenizer.json
+    "spiece.model", // SigLIP 1's SentencePiece tokenizer, when there is no tokenizer.json
 };
 
 typedef struct {
@@ -945,10 +954,10 @@ static int check_listing(pull *p)
                            "safetensors checkpoints only)",
                            p->repo, p->rev);
     if (!p->meta[F_TOKENIZER].listed && !(p->meta[F_VOCAB].listed && p->meta[F_MERGES].listed) &&
-        !p->meta[F_VOCABTXT].listed)
+        !p->meta[F_VOCABTXT].listed && !p->meta[F_SPIECE].listed)
         return lisa_seterr(LISA_ENOTFOUND,
                            "%s at %s has neither tokenizer.json nor vocab.json + "
-                           "merges.txt (nor a BLIP vocab.txt)",
+                           "merges.txt (nor a BLIP vocab.txt or a SigLIP spiece.model)",
                            p->repo, p->rev);
     return 0;
 }
@@ -1022,6 +1031,9 @@ static int fetch_all(pull *p)
     if ((rc = fetch_file(p, F_TOKENIZER, 0)) == LISA_ENOTFOUND && !strncmp(type, "blip", 4)) {
         say(p->out, "  tokenizer.json: not in the repository; using vocab.txt");
         if ((rc = fetch_file(p, F_VOCABTXT, 1)) < 0) return rc;
+    } else if (rc == LISA_ENOTFOUND && p->have_meta && p->meta[F_SPIECE].listed) {
+        say(p->out, "  tokenizer.json: not in the repository; using spiece.model");
+        if ((rc = fetch_file(p, F_SPIECE, 1)) < 0) return rc;
     } else if (rc == LISA_ENOTFOUND) {
         say(p->out, "  tokenizer.json: not in the repository; using vocab.json + merges.txt");
         if ((rc = fetch_file(p, F_VOCAB, 1)) < 0 || (rc = fetch_file(p, F_MERGES, 1)) < 0) return rc;

@@ -70,7 +70,7 @@ static int type_fits(const char *dir, modeldir_kind kind)
     char type[32];
     modeldir_model_type(dir, type, sizeof type);
     if (!type[0]) return kind == MODELDIR_CLIP; // unknown: assume the default model
-    return kind == MODELDIR_BLIP ? !strncmp(type, "blip", 4) : !strncmp(type, "clip", 4);
+    return kind == MODELDIR_BLIP ? !strncmp(type, "blip", 4) : !strncmp(type, "clip", 4) || !strcmp(type, "siglip");
 }
 
 int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char *name, char *out, size_t cap)

@@ -10,6 +10,7 @@
 #include "model/modeldir.h"
 #include "search/keywords.h"
 #include "search/rank.h"
+#include "siglip/siglip.h"
 #include "store/store.h"
 
 #include <cJSON.h>
@@ -245,12 +246,28 @@ void search_result_scores_json(void *obj, const search_result *r)
         cJSON_AddNumberToObject(o, "cosine", r->cosine);
     else
         cJSON_AddNullToObject(o, "cosine");
+    if (r->prob >= 0) cJSON_AddNumberToObject(o, "probability", r->prob);
     cJSON_AddNumberToObject(o, "bm25", r->bm25);
     cJSON_AddItemToObject(o, "matched_in", cJSON_CreateStringArray(src, ns));
 }
 
-static int fill_results(search_ctx *s, cands *cs, int top_k, search_results *res)
+// SigLIP's cosines are small and its logits calibrated: the text map takes
+// logit -10 (p = 5e-5) to clip_score 0 and logit +2 (p = 0.88) to 1, from the
+// checkpoint's own logit_scale and logit_bias (siglip-base: cosine 0.03..0.14).
+// A heuristic, not measured on a labelled set. CLIP keeps RANK_NORM_TEXT.
+static rank_norm text_norm(const search_ctx *s)
 {
+    const siglip_model *sg = s->model ? clip_siglip(s->model) : NULL;
+    float scale, bias;
+    if (!sg) return RANK_NORM_TEXT;
+    siglip_logit_params(sg, &scale, &bias);
+    if (!(scale > 0)) return RANK_NORM_TEXT;
+    return (rank_norm){(-10.0f - bias) / scale, (2.0f - bias) / scale};
+}
+
+static int fill_results(search_ctx *s, cands *cs, int top_k, int text, search_results *res)
+{
+    const siglip_model *sg = text && s->model ? clip_siglip(s->model) : NULL;
     size_t n = cs->n < (size_t)top_k ? cs->n : (size_t)top_k;
     res->r = calloc(n ? n : 1, sizeof *res->r);
     if (!res->r) return lisa_seterr(LISA_ENOMEM, "search results");
@@ -263,6 +280,7 @@ static int fill_results(search_ctx *s, cands *cs, int top_k, search_results *res
         fmt_date(&im, r->date, sizeof r->date);
         r->score = c->score, r->clip_score = c->clip_score, r->keyword_score = c->keyword_score;
         r->has_clip = c->has_clip, r->cosine = c->cosine, r->bm25 = c->bm25;
+        r->prob = sg && c->has_clip ? siglip_prob(sg, c->cosine) : -1.0f;
         r->matched = c->bm25 > 0 ? hit_cols(cs, c->id) : 0;
         r->ocr_text = im.ocr_text && im.ocr_text[0] ? im.ocr_text : NULL;
         if (r->ocr_text) im.ocr_text = NULL;
@@ -307,8 +325,8 @@ int search_query(search_ctx *s, const char *query, int top_k, double w, search_r
     if (rc == 0) rc = add_keywords(s, &cs, query);
     if (rc == 0 && q) fill_cosines(s, &cs, q);
     if (rc == 0) {
-        rank_hybrid(cs.c, cs.n, res->keyword_only ? 0.0 : w, RANK_NORM_TEXT);
-        rc = fill_results(s, &cs, top_k, res);
+        rank_hybrid(cs.c, cs.n, res->keyword_only ? 0.0 : w, text_norm(s));
+        rc = fill_results(s, &cs, top_k, 1, res);
     }
     free(q);
     free(cs.c), free(cs.hits);
@@ -361,7 +379,7 @@ int search_similar(search_ctx *s, const char *path, int top_k, search_results *r
         for (size_t i = 0; i < cs.n; i++) // the query image itself is not a result
             if (cs.c[i].id == self) cs.c[i] = cs.c[--cs.n];
         rank_hybrid(cs.c, cs.n, 1.0, RANK_NORM_IMAGE);
-        rc = fill_results(s, &cs, top_k, res);
+        rc = fill_results(s, &cs, top_k, 0, res);
     }
     free(cs.c);
     free(q);

@@ -40,6 +40,8 @@ typedef struct {
     float score, clip_score, keyword_score;
     int has_clip;
     float cosine;   // raw cosine
+    float prob;     // SigLIP text queries: the model's sigmoid(cos * exp(logit_scale) + logit_bias)
+                    // that text and image match; -1 otherwise (CLIP, no vector, image queries)
     double bm25;    // raw keyword relevance (-FTS5 bm25), 0 = no keyword hit
     int matched;    // where the query's keywords matched: STORE_COL_* bits
                     // (store/store.h); 0 without a keyword hit. Names for
@@ -78,7 +80,7 @@ int search_matched_names(int matched, const char **names, int max);
 
 // Adds r's ranking fields to the JSON object o (a cJSON *, owned by the
 // caller): score, clip_score, keyword_score, cosine (null without a vector),
-// bm25 and matched_in. `lisa search --json` and the HTTP API share this shape.
+// probability (SigLIP text queries only), bm25 and matched_in. `lisa search --json` and the HTTP API share this shape.
 void search_result_scores_json(void *o, const search_result *r);
 
 // Finds and loads the CLIP model for the CLI and server: `models` (a model dir

@@ -98,6 +98,7 @@ static void add_model(srv *s, cJSON *arr, const store_stats *st, const char *nam
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "name", loaded ? s->model_id : name);
     cJSON_AddStringToObject(m, "kind", kind);
+    if (loaded) cJSON_AddStringToObject(m, "family", clip_siglip(s->model) ? "siglip" : "clip"); // model_type
     cJSON_AddBoolToObject(m, "installed", installed || loaded);
     cJSON_AddBoolToObject(m, "loaded", loaded);
     cJSON_AddStringToObject(m, "path", dir);
