@@ -118,6 +118,9 @@ static void test_dates(void **state)
 static void test_text_filters(void **state)
 {
     (void)state;
+    query *qt = ok("type:png|JPG|heic");
+    assert_string_equal(qt->f.c[0].text, "png,jpeg,heif");
+    query_free(qt);
     query *q = ok("camera:\"canon eos\" lens:50mm type:JPG type:heic folder:Holidays name:IMG_20 text:RE16 beach");
     assert_string_equal(q->text, "beach");
     assert_int_equal(q->n_filters, 7);
@@ -142,6 +145,8 @@ static void test_text_filters(void **state)
     query_free(q);
 
     err("type:raw", "'raw' is not a type");
+    err("type:png|", "'' is not a type");
+    err("type:png|raw", "'raw' is not a type");
     err("camera:\"canon eos", "unterminated quote");
     err("\"open phrase", "unterminated quote");
     err("colour:red", "unknown filter 'colour:'");
@@ -302,6 +307,8 @@ static void test_store_filters(void **state)
     assert_int_equal(pass(s, "type:jpeg"), 1);
     assert_int_equal(pass(s, "type:png"), 2); // upper-case extension
     assert_int_equal(pass(s, "type:tiff"), 4);
+    assert_int_equal(pass(s, "type:png|tif"), 6);
+    assert_int_equal(pass(s, "-type:jpeg|webp"), 6);
     assert_int_equal(pass(s, "folder:holidays"), 3);
     assert_int_equal(pass(s, "folder:Holidays/2019"), 1);
     assert_int_equal(pass(s, "folder:/p/work"), 12);

@@ -210,19 +210,32 @@ static int parse_near(query *q, span p, const char *v, int neg)
 
 // ---------------------------------------------------------------- filters
 
+// type:T or type:T1|T2|...: c->text gets the canonical names, comma-joined.
 static int parse_type(query *q, span p, const char *v, int neg)
 {
     static const char *const map[][2] = {{"jpeg", "jpeg"}, {"jpg", "jpeg"}, {"png", "png"},   {"webp", "webp"},
                                          {"gif", "gif"},   {"heic", "heif"}, {"heif", "heif"}, {"avif", "heif"},
                                          {"bmp", "bmp"},   {"tiff", "tiff"}, {"tif", "tiff"}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcasecmp(v, map[i][0])) {
-            store_clause *c = NULL;
-            int rc = add_clause(q, p, STORE_F_TYPE, neg, &c);
-            if (rc == 0) snprintf(c->text, sizeof c->text, "%s", map[i][1]);
-            return rc;
+    char names[STORE_CLAUSE_TEXT] = "";
+    size_t at = 0;
+    for (const char *t = v;; t++) {
+        size_t n = strcspn(t, "|"), i = 0;
+        for (; i < sizeof map / sizeof map[0]; i++)
+            if (strlen(map[i][0]) == n && !strncasecmp(t, map[i][0], n)) break;
+        if (i == sizeof map / sizeof map[0]) {
+            char one[64];
+            snprintf(one, sizeof one, "%.*s", (int)(n < 40 ? n : 40), t);
+            return bad(p, "'%s' is not a type: use jpeg, png, webp, gif, heic, bmp or tiff (a|b for either)", one);
         }
-    return bad(p, "'%s' is not a type: use jpeg, png, webp, gif, heic, bmp or tiff", v);
+        at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", at ? "," : "", map[i][1]);
+        if (at >= sizeof names - 8) return bad(p, "%s", "too many types");
+        t += n;
+        if (!*t) break;
+    }
+    store_clause *c = NULL;
+    int rc = add_clause(q, p, STORE_F_TYPE, neg, &c);
+    if (rc == 0) snprintf(c->text, sizeof c->text, "%s", names);
+    return rc;
 }
 
 static int parse_orient(query *q, span p, const char *v, int neg)

@@ -240,7 +240,7 @@ enum {
     STORE_F_MONTH,  // month of the image date == lo (1..12), any year
     STORE_F_CAMERA, // text is a substring of "make model" (case and accents ignored)
     STORE_F_LENS,   // text is a substring of the lens
-    STORE_F_TYPE,   // the file's format (from its extension) is text: "jpeg", "png", ...
+    STORE_F_TYPE,   // the file's format (from its extension) is in text: "jpeg", "png,heif", ...
     STORE_F_FOLDER, // text "/abs/prefix" is a path prefix, else "a" or "a/b" are folder components in the path
     STORE_F_NAME,   // text is a substring of the file name
     STORE_F_OCR,    // text is a substring of the OCR text

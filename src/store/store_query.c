@@ -168,7 +168,9 @@ static int clause_sql(const store_clause *c, int *np, char *buf, size_t cap)
         *np += 1;
         return snprintf(buf, cap, "lisa_has(COALESCE(make, '') || ' ' || COALESCE(model, ''), ?%d)", p);
     case STORE_F_LENS: *np += 1; return snprintf(buf, cap, "lisa_has(lens, ?%d)", p);
-    case STORE_F_TYPE: *np += 1; return snprintf(buf, cap, "lisa_format(path) IS ?%d", p);
+    case STORE_F_TYPE:
+        *np += 1;
+        return snprintf(buf, cap, "instr(',' || ?%d || ',', ',' || COALESCE(lisa_format(path), '?') || ',') > 0", p);
     case STORE_F_FOLDER: *np += 1; return snprintf(buf, cap, "lisa_folder(path, ?%d)", p);
     case STORE_F_NAME: *np += 1; return snprintf(buf, cap, "lisa_has(lisa_base(path), ?%d)", p);
     case STORE_F_OCR: *np += 1; return snprintf(buf, cap, "lisa_has(ocr_text, ?%d)", p);
