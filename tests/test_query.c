@@ -398,6 +398,9 @@ static void test_search_listing(void **state)
     search_results_free(&r);
     pg.sort = SEARCH_SORT_AUTO;
 
+    assert_int_equal(search_run(sc, "holidays year:1990", &pg, &r), 0); // a filter nothing passes: nothing
+    assert_true(r.total == 0 && r.n == 0);
+    search_results_free(&r);
     assert_int_equal(search_run(sc, "holidays -type:png", &pg, &r), 0);
     assert_true(r.total == 1 && r.r[0].id == g_id[0]);
     search_results_free(&r);

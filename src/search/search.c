@@ -178,9 +178,16 @@ static int hit_id_cmp(const void *a, const void *b)
     return id_cmp(&((const store_hit *)a)->id, &((const store_hit *)b)->id);
 }
 
-static int in_set(const int64_t *set, size_t n, int64_t id) // set ascending; NULL: everything
+// The allowed set of a filter: ids ascending; all = 1 when there is no filter.
+typedef struct {
+    int64_t *ids;
+    size_t n;
+    int all;
+} id_set;
+
+static int in_set(const id_set *set, int64_t id)
 {
-    return !set || bsearch(&id, set, n, sizeof *set, id_cmp) != NULL;
+    return set->all || (set->n && bsearch(&id, set->ids, set->n, sizeof *set->ids, id_cmp) != NULL);
 }
 
 // Keyword hits for the query's words, sorted by id.
@@ -198,8 +205,8 @@ static int keyword_hits(search_ctx *s, cands *cs, const char *text)
 // The relevant set: every allowed image that is a keyword hit or whose cosine
 // (cos[i] for row i, NULL without a CLIP part) reaches cs->cut, minus skip.
 // Rows and hits are both ascending by id: one merge.
-static int merge(search_ctx *s, cands *cs, const float *cos, const int64_t *allowed, size_t nallowed,
-                 const int64_t *skip, int nskip, int has_kw)
+static int merge(search_ctx *s, cands *cs, const float *cos, const id_set *allowed, const int64_t *skip, int nskip,
+                 int has_kw)
 {
     size_t i = 0, nr = cos ? s->n : 0;
     int j = 0;
@@ -208,7 +215,7 @@ static int merge(search_ctx *s, cands *cs, const float *cos, const int64_t *allo
         int64_t id = ri < hj ? ri : hj;
         int row = ri == id, hit = hj == id;
         int clip_hit = row && cos[i] >= cs->cut;
-        int keep = (clip_hit || hit) && in_set(allowed, nallowed, id);
+        int keep = (clip_hit || hit) && in_set(allowed, id);
         for (int k = 0; keep && k < nskip; k++) keep = skip[k] != id;
         if (keep) {
             rank_cand *c = cand_push(cs, id);
@@ -421,12 +428,12 @@ static int run_listing(search_ctx *s, const query *q, const search_page *pg, int
 static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int sort, search_results *res)
 {
     double w = pg->clip_weight;
-    int64_t *allowed = NULL, skip[QUERY_LIKES_MAX];
-    size_t nallowed = 0;
+    int64_t skip[QUERY_LIKES_MAX];
+    id_set allowed = {.all = q->f.n == 0};
     int nskip = 0, rc = 0;
     float *v = NULL, *cos = NULL;
     cands cs = {.cut = 2};
-    if (q->f.n && (rc = store_filter_ids(s->st, &q->f, &allowed, &nallowed)) < 0) return rc;
+    if (q->f.n && (rc = store_filter_ids(s->st, &q->f, &allowed.ids, &allowed.n)) < 0) return rc;
     if (q->n_like && !s->model) rc = lisa_seterr(LISA_ENOTFOUND, "like: needs a CLIP model: %s", s->missing);
     if (rc == 0 && s->model) rc = load_vectors(s);
     int clip = rc == 0 && s->model && s->n && (w > 0 || !q->text[0] || q->n_like);
@@ -452,7 +459,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     for (int i = 0; i < q->n_like; i++)
         if (q->like[i].sign > 0) skip[nskip++] = q->like[i].id; // the example images are not results
     if (rc == 0 && has_kw) rc = keyword_hits(s, &cs, q->text);
-    if (rc == 0) rc = merge(s, &cs, clip ? cos : NULL, allowed, nallowed, skip, nskip, has_kw);
+    if (rc == 0) rc = merge(s, &cs, clip ? cos : NULL, &allowed, skip, nskip, has_kw);
     if (rc == 0) {
         rank_hybrid(cs.c, cs.n, !clip ? 0.0 : !has_kw ? 1.0 : w, nm);
         if (sort != SEARCH_SORT_RELEVANCE) rc = order_cands(s, &cs, sort);
@@ -463,7 +470,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
         size_t n = cs.n - from < (size_t)pg->limit ? cs.n - from : (size_t)pg->limit;
         rc = fill_results(s, &cs, from, n, res);
     }
-    free(v), free(cos), free(allowed);
+    free(v), free(cos), free(allowed.ids);
     free(cs.c), free(cs.hits);
     return rc;
 }
