@@ -449,6 +449,7 @@ static void test_ranking_tiny(void **state)
     assert_true(r.r[0].bm25 >= r.r[1].bm25 && r.r[1].bm25 > 0);
     assert_true(r.r[0].id != ids[0] && r.r[1].id != ids[0]);
     assert_false(r.r[0].has_clip); // no CLIP part at w = 0
+    assert_false(r.keyword_only);  // by choice, not for want of a model
     search_results_free(&r);
 
     assert_int_equal(search_query(sc, "zebra", 10, 0.7, &r), 0); // the mix: CLIP hits and keyword hits

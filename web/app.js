@@ -620,6 +620,8 @@
         const words = state.query.trim().split(/\s+/);
         if (words.length > 1 && !queryParts(words[words.length - 1]).length)
           tips.push(el('button', { type: 'button', onclick: () => { state.query = words.slice(0, -1).join(' '); q.value = state.query; runSearch(); }, text: 'Search “' + words.slice(0, -1).join(' ') + '”' }));
+        if (!clipMissing() && state.weight < 0.5 && !state.listing)
+          tips.push(el('button', { type: 'button', onclick: () => { state.weight = 0.7; state.weightSet = true; weight.value = '0.7'; setWeightLabel(); runSearch(); }, text: 'Search by meaning too (CLIP)' }));
         if (!clipMissing() && state.weight > 0.5 && !state.listing)
           tips.push(el('button', { type: 'button', onclick: () => { state.weight = 0.5; state.weightSet = true; weight.value = '0.5'; setWeightLabel(); runSearch(); }, text: 'Balance CLIP and keywords' }));
         tips.push(el('button', { type: 'button', class: 'tip-all', onclick: () => { state.query = ''; q.value = ''; runSearch(); }, text: 'Browse all photos' }));

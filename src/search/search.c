@@ -403,12 +403,13 @@ static void empty_message(const query *q, const char *text, search_results *res)
         snprintf(res->empty, sizeof res->empty, "No photos match the filters in '%.200s'. Remove a filter or widen it "
                  "(e.g. a longer date range).", text);
     else
-        snprintf(res->empty, sizeof res->empty,
-                 "No matches for '%.200s': no keyword hit and no photo stands out for CLIP. Try other words, fewer "
-                 "words, or fewer filters%s.",
-                 text, res->keyword_only ? "; keyword-only search (no CLIP model) only finds words in names, "
-                                           "metadata and OCR text"
-                                         : "");
+        snprintf(res->empty, sizeof res->empty, "No matches for '%.200s': %s. Try other words, fewer words, or fewer "
+                 "filters%s.",
+                 text, res->clip_part ? "no keyword hit and no photo stands out for CLIP" : "no keyword hit",
+                 res->keyword_only ? "; keyword-only search (no CLIP model) only finds words in names, metadata and "
+                                     "OCR text"
+                 : !res->clip_part ? "; or move the slider towards CLIP to search by meaning"
+                                   : "");
 }
 
 // A filter-only query: one page of the matching images in a store order.
@@ -436,9 +437,10 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     if (q->f.n && (rc = store_filter_ids(s->st, &q->f, &allowed.ids, &allowed.n)) < 0) return rc;
     if (q->n_like && !s->model) rc = lisa_seterr(LISA_ENOTFOUND, "like: needs a CLIP model: %s", s->missing);
     if (rc == 0 && s->model) rc = load_vectors(s);
-    int clip = rc == 0 && s->model && s->n && (w > 0 || !q->text[0] || q->n_like);
+    int vectors = rc == 0 && s->model && s->n; // a CLIP part is possible at all
+    int clip = vectors && (w > 0 || !q->text[0] || q->n_like);
     int has_kw = q->text[0] && (w < 1 || !clip);
-    if (rc == 0 && !clip) {
+    if (rc == 0 && !vectors) {
         res->keyword_only = 1;
         snprintf(res->message, sizeof res->message, "keyword-only search: %.400s",
                  s->model ? "no image has a vector for this CLIP model yet; run lisa index" : s->missing);
@@ -455,6 +457,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
         rank_scores(v, s->mat, s->n, s->dim, cos);
         rc = rank_calibrate(cos, s->n, nm, &cal);
         cs.cut = res->clip_cut = cal.cut;
+        res->clip_part = 1;
     }
     for (int i = 0; i < q->n_like; i++)
         if (q->like[i].sign > 0) skip[nskip++] = q->like[i].id; // the example images are not results

@@ -58,6 +58,7 @@ typedef struct {
     int listing;                  // 1: the query only filters; results are not scored
     int sort;                     // the order used (SEARCH_SORT_RELEVANCE or a STORE_SORT_*)
     float clip_cut;               // the calibrated CLIP cut-off used (cosine), 0 when none
+    int clip_part;                // 1: the CLIP part was computed for this query
     char empty[SEARCH_MSG_MAX];   // why nothing matched and what to try, "" when total > 0
     int keyword_only;             // 1: no CLIP part in the scores
     char message[SEARCH_MSG_MAX]; // why keyword-only, "" otherwise
