@@ -201,7 +201,7 @@ static void library_cut(int nfar, float lo, float hi, int nnear, float nlo, floa
 {
     enum { D = 64 };
     int n = nfar + nnear;
-    float q[D], *rows = malloc((size_t)n * D * sizeof *rows), *cos = malloc((size_t)n * sizeof *cos);
+    float q[D], *rows = calloc((size_t)n * D, sizeof *rows), *cos = calloc((size_t)n, sizeof *cos);
     double nn = 0;
     for (int j = 0; j < D; j++) q[j] = (float)sin(j + 1.0), nn += q[j] * q[j];
     for (int j = 0; j < D; j++) q[j] /= (float)sqrt(nn);
@@ -255,6 +255,25 @@ static void test_calibrated_cut(void **state)
     assert_true(cal.sigma == RANK_SIGMA_MIN && same[39] < cal.cut);
 }
 
+// The pooled full scan equals the scalar reference row by row (odd n over the parallel threshold).
+static void test_scores_all(void **state)
+{
+    (void)state;
+    enum { D = 37 };
+    size_t n = RANK_PAR_MIN * 2 + 333;
+    float *rows = calloc(n * D, sizeof *rows), *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b), q[D];
+    unsigned seed = 5;
+    for (size_t i = 0; i < n * D; i++) seed = seed * 1103515245u + 12345u, rows[i] = (float)((seed >> 9) % 1000) / 500 - 1;
+    for (int j = 0; j < D; j++) q[j] = (float)cos(j);
+    pool *p;
+    assert_int_equal(pool_new(3, &p), 0);
+    rank_scores_all(p, q, rows, n, D, a);
+    rank_scores_ref(q, rows, n, D, b);
+    for (size_t i = 0; i < n; i++) assert_true(fabsf(a[i] - b[i]) <= 1e-4f * (1 + fabsf(b[i])));
+    pool_free(p);
+    free(rows), free(a), free(b);
+}
+
 static int fcmp(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -300,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_topk_caps),           cmocka_unit_test(test_clip_norm),
         cmocka_unit_test(test_hybrid_ordering),     cmocka_unit_test(test_hybrid_weight_clamped),
         cmocka_unit_test(test_calibrated_cut),      cmocka_unit_test(test_calibration_median),
+        cmocka_unit_test(test_scores_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -179,6 +179,31 @@ static void scan_task(void *ctx, int i, int tid)
     scan_range(s, lo, hi, &s->heaps[tid]);
 }
 
+struct scan_all {
+    const float *q, *rows;
+    size_t n;
+    int d;
+    float *out;
+};
+
+static void scan_all_task(void *ctx, int i, int tid)
+{
+    (void)tid;
+    const struct scan_all *s = ctx;
+    size_t lo = (size_t)i * CHUNK_ROWS, hi = lo + CHUNK_ROWS < s->n ? lo + CHUNK_ROWS : s->n;
+    rank_scores(s->q, s->rows + lo * (size_t)s->d, hi - lo, s->d, s->out + lo);
+}
+
+void rank_scores_all(pool *p, const float *q, const float *rows, size_t n, int d, float *out)
+{
+    if (!p || n < RANK_PAR_MIN || pool_size(p) < 2) {
+        rank_scores(q, rows, n, d, out);
+        return;
+    }
+    struct scan_all s = {q, rows, n, d, out};
+    pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_all_task, &s);
+}
+
 int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out, int *nout)
 {
     *nout = 0;

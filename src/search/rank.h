@@ -64,6 +64,10 @@ const char *rank_kernel_name(void);
 // 1 forces the scalar kernel everywhere (benchmarks, tests), 0 restores dispatch.
 void rank_force_scalar(int on);
 
+// out[i] = dot(q, rows + i*d) for all n rows, split over pool p (may be NULL)
+// when n >= RANK_PAR_MIN: the full score vector a calibrated query needs.
+void rank_scores_all(pool *p, const float *q, const float *rows, size_t n, int d, float *out);
+
 // ---------------------------------------------------------------- top-k
 
 typedef struct {

@@ -434,6 +434,9 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     int nskip = 0, rc = 0;
     float *v = NULL, *cos = NULL;
     cands cs = {.cut = 2};
+    // The filters become one allowed set of ids (a SQL pre-filter); the scan
+    // below scores every row and the merge keeps allowed ones. A vector index
+    // with an allowed-set filter can take allowed.ids as it is.
     if (q->f.n && (rc = store_filter_ids(s->st, &q->f, &allowed.ids, &allowed.n)) < 0) return rc;
     if (q->n_like && !s->model) rc = lisa_seterr(LISA_ENOTFOUND, "like: needs a CLIP model: %s", s->missing);
     if (rc == 0 && s->model) rc = load_vectors(s);
@@ -454,7 +457,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     rank_norm nm = q->text[0] ? RANK_NORM_TEXT : RANK_NORM_IMAGE;
     if (rc == 0 && clip) {
         rank_cal cal;
-        rank_scores(v, s->mat, s->n, s->dim, cos);
+        rank_scores_all(s->p, v, s->mat, s->n, s->dim, cos);
         rc = rank_calibrate(cos, s->n, nm, &cal);
         cs.cut = res->clip_cut = cal.cut;
         res->clip_part = 1;

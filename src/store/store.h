@@ -361,7 +361,8 @@ enum {
 //    "images": [{"id", "path", "size", "mtime_ns", "hash", "width", "height",
 //                "orientation", "date_taken", "date_unix", "make", "model",
 //                "name_words", "meta_words", "caption", "ocr_text", "ocr_conf",
-//                "indexed_at", "keywords": {"name","meta","caption","ocr"},
+//                "indexed_at", "lens", "gps_lat", "gps_lon",
+//                "keywords": {"name","meta","caption","ocr"},
 //                "embeddings": [{"model", "dim", "base64"}]}, ...]}
 // Unknown values are JSON null. "keywords" holds the cleaned FTS text.
 // "embeddings" appears only with STORE_EXPORT_EMBEDDINGS; "base64" is the
