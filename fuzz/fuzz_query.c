@@ -20,9 +20,17 @@ static store *g_st;
 static void init(void)
 {
     if (kw_new(&g_kw) < 0 || store_open(":memory:", STORE_CREATE, &g_st) < 0) __builtin_trap();
-    store_image im = {.path = "/lib/Holidays/IMG_1.jpg", .size = 10, .width = 4, .height = 3,
-                      .date_unix = 1563100000, .make = "Canon", .ocr_text = "RE16", .kw_ocr = "re16",
-                      .has_gps = 1, .lat = 1, .lon = 2};
+    store_image im = {.path = "/lib/Holidays/IMG_1.jpg",
+                      .size = 10,
+                      .width = 4,
+                      .height = 3,
+                      .date_unix = 1563100000,
+                      .make = "Canon",
+                      .ocr_text = "RE16",
+                      .kw_ocr = "re16",
+                      .has_gps = 1,
+                      .lat = 1,
+                      .lon = 2};
     if (store_image_upsert(g_st, &im, NULL) < 0) __builtin_trap();
 }
 

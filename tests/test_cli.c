@@ -173,7 +173,8 @@ static void test_list_and_query(void **state)
     char lib[256], data[256], cmd[4096], *out = NULL;
     snprintf(lib, sizeof lib, "%s", tu_tmp("cli_q_lib")); // tu_tmp() answers in one static buffer
     snprintf(data, sizeof data, "%s", tu_tmp("cli_q_data"));
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s && mkdir -p '%s/Trip 2019' && cp tests/data/images/land.jpg "
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s %s && mkdir -p '%s/Trip 2019' && cp tests/data/images/land.jpg "
              "tests/data/images/port.jpg '%s/Trip 2019/' && cp tests/data/images/gray.png %s/",
              lib, data, lib, lib, lib);
     assert_int_equal(run(cmd, &out), 0);
@@ -221,7 +222,8 @@ static void test_list_and_query(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_and_query), cmocka_unit_test(test_embed_in_command_line_order),
+        cmocka_unit_test(test_list_and_query),
+        cmocka_unit_test(test_embed_in_command_line_order),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_errors_name_the_problem),
         cmocka_unit_test(test_preprocess_tensor_matches_golden),

@@ -263,10 +263,10 @@ static void library(const char *dbpath)
                   "EF50mm f/1.8", 1, 48.8584, 2.2945, "RE16 TGK", "holidays beach");
     g_id[1] = put(s, "/p/Holidays/2020/Café.PNG", 1000, 2000, day(2020, 1, 15), "NIKON", "D750", NULL, 1, -33.8568,
                   151.2153, NULL, "holidays cafe");
-    g_id[2] = put(s, "/p/work/scan.tiff", 2000, 2000, day(2021, 3, 1), NULL, NULL, NULL, 0, 0, 0, "invoice 42",
-                  "work scan");
-    g_id[3] = put(s, "/p/work/notes.webp", 800, 600, STORE_NO_DATE, "Apple", "iPhone 12", "iPhone 12 back camera",
-                  0, 0, 0, NULL, "work notes");
+    g_id[2] =
+        put(s, "/p/work/scan.tiff", 2000, 2000, day(2021, 3, 1), NULL, NULL, NULL, 0, 0, 0, "invoice 42", "work scan");
+    g_id[3] = put(s, "/p/work/notes.webp", 800, 600, STORE_NO_DATE, "Apple", "iPhone 12", "iPhone 12 back camera", 0, 0,
+                  0, NULL, "work notes");
     store_close(s);
 }
 
@@ -312,7 +312,7 @@ static void test_store_filters(void **state)
     assert_int_equal(pass(s, "folder:holidays"), 3);
     assert_int_equal(pass(s, "folder:Holidays/2019"), 1);
     assert_int_equal(pass(s, "folder:/p/work"), 12);
-    assert_int_equal(pass(s, "folder:/p/wo"), 0); // a prefix is whole components
+    assert_int_equal(pass(s, "folder:/p/wo"), 0);     // a prefix is whole components
     assert_int_equal(pass(s, "folder:beach.jpg"), 0); // the file name is not a folder
     assert_int_equal(pass(s, "name:cafe"), 2);        // accents ignored
     assert_int_equal(pass(s, "name:CAFÉ"), 2);
@@ -444,10 +444,14 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_words_and_phrases), cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_text_filters),      cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_like),              cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_store_filters),     cmocka_unit_test(test_search_listing),
+        cmocka_unit_test(test_words_and_phrases),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_text_filters),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_like),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_store_filters),
+        cmocka_unit_test(test_search_listing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -263,7 +263,8 @@ static void test_scores_all(void **state)
     size_t n = RANK_PAR_MIN * 2 + 333;
     float *rows = calloc(n * D, sizeof *rows), *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b), q[D];
     unsigned seed = 5;
-    for (size_t i = 0; i < n * D; i++) seed = seed * 1103515245u + 12345u, rows[i] = (float)((seed >> 9) % 1000) / 500 - 1;
+    for (size_t i = 0; i < n * D; i++)
+        seed = seed * 1103515245u + 12345u, rows[i] = (float)((seed >> 9) % 1000) / 500 - 1;
     for (int j = 0; j < D; j++) q[j] = (float)cos(j);
     pool *p;
     assert_int_equal(pool_new(3, &p), 0);

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define TINY "build/models/tiny-a"
-#define NGEN 240 // generated images in the --folder library (makes a build last long enough)
+#define NGEN 240  // generated images in the --folder library (makes a build last long enough)
 #define NUPLOAD 4 // images test_upload saves (one of them a BMP)
 
 static char g_data[512], g_lib[512];
@@ -551,8 +551,8 @@ static void test_library_paging(void **state)
     assert_true(num(q, "clip_cut") > -1 && num(q, "clip_cut") < 1);
     cJSON_Delete(q);
 
-    const char *bad[] = {"/api/search?query=colour:red", "/api/search?query=after:2019-13",
-                         "/api/search?query=%22open", "/api/library?query=like:999999"};
+    const char *bad[] = {"/api/search?query=colour:red", "/api/search?query=after:2019-13", "/api/search?query=%22open",
+                         "/api/library?query=like:999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         resp r = request(port, "GET", bad[i], NULL, NULL);
         expect_error(&r, 400, "bad_query");

@@ -115,8 +115,8 @@ static void print_listing(const search_results *res)
         printf("%5lld %-19s %9lld %s\n", (long long)(res->offset + i + 1), res->r[i].date, (long long)res->r[i].size,
                res->r[i].path);
     if (!res->n) printf("(no photos)%s%s\n", res->empty[0] ? " " : "", res->empty);
-    fprintf(stderr, "%d of %lld photos (from %lld, sort %s)\n", res->n, (long long)res->total,
-            (long long)res->offset, search_sort_name(res->sort));
+    fprintf(stderr, "%d of %lld photos (from %lld, sort %s)\n", res->n, (long long)res->total, (long long)res->offset,
+            search_sort_name(res->sort));
 }
 
 // Shared by `search`, `list` and `similar` (same flags, same output).
@@ -134,9 +134,9 @@ static int run(int argc, char **argv, int similar)
         long long v = 0;
         if (!strcmp(argv[i], "--sort") || !strcmp(argv[i], "--offset") || !strcmp(argv[i], "--limit")) {
             const char *val = i + 1 < argc ? argv[++i] : NULL;
-            int rc = !strcmp(argv[i - 1], "--sort") ? search_sort_parse(val, &pg.sort)
+            int rc = !strcmp(argv[i - 1], "--sort")     ? search_sort_parse(val, &pg.sort)
                      : !strcmp(argv[i - 1], "--offset") ? num_flag("--offset", val, 0, INT64_MAX / 2, &v)
-                                                          : num_flag("--limit", val, 1, SEARCH_PAGE_MAX, &v);
+                                                        : num_flag("--limit", val, 1, SEARCH_PAGE_MAX, &v);
             if (rc < 0) return cli_fail(argv[0]);
             if (!strcmp(argv[i - 1], "--offset")) pg.offset = v;
             if (!strcmp(argv[i - 1], "--limit")) pg.limit = (int)v;

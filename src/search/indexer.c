@@ -33,7 +33,7 @@ typedef struct {
     char make[64], model[64];    // EXIF camera
     char lens[64];               // EXIF lens, "" unknown
     int has_gps;                 // lat/lon valid
-    double lat, lon;
+    double lat, lon;             // GPS degrees when has_gps
     int64_t date_unix;           // STORE_NO_DATE when unknown
     char *words;                 // meta_words(): camera, date words, IPTC/XMP text; malloc'd or NULL
 } ix_meta;

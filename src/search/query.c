@@ -160,15 +160,19 @@ static int parse_num(const char *s, char **end, double *x)
 static int parse_size(query *q, span p, const char *v, int neg)
 {
     int op = 0; // 0 >=, 1 >, 2 <=, 3 <
-    if (v[0] == '>') op = v[1] == '=' ? 0 : 1, v += v[1] == '=' ? 2 : 1;
-    else if (v[0] == '<') op = v[1] == '=' ? 2 : 3, v += v[1] == '=' ? 2 : 1;
+    if (v[0] == '>')
+        op = v[1] == '=' ? 0 : 1, v += v[1] == '=' ? 2 : 1;
+    else if (v[0] == '<')
+        op = v[1] == '=' ? 2 : 3, v += v[1] == '=' ? 2 : 1;
     char *end;
     double x;
     if (!parse_num(v, &end, &x) || x < 0 || *v == '+' || *v == '-')
         return bad(p, "'%s' is not a size: use e.g. >12mp, <2mb, >=500kb", v);
-    double unit = !strcasecmp(end, "mp") ? 1e6 : !strcasecmp(end, "kb") ? 1e3 : !strcasecmp(end, "mb") ? 1e6
-                                                : !strcasecmp(end, "gb")   ? 1e9
-                                                                           : 0;
+    double unit = !strcasecmp(end, "mp")   ? 1e6
+                  : !strcasecmp(end, "kb") ? 1e3
+                  : !strcasecmp(end, "mb") ? 1e6
+                  : !strcasecmp(end, "gb") ? 1e9
+                                           : 0;
     if (unit == 0) return bad(p, "size unit '%s' is not mp (megapixels), kb, mb or gb", end);
     double n = x * unit;
     if (n > 1e15) return bad(p, "%s is too large", v);
@@ -213,7 +217,7 @@ static int parse_near(query *q, span p, const char *v, int neg)
 // type:T or type:T1|T2|...: c->text gets the canonical names, comma-joined.
 static int parse_type(query *q, span p, const char *v, int neg)
 {
-    static const char *const map[][2] = {{"jpeg", "jpeg"}, {"jpg", "jpeg"}, {"png", "png"},   {"webp", "webp"},
+    static const char *const map[][2] = {{"jpeg", "jpeg"}, {"jpg", "jpeg"},  {"png", "png"},   {"webp", "webp"},
                                          {"gif", "gif"},   {"heic", "heif"}, {"heif", "heif"}, {"avif", "heif"},
                                          {"bmp", "bmp"},   {"tiff", "tiff"}, {"tif", "tiff"}};
     char names[STORE_CLAUSE_TEXT] = "";
@@ -263,8 +267,8 @@ static int parse_like(query *q, span p, const char *v, int sign)
     return 0;
 }
 
-static const char *const keys[] = {"after", "before", "year", "month", "on",          "camera", "lens", "type",
-                                   "folder", "name",  "text", "near",  "orientation", "size",   "like"};
+static const char *const keys[] = {"after",  "before", "year", "month", "on",          "camera", "lens", "type",
+                                   "folder", "name",   "text", "near",  "orientation", "size",   "like"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static int date_clause(query *q, span p, int key, const char *v, int neg)
@@ -383,8 +387,10 @@ static int one_part(query *q, kw *k, const char *s, const char **next)
     if (key == -2) return LISA_EINVAL;
     if (key >= 0) {
         if ((rc = read_value(&p, s + klen + 1, &v, next)) < 0) return rc;
-        if (sign > 0 && key != 14) rc = bad(p, "'+' only goes with like: (+like:ID); drop it", NULL);
-        else rc = filter(q, p, key, v, sign);
+        if (sign > 0 && key != 14)
+            rc = bad(p, "'+' only goes with like: (+like:ID); drop it", NULL);
+        else
+            rc = filter(q, p, key, v, sign);
         free(v);
         return rc;
     }

@@ -30,10 +30,10 @@ typedef struct kw kw;
 #define QUERY_NEAR_KM 10.0  // near: radius when none is given
 
 typedef struct {
-    char *text;        // positive free words and phrases, space-joined, for CLIP and keywords ("" none; owned)
-    int n_words;       // free words + phrases in text
-    store_filter f;    // filters, phrase requirements and exclusions (the one predicate)
-    int n_filters;     // key:value filters in f (the rest are keyword clauses)
+    char *text;     // positive free words and phrases, space-joined, for CLIP and keywords ("" none; owned)
+    int n_words;    // free words + phrases in text
+    store_filter f; // filters, phrase requirements and exclusions (the one predicate)
+    int n_filters;  // key:value filters in f (the rest are keyword clauses)
     int n_like;
     struct {
         int64_t id;

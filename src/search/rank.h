@@ -47,10 +47,10 @@
 #define RANK_K_MAX 100000  // top-k requests above this are refused
 #define RANK_DIM_MAX 8192
 
-#define RANK_CLIP_LO 0.15f // text->image cosine mapped to clip_score 0
-#define RANK_CLIP_HI 0.35f // text->image cosine mapped to clip_score 1
-#define RANK_Z_CUT 3.0f    // robust z-score a CLIP hit needs to be relevant
-#define RANK_CAL_MIN 16    // fewer vectors than this: the fixed cut-off
+#define RANK_CLIP_LO 0.15f   // text->image cosine mapped to clip_score 0
+#define RANK_CLIP_HI 0.35f   // text->image cosine mapped to clip_score 1
+#define RANK_Z_CUT 3.0f      // robust z-score a CLIP hit needs to be relevant
+#define RANK_CAL_MIN 16      // fewer vectors than this: the fixed cut-off
 #define RANK_SIGMA_MIN 1e-3f // spread floor: cosine differences below this are noise
 
 // ---------------------------------------------------------------- kernels

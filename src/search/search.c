@@ -328,8 +328,9 @@ static int check_k(int top_k)
 static const struct {
     const char *name;
     int sort;
-} sorts[] = {{"relevance", SEARCH_SORT_RELEVANCE}, {"date", STORE_SORT_DATE},   {"-date", STORE_SORT_DATE_DESC},
-             {"name", STORE_SORT_NAME},            {"-name", STORE_SORT_NAME_DESC}, {"added", STORE_SORT_ADDED},
+} sorts[] = {{"relevance", SEARCH_SORT_RELEVANCE}, {"date", STORE_SORT_DATE},
+             {"-date", STORE_SORT_DATE_DESC},      {"name", STORE_SORT_NAME},
+             {"-name", STORE_SORT_NAME_DESC},      {"added", STORE_SORT_ADDED},
              {"-added", STORE_SORT_ADDED_DESC}};
 
 int search_sort_parse(const char *name, int *sort)
@@ -359,8 +360,7 @@ static int order_cands(search_ctx *s, cands *cs, int sort)
     if (rc == 0) rc = store_order_ids(s->st, ids, cs->n, sort, &kept);
     if (rc == 0) {
         qsort(cs->c, cs->n, sizeof *cs->c, id_cmp); // id is the first member of rank_cand
-        for (size_t i = 0; i < kept; i++)
-            c[i] = *(rank_cand *)bsearch(&ids[i], cs->c, cs->n, sizeof *cs->c, id_cmp);
+        for (size_t i = 0; i < kept; i++) c[i] = *(rank_cand *)bsearch(&ids[i], cs->c, cs->n, sizeof *cs->c, id_cmp);
         memcpy(cs->c, c, kept * sizeof *c);
         cs->n = kept;
     }
@@ -400,10 +400,13 @@ static void empty_message(const query *q, const char *text, search_results *res)
 {
     if (res->total) return;
     if (!query_ranks(q))
-        snprintf(res->empty, sizeof res->empty, "No photos match the filters in '%.200s'. Remove a filter or widen it "
-                 "(e.g. a longer date range).", text);
+        snprintf(res->empty, sizeof res->empty,
+                 "No photos match the filters in '%.200s'. Remove a filter or widen it "
+                 "(e.g. a longer date range).",
+                 text);
     else
-        snprintf(res->empty, sizeof res->empty, "No matches for '%.200s': %s. Try other words, fewer words, or fewer "
+        snprintf(res->empty, sizeof res->empty,
+                 "No matches for '%.200s': %s. Try other words, fewer words, or fewer "
                  "filters%s.",
                  text, res->clip_part ? "no keyword hit and no photo stands out for CLIP" : "no keyword hit",
                  res->keyword_only ? "; keyword-only search (no CLIP model) only finds words in names, metadata and "

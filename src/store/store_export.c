@@ -51,9 +51,9 @@ static void add_col(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 }
 
 static const char *const image_cols[] = {
-    "id",        "path", "size",  "mtime_ns",   "hash",       "width",   "height",   "orientation", "date_taken",
-    "date_unix", "make", "model", "name_words", "meta_words", "caption", "ocr_text", "ocr_conf",    "indexed_at",
-    "lens",      "gps_lat", "gps_lon",
+    "id",          "path",       "size",      "mtime_ns",   "hash",  "width",      "height",
+    "orientation", "date_taken", "date_unix", "make",       "model", "name_words", "meta_words",
+    "caption",     "ocr_text",   "ocr_conf",  "indexed_at", "lens",  "gps_lat",    "gps_lon",
 };
 #define N_IMAGE_COLS (int)(sizeof image_cols / sizeof image_cols[0])
 

@@ -11,7 +11,7 @@ void store_image_clear(store_image *im)
 {
     char **strs[] = {&im->path,       &im->hash,       &im->date_taken, &im->make,     &im->model,
                      &im->name_words, &im->meta_words, &im->caption,    &im->ocr_text, &im->kw_name,
-                     &im->kw_meta,    &im->kw_caption, &im->kw_ocr, &im->lens};
+                     &im->kw_meta,    &im->kw_caption, &im->kw_ocr,     &im->lens};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
     memset(im, 0, sizeof *im);
 }

@@ -64,9 +64,9 @@ static void fn_base(sqlite3_context *ctx, int nv, sqlite3_value **v)
 // lisa_format(path): canonical format name from the extension, NULL unknown.
 static void fn_format(sqlite3_context *ctx, int nv, sqlite3_value **v)
 {
-    static const char *const map[][2] = {{"jpg", "jpeg"}, {"jpeg", "jpeg"}, {"jpe", "jpeg"}, {"png", "png"},
-                                         {"webp", "webp"}, {"gif", "gif"},  {"heic", "heif"}, {"heif", "heif"},
-                                         {"avif", "heif"}, {"bmp", "bmp"},  {"tif", "tiff"},  {"tiff", "tiff"}};
+    static const char *const map[][2] = {{"jpg", "jpeg"},  {"jpeg", "jpeg"}, {"jpe", "jpeg"},  {"png", "png"},
+                                         {"webp", "webp"}, {"gif", "gif"},   {"heic", "heif"}, {"heif", "heif"},
+                                         {"avif", "heif"}, {"bmp", "bmp"},   {"tif", "tiff"},  {"tiff", "tiff"}};
     (void)nv;
     const char *p = (const char *)sqlite3_value_text(v[0]);
     const char *dot = p ? strrchr(base_of(p), '.') : NULL;
@@ -158,9 +158,7 @@ static int clause_sql(const store_clause *c, int *np, char *buf, size_t cap)
 {
     int p = *np;
     switch (c->kind) {
-    case STORE_F_DATE:
-        *np += 2;
-        return snprintf(buf, cap, "%s >= ?%d AND %s < ?%d", DATE_EXPR, p, DATE_EXPR, p + 1);
+    case STORE_F_DATE: *np += 2; return snprintf(buf, cap, "%s >= ?%d AND %s < ?%d", DATE_EXPR, p, DATE_EXPR, p + 1);
     case STORE_F_MONTH:
         *np += 1;
         return snprintf(buf, cap, "CAST(strftime('%%m', %s, 'unixepoch') AS INTEGER) = ?%d", DATE_EXPR, p);
@@ -179,9 +177,10 @@ static int clause_sql(const store_clause *c, int *np, char *buf, size_t cap)
         return snprintf(buf, cap, "gps_lat IS NOT NULL AND lisa_km(gps_lat, gps_lon, ?%d, ?%d) <= ?%d", p, p + 1,
                         p + 2);
     case STORE_F_ORIENT:
-        return snprintf(buf, cap, "%s", c->lo == STORE_PORTRAIT    ? "width > 0 AND height > width"
-                                        : c->lo == STORE_LANDSCAPE ? "height > 0 AND width > height"
-                                                                   : "width > 0 AND width = height");
+        return snprintf(buf, cap, "%s",
+                        c->lo == STORE_PORTRAIT    ? "width > 0 AND height > width"
+                        : c->lo == STORE_LANDSCAPE ? "height > 0 AND width > height"
+                                                   : "width > 0 AND width = height");
     case STORE_F_PIXELS:
         *np += 2;
         return snprintf(buf, cap, "width > 0 AND width * height BETWEEN ?%d AND ?%d", p, p + 1);
@@ -323,8 +322,8 @@ int store_order_ids(store *s, int64_t *ids, size_t n, int sort, size_t *out)
     sqlite3_stmt *st = NULL;
     if (out) *out = n;
     if (n < 2) return 0;
-    int rc = store__exec(s, "CREATE TEMP TABLE IF NOT EXISTS lisa_order(id INTEGER PRIMARY KEY); DELETE FROM lisa_order",
-                         "order table");
+    int rc = store__exec(
+        s, "CREATE TEMP TABLE IF NOT EXISTS lisa_order(id INTEGER PRIMARY KEY); DELETE FROM lisa_order", "order table");
     if (rc < 0) return rc;
     if ((rc = prepare(s, "INSERT OR IGNORE INTO temp.lisa_order(id) VALUES(?1)", &st)) < 0) return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -334,7 +333,8 @@ int store_order_ids(store *s, int64_t *ids, size_t n, int sort, size_t *out)
         if (src != SQLITE_DONE) rc = store__err(s, src, "order insert");
     }
     sqlite3_finalize(st), st = NULL;
-    snprintf(sql, sizeof sql, "SELECT images.id FROM temp.lisa_order JOIN images ON images.id = lisa_order.id ORDER BY %s",
+    snprintf(sql, sizeof sql,
+             "SELECT images.id FROM temp.lisa_order JOIN images ON images.id = lisa_order.id ORDER BY %s",
              order_sql(sort));
     if (rc == 0) rc = prepare(s, sql, &st);
     size_t k = 0;
