@@ -205,6 +205,11 @@ static void test_list_and_query(void **state)
     assert_int_equal(run(cmd, &out), 0);
     assert_non_null(strstr(out, "land.jpg"));
     free(out);
+    snprintf(cmd, sizeof cmd, LISA " search trip -'land x' --data %s --model /nonexistent --json", data);
+    assert_int_equal(run(cmd, &out), 0); // the shell's `-land x` is the phrase -"land x": nothing excluded
+    assert_non_null(strstr(out, "\"query\":\"trip -\\\"land x\\\"\""));
+    assert_non_null(strstr(out, "land.jpg"));
+    free(out);
     snprintf(cmd, sizeof cmd, LISA " search xyzzy --data %s --model /nonexistent", data);
     assert_int_equal(run(cmd, &out), 0);
     assert_non_null(strstr(out, "No matches for 'xyzzy'"));

@@ -405,6 +405,9 @@ static void test_search_listing(void **state)
     assert_true(r.total == 1 && r.r[0].id == g_id[0]);
     search_results_free(&r);
 
+    assert_int_equal(search_run(sc, "the of", &pg, &r), 0); // stop words only: no keyword part, no model: nothing
+    assert_true(r.total == 0 && !r.listing);
+    search_results_free(&r);
     assert_int_equal(search_run(sc, "xyzzy nothing", &pg, &r), 0); // the explicit empty answer
     assert_true(r.total == 0 && r.n == 0);
     assert_non_null(strstr(r.empty, "No matches for 'xyzzy nothing'"));

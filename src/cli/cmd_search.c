@@ -9,6 +9,7 @@
 #include "search/settings.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,15 +87,19 @@ static void print_table(const search_results *res)
             (long long)res->total, (long long)res->offset, search_sort_name(res->sort), res->total_ms, res->text_ms);
 }
 
-// Appends one command-line word to the query: a `key:value` whose value had
-// quotes the shell removed (camera:"canon eos" -> `camera:canon eos`) gets them back.
+// Appends one command-line word to the query, putting back the quotes the
+// shell removed: camera:"canon eos" arrives as `camera:canon eos` and
+// -"big cat" as `-big cat`. Other words with spaces stay free words
+// (`lisa search "cat on sofa"`).
 static int append_word(char *q, size_t cap, const char *w)
 {
-    size_t at = strlen(q);
-    const char *colon = strchr(w, ':');
-    int requote = colon && strpbrk(colon, " \t") && !strchr(w, '"');
-    int n = requote ? snprintf(q + at, cap - at, "%s%.*s\"%s\"", at ? " " : "", (int)(colon - w + 1), w, colon + 1)
-                    : snprintf(q + at, cap - at, "%s%s", at ? " " : "", w);
+    size_t at = strlen(q), k = (*w == '-' || *w == '+');
+    while (isalpha((unsigned char)w[k]) && !(w[k] & 0x80)) k++;
+    int spaced = strpbrk(w, " \t") && !strchr(w, '"');
+    int key = w[k] == ':' && k >= (size_t)(2 + (*w == '-' || *w == '+'));
+    int n = spaced && key         ? snprintf(q + at, cap - at, "%s%.*s\"%s\"", at ? " " : "", (int)k + 1, w, w + k + 1)
+            : spaced && *w == '-' ? snprintf(q + at, cap - at, "%s-\"%s\"", at ? " " : "", w + 1)
+                                  : snprintf(q + at, cap - at, "%s%s", at ? " " : "", w);
     return n >= 0 && (size_t)n < cap - at ? 0 : lisa_seterr(LISA_EINVAL, "query over %zu bytes", cap - 1);
 }
 

@@ -190,14 +190,10 @@ static int in_set(const id_set *set, int64_t id)
     return set->all || (set->n && bsearch(&id, set->ids, set->n, sizeof *set->ids, id_cmp) != NULL);
 }
 
-// Keyword hits for the query's words, sorted by id.
-static int keyword_hits(search_ctx *s, cands *cs, const char *text)
+// Keyword hits for match (kw_query()'s FTS5 expression), sorted by id.
+static int keyword_hits(search_ctx *s, cands *cs, const char *match)
 {
-    char *match = NULL;
-    int rc = kw_query(s->k, text, &match);
-    if (rc < 0 || !match) return rc;
-    rc = store_keyword_search(s->st, match, SEARCH_KEYWORD_HITS_MAX, &cs->hits, &cs->nhits);
-    free(match);
+    int rc = store_keyword_search(s->st, match, SEARCH_KEYWORD_HITS_MAX, &cs->hits, &cs->nhits);
     if (rc == 0 && cs->nhits > 1) qsort(cs->hits, (size_t)cs->nhits, sizeof *cs->hits, hit_id_cmp);
     return rc;
 }
@@ -436,16 +432,18 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     id_set allowed = {.all = q->f.n == 0};
     int nskip = 0, rc = 0;
     float *v = NULL, *cos = NULL;
+    char *match = NULL; // the keyword terms; NULL when the text has none (only stop words, only like:)
     cands cs = {.cut = 2};
     // The filters become one allowed set of ids (a SQL pre-filter); the scan
     // below scores every row and the merge keeps allowed ones. A vector index
     // with an allowed-set filter can take allowed.ids as it is.
     if (q->f.n && (rc = store_filter_ids(s->st, &q->f, &allowed.ids, &allowed.n)) < 0) return rc;
+    if (q->text[0] && (rc = kw_query(s->k, q->text, &match)) < 0) return rc;
     if (q->n_like && !s->model) rc = lisa_seterr(LISA_ENOTFOUND, "like: needs a CLIP model: %s", s->missing);
     if (rc == 0 && s->model) rc = load_vectors(s);
     int vectors = rc == 0 && s->model && s->n; // a CLIP part is possible at all
-    int clip = vectors && (w > 0 || !q->text[0] || q->n_like);
-    int has_kw = q->text[0] && (w < 1 || !clip);
+    int clip = vectors && (w > 0 || !match || q->n_like);
+    int has_kw = match && (w < 1 || !clip);
     if (rc == 0 && !vectors) {
         res->keyword_only = 1;
         snprintf(res->message, sizeof res->message, "keyword-only search: %.400s",
@@ -467,7 +465,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     }
     for (int i = 0; i < q->n_like; i++)
         if (q->like[i].sign > 0) skip[nskip++] = q->like[i].id; // the example images are not results
-    if (rc == 0 && has_kw) rc = keyword_hits(s, &cs, q->text);
+    if (rc == 0 && has_kw) rc = keyword_hits(s, &cs, match);
     if (rc == 0) rc = merge(s, &cs, clip ? cos : NULL, &allowed, skip, nskip, has_kw);
     if (rc == 0) {
         rank_hybrid(cs.c, cs.n, !clip ? 0.0 : !has_kw ? 1.0 : w, nm);
@@ -479,7 +477,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
         size_t n = cs.n - from < (size_t)pg->limit ? cs.n - from : (size_t)pg->limit;
         rc = fill_results(s, &cs, from, n, res);
     }
-    free(v), free(cos), free(allowed.ids);
+    free(v), free(cos), free(allowed.ids), free(match);
     free(cs.c), free(cs.hits);
     return rc;
 }
