@@ -3,6 +3,7 @@
 #include "store/store_int.h"
 #include "base/err.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,18 +31,45 @@ static char *fold(const unsigned char *t)
     return n < 0 ? NULL : (char *)out;
 }
 
-// lisa_has(haystack, needle): 1 when needle is in haystack, ignoring case and accents.
+static int is_ascii(const unsigned char *t)
+{
+    for (; *t; t++)
+        if (*t & 0x80) return 0;
+    return 1;
+}
+
+// The folded needle, cached by SQLite for the statement (it is a bound parameter).
+static const char *folded_needle(sqlite3_context *ctx, sqlite3_value *v)
+{
+    const char *fn = sqlite3_get_auxdata(ctx, 1);
+    if (fn) return fn;
+    const unsigned char *n = sqlite3_value_text(v);
+    char *f = n ? fold(n) : NULL;
+    if (!f) return NULL;
+    sqlite3_set_auxdata(ctx, 1, f, free);
+    return sqlite3_get_auxdata(ctx, 1) ? sqlite3_get_auxdata(ctx, 1) : NULL;
+}
+
+// lisa_has(haystack, needle): 1 when needle is in haystack, ignoring case and
+// accents. An ASCII haystack (the common case: paths, camera names) is searched
+// without folding it: folding ASCII is lower-casing, and an ASCII text cannot
+// hold a folded needle with other characters.
 static void fn_has(sqlite3_context *ctx, int nv, sqlite3_value **v)
 {
     (void)nv;
-    const unsigned char *h = sqlite3_value_text(v[0]), *n = sqlite3_value_text(v[1]);
-    if (!h || !n) {
+    const unsigned char *h = sqlite3_value_text(v[0]);
+    const char *fn = h ? folded_needle(ctx, v[1]) : NULL;
+    if (!h || !fn) {
         sqlite3_result_int(ctx, 0);
         return;
     }
-    char *fh = fold(h), *fn = fold(n);
-    sqlite3_result_int(ctx, fh && fn && strstr(fh, fn) != NULL);
-    free(fh), free(fn);
+    if (is_ascii(h)) {
+        sqlite3_result_int(ctx, strcasestr((const char *)h, fn) != NULL);
+        return;
+    }
+    char *fh = fold(h);
+    sqlite3_result_int(ctx, fh && strstr(fh, fn) != NULL);
+    free(fh);
 }
 
 static const char *base_of(const char *p)
@@ -92,7 +120,8 @@ static int has_components(const char *path, const char *want)
     return 0;
 }
 
-// lisa_folder(path, value): see STORE_F_FOLDER.
+// lisa_folder(path, value): see STORE_F_FOLDER. The folded value is cached
+// per statement; an ASCII path is lower-cased in place of folding it.
 static void fn_folder(sqlite3_context *ctx, int nv, sqlite3_value **v)
 {
     (void)nv;
@@ -103,13 +132,22 @@ static void fn_folder(sqlite3_context *ctx, int nv, sqlite3_value **v)
         while (wl > 1 && w[wl - 1] == '/') wl--;
         ok = !strncmp(p, w, wl) && (p[wl] == '/' || wl == 1);
     } else if (p && w && *w) {
-        char *fp = fold((const unsigned char *)p), *fw = fold((const unsigned char *)w);
-        if (fp && fw) {
+        char *fw = sqlite3_get_auxdata(ctx, 1);
+        if (!fw && (fw = fold((const unsigned char *)w))) {
             size_t wl = strlen(fw);
             while (wl && fw[wl - 1] == '/') fw[--wl] = 0;
-            ok = wl && has_components(fp, fw);
+            sqlite3_set_auxdata(ctx, 1, fw, free);
+            fw = sqlite3_get_auxdata(ctx, 1);
         }
-        free(fp), free(fw);
+        char low[STORE_PATH_MAX + 1], *fp = NULL;
+        size_t pl = strlen(p);
+        if (is_ascii((const unsigned char *)p) && pl < sizeof low) {
+            for (size_t i = 0; i <= pl; i++) low[i] = (char)tolower((unsigned char)p[i]);
+        } else if (!(fp = fold((const unsigned char *)p))) {
+            fw = NULL;
+        }
+        ok = fw && *fw && has_components(fp ? fp : low, fw);
+        free(fp);
     }
     sqlite3_result_int(ctx, ok);
 }
