@@ -178,9 +178,69 @@ static void test_thumb(void **state)
     img_release(&im);
 }
 
+// `lisa list` and `lisa search` with the query language: filters, sort, paging,
+// the shell-stripped quotes of key:"a b", errors naming the part.
+static void test_list_and_query(void **state)
+{
+    (void)state;
+    char lib[256], data[256], cmd[4096], *out = NULL;
+    snprintf(lib, sizeof lib, "%s", tu_tmp("cli_q_lib")); // tu_tmp() answers in one static buffer
+    snprintf(data, sizeof data, "%s", tu_tmp("cli_q_data"));
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s %s && mkdir -p '%s/Trip 2019' && cp tests/data/images/land.jpg "
+             "tests/data/images/port.jpg '%s/Trip 2019/' && cp tests/data/images/gray.png %s/",
+             lib, data, lib, lib, lib);
+    assert_int_equal(run(cmd, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " index %s --data %s --no-ocr", lib, data);
+    assert_int_equal(run(cmd, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " list --data %s --sort name --json", data);
+    assert_int_equal(run(cmd, &out), 0);
+    cJSON *o = cJSON_Parse(strchr(out, '{'));
+    assert_non_null(o);
+    assert_int_equal(cJSON_GetObjectItem(o, "total")->valueint, 3);
+    cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "results"), 0);
+    assert_non_null(strstr(cJSON_GetObjectItem(r, "path")->valuestring, "gray.png")); // name order: g < l < p
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "score")));
+    cJSON_Delete(o);
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " list 'folder:Trip 2019' type:jpeg --data %s --limit 1 --offset 1", data);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "1 of 2 photos (from 1, sort -date)"));
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " list orientation:portrait --data %s", data);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "port.jpg"));
+    assert_null(strstr(out, "land.jpg"));
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " search 'land' -type:png --sort -date --data %s --model /nonexistent", data);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "land.jpg"));
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " search trip -'land x' --data %s --model /nonexistent --json", data);
+    assert_int_equal(run(cmd, &out), 0); // the shell's `-land x` is the phrase -"land x": nothing excluded
+    assert_non_null(strstr(out, "\"query\":\"trip -\\\"land x\\\"\""));
+    assert_non_null(strstr(out, "land.jpg"));
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " search xyzzy --data %s --model /nonexistent", data);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "No matches for 'xyzzy'"));
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " search 'colour:red' --data %s --model /nonexistent", data);
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "query part 'colour:red': unknown filter"));
+    free(out);
+    snprintf(cmd, sizeof cmd, LISA " list --sort size --data %s", data);
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "sort 'size' is not one of"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_and_query),
         cmocka_unit_test(test_embed_in_command_line_order),
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_errors_name_the_problem),

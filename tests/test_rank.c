@@ -146,17 +146,160 @@ static void test_hybrid_ordering(void **state)
     expect_order(c, (int64_t[]){1, 3, 5, 2, 4});
     assert_true(fabsf(c[0].score - 1.0f) < 1e-6f);
     assert_true(fabsf(c[1].clip_score - 0.7f) < 1e-5f && fabsf(c[1].keyword_score - 0.75f) < 1e-6f);
+    assert_true(fabsf(c[1].score - c[1].clip_score) < 1e-6f); // w = 1: score is the clip score
 
     c = known();
     rank_hybrid(c, 5, 0.0, RANK_NORM_TEXT); // pure keywords: by bm25; A/E tie at 0, cosine breaks it
     expect_order(c, (int64_t[]){2, 3, 4, 1, 5});
     assert_true(c[0].keyword_score == 1.0f && c[0].score == 1.0f);
 
+    // w = 0.5 (a = b = 1), soft OR: A 1, B 1 (A wins on cosine), C 1-.3*.25 = .925, E .25, D .25 (no vector)
     c = known();
-    rank_hybrid(c, 5, 0.5, RANK_NORM_TEXT); // C .725, A .5, B .5 (A wins on cosine), D .125, E .125
-    expect_order(c, (int64_t[]){3, 1, 2, 5, 4});
-    assert_true(fabsf(c[0].score - 0.725f) < 1e-5f);
-    assert_true(c[0].cosine == 0.29f && c[0].bm25 == 6.0); // raw values kept
+    rank_hybrid(c, 5, 0.5, RANK_NORM_TEXT);
+    expect_order(c, (int64_t[]){1, 2, 3, 5, 4});
+    assert_true(fabsf(c[2].score - 0.925f) < 1e-5f);
+    assert_true(c[2].cosine == 0.29f && c[2].bm25 == 6.0); // raw values kept
+
+    // default w = 0.7 (a = 1, b = .6): A 1, C 1-.3*.55 = .835, B .6, E .25, D .15. A perfect keyword
+    // match with no CLIP evidence reads 0.6, not the 0.3 of the linear mix.
+    c = known();
+    rank_hybrid(c, 5, 0.7, RANK_NORM_TEXT);
+    expect_order(c, (int64_t[]){1, 3, 2, 5, 4});
+    assert_true(fabsf(c[1].score - 0.835f) < 1e-5f);
+    assert_true(fabsf(c[2].score - 0.6f) < 1e-5f);
+    assert_true(fabsf(c[4].score - 0.15f) < 1e-5f);
+    // both kinds of evidence beat either alone at the same strength
+    rank_cand two[3] = {{.id = 1, .has_clip = 1, .cosine = 0.27f, .bm25 = 0},
+                        {.id = 2, .has_clip = 1, .cosine = 0.15f, .bm25 = 5},
+                        {.id = 3, .has_clip = 1, .cosine = 0.27f, .bm25 = 5}};
+    rank_hybrid(two, 3, 0.7, RANK_NORM_TEXT);
+    assert_int_equal(two[0].id, 3);
+}
+
+// ---------------------------------------------------------------- calibration
+
+// A unit vector with cosine c to the unit vector q, along a direction made
+// orthogonal to q from seed.
+static void at_cosine(const float *q, int d, float c, unsigned seed, float *out)
+{
+    double dot = 0, nn = 0;
+    for (int j = 0; j < d; j++) {
+        seed = seed * 1103515245u + 12345u;
+        out[j] = (float)((seed >> 8) % 2001) / 1000.0f - 1.0f;
+        dot += out[j] * q[j];
+    }
+    for (int j = 0; j < d; j++) out[j] -= (float)dot * q[j], nn += out[j] * out[j];
+    double sn = sqrt(1.0 - (double)c * c);
+    for (int j = 0; j < d; j++) out[j] = (float)(c * q[j] + sn * out[j] / sqrt(nn));
+}
+
+// A library of nfar images at cosines spread evenly in [lo, hi] and nnear at
+// cosines in [nlo, nhi] to a query; scanned with rank_scores like a search;
+// returns how many far and near rows reach the cut.
+static void library_cut(int nfar, float lo, float hi, int nnear, float nlo, float nhi, int *far_in, int *near_in,
+                        rank_cal *cal)
+{
+    enum { D = 64 };
+    int n = nfar + nnear;
+    float q[D], *rows = calloc((size_t)n * D, sizeof *rows), *cos = calloc((size_t)n, sizeof *cos);
+    double nn = 0;
+    for (int j = 0; j < D; j++) q[j] = (float)sin(j + 1.0), nn += q[j] * q[j];
+    for (int j = 0; j < D; j++) q[j] /= (float)sqrt(nn);
+    for (int i = 0; i < n; i++) {
+        float c = i < nfar ? lo + (hi - lo) * (float)i / (float)(nfar > 1 ? nfar - 1 : 1)
+                           : nlo + (nhi - nlo) * (float)(i - nfar) / (float)(nnear > 1 ? nnear - 1 : 1);
+        at_cosine(q, D, c, 7u * (unsigned)i + 1u, rows + (size_t)i * D);
+    }
+    rank_scores(q, rows, (size_t)n, D, cos);
+    assert_int_equal(rank_calibrate(cos, (size_t)n, RANK_NORM_TEXT, cal), 0);
+    *far_in = *near_in = 0;
+    for (int i = 0; i < n; i++)
+        if (cos[i] >= cal->cut) (*(i < nfar ? far_in : near_in))++;
+    free(rows), free(cos);
+}
+
+static void test_calibrated_cut(void **state)
+{
+    (void)state;
+    int far, near;
+    rank_cal cal;
+    // 400 unrelated images at cosines in [0.10, 0.20], 12 matches at [0.28, 0.33]: the matches and only they
+    library_cut(400, 0.10f, 0.20f, 12, 0.28f, 0.33f, &far, &near, &cal);
+    assert_true(cal.calibrated);
+    assert_int_equal(far, 0);
+    assert_int_equal(near, 12);
+    assert_true(fabsf(cal.median - 0.15f) < 0.003f);
+    assert_true(fabsf(cal.sigma - 1.4826f * 0.025f) < 0.002f); // MAD of an even spread over 0.1 wide
+    // the same library for a query whose cosines all sit 0.15 higher (another prompt, another model): a fixed
+    // cut (0.25) would keep every unrelated image; the calibrated one still keeps only the matches
+    library_cut(400, 0.25f, 0.35f, 12, 0.43f, 0.48f, &far, &near, &cal);
+    assert_int_equal(far, 0);
+    assert_int_equal(near, 12);
+    // nothing stands out ("xyzzy nothing"): no CLIP hit at all
+    library_cut(400, 0.10f, 0.20f, 0, 0, 0, &far, &near, &cal);
+    assert_int_equal(far, 0);
+    // near-duplicates that barely differ from the rest are not hits: the cut is 3 robust sigmas up
+    library_cut(400, 0.10f, 0.20f, 5, 0.21f, 0.22f, &far, &near, &cal);
+    assert_int_equal(near, 0);
+    // a tiny library has no distribution: the fixed cut, the middle of the fixed map
+    library_cut(10, 0.10f, 0.20f, 3, 0.26f, 0.30f, &far, &near, &cal);
+    assert_false(cal.calibrated);
+    assert_true(fabsf(cal.cut - 0.25f) < 1e-6f);
+    assert_int_equal(far, 0);
+    assert_int_equal(near, 3);
+    // all equal: the spread floor keeps float noise from standing out
+    float same[40];
+    for (int i = 0; i < 40; i++) same[i] = 0.2f;
+    same[39] = 0.2f + 1e-5f;
+    assert_int_equal(rank_calibrate(same, 40, RANK_NORM_TEXT, &cal), 0);
+    assert_true(cal.sigma == RANK_SIGMA_MIN && same[39] < cal.cut);
+}
+
+// The pooled full scan equals the scalar reference row by row (odd n over the parallel threshold).
+static void test_scores_all(void **state)
+{
+    (void)state;
+    enum { D = 37 };
+    size_t n = RANK_PAR_MIN * 2 + 333;
+    float *rows = calloc(n * D, sizeof *rows), *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b), q[D];
+    unsigned seed = 5;
+    for (size_t i = 0; i < n * D; i++)
+        seed = seed * 1103515245u + 12345u, rows[i] = (float)((seed >> 9) % 1000) / 500 - 1;
+    for (int j = 0; j < D; j++) q[j] = (float)cos(j);
+    pool *p;
+    assert_int_equal(pool_new(3, &p), 0);
+    rank_scores_all(p, q, rows, n, D, a);
+    rank_scores_ref(q, rows, n, D, b);
+    for (size_t i = 0; i < n; i++) assert_true(fabsf(a[i] - b[i]) <= 1e-4f * (1 + fabsf(b[i])));
+    pool_free(p);
+    free(rows), free(a), free(b);
+}
+
+static int fcmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+// The median inside the calibration against a full sort, odd and even n, with ties.
+static void test_calibration_median(void **state)
+{
+    (void)state;
+    unsigned seed = 99;
+    for (int n = 16; n < 300; n += 7) {
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            a[i] = (float)((seed >> 10) % 50) / 100.0f; // many ties
+        }
+        memcpy(b, a, (size_t)n * sizeof *b);
+        qsort(b, (size_t)n, sizeof *b, fcmp);
+        float med = n % 2 ? b[n / 2] : (b[n / 2 - 1] + b[n / 2]) / 2;
+        rank_cal cal;
+        assert_int_equal(rank_calibrate(a, (size_t)n, RANK_NORM_TEXT, &cal), 0);
+        assert_true(fabsf(cal.median - med) < 1e-6f);
+        free(a), free(b);
+    }
 }
 
 static void test_hybrid_weight_clamped(void **state)
@@ -176,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_simd_matches_scalar), cmocka_unit_test(test_topk_vs_sort),
         cmocka_unit_test(test_topk_caps),           cmocka_unit_test(test_clip_norm),
         cmocka_unit_test(test_hybrid_ordering),     cmocka_unit_test(test_hybrid_weight_clamped),
+        cmocka_unit_test(test_calibrated_cut),      cmocka_unit_test(test_calibration_median),
+        cmocka_unit_test(test_scores_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

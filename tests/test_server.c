@@ -562,6 +562,7 @@ static void check_result(const cJSON *x)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) has(x, keys[i]);
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(x, "matched_in")));
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(x, "keywords")));
+    if (cJSON_IsNull(cJSON_GetObjectItem(x, "score"))) return; // a listing: not scored
     double sc = num(x, "score");
     assert_true(sc >= 0 && sc <= 1.0001);
 }
@@ -657,6 +658,128 @@ static void test_search_errors(void **state)
     cJSON *q = get_json(port, "/api/search?q=dog+on+grass", 200); // alias and '+' as space
     assert_string_equal(str(q, "query"), "dog on grass");
     cJSON_Delete(q);
+    srv_stop(s);
+}
+
+// ids of one page of path (a library or search URL), appended to ids; returns the page's count.
+static int page_ids(int port, const char *path, int64_t *ids, int *n, cJSON **keep)
+{
+    cJSON *q = get_json(port, path, 200), *x;
+    int count = (int)num(q, "count");
+    cJSON_ArrayForEach(x, cJSON_GetObjectItem(q, "results")) ids[(*n)++] = (int64_t)num(x, "id");
+    if (keep)
+        *keep = q;
+    else
+        cJSON_Delete(q);
+    return count;
+}
+
+static void test_library_paging(void **state)
+{
+    (void)state;
+    srv *s = start(g_data, NULL, 0, 0);
+    int port = srv_port(s);
+    enum { ALL = NGEN + NUPLOAD };
+    int64_t ids[ALL + 8];
+    int n = 0;
+    char url[256];
+    cJSON *first = NULL;
+    for (int off = 0; off < ALL + 100; off += 100) { // every photo reachable, each once
+        snprintf(url, sizeof url, "/api/library?offset=%d&limit=100", off);
+        page_ids(port, url, ids, &n, off ? NULL : &first);
+    }
+    assert_int_equal(n, ALL);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) assert_true(ids[i] != ids[j]);
+    assert_int_equal((int)num(first, "total"), ALL);
+    assert_int_equal((int)num(first, "count"), 100);
+    assert_string_equal(str(first, "sort"), "-date");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(first, "listing")));
+    cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(first, "results"), 0);
+    check_result(x);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(x, "score"))); // a listing has no scores, not zeros
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(x, "clip_score")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(x, "keyword_score")));
+    assert_int_equal((int)num(x, "rank"), 1);
+    cJSON_Delete(first);
+    snprintf(url, sizeof url, "/api/library?offset=%d&limit=5", ALL - 2); // the tail
+    cJSON *q = get_json(port, url, 200);
+    assert_int_equal((int)num(q, "count"), 2);
+    assert_int_equal((int)num(cJSON_GetArrayItem(cJSON_GetObjectItem(q, "results"), 0), "rank"), ALL - 1);
+    cJSON_Delete(q);
+
+    q = get_json(port, "/api/library?sort=name&limit=200", 200); // by name; by added = by id
+    const char *prev = "";
+    cJSON_ArrayForEach(x, cJSON_GetObjectItem(q, "results"))
+    {
+        assert_true(strcasecmp(prev, str(x, "name")) <= 0);
+        prev = str(x, "name");
+    }
+    cJSON_Delete(q);
+    n = 0;
+    page_ids(port, "/api/library?sort=added&limit=200", ids, &n, NULL);
+    for (int i = 1; i < n; i++) assert_true(ids[i - 1] < ids[i]);
+    n = 0;
+    page_ids(port, "/api/library?sort=-added&limit=200", ids, &n, NULL);
+    for (int i = 1; i < n; i++) assert_true(ids[i - 1] > ids[i]);
+
+    // filters: a query of filters only lists; combined and negated
+    q = get_json(port, "/api/search?query=name:gen00&top_k=50", 200);
+    assert_int_equal((int)num(q, "total"), 10);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(q, "listing")));
+    cJSON_Delete(q);
+    q = get_json(port, "/api/library?query=name:gen00+-name:gen001+type:jpeg", 200);
+    assert_int_equal((int)num(q, "total"), 9);
+    cJSON_Delete(q);
+    q = get_json(port, "/api/search?query=type:png+year:1990", 200);
+    assert_int_equal((int)num(q, "total"), 0);
+    assert_non_null(strstr(str(q, "empty"), "No photos match the filters"));
+    cJSON_Delete(q);
+
+    // search paging: total over pages, offset moves the window, ranks continue
+    q = get_json(port, "/api/search?query=land&top_k=1&clip_weight=0", 200);
+    assert_int_equal((int)num(q, "total"), 2); // land.jpg and land-1.jpg
+    assert_int_equal((int)num(q, "count"), 1);
+    int64_t a = (int64_t)num(cJSON_GetArrayItem(cJSON_GetObjectItem(q, "results"), 0), "id");
+    cJSON_Delete(q);
+    q = get_json(port, "/api/search?query=land&top_k=1&offset=1&clip_weight=0", 200);
+    x = cJSON_GetArrayItem(cJSON_GetObjectItem(q, "results"), 0);
+    assert_true((int64_t)num(x, "id") != a);
+    assert_int_equal((int)num(x, "rank"), 2);
+    cJSON_Delete(q);
+    q = get_json(port, "/api/search?query=land&sort=-date&clip_weight=0", 200); // the relevant set, re-ordered
+    assert_int_equal((int)num(q, "total"), 2);
+    assert_string_equal(str(q, "sort"), "-date");
+    cJSON_Delete(q);
+
+    // honest relevance: words nothing has are an explicit empty answer
+    q = get_json(port, "/api/search?query=xyzzy+nothing&clip_weight=0", 200);
+    assert_int_equal((int)num(q, "total"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(q, "results")), 0);
+    assert_non_null(strstr(str(q, "empty"), "No matches"));
+    cJSON_Delete(q);
+    q = get_json(port, "/api/search?query=xyzzy+nothing", 200); // with CLIP: only what stands out, not all 244
+    assert_true(num(q, "total") < ALL / 10);
+    assert_true(num(q, "clip_cut") > -1 && num(q, "clip_cut") < 1);
+    cJSON_Delete(q);
+
+    const char *bad[] = {"/api/search?query=colour:red", "/api/search?query=after:2019-13", "/api/search?query=%22open",
+                         "/api/library?query=like:999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        resp r = request(port, "GET", bad[i], NULL, NULL);
+        expect_error(&r, 400, "bad_query");
+        resp_free(&r);
+    }
+    const char *badp[] = {"/api/library?sort=size", "/api/library?offset=-1", "/api/library?limit=0",
+                          "/api/search?query=a&sort=newest"};
+    for (size_t i = 0; i < sizeof badp / sizeof *badp; i++) {
+        resp r = request(port, "GET", badp[i], NULL, NULL);
+        expect_error(&r, 400, "bad_request");
+        resp_free(&r);
+    }
+    resp r = request(port, "POST", "/api/library", NULL, NULL);
+    expect_error(&r, 405, "method_not_allowed");
+    resp_free(&r);
     srv_stop(s);
 }
 
@@ -1251,6 +1374,7 @@ int main(void)
         cmocka_unit_test(test_upload_disk_full),
         cmocka_unit_test(test_build_and_search),
         cmocka_unit_test(test_search_errors),
+        cmocka_unit_test(test_library_paging),
         cmocka_unit_test(test_hostile_paths),
         cmocka_unit_test(test_files_etag),
         cmocka_unit_test(test_static),

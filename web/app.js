@@ -73,6 +73,7 @@
 
   // ------------------------------------------------------------ API adapters
   // The only place that knows the JSON field names of docs/api.md.
+  const numOrNull = (v) => (v == null || v === '' || !isFinite(+v) ? null : +v);
   function normResult(r) {
     const id = pick(r, 'id');
     const name = pick(r, 'name') || String(pick(r, 'path') || '').split('/').pop();
@@ -85,10 +86,13 @@
       id,
       key: id != null ? String(id) : name,
       name,
-      score: +pick(r, 'score') || 0,
-      clip: +pick(r, 'clip_score') || 0,
-      kw: +pick(r, 'keyword_score') || 0,
-      hasClip: pick(r, 'has_clip') !== false,
+      // A part the server did not compute is null: absent, not 0 (docs/ranking.md).
+      score: numOrNull(pick(r, 'score')),
+      clip: numOrNull(pick(r, 'clip_score')),
+      kw: numOrNull(pick(r, 'keyword_score')),
+      hasClip: pick(r, 'clip_score') != null,
+      hasKw: pick(r, 'keyword_score') != null,
+      clipMatch: pick(r, 'clip_match') === true,
       cosine: pick(r, 'cosine'),
       bm25: pick(r, 'bm25'),
       thumb: withToken(pick(r, 'thumb_url') || '/api/thumb/' + enc(id != null ? id : name)),
@@ -116,7 +120,11 @@
       missingModel: pick(j, 'missing_model'),
       weight: pick(j, 'clip_weight'),
       similarTo: pick(j, 'similar_to'),
-      total: pick(j, 'count', 'total'),
+      total: pick(j, 'total', 'count'),
+      offset: +pick(j, 'offset') || 0,
+      listing: !!pick(j, 'listing'),
+      empty: pick(j, 'empty'),
+      sort: pick(j, 'sort'),
       terms: pick(j, 'terms', 'query_terms', 'keywords') || [],
     };
   }
@@ -196,6 +204,12 @@
     weightSet: false,   // true once the user moved the slider (or ?w= was given)
     similar: null,      // name when showing "similar to"
     results: [],
+    total: 0,           // size of the whole ordered set (all pages)
+    view: 'library',    // 'library' (no query), 'search', 'similar'
+    sortLib: '-date',   // the library's order (newest first: a timeline)
+    sortSearch: 'relevance',
+    loadingMore: false,
+    emptyMsg: null,     // the server's explanation of an empty answer
     terms: [],
     stats: null,
     build: null,
@@ -265,30 +279,40 @@
     history.replaceState(null, '', s ? '?' + s : location.pathname);
   }
 
+  const PAGE = 60;
+  const curSort = () => (state.view === 'library' ? state.sortLib : state.sortSearch);
+  // The URL of one page of the current view: the library, a search or similar images.
+  function pageUrl(offset) {
+    const query = state.query.trim();
+    if (state.similar) return '/api/similar/' + enc(state.similar.key) + '?top_k=' + PAGE;
+    const params = { offset: String(offset), limit: String(PAGE), sort: curSort() };
+    if (!query) return '/api/library?' + new URLSearchParams(params);
+    params.query = query;
+    // Until the user moves the slider the server's default weight applies.
+    if (state.weightSet) params.clip_weight = String(state.weight);
+    return '/api/search?' + new URLSearchParams(params);
+  }
+
   async function runSearch() {
     syncUrl();
     const query = state.query.trim();
-    if (!query && !state.similar) {
-      state.results = [];
-      render();
-      return;
-    }
+    state.view = state.similar ? 'similar' : query ? 'search' : 'library';
+    syncSort();
+    renderChips();
     const seq = ++state.seq;
     if (inflight) inflight.abort();
     inflight = new AbortController();
     state.searching = true;
+    state.loadingMore = false;
     grid.setAttribute('aria-busy', 'true');
-    // Until the user moves the slider the server's default weight applies.
-    const params = { query, top_k: '60' };
-    if (state.weightSet) params.clip_weight = String(state.weight);
-    const url = state.similar
-      ? '/api/similar/' + enc(state.similar.key) + '?top_k=60'
-      : '/api/search?' + new URLSearchParams(params);
     const t0 = performance.now();
     try {
-      const j = normSearch(await api(url, { signal: inflight.signal }));
+      const j = normSearch(await api(pageUrl(0), { signal: inflight.signal }));
       if (seq !== state.seq) return;
       state.results = j.results;
+      state.total = j.total != null && isFinite(j.total) ? +j.total : j.results.length;
+      state.listing = j.listing;
+      state.emptyMsg = j.empty;
       state.terms = j.terms;
       state.keywordOnly = j.keywordOnly;
       state.searchMessage = j.message;
@@ -300,20 +324,102 @@
         setWeightLabel();
       }
       state.latency = isFinite(j.latency) ? j.latency : performance.now() - t0;
-      state.lat.push(state.latency);
-      if (state.lat.length > 60) state.lat.shift();
+      if (state.view === 'search') {
+        state.lat.push(state.latency);
+        if (state.lat.length > 60) state.lat.shift();
+      }
       state.error = null;
+      state.badQuery = null;
     } catch (e) {
       if (e.name === 'AbortError') return;
       if (seq !== state.seq) return;
       state.results = [];
+      state.total = 0;
       state.error = e.message;
+      state.badQuery = e.status === 400 && pick(e.body || {}, 'error.code') === 'bad_query' ? e.message : null;
     } finally {
       if (seq === state.seq) { state.searching = false; grid.removeAttribute('aria-busy'); }
     }
     render();
-    if (!$('#stats').hidden) refreshStats();
+    if (!$('#stats').hidden && state.view === 'search') refreshStats();
   }
+
+  // Infinite scroll: the next page when the sentinel below the grid comes near.
+  async function loadMore() {
+    if (state.loadingMore || state.searching || state.similar || state.error) return;
+    if (state.results.length >= state.total) return;
+    const seq = state.seq;
+    state.loadingMore = true;
+    $('#more').dataset.state = 'loading';
+    try {
+      const j = normSearch(await api(pageUrl(state.results.length)));
+      if (seq !== state.seq) return;
+      const have = new Set(state.results.map((r) => r.key));
+      state.results = state.results.concat(j.results.filter((r) => !have.has(r.key)));
+      if (j.total != null && isFinite(j.total)) state.total = +j.total;
+      if (!j.results.length) state.total = state.results.length; // the set shrank meanwhile
+    } catch (e) {
+      if (seq === state.seq) toast('Could not load more: ' + e.message, 'error');
+    } finally {
+      if (seq === state.seq) state.loadingMore = false;
+    }
+    if (seq !== state.seq) return;
+    render();
+    requestAnimationFrame(checkMore); // a tall screen may need another page at once
+  }
+  const moreEl = $('#more');
+  function checkMore() {
+    const r = moreEl.getBoundingClientRect();
+    if (r.top < window.innerHeight + 600 && state.results.length < state.total) loadMore();
+  }
+  new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) loadMore(); }, { rootMargin: '600px 0px' }).observe(moreEl);
+
+  // ------------------------------------------------------------ sort and filter chips
+  const sortSel = $('#sort');
+  function syncSort() {
+    const rel = sortSel.querySelector('option[value="relevance"]');
+    rel.disabled = rel.hidden = state.view !== 'search';
+    sortSel.value = curSort();
+    sortSel.disabled = state.view === 'similar';
+  }
+  sortSel.addEventListener('change', () => {
+    if (state.view === 'library') state.sortLib = sortSel.value; else state.sortSearch = sortSel.value;
+    runSearch();
+  });
+
+  // The query's key:value parts as the parser reads them (docs/search.md), for chips.
+  const FILTER_KEYS = ['after', 'before', 'year', 'month', 'on', 'camera', 'lens', 'type', 'folder', 'name', 'text', 'near', 'orientation', 'size', 'like'];
+  function queryParts(text) {
+    const parts = [];
+    const re = /[-+]?(?:"[^"]*"?|[^\s"]+(?:"[^"]*"?)?)/g;
+    let m;
+    while ((m = re.exec(text))) {
+      const raw = m[0];
+      const k = /^([-+]?)([A-Za-z]{2,}):(.*)$/.exec(raw);
+      if (k && FILTER_KEYS.includes(k[2].toLowerCase()))
+        parts.push({ raw, start: m.index, end: m.index + raw.length, neg: k[1] === '-', key: k[2].toLowerCase(), value: k[3].replace(/^"|"$/g, '') });
+      else if (/^-/.test(raw) && raw.length > 1)
+        parts.push({ raw, start: m.index, end: m.index + raw.length, neg: true, key: 'not', value: raw.slice(1).replace(/^"|"$/g, '') });
+    }
+    return parts;
+  }
+  function removePart(p) {
+    const t = state.query;
+    state.query = (t.slice(0, p.start) + t.slice(p.end)).replace(/\s+/g, ' ').trim();
+    q.value = state.query;
+    state.similar = null;
+    runSearch();
+  }
+  function renderChips() {
+    const box = $('#filter-chips');
+    const parts = state.similar ? [] : queryParts(state.query);
+    box.replaceChildren(...parts.map((p) => el('span', { class: 'fchip' + (p.neg ? ' neg' : ''), 'data-key': p.key },
+      el('span', { class: 'fchip-k', text: (p.neg && p.key !== 'not' ? 'not ' : '') + (p.key === 'not' ? 'without' : p.key) }),
+      el('span', { class: 'fchip-v', text: p.value }),
+      el('button', { class: 'fchip-x', type: 'button', 'aria-label': 'Remove filter ' + p.raw, title: 'Remove ' + p.raw, onclick: () => removePart(p) }, '×'))));
+    box.hidden = !parts.length;
+  }
+
   const searchSoon = debounce(runSearch, 220);
   const rerankSoon = debounce(runSearch, 150);
 
@@ -391,29 +497,44 @@
   function fillCard(li, r, i) {
     li.dataset.key = r.key;
     li.dataset.name = r.name;
-    li.dataset.score = r.score;
-    li.dataset.clip = r.clip;
-    li.dataset.kw = r.kw;
+    li.dataset.score = r.score == null ? '' : r.score;
+    li.dataset.clip = r.clip == null ? '' : r.clip;
+    li.dataset.kw = r.kw == null ? '' : r.kw;
+    li.dataset.id = r.id;
     li.dataset.rank = i + 1;
     const open = $('.card-open', li);
     const img = $('img', open);
     if (img.dataset.src !== r.thumb) { img.dataset.src = r.thumb; img.src = r.thumb; }
     const altText = r.caption ? r.caption : 'Image ' + r.name;
     img.alt = altText;
-    open.setAttribute('aria-label', 'Open ' + r.name + ', rank ' + (i + 1) + ', score ' + fmtScore(r.score));
-    $('.card-rank', open).textContent = '#' + (i + 1);
+    open.setAttribute('aria-label', 'Open ' + r.name + (r.score == null ? '' : ', rank ' + (i + 1) + ', score ' + fmtScore(r.score)));
+    $('.card-rank', open).textContent = r.score == null ? '' : '#' + (i + 1);
+    $('.card-rank', open).hidden = r.score == null;
     const src = $('.card-src', open);
     src.replaceChildren();
     if (r.sources.includes('ocr')) src.append(el('span', { class: 'tag tag-ocr', title: 'Matched text found in the image (OCR)', text: 'OCR' }));
     const body = $('.card-body', li);
-    // Similar images are ranked by CLIP alone: no keyword bar then.
-    body.replaceChildren(
+    // A bar only for a part that was computed: no CLIP bar without a model (or
+    // a vector), no keyword bar at weight 1 or for similar images; a listing
+    // (the library, filters only) has no score at all.
+    const bars = [];
+    if (r.hasClip) bars.push(bar('clip', 'CLIP', r.clip));
+    if (r.hasKw && !state.similar) bars.push(bar('kw', 'Keyword', r.kw));
+    const why = [];
+    for (const s of r.sources) why.push(s === 'ocr' ? 'text in image' : s === 'meta' ? 'metadata' : s === 'clip' ? 'CLIP' : s);
+    body.replaceChildren(...[
       el('div', { class: 'card-head' },
         el('span', { class: 'card-name', title: r.name, text: r.name }),
-        el('span', { class: 'card-score', title: 'Total score', text: fmtScore(r.score) })),
-      state.similar ? el('div', { class: 'bars' }, bar('clip', 'CLIP', r.clip))
-        : el('div', { class: 'bars' }, bar('clip', 'CLIP', r.clip), bar('kw', 'Keyword', r.kw)),
-      el('div', { class: 'card-meta', text: cardMeta(r) || '\u00a0' }));
+        r.score == null ? null : el('span', { class: 'card-score', title: 'Total score', text: fmtScore(r.score) })),
+      bars.length ? el('div', { class: 'bars' }, bars) : null,
+      why.length && !state.similar ? el('div', { class: 'card-why', title: 'Why it matched', text: 'Matched: ' + why.join(' · ') }) : null,
+      el('div', { class: 'card-meta', text: cardMeta(r) || '\u00a0' })].filter(Boolean));
+  }
+
+  const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+  function monthOf(d) {
+    const m = /^(\d{4})-(\d{2})/.exec(String(d || ''));
+    return m && +m[2] >= 1 && +m[2] <= 12 ? MONTHS[+m[2] - 1] + ' ' + m[1] : '';
   }
 
   function renderGrid() {
@@ -422,7 +543,14 @@
     for (const [name, li] of cardByName) if (li.isConnected) before.set(name, li.getBoundingClientRect());
     const keep = new Set();
     const frag = [];
+    // A timeline: month headers whenever the order is by date.
+    const byDate = state.view !== 'similar' && /date$/.test(curSort());
+    let month = null;
     state.results.forEach((r, i) => {
+      if (byDate) {
+        const m = monthOf(r.date);
+        if (m !== month) { month = m; frag.push(el('li', { class: 'month-head', role: 'presentation', text: m || 'Unknown date' })); }
+      }
       let li = cardByName.get(r.key);
       if (!li) { li = buildCard(r); cardByName.set(r.key, li); }
       fillCard(li, r, i);
@@ -433,6 +561,7 @@
     grid.replaceChildren(...frag);
     if (window.matchMedia('(prefers-reduced-motion: reduce)').matches) return;
     for (const li of frag) {
+      if (!li.dataset.key) continue;
       const a = before.get(li.dataset.key);
       if (!a) continue;
       const b = li.getBoundingClientRect();
@@ -482,12 +611,28 @@
         title = 'No CLIP model installed';
         text = 'Keyword search works now (names, metadata, captions, OCR). For search by meaning, install the CLIP model on a connected machine:';
         break;
-      case 'no-results':
+      case 'no-results': {
         art = ICON.search;
-        title = 'No matches for “' + state.query.trim() + '”';
-        text = clipMissing()
-          ? 'Without a CLIP model only keyword matches are found. Try a word from a file name, caption or the text in a picture.'
-          : 'Try fewer words, or move the slider towards CLIP to search by meaning.';
+        title = 'No matches';
+        text = state.emptyMsg || ('Nothing matches “' + state.query.trim() + '”.');
+        // Suggestions: drop a filter, drop the last word, or browse everything.
+        const tips = queryParts(state.query).map((p) => el('button', { type: 'button', class: 'tip-drop', onclick: () => removePart(p), text: 'Without ' + p.raw }));
+        const words = state.query.trim().split(/\s+/);
+        if (words.length > 1 && !queryParts(words[words.length - 1]).length)
+          tips.push(el('button', { type: 'button', onclick: () => { state.query = words.slice(0, -1).join(' '); q.value = state.query; runSearch(); }, text: 'Search “' + words.slice(0, -1).join(' ') + '”' }));
+        if (!clipMissing() && state.weight < 0.5 && !state.listing)
+          tips.push(el('button', { type: 'button', onclick: () => { state.weight = 0.7; state.weightSet = true; weight.value = '0.7'; setWeightLabel(); runSearch(); }, text: 'Search by meaning too (CLIP)' }));
+        if (!clipMissing() && state.weight > 0.5 && !state.listing)
+          tips.push(el('button', { type: 'button', onclick: () => { state.weight = 0.5; state.weightSet = true; weight.value = '0.5'; setWeightLabel(); runSearch(); }, text: 'Balance CLIP and keywords' }));
+        tips.push(el('button', { type: 'button', class: 'tip-all', onclick: () => { state.query = ''; q.value = ''; runSearch(); }, text: 'Browse all photos' }));
+        extra = el('div', { class: 'suggest' }, tips);
+        break;
+      }
+      case 'bad-query':
+        art = ICON.alert;
+        title = 'That query has a part LISA cannot read';
+        text = state.badQuery;
+        extra = el('p', { class: 'hint', text: 'Filters: after: before: year: month: on: camera: lens: type: folder: name: text: near: orientation: size: like: · quote a word with a colon: "re:union"' });
         break;
       case 'auth':
         art = ICON.alert;
@@ -537,13 +682,16 @@
     let kind = null;
     const building = !!(state.build && state.build.running);
     if (state.needToken) kind = 'auth';
+    else if (hasQuery && state.badQuery) kind = 'bad-query';
     else if (hasQuery && state.error) kind = 'error';
     else if (st && !st.images && building) kind = 'building';
     else if (st && !st.images && !st.uploads) kind = 'no-images';
     else if (st && !st.images) kind = 'no-index';
-    else if (!hasQuery) kind = noClip ? 'no-model' : 'idle';
-    else if (!state.results.length && !state.searching) kind = 'no-results';
-    if (!hasQuery || kind === 'error' || kind === 'no-images' || kind === 'no-index' || kind === 'building') state.results = [];
+    else if (hasQuery && !state.results.length && !state.searching) kind = 'no-results';
+    if (kind === 'error' || kind === 'bad-query' || kind === 'no-images' || kind === 'no-index' || kind === 'building') state.results = [];
+    $('#results').dataset.view = state.view;
+    moreEl.dataset.state = state.results.length < state.total && !kind ? 'more' : state.results.length && !kind ? 'end' : 'none';
+    moreEl.textContent = moreEl.dataset.state === 'end' && state.total > PAGE ? (state.view === 'library' ? 'All ' + fmtNum(state.total) + ' photos' : 'All ' + fmtNum(state.total) + ' results') : '';
     $('#model-banner').hidden = !noClip || kind === 'no-model';
     // Without CLIP there is nothing to weigh: the slider is shown but off.
     // Similar images are ranked by CLIP alone: nothing to weigh either.
@@ -563,9 +711,13 @@
         el('button', { class: 'btn btn-ghost btn-sm', type: 'button', onclick: () => { state.similar = null; runSearch(); } }, 'Clear'));
       return;
     }
-    if (!state.query.trim() || state.error) return;
-    const n = state.results.length;
-    summary.append(el('b', { text: fmtNum(n) }), n === 1 ? ' result' : ' results');
+    if (state.error) return;
+    if (state.view === 'library') {
+      if (state.total) summary.append(el('b', { text: fmtNum(state.total) }), state.total === 1 ? ' photo' : ' photos', state.listing && state.query.trim() ? ' match the filters' : '');
+      return;
+    }
+    const n = state.total;
+    summary.append(el('b', { text: fmtNum(n) }), state.listing ? (n === 1 ? ' photo matches' : ' photos match') : n === 1 ? ' result' : ' results');
     if (isFinite(state.latency)) summary.append(' in ', el('b', { text: fmtMs(state.latency) }));
     if (state.keywordOnly) summary.append(el('span', { class: 'pill', title: state.searchMessage || '', text: 'keywords only' }));
   }
@@ -701,7 +853,7 @@
       await api('/api/image/' + enc(r.id), { method: 'DELETE' });
       toast('Deleted ' + r.name);
       const i = state.results.indexOf(r);
-      if (i >= 0) state.results.splice(i, 1);
+      if (i >= 0) state.results.splice(i, 1), state.total = Math.max(0, state.total - 1);
       render();
       if (state.results.length) openLightbox(Math.min(i, state.results.length - 1));
       else closeLightbox();
@@ -898,7 +1050,7 @@
     if (b.errors) toast('Indexed ' + fmtNum(n) + ' images, ' + b.errors + ' could not be read', 'error');
     else toast(n ? 'Index ready · ' + fmtNum(n) + (n === 1 ? ' image' : ' images') + ' indexed' : 'Index is up to date');
     await refreshStats();
-    if (state.query.trim() || state.similar) runSearch(); else render();
+    runSearch(); // the library or the current search, with the new images
   }
   async function startBuild() {
     if (state.build && state.build.running) return;
@@ -1069,7 +1221,7 @@
     $('#stats').hidden = !statsOn;
     $('#stats-btn').setAttribute('aria-expanded', String(statsOn));
     await Promise.all([refreshStats(), pollBuild()]);
-    if (state.query || state.similar) runSearch(); else render();
+    runSearch(); // opens on the library (newest first) without a query
     setInterval(() => { if (!$('#stats').hidden && !document.hidden) refreshStats(); }, 5000);
     document.documentElement.classList.add('ready');
   })();

@@ -14,6 +14,7 @@ int cmd_caption(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 int cmd_similar(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_export(int argc, char **argv);

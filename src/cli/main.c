@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"tokenize", cmd_tokenize, "tokenize --model DIR TEXT...  CLIP token ids, one JSON array per text"},
     {"index", cmd_index, "index PATH... [--model DIR] [--data DIR]  index folders in place, incrementally"},
     {"search", cmd_search, "search \"query\" [--top-k N] [--clip-weight W] [--json]  hybrid CLIP + keyword search"},
+    {"list", cmd_list, "list [FILTER...] [--sort S] [--offset N] [--limit N] [--json]  page the library, filtered"},
     {"similar", cmd_similar, "similar IMAGE [--top-k N] [--json]  images similar to IMAGE"},
     {"stats", cmd_stats, "stats [--json]             counts, db size, models, last index time"},
     {"export", cmd_export, "export --json [--embeddings] [-o FILE]  the library as one JSON document"},

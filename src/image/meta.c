@@ -235,6 +235,10 @@ static void read_camera(GExiv2Metadata *md, meta_info *m)
     copy_field(m->model, sizeof m->model, model);
     free(make);
     free(model);
+    char *lens = tag_string(md, "Exif.Photo.LensModel");
+    if (!lens || !*lens) free(lens), lens = tag_string(md, "Xmp.aux.Lens");
+    copy_field(m->lens, sizeof m->lens, lens);
+    free(lens);
     GError *err = NULL;
     glong o = gexiv2_metadata_try_has_tag(md, "Exif.Image.Orientation", NULL)
                   ? gexiv2_metadata_try_get_tag_long(md, "Exif.Image.Orientation", &err)

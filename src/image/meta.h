@@ -27,6 +27,7 @@ typedef struct {
     int64_t date_unix;    // date_taken read as UTC; META_NO_DATE when unknown
     char make[64];        // Exif.Image.Make (trimmed), "" when absent
     char model[64];       // Exif.Image.Model (trimmed)
+    char lens[64];        // Exif.Photo.LensModel, else Xmp.aux.Lens (trimmed), "" when absent
     int orientation;      // Exif.Image.Orientation 1..8; 0 when absent or invalid
     int has_gps;          // 1 when lat/lon are valid
     double lat, lon, alt; // degrees (south/west negative), metres

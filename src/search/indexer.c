@@ -34,6 +34,9 @@ typedef struct {
     char error[LISA_ERRMSG_MAX]; // why decoding failed, "" when it did not
     char date_taken[32];         // EXIF DateTimeOriginal "YYYY-MM-DD HH:MM:SS", "" unknown
     char make[64], model[64];    // EXIF camera
+    char lens[64];               // EXIF lens, "" unknown
+    int has_gps;                 // lat/lon valid
+    double lat, lon;             // GPS degrees when has_gps
     int64_t date_unix;           // STORE_NO_DATE when unknown
     char *words;                 // meta_words(): camera, date words, IPTC/XMP text; malloc'd or NULL
 } ix_meta;
@@ -847,6 +850,8 @@ static void ix_meta_read(item *it)
         snprintf(it->meta.date_taken, sizeof it->meta.date_taken, "%s", mi.date_taken);
         snprintf(it->meta.make, sizeof it->meta.make, "%s", mi.make);
         snprintf(it->meta.model, sizeof it->meta.model, "%s", mi.model);
+        snprintf(it->meta.lens, sizeof it->meta.lens, "%s", mi.lens);
+        it->meta.has_gps = mi.has_gps, it->meta.lat = mi.lat, it->meta.lon = mi.lon;
         it->meta.date_unix = mi.date_unix;
         if (meta_words(&mi, &it->meta.words) == 0 && it->meta.words && !it->meta.words[0])
             free(it->meta.words), it->meta.words = NULL;
@@ -1069,6 +1074,10 @@ static int db_put(ix_db *db, const item *it, const char *model_id, const float *
         .date_taken = it->meta.date_taken[0] ? (char *)it->meta.date_taken : NULL,
         .make = it->meta.make[0] ? (char *)it->meta.make : NULL,
         .model = it->meta.model[0] ? (char *)it->meta.model : NULL,
+        .lens = it->meta.lens[0] ? (char *)it->meta.lens : NULL,
+        .has_gps = it->meta.has_gps,
+        .lat = it->meta.lat,
+        .lon = it->meta.lon,
         .ocr_text = it->ocr_done ? it->ocr_text : NULL,
         .ocr_conf = it->ocr_done ? it->ocr_conf : 0,
         .caption = it->cap_done ? it->caption : NULL,

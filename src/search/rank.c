@@ -4,7 +4,9 @@
 #include "base/err.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +179,31 @@ static void scan_task(void *ctx, int i, int tid)
     scan_range(s, lo, hi, &s->heaps[tid]);
 }
 
+struct scan_all {
+    const float *q, *rows;
+    size_t n;
+    int d;
+    float *out;
+};
+
+static void scan_all_task(void *ctx, int i, int tid)
+{
+    (void)tid;
+    const struct scan_all *s = ctx;
+    size_t lo = (size_t)i * CHUNK_ROWS, hi = lo + CHUNK_ROWS < s->n ? lo + CHUNK_ROWS : s->n;
+    rank_scores(s->q, s->rows + lo * (size_t)s->d, hi - lo, s->d, s->out + lo);
+}
+
+void rank_scores_all(pool *p, const float *q, const float *rows, size_t n, int d, float *out)
+{
+    if (!p || n < RANK_PAR_MIN || pool_size(p) < 2) {
+        rank_scores(q, rows, n, d, out);
+        return;
+    }
+    struct scan_all s = {q, rows, n, d, out};
+    pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_all_task, &s);
+}
+
 int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out, int *nout)
 {
     *nout = 0;
@@ -220,6 +247,60 @@ float rank_clip_norm(rank_norm nm, float cosine)
     return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
+// k-th smallest of a[0..n) (Hoare-partition quickselect; a is reordered).
+static float select_k(float *a, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (lo < hi) {
+        float piv = a[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < piv) i++;
+            while (a[j] > piv) j--;
+            if (i <= j) {
+                float t = a[i];
+                a[i++] = a[j], a[j--] = t;
+            }
+        }
+        if (kk <= j)
+            hi = j;
+        else if (kk >= i)
+            lo = i;
+        else
+            return a[kk];
+    }
+    return a[kk];
+}
+
+static float median_of(float *a, size_t n)
+{
+    float m = select_k(a, n, n / 2);
+    if (n % 2) return m;
+    float lo = select_k(a, n / 2, n / 2 - 1); // a[0..n/2) now holds the smaller half
+    return (lo + m) / 2;
+}
+
+int rank_calibrate(const float *cos, size_t n, rank_norm nm, rank_cal *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n < RANK_CAL_MIN) {
+        out->cut = nm.lo + 0.5f * (nm.hi - nm.lo);
+        return 0;
+    }
+    float *a = malloc(n * sizeof *a);
+    if (!a) return lisa_seterr(LISA_ENOMEM, "calibration scratch (%zu cosines)", n);
+    memcpy(a, cos, n * sizeof *a);
+    float med = median_of(a, n);
+    for (size_t i = 0; i < n; i++) a[i] = fabsf(cos[i] - med);
+    float mad = median_of(a, n);
+    free(a);
+    out->median = med;
+    out->sigma = 1.4826f * mad > RANK_SIGMA_MIN ? 1.4826f * mad : RANK_SIGMA_MIN;
+    out->cut = med + RANK_Z_CUT * out->sigma;
+    out->calibrated = 1;
+    return 0;
+}
+
 static int cand_cmp(const void *pa, const void *pb)
 {
     const rank_cand *a = pa, *b = pb;
@@ -234,13 +315,13 @@ void rank_hybrid(rank_cand *c, size_t n, double w, rank_norm nm)
 {
     if (!(w >= 0)) w = 0; // also catches NaN
     if (w > 1) w = 1;
-    double best = 0;
+    double best = 0, a = w < 0.5 ? 2 * w : 1, b = w > 0.5 ? 2 * (1 - w) : 1;
     for (size_t i = 0; i < n; i++)
         if (c[i].bm25 > best) best = c[i].bm25;
     for (size_t i = 0; i < n; i++) {
         c[i].clip_score = c[i].has_clip ? rank_clip_norm(nm, c[i].cosine) : 0.0f;
         c[i].keyword_score = best > 0 && c[i].bm25 > 0 ? (float)(c[i].bm25 / best) : 0.0f;
-        c[i].score = (float)(w * c[i].clip_score + (1 - w) * c[i].keyword_score);
+        c[i].score = (float)(1 - (1 - a * c[i].clip_score) * (1 - b * c[i].keyword_score));
     }
     if (n > 1) qsort(c, n, sizeof *c, cand_cmp); // c may be NULL when n == 0
 }

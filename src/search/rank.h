@@ -10,21 +10,28 @@
 // rank_scores_ref(), which has the same signature and is what tests compare
 // against.
 //
-// Hybrid score (see docs/ranking.md for the reasoning and measurements):
-//   score = w * clip_score + (1 - w) * keyword_score,  w = clip_weight in [0,1]
-//   clip_score    = clamp((cosine - lo) / (hi - lo), 0, 1)   a FIXED affine map:
-//                   lo/hi default to RANK_CLIP_LO/RANK_CLIP_HI for text->image
-//                   (the range where CLIP ViT cosines of unrelated vs matching
-//                   text-image pairs lie), RANK_NORM_IMAGE for image->image. An
-//                   image's clip_score does not depend on which other images
-//                   are in the library or the candidate set, and a query with
-//                   no good match gets low scores instead of a fake 1.0.
-//   keyword_score = bm25 / max bm25 over the candidates of this query, with
-//                   bm25 the raw relevance (-FTS5 bm25(), higher is better; 0
-//                   when the image has no keyword hit). BM25 has no absolute
-//                   scale (it moves with IDF, document lengths and library
-//                   size), so the only stable reading is relative to the
-//                   query's best hit: the best keyword match gets 1, no match 0.
+// Relevance and the hybrid score (docs/ranking.md has the reasoning and tests):
+//   relevant      = keyword hit, or cosine >= the query's calibrated cut-off:
+//                   cut = median + RANK_Z_CUT * 1.4826 * MAD of the query's
+//                   cosines over the whole library (a robust z-score), so
+//                   "stands out from this query's distribution", not a fixed
+//                   constant; with fewer than RANK_CAL_MIN vectors there is no
+//                   distribution to read and the cut is the middle of the
+//                   fixed map below (cosine 0.25 text, 0.75 image).
+//   clip_score    = clamp((cosine - lo) / (hi - lo), 0, 1)   a FIXED affine map
+//                   (RANK_CLIP_LO/HI for text->image, RANK_NORM_IMAGE for
+//                   image->image), independent of the rest of the library.
+//   keyword_score = bm25 / max bm25 over the candidates (1 = the best hit).
+//   score         = 1 - (1 - a * clip_score) * (1 - b * keyword_score)
+//                   a = min(1, 2w), b = min(1, 2(1 - w)), w = clip_weight:
+//                   a soft OR, so either kind of evidence alone can score high
+//                   (a perfect name match shows 1.0 at w <= 0.5 and 0.6 at the
+//                   default 0.7, not 0.3), both together score higher than
+//                   either, and the slider's ends are pure CLIP (w = 1: score
+//                   = clip_score) and pure keywords (w = 0). A part that was
+//                   not computed (no vector, no keyword terms) is absent and
+//                   counts as 0; callers pass w = 0 / 1 when a whole part is
+//                   absent from the query, so the other part is not scaled.
 // Ties are broken by raw cosine, then raw bm25, then ascending id, so the order
 // is total and deterministic. The raw cosine and bm25 are kept for reporting.
 #ifndef LISA_SEARCH_RANK_H
@@ -40,8 +47,11 @@
 #define RANK_K_MAX 100000  // top-k requests above this are refused
 #define RANK_DIM_MAX 8192
 
-#define RANK_CLIP_LO 0.15f // text->image cosine mapped to clip_score 0
-#define RANK_CLIP_HI 0.35f // text->image cosine mapped to clip_score 1
+#define RANK_CLIP_LO 0.15f   // text->image cosine mapped to clip_score 0
+#define RANK_CLIP_HI 0.35f   // text->image cosine mapped to clip_score 1
+#define RANK_Z_CUT 3.0f      // robust z-score a CLIP hit needs to be relevant
+#define RANK_CAL_MIN 16      // fewer vectors than this: the fixed cut-off
+#define RANK_SIGMA_MIN 1e-3f // spread floor: cosine differences below this are noise
 
 // ---------------------------------------------------------------- kernels
 
@@ -53,6 +63,10 @@ void rank_scores(const float *q, const float *rows, size_t n, int d, float *out)
 const char *rank_kernel_name(void);
 // 1 forces the scalar kernel everywhere (benchmarks, tests), 0 restores dispatch.
 void rank_force_scalar(int on);
+
+// out[i] = dot(q, rows + i*d) for all n rows, split over pool p (may be NULL)
+// when n >= RANK_PAR_MIN: the full score vector a calibrated query needs.
+void rank_scores_all(pool *p, const float *q, const float *rows, size_t n, int d, float *out);
 
 // ---------------------------------------------------------------- top-k
 
@@ -92,6 +106,7 @@ typedef struct {
     int has_clip;     // cosine is valid
     float cosine;     // raw cosine
     double bm25;      // raw keyword relevance, >= 0, 0 = no keyword hit
+    int has_kw;       // the keyword part was computed (the query has keyword terms)
     float clip_score; // outputs of rank_hybrid()
     float keyword_score;
     float score;
@@ -99,6 +114,17 @@ typedef struct {
 
 // clamp((cos - lo) / (hi - lo), 0, 1).
 float rank_clip_norm(rank_norm nm, float cosine);
+
+// The query's cosine distribution over the library and the cut-off above.
+typedef struct {
+    float median, sigma; // sigma = 1.4826 * MAD (floored at RANK_SIGMA_MIN)
+    float cut;           // cosines >= cut are CLIP hits
+    int calibrated;      // 0: fewer than RANK_CAL_MIN vectors, fixed cut
+} rank_cal;
+
+// Calibrates from the n cosines (borrowed; not modified) of one query.
+// LISA_ENOMEM when the scratch copy cannot be made.
+int rank_calibrate(const float *cos, size_t n, rank_norm nm, rank_cal *out);
 
 // Fills clip_score, keyword_score and score of the n candidates for weight w
 // (clamped to [0,1]) and sorts them best-first (ties as described above).

@@ -9,12 +9,14 @@
 #include "image/preprocess.h"
 #include "model/modeldir.h"
 #include "search/keywords.h"
+#include "search/query.h"
 #include "search/rank.h"
 #include "siglip/siglip.h"
 #include "store/store.h"
 
 #include <cJSON.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,12 +136,11 @@ typedef struct {
     size_t n, cap;
     store_hit *hits; // the keyword hits, for the columns each one matched in
     int nhits;
+    float cut; // cosines >= cut are CLIP hits (search_similar: none, -2)
 } cands;
 
-static rank_cand *cand_get(cands *cs, int64_t id)
+static rank_cand *cand_push(cands *cs, int64_t id)
 {
-    for (size_t i = 0; i < cs->n; i++) // candidate sets are small (<= a few thousand)
-        if (cs->c[i].id == id) return &cs->c[i];
     if (cs->n == cs->cap) {
         size_t cap = cs->cap ? cs->cap * 2 : 256;
         rank_cand *c = realloc(cs->c, cap * sizeof *c);
@@ -158,7 +159,7 @@ static int add_clip(search_ctx *s, cands *cs, const float *q, int k)
     int got, rc = h ? rank_topk(s->p, q, s->mat, s->n, s->dim, k, h, &got)
                     : lisa_seterr(LISA_ENOMEM, "search: out of memory for %d hits", k);
     for (int i = 0; rc == 0 && i < got; i++) {
-        rank_cand *c = cand_get(cs, s->ids[h[i].row]);
+        rank_cand *c = cand_push(cs, s->ids[h[i].row]);
         if (!c)
             rc = lisa_seterr(LISA_ENOMEM, "search: out of memory for the candidates");
         else
@@ -168,36 +169,62 @@ static int add_clip(search_ctx *s, cands *cs, const float *q, int k)
     return rc;
 }
 
-static int add_keywords(search_ctx *s, cands *cs, const char *query)
+static int id_cmp(const void *a, const void *b)
 {
-    char *match = NULL;
-    int rc = kw_query(s->k, query, &match);
-    if (rc < 0 || !match) return rc;
-    store_hit *hits = NULL;
-    int n = 0;
-    rc = store_keyword_search(s->st, match, SEARCH_KEYWORD_HITS_MAX, &hits, &n);
-    for (int i = 0; rc == 0 && i < n; i++) {
-        rank_cand *c = cand_get(cs, hits[i].id);
-        if (!c)
-            rc = lisa_seterr(LISA_ENOMEM, "search: out of memory for the candidates");
-        else
-            c->bm25 = hits[i].bm25;
-    }
-    cs->hits = hits, cs->nhits = n;
-    free(match);
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int hit_id_cmp(const void *a, const void *b)
+{
+    return id_cmp(&((const store_hit *)a)->id, &((const store_hit *)b)->id);
+}
+
+// The allowed set of a filter: ids ascending; all = 1 when there is no filter.
+typedef struct {
+    int64_t *ids;
+    size_t n;
+    int all;
+} id_set;
+
+static int in_set(const id_set *set, int64_t id)
+{
+    return set->all || (set->n && bsearch(&id, set->ids, set->n, sizeof *set->ids, id_cmp) != NULL);
+}
+
+// Keyword hits for match (kw_query()'s FTS5 expression), sorted by id.
+static int keyword_hits(search_ctx *s, cands *cs, const char *match)
+{
+    int rc = store_keyword_search(s->st, match, SEARCH_KEYWORD_HITS_MAX, &cs->hits, &cs->nhits);
+    if (rc == 0 && cs->nhits > 1) qsort(cs->hits, (size_t)cs->nhits, sizeof *cs->hits, hit_id_cmp);
     return rc;
 }
 
-// Exact cosine for keyword hits outside the CLIP top candidates.
-static void fill_cosines(search_ctx *s, cands *cs, const float *q)
+// The relevant set: every allowed image that is a keyword hit or whose cosine
+// (cos[i] for row i, NULL without a CLIP part) reaches cs->cut, minus skip.
+// Rows and hits are both ascending by id: one merge.
+static int merge(search_ctx *s, cands *cs, const float *cos, const id_set *allowed, const int64_t *skip, int nskip,
+                 int has_kw)
 {
-    for (size_t i = 0; i < cs->n; i++) {
-        if (cs->c[i].has_clip) continue;
-        long r = row_of(s, cs->c[i].id);
-        if (r < 0) continue;
-        rank_scores(q, s->mat + (size_t)r * s->dim, 1, s->dim, &cs->c[i].cosine);
-        cs->c[i].has_clip = 1;
+    size_t i = 0, nr = cos ? s->n : 0;
+    int j = 0;
+    while (i < nr || j < cs->nhits) {
+        int64_t ri = i < nr ? s->ids[i] : INT64_MAX, hj = j < cs->nhits ? cs->hits[j].id : INT64_MAX;
+        int64_t id = ri < hj ? ri : hj;
+        int row = ri == id, hit = hj == id;
+        int clip_hit = row && cos[i] >= cs->cut;
+        int keep = (clip_hit || hit) && in_set(allowed, id);
+        for (int k = 0; keep && k < nskip; k++) keep = skip[k] != id;
+        if (keep) {
+            rank_cand *c = cand_push(cs, id);
+            if (!c) return lisa_seterr(LISA_ENOMEM, "search candidates");
+            c->has_kw = has_kw;
+            if (row) c->has_clip = 1, c->cosine = cos[i];
+            if (hit) c->bm25 = cs->hits[j].bm25;
+        }
+        i += row, j += hit;
     }
+    return 0;
 }
 
 // ---------------------------------------------------------------- results
@@ -216,9 +243,9 @@ static void fmt_date(const store_image *im, char *buf, size_t cap)
 
 static int hit_cols(const cands *cs, int64_t id)
 {
-    for (int i = 0; i < cs->nhits; i++) // <= SEARCH_KEYWORD_HITS_MAX, for top_k results
-        if (cs->hits[i].id == id) return cs->hits[i].cols;
-    return 0;
+    store_hit key = {.id = id};
+    const store_hit *h = cs->nhits ? bsearch(&key, cs->hits, (size_t)cs->nhits, sizeof key, hit_id_cmp) : NULL;
+    return h ? h->cols : 0;
 }
 
 int search_matched_names(int matched, const char **names, int max)
@@ -234,21 +261,43 @@ int search_matched_names(int matched, const char **names, int max)
     return n;
 }
 
+static void num_or_null(cJSON *o, const char *k, int has, double v)
+{
+    if (has)
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
 void search_result_scores_json(void *obj, const search_result *r)
 {
     cJSON *o = obj;
-    const char *src[SEARCH_SOURCES_MAX];
+    const char *src[SEARCH_SOURCES_MAX + 1];
     int ns = search_matched_names(r->matched, src, SEARCH_SOURCES_MAX);
-    cJSON_AddNumberToObject(o, "score", r->score);
-    cJSON_AddNumberToObject(o, "clip_score", r->clip_score);
-    cJSON_AddNumberToObject(o, "keyword_score", r->keyword_score);
-    if (r->has_clip)
-        cJSON_AddNumberToObject(o, "cosine", r->cosine);
-    else
-        cJSON_AddNullToObject(o, "cosine");
+    if (r->clip_match) src[ns++] = "clip";
+    num_or_null(o, "score", r->has_score, r->score);
+    num_or_null(o, "clip_score", r->has_score && r->has_clip, r->clip_score);
+    num_or_null(o, "keyword_score", r->has_score && r->has_kw, r->keyword_score);
+    num_or_null(o, "cosine", r->has_clip, r->cosine);
     if (r->prob >= 0) cJSON_AddNumberToObject(o, "probability", r->prob);
-    cJSON_AddNumberToObject(o, "bm25", r->bm25);
+    num_or_null(o, "bm25", r->has_kw, r->bm25);
+    cJSON_AddBoolToObject(o, "clip_match", r->clip_match);
     cJSON_AddItemToObject(o, "matched_in", cJSON_CreateStringArray(src, ns));
+}
+
+// One result row from the store (0 when the image was deleted meanwhile).
+static int fill_one(search_ctx *s, int64_t id, search_result *r)
+{
+    store_image im = {0};
+    if (store_image_get(s->st, id, &im) < 0) return 0;
+    r->id = id, r->path = im.path, im.path = NULL, r->size = im.size, r->prob = -1.0f;
+    fmt_date(&im, r->date, sizeof r->date);
+    r->ocr_text = im.ocr_text && im.ocr_text[0] ? im.ocr_text : NULL;
+    if (r->ocr_text) im.ocr_text = NULL;
+    r->caption = im.caption && im.caption[0] ? im.caption : NULL;
+    if (r->caption) im.caption = NULL;
+    store_image_clear(&im);
+    return 1;
 }
 
 // SigLIP's cosines are small and its logits calibrated: the text map takes
@@ -265,28 +314,21 @@ static rank_norm text_norm(const search_ctx *s)
     return (rank_norm){(-10.0f - bias) / scale, (2.0f - bias) / scale};
 }
 
-static int fill_results(search_ctx *s, cands *cs, int top_k, int text, search_results *res)
+// Results from..from+n of cs; text: a text query (SigLIP's probability applies).
+static int fill_results(search_ctx *s, cands *cs, size_t from, size_t n, int text, search_results *res)
 {
     const siglip_model *sg = text && s->model ? clip_siglip(s->model) : NULL;
-    size_t n = cs->n < (size_t)top_k ? cs->n : (size_t)top_k;
     res->r = calloc(n ? n : 1, sizeof *res->r);
     if (!res->r) return lisa_seterr(LISA_ENOMEM, "search results");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < from + n && i < cs->n; i++) {
         const rank_cand *c = &cs->c[i];
         search_result *r = &res->r[res->n];
-        store_image im = {0};
-        if (store_image_get(s->st, c->id, &im) < 0) continue; // deleted meanwhile
-        r->id = c->id, r->path = im.path, im.path = NULL, r->size = im.size;
-        fmt_date(&im, r->date, sizeof r->date);
-        r->score = c->score, r->clip_score = c->clip_score, r->keyword_score = c->keyword_score;
-        r->has_clip = c->has_clip, r->cosine = c->cosine, r->bm25 = c->bm25;
+        if (!fill_one(s, c->id, r)) continue;
+        r->has_score = 1, r->score = c->score, r->clip_score = c->clip_score, r->keyword_score = c->keyword_score;
+        r->has_clip = c->has_clip, r->cosine = c->cosine, r->bm25 = c->bm25, r->has_kw = c->has_kw;
+        r->clip_match = c->has_clip && c->cosine >= cs->cut;
         r->prob = sg && c->has_clip ? siglip_prob(sg, c->cosine) : -1.0f;
         r->matched = c->bm25 > 0 ? hit_cols(cs, c->id) : 0;
-        r->ocr_text = im.ocr_text && im.ocr_text[0] ? im.ocr_text : NULL;
-        if (r->ocr_text) im.ocr_text = NULL;
-        r->caption = im.caption && im.caption[0] ? im.caption : NULL;
-        if (r->caption) im.caption = NULL;
-        store_image_clear(&im);
         res->n++;
     }
     return 0;
@@ -299,40 +341,198 @@ static int check_k(int top_k)
     return 0;
 }
 
-int search_query(search_ctx *s, const char *query, int top_k, double w, search_results *res)
+// ---------------------------------------------------------------- sort
+
+static const struct {
+    const char *name;
+    int sort;
+} sorts[] = {{"relevance", SEARCH_SORT_RELEVANCE}, {"date", STORE_SORT_DATE},
+             {"-date", STORE_SORT_DATE_DESC},      {"name", STORE_SORT_NAME},
+             {"-name", STORE_SORT_NAME_DESC},      {"added", STORE_SORT_ADDED},
+             {"-added", STORE_SORT_ADDED_DESC}};
+
+int search_sort_parse(const char *name, int *sort)
 {
-    memset(res, 0, sizeof *res);
-    double t0 = now_ms();
-    int rc = check_k(top_k);
-    if (rc < 0) return rc;
-    if (!(w >= 0 && w <= 1)) return lisa_seterr(LISA_EINVAL, "clip_weight %g is not in [0,1]", w);
-    cands cs = {0};
-    float *q = NULL;
-    if (s->model && (rc = load_vectors(s)) == 0 && s->n) {
-        q = malloc((size_t)s->dim * sizeof *q);
+    for (size_t i = 0; name && i < sizeof sorts / sizeof sorts[0]; i++)
+        if (!strcmp(name, sorts[i].name)) return *sort = sorts[i].sort, 0;
+    return lisa_seterr(LISA_EINVAL, "sort '%.40s' is not one of relevance, date, -date, name, -name, added, -added",
+                       name ? name : "");
+}
+
+const char *search_sort_name(int sort)
+{
+    for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++)
+        if (sorts[i].sort == sort) return sorts[i].name;
+    return "relevance";
+}
+
+// Reorders the candidates into a store order (date, name, added).
+static int order_cands(search_ctx *s, cands *cs, int sort)
+{
+    if (cs->n < 2) return 0;
+    int64_t *ids = malloc(cs->n * sizeof *ids);
+    rank_cand *c = malloc(cs->n * sizeof *c);
+    int rc = ids && c ? 0 : lisa_seterr(LISA_ENOMEM, "sorting %zu results", cs->n);
+    size_t kept = 0;
+    for (size_t i = 0; rc == 0 && i < cs->n; i++) ids[i] = cs->c[i].id;
+    if (rc == 0) rc = store_order_ids(s->st, ids, cs->n, sort, &kept);
+    if (rc == 0) {
+        qsort(cs->c, cs->n, sizeof *cs->c, id_cmp); // id is the first member of rank_cand
+        for (size_t i = 0; i < kept; i++) c[i] = *(rank_cand *)bsearch(&ids[i], cs->c, cs->n, sizeof *cs->c, id_cmp);
+        memcpy(cs->c, c, kept * sizeof *c);
+        cs->n = kept;
+    }
+    free(ids), free(c);
+    return rc;
+}
+
+// ---------------------------------------------------------------- query
+
+// The query vector: text embedding (when there is text) plus the like: images'
+// vectors with their signs, L2-normalised.
+static int query_vector(search_ctx *s, const query *q, float *v, search_results *res)
+{
+    int rc = 0;
+    memset(v, 0, (size_t)s->dim * sizeof *v);
+    if (q->text[0]) {
         double t1 = now_ms();
-        rc = q ? clip_embed_text_str(s->model, query, q) : lisa_seterr(LISA_ENOMEM, "query vector");
+        rc = clip_embed_text_str(s->model, q->text, v);
         res->text_ms = now_ms() - t1;
-        if (rc == 0 && w > 0) {
-            int c = 4 * top_k > SEARCH_CLIP_CANDIDATES_MIN ? 4 * top_k : SEARCH_CLIP_CANDIDATES_MIN;
-            rc = add_clip(s, &cs, q, c);
-        }
-    } else if (rc == 0) {
+    }
+    for (int i = 0; rc == 0 && i < q->n_like; i++) {
+        long r = row_of(s, q->like[i].id);
+        if (r < 0)
+            return lisa_seterr(LISA_EINVAL, "query part 'like:%lld': no image %lld with a vector for model %s",
+                               (long long)q->like[i].id, (long long)q->like[i].id, s->model_id);
+        const float *x = s->mat + (size_t)r * s->dim;
+        for (int j = 0; j < s->dim; j++) v[j] += (float)q->like[i].sign * x[j];
+    }
+    double nn = 0;
+    for (int j = 0; rc == 0 && j < s->dim; j++) nn += (double)v[j] * v[j];
+    if (rc == 0 && !(nn > 1e-12)) return lisa_seterr(LISA_EINVAL, "query: the like: parts cancel out (zero vector)");
+    for (int j = 0; rc == 0 && j < s->dim; j++) v[j] = (float)(v[j] / sqrt(nn));
+    return rc;
+}
+
+static void empty_message(const query *q, const char *text, search_results *res)
+{
+    if (res->total) return;
+    if (!query_ranks(q))
+        snprintf(res->empty, sizeof res->empty,
+                 "No photos match the filters in '%.200s'. Remove a filter or widen it "
+                 "(e.g. a longer date range).",
+                 text);
+    else
+        snprintf(res->empty, sizeof res->empty,
+                 "No matches for '%.200s': %s. Try other words, fewer words, or fewer "
+                 "filters%s.",
+                 text, res->clip_part ? "no keyword hit and no photo stands out for CLIP" : "no keyword hit",
+                 res->keyword_only ? "; keyword-only search (no CLIP model) only finds words in names, metadata and "
+                                     "OCR text"
+                 : !res->clip_part ? "; or move the slider towards CLIP to search by meaning"
+                                   : "");
+}
+
+// A filter-only query: one page of the matching images in a store order.
+static int run_listing(search_ctx *s, const query *q, const search_page *pg, int sort, search_results *res)
+{
+    int64_t *ids = malloc((size_t)pg->limit * sizeof *ids);
+    int n = 0, rc = ids ? 0 : lisa_seterr(LISA_ENOMEM, "listing page");
+    if (rc == 0) rc = store_page(s->st, q->f.n ? &q->f : NULL, sort, pg->offset, pg->limit, ids, &n, &res->total);
+    if (rc == 0 && !(res->r = calloc(n ? (size_t)n : 1, sizeof *res->r))) rc = lisa_seterr(LISA_ENOMEM, "results");
+    for (int i = 0; rc == 0 && i < n; i++) res->n += fill_one(s, ids[i], &res->r[res->n]);
+    res->listing = 1;
+    free(ids);
+    return rc;
+}
+
+// The relevant set of a ranking query, scored and ordered, one page filled.
+static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int sort, search_results *res)
+{
+    double w = pg->clip_weight;
+    int64_t skip[QUERY_LIKES_MAX];
+    id_set allowed = {.all = q->f.n == 0};
+    int nskip = 0, rc = 0;
+    float *v = NULL, *cos = NULL;
+    char *match = NULL; // the keyword terms; NULL when the text has none (only stop words, only like:)
+    cands cs = {.cut = 2};
+    // The filters become one allowed set of ids (a SQL pre-filter); the scan
+    // below scores every row and the merge keeps allowed ones. A vector index
+    // with an allowed-set filter can take allowed.ids as it is.
+    if (q->f.n && (rc = store_filter_ids(s->st, &q->f, &allowed.ids, &allowed.n)) < 0) return rc;
+    if (q->text[0] && (rc = kw_query(s->k, q->text, &match)) < 0) return rc;
+    if (q->n_like && !s->model) rc = lisa_seterr(LISA_ENOTFOUND, "like: needs a CLIP model: %s", s->missing);
+    if (rc == 0 && s->model) rc = load_vectors(s);
+    int vectors = rc == 0 && s->model && s->n; // a CLIP part is possible at all
+    int clip = vectors && (w > 0 || !match || q->n_like);
+    int has_kw = match && (w < 1 || !clip);
+    if (rc == 0 && !vectors) {
         res->keyword_only = 1;
         snprintf(res->message, sizeof res->message, "keyword-only search: %.400s",
                  s->model ? "no image has a vector for this CLIP model yet; run lisa index" : s->missing);
+        if (q->n_like) rc = lisa_seterr(LISA_ENOTFOUND, "like: needs image vectors: %s", res->message);
     }
-    if (rc == 0) rc = add_keywords(s, &cs, query);
-    if (rc == 0 && q) fill_cosines(s, &cs, q);
+    if (rc == 0 && clip) {
+        v = malloc((size_t)s->dim * sizeof *v);
+        cos = malloc(s->n * sizeof *cos);
+        rc = v && cos ? query_vector(s, q, v, res) : lisa_seterr(LISA_ENOMEM, "query vector");
+    }
+    rank_norm nm = q->text[0] ? text_norm(s) : RANK_NORM_IMAGE;
+    if (rc == 0 && clip) {
+        rank_cal cal;
+        rank_scores_all(s->p, v, s->mat, s->n, s->dim, cos);
+        rc = rank_calibrate(cos, s->n, nm, &cal);
+        cs.cut = res->clip_cut = cal.cut;
+        res->clip_part = 1;
+    }
+    for (int i = 0; i < q->n_like; i++)
+        if (q->like[i].sign > 0) skip[nskip++] = q->like[i].id; // the example images are not results
+    if (rc == 0 && has_kw) rc = keyword_hits(s, &cs, match);
+    if (rc == 0) rc = merge(s, &cs, clip ? cos : NULL, &allowed, skip, nskip, has_kw);
     if (rc == 0) {
-        rank_hybrid(cs.c, cs.n, res->keyword_only ? 0.0 : w, text_norm(s));
-        rc = fill_results(s, &cs, top_k, 1, res);
+        rank_hybrid(cs.c, cs.n, !clip ? 0.0 : !has_kw ? 1.0 : w, nm);
+        if (sort != SEARCH_SORT_RELEVANCE) rc = order_cands(s, &cs, sort);
     }
-    free(q);
+    if (rc == 0) {
+        res->total = (int64_t)cs.n;
+        size_t from = pg->offset < (int64_t)cs.n ? (size_t)pg->offset : cs.n;
+        size_t n = cs.n - from < (size_t)pg->limit ? cs.n - from : (size_t)pg->limit;
+        rc = fill_results(s, &cs, from, n, 1, res);
+    }
+    free(v), free(cos), free(allowed.ids), free(match);
     free(cs.c), free(cs.hits);
+    return rc;
+}
+
+int search_run(search_ctx *s, const char *text, const search_page *pg, search_results *res)
+{
+    memset(res, 0, sizeof *res);
+    double t0 = now_ms(), w = pg->clip_weight;
+    if (pg->limit < 1 || pg->limit > SEARCH_PAGE_MAX)
+        return lisa_seterr(LISA_EINVAL, "limit %d is not in [1,%d]", pg->limit, SEARCH_PAGE_MAX);
+    if (pg->offset < 0) return lisa_seterr(LISA_EINVAL, "offset %lld is negative", (long long)pg->offset);
+    if (!(w >= 0 && w <= 1)) return lisa_seterr(LISA_EINVAL, "clip_weight %g is not in [0,1]", w);
+    query *q = NULL;
+    int rc = query_parse(s->k, text, &q);
+    if (rc < 0) return rc;
+    int ranks = query_ranks(q), sort = pg->sort;
+    if (sort == SEARCH_SORT_AUTO) sort = ranks ? SEARCH_SORT_RELEVANCE : STORE_SORT_DATE_DESC;
+    if (!ranks && sort == SEARCH_SORT_RELEVANCE) sort = STORE_SORT_DATE_DESC; // nothing to rank by
+    res->sort = sort, res->offset = pg->offset;
+    rc = ranks ? run_ranked(s, q, pg, sort, res) : run_listing(s, q, pg, sort, res);
+    if (rc == 0) empty_message(q, text ? text : "", res);
+    query_free(q);
     res->total_ms = now_ms() - t0;
     if (rc < 0) search_results_free(res);
     return rc;
+}
+
+int search_query(search_ctx *s, const char *query, int top_k, double w, search_results *res)
+{
+    int rc = check_k(top_k);
+    if (rc < 0) return memset(res, 0, sizeof *res), rc;
+    search_page pg = {0, top_k > SEARCH_PAGE_MAX ? SEARCH_PAGE_MAX : top_k, SEARCH_SORT_AUTO, w};
+    return search_run(s, query, &pg, res);
 }
 
 // ---------------------------------------------------------------- similar
@@ -373,13 +573,14 @@ int search_similar(search_ctx *s, const char *path, int top_k, search_results *r
     else
         rc = embed_file(s, path, q);
     store_image_clear(&im);
-    cands cs = {0};
+    cands cs = {.cut = 2}; // no calibration here: the nearest neighbours, no CLIP-hit claim
     if (rc == 0) rc = add_clip(s, &cs, q, top_k + 1);
     if (rc == 0) {
         for (size_t i = 0; i < cs.n; i++) // the query image itself is not a result
             if (cs.c[i].id == self) cs.c[i] = cs.c[--cs.n];
         rank_hybrid(cs.c, cs.n, 1.0, RANK_NORM_IMAGE);
-        rc = fill_results(s, &cs, top_k, 0, res);
+        res->total = (int64_t)cs.n;
+        rc = fill_results(s, &cs, 0, cs.n < (size_t)top_k ? cs.n : (size_t)top_k, 0, res);
     }
     free(cs.c);
     free(q);

@@ -38,7 +38,10 @@ typedef struct {
     int64_t size;
     char date[32]; // date taken (EXIF) else file mtime, "YYYY-MM-DD HH:MM:SS"
     float score, clip_score, keyword_score;
-    int has_clip;
+    int has_score;  // 0 in a listing (a query of filters only): no score at all
+    int has_clip;   // the CLIP part was computed (model, vector, weight > 0)
+    int has_kw;     // the keyword part was computed (keyword terms, weight < 1)
+    int clip_match; // the cosine stands out from the query's distribution (a CLIP hit)
     float cosine;   // raw cosine
     float prob;     // SigLIP text queries: the model's sigmoid(cos * exp(logit_scale) + logit_bias)
                     // that text and image match; -1 otherwise (CLIP, no vector, image queries)
@@ -52,7 +55,14 @@ typedef struct {
 
 typedef struct {
     search_result *r;
-    int n;
+    int n;                        // results in this page
+    int64_t total;                // relevant (or, listing, matching) images over all pages
+    int64_t offset;               // index of r[0] in the whole ordered set
+    int listing;                  // 1: the query only filters; results are not scored
+    int sort;                     // the order used (SEARCH_SORT_RELEVANCE or a STORE_SORT_*)
+    float clip_cut;               // the calibrated CLIP cut-off used (cosine), 0 when none
+    int clip_part;                // 1: the CLIP part was computed for this query
+    char empty[SEARCH_MSG_MAX];   // why nothing matched and what to try, "" when total > 0
     int keyword_only;             // 1: no CLIP part in the scores
     char message[SEARCH_MSG_MAX]; // why keyword-only, "" otherwise
     double text_ms, total_ms;     // text tower time, whole query time
@@ -63,7 +73,32 @@ typedef struct {
 int search_open(const search_opts *o, search_ctx **out);
 void search_close(search_ctx *s);
 
-// Hybrid search; *res is owned by the caller: search_results_free() it.
+// Orders: a STORE_SORT_* (store/store.h) or relevance; AUTO is relevance when
+// the query ranks (free words, like:) and newest first when it only filters.
+#define SEARCH_SORT_RELEVANCE 100
+#define SEARCH_SORT_AUTO (-1)
+#define SEARCH_PAGE_MAX 1000 // results per page
+
+// "relevance", "date" (oldest first), "-date" (newest first), "name", "-name",
+// "added" (first indexed first), "-added" into *sort; LISA_EINVAL otherwise.
+int search_sort_parse(const char *name, int *sort);
+const char *search_sort_name(int sort);
+
+typedef struct {
+    int64_t offset; // first result of the page (0-based) in the ordered set
+    int limit;      // results per page, 1..SEARCH_PAGE_MAX
+    int sort;       // SEARCH_SORT_AUTO, SEARCH_SORT_RELEVANCE or a STORE_SORT_*
+    double clip_weight;
+} search_page;
+
+// Runs a query of the query language (search/query.h, docs/search.md): parses
+// it (a bad part is LISA_EINVAL naming it), applies its filters, keeps only
+// the relevant images (docs/ranking.md), orders them and returns one page.
+// An empty query lists the whole library. *res is owned by the caller:
+// search_results_free() it.
+int search_run(search_ctx *s, const char *query, const search_page *pg, search_results *res);
+
+// search_run() with offset 0, limit top_k and SEARCH_SORT_AUTO.
 int search_query(search_ctx *s, const char *query, int top_k, double clip_weight, search_results *res);
 
 // Images most similar to the image file at path (its stored vector when the
@@ -79,8 +114,11 @@ void search_results_free(search_results *res);
 int search_matched_names(int matched, const char **names, int max);
 
 // Adds r's ranking fields to the JSON object o (a cJSON *, owned by the
-// caller): score, clip_score, keyword_score, cosine (null without a vector),
-// probability (SigLIP text queries only), bm25 and matched_in. `lisa search --json` and the HTTP API share this shape.
+// caller): score, clip_score, keyword_score, cosine, bm25 (each null when that
+// part was not computed: absent, never a fake 0), probability (SigLIP text
+// queries only), clip_match and matched_in
+// (keyword sources, plus "clip" for a CLIP hit). `lisa search --json` and the
+// HTTP API share this shape.
 void search_result_scores_json(void *o, const search_result *r);
 
 // Finds and loads the CLIP model for the CLI and server: `models` (a model dir

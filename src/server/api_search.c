@@ -155,7 +155,7 @@ static enum MHD_Result send_results(srv *s, struct MHD_Connection *c, srv_slot *
     int rank = 0;
     for (int i = 0; i < res->n && rank < top_k; i++) {
         if (res->r[i].id == skip) continue;
-        cJSON_AddItemToArray(arr, result_obj(s, sl->st, &res->r[i], ++rank));
+        cJSON_AddItemToArray(arr, result_obj(s, sl->st, &res->r[i], (int)res->offset + ++rank));
     }
     srv__slot_put(s, sl);
     double ms = srv__now_ms() - t0;
@@ -163,50 +163,82 @@ static enum MHD_Result send_results(srv *s, struct MHD_Connection *c, srv_slot *
     cJSON_AddNumberToObject(o, "latency_ms", ms);
     cJSON_AddNumberToObject(o, "text_ms", res->text_ms);
     cJSON_AddNumberToObject(o, "count", rank);
+    cJSON_AddNumberToObject(o, "total", (double)(skip >= 0 ? rank : res->total));
+    cJSON_AddNumberToObject(o, "offset", (double)res->offset);
+    cJSON_AddBoolToObject(o, "listing", res->listing);
+    add_str_or_null(o, "sort", skip >= 0 ? NULL : search_sort_name(res->sort));
+    add_str_or_null(o, "empty", res->empty);
+    if (res->clip_cut > 0)
+        cJSON_AddNumberToObject(o, "clip_cut", res->clip_cut);
+    else
+        cJSON_AddNullToObject(o, "clip_cut");
     cJSON_AddItemToObject(o, "results", arr);
     search_results_free(res);
     return http_json(c, 200, o);
 }
 
-// Reads query/top_k/clip_weight; answers 400 itself and returns -1 when bad.
-static int search_params(srv *s, struct MHD_Connection *c, char *query, size_t cap, long *top_k, double *w,
+// Reads query, top_k (or limit), offset, sort and clip_weight; answers 400
+// itself and returns -1 when one is bad. need_query: the query is required.
+static int search_params(srv *s, struct MHD_Connection *c, char *query, size_t cap, search_page *pg, int need_query,
                          enum MHD_Result *rc)
 {
-    long n = http_param(c, "query", query, cap);
+    long n = http_param(c, "query", query, cap), top_k = s->top_k, off = 0;
     if (n == -1) n = http_param(c, "q", query, cap);
     const char *bad = n == -2 ? "query is malformed or over 1000 bytes" : NULL;
     if (!bad && n >= 0 && !http_valid_utf8(query, (size_t)n)) bad = "query is not valid UTF-8";
     size_t lead = n > 0 ? strspn(query, " \t\r\n") : 0;
-    if (!bad && (n <= 0 || lead == (size_t)n)) bad = "query is required (?query=...)";
-    *top_k = s->top_k, *w = s->clip_weight;
-    if (!bad && param_int(c, "top_k", 1, SRV_TOPK_MAX, top_k) < 0) bad = "top_k must be an integer in 1..200";
-    if (!bad && param_num(c, "clip_weight", 0, 1, w) < 0) bad = "clip_weight must be a number in [0,1]";
+    if (n < 0) query[0] = 0;
+    if (!bad && need_query && (n <= 0 || lead == (size_t)n))
+        bad = "query is required (?query=...; /api/library lists without one)";
+    pg->clip_weight = s->clip_weight;
+    pg->sort = SEARCH_SORT_AUTO;
+    if (!bad && param_int(c, "top_k", 1, SRV_TOPK_MAX, &top_k) < 0) bad = "top_k must be an integer in 1..200";
+    if (!bad && param_int(c, "limit", 1, SRV_TOPK_MAX, &top_k) < 0) bad = "limit must be an integer in 1..200";
+    if (!bad && param_int(c, "offset", 0, 1000000000L, &off) < 0) bad = "offset must be an integer >= 0";
+    if (!bad && param_num(c, "clip_weight", 0, 1, &pg->clip_weight) < 0) bad = "clip_weight must be a number in [0,1]";
+    char sort[32];
+    long sn = bad ? -1 : http_param(c, "sort", sort, sizeof sort);
+    if (sn == -2 || (sn >= 0 && search_sort_parse(sort, &pg->sort) < 0))
+        bad = "sort must be one of relevance, date (oldest first), -date (newest first), name, -name, added, -added";
+    pg->limit = (int)top_k, pg->offset = off;
     if (!bad) return 0;
     *rc = http_error(c, 400, "bad_request", "%s", bad);
     return -1;
 }
 
-enum MHD_Result srv__search(srv *s, struct MHD_Connection *c, double t0)
+// /api/search and /api/library: one query-language search or listing, one page.
+static enum MHD_Result run_search(srv *s, struct MHD_Connection *c, double t0, int library)
 {
     char query[HTTP_QUERY_MAX + 1];
-    long top_k;
-    double w;
+    search_page pg;
     enum MHD_Result rc;
-    if (search_params(s, c, query, sizeof query, &top_k, &w, &rc) < 0) return rc;
+    if (search_params(s, c, query, sizeof query, &pg, !library, &rc) < 0) return rc;
+    if (library && pg.sort == SEARCH_SORT_AUTO) pg.sort = STORE_SORT_DATE_DESC;
     srv_slot *sl = srv__slot_get(s);
     search_results res;
     int err = srv__slot_store(s, sl);
     if (err == 0) err = srv__slot_search(s, sl);
-    if (err == 0) err = search_query(sl->sc, query, (int)top_k, w, &res);
+    if (err == 0) err = search_run(sl->sc, query, &pg, &res);
     if (err < 0) {
         srv__slot_put(s, sl);
+        if (err == LISA_EINVAL || err == LISA_ENOTFOUND) return http_error(c, 400, "bad_query", "%s", lisa_errmsg());
         return http_error(c, 500, "internal", "search failed: %s", lisa_errmsg());
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "query", query);
-    cJSON_AddNumberToObject(o, "top_k", (double)top_k);
-    cJSON_AddNumberToObject(o, "clip_weight", w);
-    return send_results(s, c, sl, o, &res, query, -1, (int)top_k, t0);
+    cJSON_AddNumberToObject(o, "top_k", pg.limit);
+    cJSON_AddNumberToObject(o, "clip_weight", pg.clip_weight);
+    return send_results(s, c, sl, o, &res, library ? NULL : query, -1, pg.limit, t0);
+}
+
+enum MHD_Result srv__search(srv *s, struct MHD_Connection *c, double t0)
+{
+    return run_search(s, c, t0, 0);
+}
+
+enum MHD_Result srv__library(srv *s, struct MHD_Connection *c, double t0)
+{
+    return run_search(s, c, t0, 1);
 }
 
 enum MHD_Result srv__similar(srv *s, struct MHD_Connection *c, const char *key, double t0)

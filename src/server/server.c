@@ -163,6 +163,8 @@ static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, const char *m,
         return get ? srv__health(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
     if (!strcmp(path, "/api/search"))
         return get ? srv__search(s, c, t0) : http_error(c, 405, "method_not_allowed", "use GET");
+    if (!strcmp(path, "/api/library"))
+        return get ? srv__library(s, c, t0) : http_error(c, 405, "method_not_allowed", "use GET");
     if (!strcmp(path, "/api/stats"))
         return get ? srv__stats(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
     if (!strcmp(path, "/api/build")) {

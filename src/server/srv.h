@@ -113,6 +113,7 @@ int srv__slot_search(srv *s, srv_slot *sl);
 
 // Route handlers. key is the decoded, validated path tail.
 enum MHD_Result srv__search(srv *s, struct MHD_Connection *c, double t0);
+enum MHD_Result srv__library(srv *s, struct MHD_Connection *c, double t0);
 enum MHD_Result srv__similar(srv *s, struct MHD_Connection *c, const char *key, double t0);
 enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int thumb);
 enum MHD_Result srv__delete(srv *s, struct MHD_Connection *c, const char *key);

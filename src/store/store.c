@@ -56,6 +56,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " mtime_ns INTEGER NOT NULL,"
     " error TEXT NOT NULL,"
     " failed_at REAL NOT NULL) WITHOUT ROWID;",
+    // v4 (issue 11): lens and GPS position, for the lens: and near: filters.
+    "ALTER TABLE images ADD COLUMN lens TEXT;"
+    "ALTER TABLE images ADD COLUMN gps_lat REAL;"
+    "ALTER TABLE images ADD COLUMN gps_lon REAL;",
 };
 
 const char *store_migration_sql(int v)
@@ -88,21 +92,23 @@ int store__err(store *s, int rc, const char *what)
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_IMG_UPSERT] = "INSERT INTO images(path, size, mtime_ns, hash, width, height, orientation,"
                       " date_taken, date_unix, make, model, name_words, meta_words, caption, ocr_text,"
-                      " ocr_conf, indexed_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+                      " ocr_conf, indexed_at, lens, gps_lat, gps_lon)"
+                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
                       " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
                       " hash=excluded.hash, width=excluded.width, height=excluded.height,"
                       " orientation=excluded.orientation, date_taken=excluded.date_taken,"
                       " date_unix=excluded.date_unix, make=excluded.make, model=excluded.model,"
                       " name_words=excluded.name_words, meta_words=excluded.meta_words,"
                       " caption=excluded.caption, ocr_text=excluded.ocr_text, ocr_conf=excluded.ocr_conf,"
-                      " indexed_at=excluded.indexed_at RETURNING id",
+                      " indexed_at=excluded.indexed_at, lens=excluded.lens, gps_lat=excluded.gps_lat,"
+                      " gps_lon=excluded.gps_lon RETURNING id",
     [ST_IMG_HASH_OF_PATH] = "SELECT id, hash FROM images WHERE path = ?1",
     [ST_IMG_GET_PATH] = "SELECT id, path, size, mtime_ns, hash, width, height, orientation, date_taken,"
                         " date_unix, make, model, name_words, meta_words, caption, ocr_text, ocr_conf,"
-                        " indexed_at FROM images WHERE path = ?1",
+                        " indexed_at, lens, gps_lat, gps_lon FROM images WHERE path = ?1",
     [ST_IMG_GET_ID] = "SELECT id, path, size, mtime_ns, hash, width, height, orientation, date_taken,"
                       " date_unix, make, model, name_words, meta_words, caption, ocr_text, ocr_conf,"
-                      " indexed_at FROM images WHERE id = ?1",
+                      " indexed_at, lens, gps_lat, gps_lon FROM images WHERE id = ?1",
     [ST_IMG_BY_HASH] = "SELECT id FROM images WHERE hash = ?1 ORDER BY id LIMIT ?2",
     [ST_IMG_ID_OF_PATH] = "SELECT id FROM images WHERE path = ?1",
     [ST_IMG_MOVE] = "UPDATE images SET path = ?2, name_words = ?3 WHERE id = ?1",
@@ -318,6 +324,7 @@ int store_open(const char *path, int flags, store **out)
     if (rc == 0) rc = user_version(s, &s->found_version);
     if (rc == 0) rc = migrate(s);
     if (rc == 0) rc = store__fts_register(s);
+    if (rc == 0) rc = store__query_register(s);
     if (rc < 0) {
         store_close(s);
         return rc;

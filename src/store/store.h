@@ -18,7 +18,7 @@
 // ordered SQL steps in store.c, each step in its own transaction):
 //   images(id, path UNIQUE, size, mtime_ns, hash, width, height, orientation,
 //          date_taken, date_unix, make, model, name_words, meta_words,
-//          caption, ocr_text, ocr_conf, indexed_at)
+//          caption, ocr_text, ocr_conf, indexed_at, lens, gps_lat, gps_lon)
 //   embeddings(image_id -> images.id ON DELETE CASCADE, model, dim, vec)
 //          one row per (image, model id); vec is dim float32 in native
 //          (little-endian on every platform LISA builds for) byte order.
@@ -46,7 +46,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 3   // user_version of a fully migrated database
+#define STORE_SCHEMA_VERSION 4   // user_version of a fully migrated database
 #define STORE_BUSY_MS 5000       // busy_timeout for every connection
 #define STORE_PATH_MAX 4096      // bytes in an image path
 #define STORE_TEXT_MAX (1 << 20) // bytes in any one text field; more is refused
@@ -113,6 +113,9 @@ typedef struct {
     char *ocr_text;    // OCR text (later issue), or NULL
     double ocr_conf;   // mean OCR confidence in [0,1]; 0 when no OCR
     double indexed_at; // unix seconds of the last write; set by upsert when 0
+    char *lens;        // EXIF lens model, or NULL
+    int has_gps;       // 1: lat/lon hold the EXIF GPS position (degrees)
+    double lat, lon;
     // Cleaned keyword text for the FTS columns (kw_clean() output). Inputs to
     // upsert only (NULL: the column is empty); the getters leave them NULL.
     char *kw_name, *kw_meta, *kw_caption, *kw_ocr;
@@ -226,6 +229,71 @@ typedef int (*store_clean_fn)(void *ud, const char *text, char **out);
 // change to the cleaning pipeline). One transaction; call outside a batch.
 int store_fts_rebuild(store *s, store_clean_fn clean, void *ud);
 
+// ---------------------------------------------------------------- filters, pages
+
+// One filter clause over the images table (search/query.h builds them from a
+// query's `key:value` parts). A filter is the AND of its clauses; neg negates
+// one clause. This is the one predicate every listing and search applies
+// (store_filter_ids() hands it on as an allowed set of ids).
+enum {
+    STORE_F_DATE,   // image date in [lo, hi) (unix s, local time read as UTC); INT64_MIN/MAX: open
+    STORE_F_MONTH,  // month of the image date == lo (1..12), any year
+    STORE_F_CAMERA, // text is a substring of "make model" (case and accents ignored)
+    STORE_F_LENS,   // text is a substring of the lens
+    STORE_F_TYPE,   // the file's format (from its extension) is in text: "jpeg", "png,heif", ...
+    STORE_F_FOLDER, // text "/abs/prefix" is a path prefix, else "a" or "a/b" are folder components in the path
+    STORE_F_NAME,   // text is a substring of the file name
+    STORE_F_OCR,    // text is a substring of the OCR text
+    STORE_F_NEAR,   // GPS position within km of (lat, lon) (haversine, R = 6371 km)
+    STORE_F_ORIENT, // lo: STORE_PORTRAIT / STORE_LANDSCAPE / STORE_SQUARE (displayed size)
+    STORE_F_PIXELS, // width * height in [lo, hi]
+    STORE_F_BYTES,  // file size in [lo, hi]
+    STORE_F_MATCH,  // text is an FTS5 expression (kw_query()/query.c build it) the keyword text matches
+};
+enum { STORE_PORTRAIT = 1, STORE_LANDSCAPE, STORE_SQUARE };
+
+#define STORE_CLAUSES_MAX 32
+#define STORE_CLAUSE_TEXT 512 // bytes of a clause's text, NUL included
+
+typedef struct {
+    int kind, neg;
+    int64_t lo, hi;
+    double lat, lon, km;
+    char text[STORE_CLAUSE_TEXT];
+} store_clause;
+
+typedef struct {
+    int n;
+    store_clause c[STORE_CLAUSES_MAX];
+} store_filter;
+
+// Orders of store_page() and store_order_ids(). The image date is the EXIF
+// date taken, else the file's mtime in local time; "added" is the row id
+// (first-index order). Ties are broken by id, so every order is total.
+enum {
+    STORE_SORT_DATE_DESC, // newest first (the default)
+    STORE_SORT_DATE,      // oldest first
+    STORE_SORT_NAME,      // file name A..Z (byte order, case-insensitive for ASCII)
+    STORE_SORT_NAME_DESC,
+    STORE_SORT_ADDED_DESC, // most recently added first
+    STORE_SORT_ADDED,
+};
+
+// The ids of every image that passes f (NULL or empty: all), ascending, into
+// *ids (malloc'd, caller frees; NULL when *n == 0). LISA_EINVAL names a
+// clause the store cannot evaluate (a malformed FTS5 expression).
+int store_filter_ids(store *s, const store_filter *f, int64_t **ids, size_t *n);
+
+// One page of the images that pass f in order `sort`: at most limit (1..
+// STORE_HITS_MAX) ids from offset into ids (caller's array), *n how many;
+// *total the number that pass f.
+int store_page(store *s, const store_filter *f, int sort, int64_t offset, int limit, int64_t *ids, int *n,
+               int64_t *total);
+
+// Reorders ids[0..n) (distinct) in place into order `sort`; ids no longer in
+// the store are dropped, and *kept (may be NULL) gets how many remain first.
+int store_order_ids(store *s, int64_t *ids, size_t n, int sort, size_t *kept);
+
 // ---------------------------------------------------------------- meta, stats, export
 
 // Sets key to value (both borrowed; value NULL deletes the key).
@@ -293,7 +361,8 @@ enum {
 //    "images": [{"id", "path", "size", "mtime_ns", "hash", "width", "height",
 //                "orientation", "date_taken", "date_unix", "make", "model",
 //                "name_words", "meta_words", "caption", "ocr_text", "ocr_conf",
-//                "indexed_at", "keywords": {"name","meta","caption","ocr"},
+//                "indexed_at", "lens", "gps_lat", "gps_lon",
+//                "keywords": {"name","meta","caption","ocr"},
 //                "embeddings": [{"model", "dim", "base64"}]}, ...]}
 // Unknown values are JSON null. "keywords" holds the cleaned FTS text.
 // "embeddings" appears only with STORE_EXPORT_EMBEDDINGS; "base64" is the

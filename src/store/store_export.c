@@ -51,14 +51,16 @@ static void add_col(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 }
 
 static const char *const image_cols[] = {
-    "id",        "path", "size",  "mtime_ns",   "hash",       "width",   "height",   "orientation", "date_taken",
-    "date_unix", "make", "model", "name_words", "meta_words", "caption", "ocr_text", "ocr_conf",    "indexed_at",
+    "id",          "path",       "size",      "mtime_ns",   "hash",  "width",      "height",
+    "orientation", "date_taken", "date_unix", "make",       "model", "name_words", "meta_words",
+    "caption",     "ocr_text",   "ocr_conf",  "indexed_at", "lens",  "gps_lat",    "gps_lon",
 };
 #define N_IMAGE_COLS (int)(sizeof image_cols / sizeof image_cols[0])
 
 static const char export_sql[] = "SELECT i.id, i.path, i.size, i.mtime_ns, i.hash, i.width, i.height, i.orientation,"
                                  " i.date_taken, i.date_unix, i.make, i.model, i.name_words, i.meta_words, i.caption,"
-                                 " i.ocr_text, i.ocr_conf, i.indexed_at, f.name, f.meta, f.caption, f.ocr"
+                                 " i.ocr_text, i.ocr_conf, i.indexed_at, i.lens, i.gps_lat, i.gps_lon,"
+                                 " f.name, f.meta, f.caption, f.ocr"
                                  " FROM images i LEFT JOIN image_fts f ON f.rowid = i.id ORDER BY i.id";
 
 // ---------------------------------------------------------------- pieces

@@ -11,7 +11,7 @@ void store_image_clear(store_image *im)
 {
     char **strs[] = {&im->path,       &im->hash,       &im->date_taken, &im->make,     &im->model,
                      &im->name_words, &im->meta_words, &im->caption,    &im->ocr_text, &im->kw_name,
-                     &im->kw_meta,    &im->kw_caption, &im->kw_ocr};
+                     &im->kw_meta,    &im->kw_caption, &im->kw_ocr,     &im->lens};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
     memset(im, 0, sizeof *im);
 }
@@ -32,9 +32,9 @@ static int check_image(const store *s, const store_image *im)
     if (im->hash && !sha256_is_hex(im->hash))
         return lisa_seterr(LISA_EINVAL, "%s: image %s: hash is not 64 hex digits", s->path, im->path);
     const char *names[] = {"date_taken", "make",    "model",   "name_words", "meta_words", "caption",
-                           "ocr_text",   "kw_name", "kw_meta", "kw_caption", "kw_ocr"};
+                           "ocr_text",   "kw_name", "kw_meta", "kw_caption", "kw_ocr",     "lens"};
     const char *vals[] = {im->date_taken, im->make,    im->model,   im->name_words, im->meta_words, im->caption,
-                          im->ocr_text,   im->kw_name, im->kw_meta, im->kw_caption, im->kw_ocr};
+                          im->ocr_text,   im->kw_name, im->kw_meta, im->kw_caption, im->kw_ocr,     im->lens};
     int rc = check_text(s, "path", im->path, STORE_PATH_MAX);
     for (size_t i = 0; rc == 0 && i < sizeof vals / sizeof vals[0]; i++)
         rc = check_text(s, names[i], vals[i], STORE_TEXT_MAX);
@@ -84,6 +84,8 @@ static void bind_image(sqlite3_stmt *st, const store_image *im)
     store__bind_text(st, 15, im->ocr_text);
     sqlite3_bind_double(st, 16, im->ocr_conf);
     sqlite3_bind_double(st, 17, im->indexed_at > 0 ? im->indexed_at : (double)time(NULL));
+    store__bind_text(st, 18, im->lens);
+    if (im->has_gps) sqlite3_bind_double(st, 19, im->lat), sqlite3_bind_double(st, 20, im->lon);
 }
 
 static int upsert_row(store *s, const store_image *im, int64_t *id)
@@ -159,6 +161,9 @@ static int read_row(sqlite3_stmt *st, store_image *im)
     im->ocr_text = store__col_dup(st, 15, &rc);
     im->ocr_conf = sqlite3_column_double(st, 16);
     im->indexed_at = sqlite3_column_double(st, 17);
+    im->lens = store__col_dup(st, 18, &rc);
+    im->has_gps = sqlite3_column_type(st, 19) != SQLITE_NULL;
+    im->lat = sqlite3_column_double(st, 19), im->lon = sqlite3_column_double(st, 20);
     return rc;
 }
 

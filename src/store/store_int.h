@@ -72,6 +72,10 @@ void store__read_end(store *s, int opened);
 // Registers the FTS5 auxiliary function lisa_cols(image_fts) on s->db.
 int store__fts_register(store *s);
 
+// Registers the SQL functions filters use (lisa_has, lisa_base, lisa_format,
+// lisa_folder, lisa_km; store_query.c) on s->db.
+int store__query_register(store *s);
+
 // Binds NULL for a NULL string, else the text (transient copy not needed:
 // the caller's string outlives the step).
 int store__bind_text(sqlite3_stmt *st, int i, const char *v);

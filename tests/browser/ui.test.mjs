@@ -4,7 +4,8 @@
 // fixture model build/models/tiny-a, then drives the UI like a user:
 // upload (picker + drag-and-drop, with a non-image and an oversized file),
 // Build Index, search, the CLIP/keyword slider, the lightbox, similar images,
-// stats, theme, and a second server without a CLIP model.
+// stats, theme, a second server without a CLIP model, and a 130-photo library
+// (the library view, infinite scroll, sort, filter chips, the no-match state).
 // Screenshots go to build/screenshots/. Prints "N passed, N failed".
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
@@ -113,7 +114,7 @@ async function cards(page) {
     score: parseFloat(e.dataset.score),
     clip: parseFloat(e.dataset.clip),
     kw: parseFloat(e.dataset.kw),
-    shownScore: e.querySelector('.card-score') && e.querySelector('.card-score').textContent,
+    shownScore: e.querySelector('.card-score') ? e.querySelector('.card-score').textContent : null,
     bars: e.querySelectorAll('.bar').length,
     clipBar: e.querySelector('.bar-clip .bar-fill') && e.querySelector('.bar-clip .bar-fill').style.transform,
     kwBar: e.querySelector('.bar-kw .bar-fill') && e.querySelector('.bar-kw .bar-fill').style.transform,
@@ -253,7 +254,19 @@ async function main() {
       const st = await apiJson(srv.base, '/api/stats');
       eq(st.images, uploads.length + 1, 'images in the index');
       eq(st.indexed, uploads.length + 1, 'images with an embedding');
-      await page.waitForSelector('#empty.on[data-state="idle"]');
+      // The UI opens on the library: every photo, newest first, under month headers, no scores.
+      await page.waitForSelector('#results[data-view="library"] #grid .card');
+      await settled(page);
+      eq((await cards(page)).length, uploads.length + 1, 'the whole library in the grid');
+      assert(await page.isHidden('#empty'), 'no empty state over the library');
+      assert((await page.$$('#grid .month-head')).length >= 1, 'month headers');
+      eq(await page.inputValue('#sort'), '-date', 'library sorted newest first');
+      const lib = await cards(page);
+      assert(lib.every((c) => c.bars === 0 && c.shownScore == null), 'no score bars in the library');
+      const ids = await page.$$eval('#grid .card', (els) => els.map((e) => +e.dataset.id));
+      const api = await apiJson(srv.base, '/api/library?limit=60');
+      eq(ids.join(), api.results.map((r) => r.id).join(), 'grid order is /api/library order');
+      await shot(page, '03b-library');
       const b = await apiJson(srv.base, '/api/build');
       eq(b.state, 'done', 'GET /api/build state');
       eq((await page.$$('#tray-list .up.ok')).length, 0, 'indexed uploads leave the tray');
@@ -265,21 +278,28 @@ async function main() {
     // deterministic) does not rank first. w=0 -> keyword order, w=1 -> CLIP.
     let query = null, kwName = null;
     await test('search shows ranked cards with score breakdowns', async () => {
+      // Only relevant images are results now: at weight 1 only CLIP hits (cosine over the
+      // cut-off), at 0 only keyword hits. Pick a file-name word whose file is not CLIP-first.
       for (const f of uploads) {
         const word = f.replace(/\.[^.]+$/, '').replace(/[^a-z]/g, '');
         if (word.length < 3) continue;
-        const j = await apiJson(srv.base, '/api/search?' + new URLSearchParams({ query: word, clip_weight: '1', top_k: '60' }));
-        const rs = j.results || [];
-        if (rs.length > 2 && resultName(rs[0]) !== f && rs.some((r) => resultName(r) === f && r.keyword_score > 0)) { query = word; kwName = f; break; }
+        const j1 = await apiJson(srv.base, '/api/search?' + new URLSearchParams({ query: word, clip_weight: '1', top_k: '60' }));
+        const j0 = await apiJson(srv.base, '/api/search?' + new URLSearchParams({ query: word, clip_weight: '0', top_k: '60' }));
+        const r1 = j1.results || [], r0 = j0.results || [];
+        if ((!r1.length || resultName(r1[0]) !== f) && r0.length && resultName(r0[0]) === f) { query = word; kwName = f; break; }
       }
       assert(query, 'found a query whose keyword hit is not CLIP-first');
       await page.fill('#q', query);
       await page.press('#q', 'Enter');
-      await page.waitForSelector('#grid .card');
+      await page.waitForSelector('#results[data-view="search"] #grid .card');
       await settled(page);
       const cs = await cards(page);
-      assert(cs.length >= 3, 'several cards, got ' + cs.length);
+      assert(cs.length >= 1, 'cards, got ' + cs.length);
+      assert(cs.some((c) => c.name === kwName), 'the keyword hit is a result');
       assert(nonIncreasing(cs.map((c) => c.score)), 'cards sorted by score: ' + cs.map((c) => c.score));
+      const kwCard = cs.find((c) => c.name === kwName);
+      assert(kwCard.score >= 0.59, 'a perfect name match reads at least 0.6 at the default weight, got ' + kwCard.score);
+      assert(/Matched: name/.test(await page.textContent(`#grid .card[data-name="${kwName}"] .card-why`)), 'the card says why it matched');
       for (const c of cs) {
         eq(c.bars, 2, 'CLIP and keyword bars on ' + c.name);
         eq(c.shownScore, c.score.toFixed(2), 'shown score of ' + c.name);
@@ -313,8 +333,10 @@ async function main() {
       await settled(page);
       const c1 = await cards(page);
       assert(nonIncreasing(c1.map((c) => c.clip)), 'CLIP order at 1: ' + c1.map((c) => c.name + ':' + c.clip));
-      assert(c1[0].name !== kwName, 'keyword match no longer first at 1');
+      assert(!c1.length || c1[0].name !== kwName, 'keyword match no longer first at 1');
       for (const c of c1) assert(Math.abs(c.score - c.clip) < 1e-6, 'score = clip score at 1 for ' + c.name);
+      for (const c of c1) eq(c.bars, 1, 'only the CLIP bar at weight 1 (no keyword part computed) on ' + c.name);
+      if (!c1.length) await page.waitForSelector('#empty.on[data-state="no-results"]');
       assert(c1.map((c) => c.name).join() !== c0.map((c) => c.name).join(), 'order changed');
 
       // Debounce: a quick run of key presses makes one request, not one per step.
@@ -332,7 +354,11 @@ async function main() {
     });
 
     await test('lightbox: full image, caption/keywords with matches, metadata, arrows, Esc', async () => {
-      await page.keyboard.press('End'); // weight 1: many results for the arrows
+      // weight 0 and a word of every upload's name: every upload is a keyword hit
+      const words = uploads.map((f) => f.replace(/\.[^.]+$/, '').replace(/[^a-z]/g, '')).filter((w) => w.length >= 3);
+      await page.fill('#q', words.join(' '));
+      await page.press('#q', 'Enter');
+      await until(async () => (await cards(page)).length === words.length, 'every upload a keyword hit');
       await settled(page);
       const cs = await cards(page);
       const idx = cs.findIndex((c) => c.name === kwName);
@@ -494,8 +520,9 @@ async function main() {
       await until(async () => (await apiJson(srv2.base, '/api/stats')).indexed === 3, 'keyword-only build');
       await until(async () => !(await page.$('#build-btn.running')), 'build button idle');
       await page.waitForSelector('#tray', { state: 'hidden' }); // all indexed: the tray closes itself
-      await page.waitForSelector('#empty.on[data-state="no-model"]');
-      const cmd = (await page.textContent('#empty code')).trim();
+      await page.waitForSelector('#results[data-view="library"] #grid .card'); // the library, with the banner
+      assert(await page.isVisible('#model-banner'), 'no-model banner over the library');
+      const cmd = (await page.textContent('#model-cmd')).trim();
       eq(cmd, 'lisa models pull clip-vit-base-patch32', 'install command');
       await shot(page, '07-no-model');
       await page.fill('#q', 'wide');
@@ -506,7 +533,10 @@ async function main() {
       eq((await page.textContent('#model-cmd')).trim(), 'lisa models pull clip-vit-base-patch32', 'banner command');
       const cs = await cards(page);
       eq(cs[0].name, 'wide.jpg', 'keyword hit found without CLIP');
-      eq(cs[0].clip, 0, 'no CLIP score without a model');
+      assert(Number.isNaN(cs[0].clip), 'no CLIP score without a model (absent, not 0): ' + cs[0].clip);
+      eq(cs[0].bars, 1, 'only the keyword bar without a model');
+      eq(cs[0].shownScore, '1.00', 'a perfect name match reads 1.00 without a model');
+      eq(await page.$$eval('#grid .bar-clip', (e) => e.length), 0, 'no CLIP bars without a model');
       assert(await page.isDisabled('#weight'), 'slider disabled without CLIP');
       assert(/keywords only/.test(await page.textContent('#summary')), 'results marked keywords only');
       await shot(page, '08-no-model-results');
@@ -570,6 +600,116 @@ async function main() {
     log('[FAIL] token server: ' + e.message);
   }
 
+  // A library bigger than a page (130 photos in a folder "trip", indexed in place):
+  // infinite scroll for the library and for results, the no-match state, filter chips.
+  let srv4 = null;
+  const LIB = fs.mkdtempSync(path.join(os.tmpdir(), 'lisa-ui-lib-'));
+  const NLIB = 130;
+  try {
+    const trip = path.join(LIB, 'trip');
+    fs.mkdirSync(trip);
+    const srcs = ['land.jpg', 'port.jpg', 'wide.jpg', 'orient1.jpg', 'orient3.jpg', 'orient6.jpg'];
+    for (let i = 0; i < NLIB; i++) {
+      const b = fs.readFileSync(path.join(IMAGES, srcs[i % srcs.length]));
+      // a distinct file each (a trailing byte after the JPEG end), so no two are copies of each other
+      fs.writeFileSync(path.join(trip, `photo${String(i).padStart(3, '0')}.jpg`), Buffer.concat([b, Buffer.from([i & 255, i >> 8])]));
+    }
+    srv4 = await startServer({ model: MODEL, extra: ['--folder', LIB] });
+    await fetch(srv4.base + '/api/build', { method: 'POST' });
+    await until(async () => (await apiJson(srv4.base, '/api/build')).state === 'done', 'the 130-photo build', 120000);
+    page = await newPage(srv4.base);
+    const gridIds = () => page.$$eval('#grid .card', (els) => els.map((e) => e.dataset.id));
+    const scrollDown = async (want, what) => {
+      await until(async () => {
+        await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+        return (await gridIds()).length >= want;
+      }, what, 30000);
+      await settled(page);
+    };
+
+    await test('library: infinite scroll reaches every photo, once each', async () => {
+      await page.waitForSelector('#results[data-view="library"] #grid .card');
+      await settled(page);
+      eq((await gridIds()).length, 60, 'first page');
+      assert(/130/.test(await page.textContent('#summary')), 'summary counts the whole library: ' + await page.textContent('#summary'));
+      await scrollDown(120, 'second page');
+      await scrollDown(NLIB, 'third page');
+      const ids = await gridIds();
+      eq(ids.length, NLIB, 'every photo in the grid');
+      eq(new Set(ids).size, NLIB, 'no photo twice');
+      await until(async () => /All 130 photos/.test(await page.textContent('#more')), 'end of library marker');
+      await shot(page, '13-library-scrolled');
+    });
+
+    await test('results: infinite scroll over a large relevant set, sort control', async () => {
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.focus('#weight');
+      await page.keyboard.press('Home'); // keywords only: all 130 are name hits for "trip"
+      await page.fill('#q', 'trip');
+      await page.press('#q', 'Enter');
+      await page.waitForSelector('#results[data-view="search"] #grid .card');
+      await settled(page);
+      eq((await gridIds()).length, 60, 'first page of results');
+      assert(/130 results/.test(await page.textContent('#summary')), 'total in the summary');
+      await scrollDown(NLIB, 'all results');
+      eq(new Set(await gridIds()).size, NLIB, 'every result once');
+      await page.selectOption('#sort', 'name');
+      await until(async () => new URL(page.url()) && (await gridIds()).length === 60, 'name order, first page again');
+      await settled(page);
+      const names = (await cards(page)).map((c) => c.name);
+      eq(names.slice(0, 3).join(), 'photo000.jpg,photo001.jpg,photo002.jpg', 'sorted by name');
+      await page.selectOption('#sort', 'relevance');
+      await settled(page);
+    });
+
+    await test('filter chips: shown for the query\'s filters, removable', async () => {
+      await page.fill('#q', 'trip type:jpeg -orientation:portrait name:photo00');
+      await page.press('#q', 'Enter');
+      await settled(page);
+      const chips = await page.$$eval('#filter-chips .fchip', (els) => els.map((e) => e.textContent));
+      eq(chips.length, 3, 'three chips: ' + chips);
+      assert(chips[1].startsWith('not orientation'), 'negated filter chip: ' + chips[1]);
+      const n3 = (await cards(page)).length;
+      assert(n3 > 0 && n3 <= 10, 'name:photo00 narrows to at most ten: ' + n3);
+      await shot(page, '14-filter-chips');
+      await page.click('#filter-chips .fchip[data-key="name"] .fchip-x');
+      await until(async () => (await page.inputValue('#q')) === 'trip type:jpeg -orientation:portrait', 'chip removed from the query');
+      await settled(page);
+      assert((await page.$$('#filter-chips .fchip')).length === 2, 'two chips left');
+      assert((await cards(page)).length > n3, 'more results without the name filter');
+    });
+
+    await test('no matches: explicit empty state with suggestions that work', async () => {
+      await page.fill('#q', 'xyzzy nothing');
+      await page.press('#q', 'Enter');
+      await page.waitForSelector('#empty.on[data-state="no-results"]');
+      eq((await page.textContent('#empty h2')).trim(), 'No matches', 'title');
+      assert(/No matches for 'xyzzy nothing'/.test(await page.textContent('#empty p')), 'the server says why: ' + await page.textContent('#empty p'));
+      eq((await cards(page)).length, 0, 'no cards');
+      await shot(page, '15-no-matches');
+      await page.fill('#q', 'trip year:1990');
+      await page.press('#q', 'Enter');
+      await page.waitForSelector('#empty.on[data-state="no-results"] .suggest .tip-drop');
+      await page.click('#empty .suggest .tip-drop');
+      await until(async () => (await page.inputValue('#q')) === 'trip', 'suggestion dropped the filter');
+      await page.waitForSelector('#grid .card');
+      await page.fill('#q', 'colour:red');
+      await page.press('#q', 'Enter');
+      await page.waitForSelector('#empty.on[data-state="bad-query"]');
+      assert(/unknown filter 'colour:'/.test(await page.textContent('#empty p')), 'the parser\'s message');
+      await page.fill('#q', 'xyzzy');
+      await page.press('#q', 'Enter');
+      await page.waitForSelector('#empty.on[data-state="no-results"] .tip-all');
+      await page.click('#empty .tip-all');
+      await page.waitForSelector('#results[data-view="library"] #grid .card');
+    });
+  } catch (e) {
+    failed++;
+    log('[FAIL] large-library server: ' + e.message);
+  } finally {
+    if (ctx) await ctx.close().catch(() => {});
+  }
+
   await browser.close();
 
   await test('every browser request stayed on 127.0.0.1', async () => {
@@ -582,6 +722,9 @@ async function main() {
     const c1 = await srv.stop();
     const c2 = srv2 ? await srv2.stop() : 0;
     const c3 = srv3 ? await srv3.stop() : 0;
+    const c4 = srv4 ? await srv4.stop() : 0;
+    fs.rmSync(LIB, { recursive: true, force: true });
+    eq(c4, 0, 'exit code of the large-library server');
     eq(c3, 0, 'exit code of the token server');
     eq(c1, 0, 'exit code of the first server');
     eq(c2, 0, 'exit code of the no-model server');
