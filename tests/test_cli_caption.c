@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
-#define LISA "build/lisa"
+// The lisa of this test's build dir (tu_build), found through PATH: setup()
+// puts its folder first, so the sanitizer build runs its own binary.
+#define LISA "lisa"
 
 static int run(const char *cmd, char **out)
 {
@@ -156,6 +158,9 @@ static void test_index_then_search(void **state)
 static int setup(void **state)
 {
     (void)state;
+    static char path[4096];
+    snprintf(path, sizeof path, "%s:%s", tu_build(""), getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
     return tu_find_models("blip-a/model.safetensors", g_models, sizeof g_models, "tests/setup/blip_models.sh");
 }
 
