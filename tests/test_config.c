@@ -64,7 +64,8 @@ static void test_siglip_config(void **state)
 {
     (void)state;
     clip_config c;
-    assert_int_equal(parse("{\"model_type\":\"siglip\",\"projection_dim\":7}", &c), 0);
+    assert_int_equal(
+        parse("{\"model_type\":\"siglip\",\"projection_dim\":7,\"text_config\":{},\"vision_config\":{}}", &c), 0);
     assert_int_equal(c.siglip, 1);
     assert_int_equal(c.projection_dim, 768);
     assert_int_equal(c.vocab_size, 32000);
@@ -73,12 +74,12 @@ static void test_siglip_config(void **state)
     assert_int_equal(c.text.act, ACT_GELU_TANH);
     assert_true(fabsf(c.vision.eps - 1e-6f) < 1e-9f);
     assert_int_equal(parse("{\"model_type\":\"siglip\",\"text_config\":{\"hidden_size\":48,\"num_attention_heads\":3,"
-                           "\"projection_size\":80}}",
+                           "\"projection_size\":80},\"vision_config\":{}}",
                            &c),
                      0);
     assert_int_equal(c.text.hidden, 48);
     assert_int_equal(c.projection_dim, 80);
-    assert_int_equal(parse("{\"model_type\":\"clip\"}", &c), 0);
+    assert_int_equal(parse("{\"model_type\":\"clip\",\"text_config\":{},\"vision_config\":{}}", &c), 0);
     assert_int_equal(c.siglip, 0);
 }
 
