@@ -152,6 +152,7 @@
       rss: pick(j, 'rss_bytes', 'rss'),
       uptime: pick(j, 'uptime_s', 'uptime'),
       version: pick(j, 'version'),
+      diskFull: pick(j, 'disk_full') === true,
     };
   }
   function normBuild(j) {
@@ -545,6 +546,7 @@
     else if (!state.results.length && !state.searching) kind = 'no-results';
     if (!hasQuery || kind === 'error' || kind === 'no-images' || kind === 'no-index' || kind === 'building') state.results = [];
     $('#model-banner').hidden = !noClip || kind === 'no-model';
+    $('#disk-banner').hidden = !(st && st.diskFull);
     // Without CLIP there is nothing to weigh: the slider is shown but off.
     // Similar images are ranked by CLIP alone: nothing to weigh either.
     weight.disabled = noClip || !!state.similar;
