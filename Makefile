@@ -12,13 +12,19 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
-LDLIBS  += $(PKG_LIBS) -lstemmer -lpthread -lm
+LDLIBS  += $(PKG_LIBS) -lstemmer -lpthread -lm -lstdc++
+# The C++ border around Exiv2 (src/image/exiv2_shim.cc); clang++ beside clang (make fuzz).
+ifneq ($(findstring clang,$(CC)),)
+CXX     := clang++
+endif
+CXXFLAGS_LISA := $(OPT) -g -std=c++17 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN) -fno-sanitize=vptr
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_CXX  := $(wildcard src/*/*.cc)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -39,6 +45,10 @@ $(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_LISA) -MMD -MP -c $< -o $@
 
 $(BUILD)/liblisa.a: $(LIB_OBJ)
 	@rm -f $@
