@@ -1281,7 +1281,7 @@ static void test_graceful_shutdown(void **state)
     snprintf(p, sizeof p, "%s/images/slow.png", data2);
     assert_int_equal(access(p, F_OK), 0);
     double secs = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
-    assert_true(secs < 10);
+    if (secs >= 10) fail_msg("srv_stop took %.1f s", secs);
     // the build stopped at a batch boundary: every stored image is complete
     snprintf(p, sizeof p, "%s/lisa.db", data2);
     store *st;
