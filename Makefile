@@ -12,17 +12,20 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
-LDLIBS  += $(PKG_LIBS) -lstemmer -lstdc++ -lpthread -lm
-# C++ only where a library has no C API (src/siglip/spm_shim.cc: libsentencepiece)
-CXX      ?= c++
-CXXFLAGS ?= $(OPT) -g
-CXXFLAGS += -std=c++17 -Wall -Wextra -Werror -Isrc $(SAN) -fno-sanitize=vptr # vptr needs the C++ UBSan runtime, which a C link (clang) lacks
+LDLIBS  += $(PKG_LIBS) -lstemmer -lpthread -lm -lstdc++
+# C++ only at the border of libraries without a C API (src/image/exiv2_shim.cc:
+# Exiv2 exceptions; src/siglip/spm_shim.cc: libsentencepiece); clang++ beside clang (make fuzz).
+ifneq ($(findstring clang,$(CC)),)
+CXX     := clang++
+endif
+CXXFLAGS_LISA := $(OPT) -g -std=c++17 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN) -fno-sanitize=vptr
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(patsubst %.cc,$(BUILD)/%.o,$(wildcard src/*/*.cc))
+LIB_CXX  := $(wildcard src/*/*.cc)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -46,7 +49,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+	$(CXX) $(CXXFLAGS_LISA) -MMD -MP -c $< -o $@
 
 $(BUILD)/liblisa.a: $(LIB_OBJ)
 	@rm -f $@

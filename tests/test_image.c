@@ -530,7 +530,8 @@ static size_t put32(uint8_t *p, uint32_t v)
 static size_t png_chunk(uint8_t *out, const char *type, const uint8_t *data, uint32_t n)
 {
     size_t o = put32(out, n);
-    memcpy(out + o, type, 4), memcpy(out + o + 4, data, n);
+    memcpy(out + o, type, 4);
+    if (n) memcpy(out + o + 4, data, n);
     return o + 4 + n + put32(out + o + 4 + n, (uint32_t)crc32(crc32(0, (const uint8_t *)type, 4), data, n));
 }
 

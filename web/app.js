@@ -160,6 +160,7 @@
       rss: pick(j, 'rss_bytes', 'rss'),
       uptime: pick(j, 'uptime_s', 'uptime'),
       version: pick(j, 'version'),
+      diskFull: pick(j, 'disk_full') === true,
     };
   }
   function normBuild(j) {
@@ -693,6 +694,7 @@
     moreEl.dataset.state = state.results.length < state.total && !kind ? 'more' : state.results.length && !kind ? 'end' : 'none';
     moreEl.textContent = moreEl.dataset.state === 'end' && state.total > PAGE ? (state.view === 'library' ? 'All ' + fmtNum(state.total) + ' photos' : 'All ' + fmtNum(state.total) + ' results') : '';
     $('#model-banner').hidden = !noClip || kind === 'no-model';
+    $('#disk-banner').hidden = !(st && st.diskFull);
     // Without CLIP there is nothing to weigh: the slider is shown but off.
     // Similar images are ranked by CLIP alone: nothing to weigh either.
     weight.disabled = noClip || !!state.similar;

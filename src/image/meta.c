@@ -5,7 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
-#include <gexiv2/gexiv2.h>
+#include "image/exiv2_shim.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +19,7 @@ static int init_ok;
 
 static void init_exiv2(void)
 {
-    gexiv2_log_set_level(GEXIV2_LOG_LEVEL_MUTE);
-    init_ok = gexiv2_initialize();
+    init_ok = x2_initialize();
 }
 
 void meta_clear(meta_info *m)
@@ -62,7 +61,7 @@ static char *first_text(GExiv2Metadata *md, const char *const *tags)
 {
     for (; *tags; tags++) {
         GError *err = NULL;
-        gchar *v = gexiv2_metadata_try_get_tag_string(md, *tags, &err);
+        gchar *v = x2_tag_string(md, *tags, &err);
         if (err) g_error_free(err);
         char *t = clean_text(v);
         g_free(v);
@@ -212,7 +211,7 @@ static void add_keyword(meta_info *m, const char *raw)
 static void read_keywords(GExiv2Metadata *md, meta_info *m, const char *tag, int hier)
 {
     GError *err = NULL;
-    gchar **v = gexiv2_metadata_try_get_tag_multiple(md, tag, &err);
+    gchar **v = x2_tag_multiple(md, tag, &err);
     if (err) g_error_free(err);
     for (int i = 0; v && v[i]; i++) {
         if (!hier) {
@@ -240,9 +239,7 @@ static void read_camera(GExiv2Metadata *md, meta_info *m)
     copy_field(m->lens, sizeof m->lens, lens);
     free(lens);
     GError *err = NULL;
-    glong o = gexiv2_metadata_try_has_tag(md, "Exif.Image.Orientation", NULL)
-                  ? gexiv2_metadata_try_get_tag_long(md, "Exif.Image.Orientation", &err)
-                  : 0;
+    long o = x2_has_tag(md, "Exif.Image.Orientation") ? x2_tag_long(md, "Exif.Image.Orientation", &err) : 0;
     if (err) g_error_free(err);
     m->orientation = o >= 1 && o <= 8 ? (int)o : 0;
 }
@@ -253,13 +250,13 @@ static void read_gps(GExiv2Metadata *md, meta_info *m)
 {
     GError *err = NULL;
     double lon = 0, lat = 0, alt = 0;
-    gboolean ok = gexiv2_metadata_try_get_gps_latitude(md, &lat, &err);
-    if (ok && !err) ok = gexiv2_metadata_try_get_gps_longitude(md, &lon, &err);
+    int ok = x2_gps_latitude(md, &lat, &err);
+    if (ok && !err) ok = x2_gps_longitude(md, &lon, &err);
     if (err) g_error_free(err), err = NULL, ok = 0;
     if (ok && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && (lat != 0 || lon != 0)) {
         m->has_gps = 1;
         m->lat = lat, m->lon = lon;
-        if (gexiv2_metadata_try_get_gps_altitude(md, &alt, &err) && !err && isfinite(alt)) m->alt = alt;
+        if (x2_gps_altitude(md, &alt, &err) && !err && isfinite(alt)) m->alt = alt;
         if (err) g_error_free(err);
     }
 }
@@ -278,44 +275,58 @@ static void read_text(GExiv2Metadata *md, meta_info *m)
     read_keywords(md, m, "Xmp.lr.hierarchicalSubject", 1);
 }
 
-static int open_md(const char *path, GExiv2Metadata **out)
+// Opens path, or the n bytes at data when data is not NULL (name labels errors).
+static int open_md(const char *name, const uint8_t *data, size_t n, GExiv2Metadata **out)
 {
     GError *err = NULL;
-    GExiv2Metadata *md = gexiv2_metadata_new();
+    GExiv2Metadata *md = x2_new();
     *out = NULL;
-    if (!md) return lisa_seterr(LISA_ENOMEM, "%s: metadata reader", path);
-    if (!gexiv2_metadata_open_path(md, path, &err)) {
-        int rc = lisa_seterr(LISA_EFORMAT, "%s: metadata: %s", path, err && err->message ? err->message : "unreadable");
+    if (!md) return lisa_seterr(LISA_ENOMEM, "%s: metadata reader", name);
+    if (!(data ? x2_open_buf(md, data, n, &err) : x2_open_path(md, name, &err))) {
+        int rc = lisa_seterr(LISA_EFORMAT, "%s: metadata: %s", name, err && err->message ? err->message : "unreadable");
         if (err) g_error_free(err);
-        g_object_unref(md);
+        x2_free(md);
         return rc;
     }
     *out = md;
     return 0;
 }
 
-int meta_read(const char *path, meta_info *out)
+static int read_md(const char *name, const uint8_t *data, size_t n, meta_info *out)
 {
-    struct stat sb;
     GExiv2Metadata *md;
-    memset(out, 0, sizeof *out);
-    out->date_unix = META_NO_DATE;
-    if (stat(path, &sb) != 0)
-        return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return lisa_seterr(LISA_EIO, "%s: not a regular file", path);
     pthread_once(&init_once, init_exiv2);
-    if (!init_ok) return lisa_seterr(LISA_EUNSUPPORTED, "%s: gexiv2 failed to initialise", path);
+    if (!init_ok) return lisa_seterr(LISA_EUNSUPPORTED, "%s: gexiv2 failed to initialise", name);
     pthread_mutex_lock(&exiv2_lock);
-    int rc = open_md(path, &md);
+    int rc = open_md(name, data, n, &md);
     if (rc == 0) {
         read_date(md, out);
         read_camera(md, out);
         read_gps(md, out);
         read_text(md, out);
-        g_object_unref(md);
+        x2_free(md);
     }
     pthread_mutex_unlock(&exiv2_lock);
     return rc;
+}
+
+int meta_read(const char *path, meta_info *out)
+{
+    struct stat sb;
+    memset(out, 0, sizeof *out);
+    out->date_unix = META_NO_DATE;
+    if (stat(path, &sb) != 0)
+        return lisa_seterr(errno == ENOENT ? LISA_ENOTFOUND : LISA_EIO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return lisa_seterr(LISA_EIO, "%s: not a regular file", path);
+    return read_md(path, NULL, 0, out);
+}
+
+int meta_read_buf(const uint8_t *data, size_t n, meta_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->date_unix = META_NO_DATE;
+    if (!data || !n) return lisa_seterr(LISA_EFORMAT, "metadata: empty buffer");
+    return read_md("(buffer)", data, n, out);
 }
 
 // ---------------------------------------------------------------- words

@@ -2,15 +2,17 @@
 // API), for the store's date/camera fields and the "meta" keyword source.
 //
 // Only metadata is read, never pixels. Exiv2 parses hostile input inside
-// C++ exception handlers that gexiv2 turns into GErrors, so a corrupt or
-// truncated block gives an error or empty fields, never a crash (fuzzed in
-// tests/test_meta.c). Exiv2's XMP toolkit is initialised once (pthread_once)
-// and is not documented as safe for concurrent parsing, so meta_read()
-// serialises its calls with a mutex; a read takes 0.17 ms for a 31 KB JPEG
-// with EXIF+IPTC+XMP (measured), small next to decoding it. Exiv2/GLib log output is muted.
+// C++ exception handlers that gexiv2 turns into GErrors, and every gexiv2
+// call goes through image/exiv2_shim.cc, whose try/catch(...) stops what
+// gexiv2 lets through, so a corrupt or truncated block gives an error or
+// empty fields, never a crash (tests/test_meta.c, fuzz/fuzz_meta.c). Exiv2's XMP toolkit is initialised once
+// (pthread_once) and is not documented as safe for concurrent parsing, so meta_read() serialises its calls with a
+// mutex; a read takes 0.17 ms for a 31 KB JPEG with EXIF+IPTC+XMP (measured), small next to decoding it. Exiv2/GLib log
+// output is muted.
 #ifndef LISA_IMAGE_META_H
 #define LISA_IMAGE_META_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define META_TEXT_MAX 4096    // bytes kept per text field (cut on a UTF-8 boundary)
@@ -50,6 +52,9 @@ typedef struct {
 // LISA_EFORMAT when Exiv2 rejects the file as corrupt (the message says why;
 // *out is then empty but valid).
 int meta_read(const char *path, meta_info *out);
+
+// meta_read() on n bytes in memory (borrowed); errors say "(buffer)".
+int meta_read_buf(const uint8_t *data, size_t n, meta_info *out);
 
 // Frees the strings of *m and zeroes it (dates set to unknown). Safe on a
 // zeroed or already cleared struct.

@@ -149,6 +149,18 @@ int modeldir_check(const char *dir, modeldir_kind kind, const char *pull_name, c
                           : "";
     if (!is_dir(dir))
         return lisa_seterr(LISA_ENOTFOUND, "no model at %s; install it with: lisa models pull %s", dir, name);
+    char path[MODELDIR_PATH_MAX];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s", dir, what) < (int)sizeof path && stat(path, &st) == 0) // there, but
+        return lisa_seterr(LISA_ENOTFOUND,
+                           "model directory %s: %s is %s, not a model file%s; install it with: "
+                           "lisa models pull %s",
+                           dir, what,
+                           S_ISDIR(st.st_mode)                          ? "a directory"
+                           : S_ISREG(st.st_mode)                        ? "empty"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                        : "a pipe or socket",
+                           has_partial(dir) ? " (a download was interrupted: the same command resumes it)" : "", name);
     return lisa_seterr(LISA_ENOTFOUND,
                        "model directory %s is missing %s%s%s; install it with: "
                        "lisa models pull %s",

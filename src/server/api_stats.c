@@ -146,6 +146,7 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     cJSON_AddNumberToObject(o, "db_bytes", (double)st.db_bytes);
     cJSON_AddNumberToObject(o, "thumb_bytes", (double)thumb_bytes);
     cJSON_AddNumberToObject(o, "thumb_count", (double)thumbs);
+    cJSON_AddBoolToObject(o, "disk_full", srv__disk_full(s));
     if (st.last_index[0])
         cJSON_AddStringToObject(o, "last_build", st.last_index);
     else
@@ -178,5 +179,6 @@ enum MHD_Result srv__health(srv *s, struct MHD_Connection *c)
     pthread_mutex_unlock(&s->b_mu);
     cJSON_AddBoolToObject(o, "building", building);
     cJSON_AddBoolToObject(o, "auth", s->token != NULL);
+    cJSON_AddBoolToObject(o, "disk_full", srv__disk_full(s));
     return http_json(c, 200, o);
 }

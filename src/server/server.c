@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,8 +79,18 @@ void srv__slot_put(srv *s, srv_slot *sl)
     pthread_mutex_unlock(&s->slot_mu);
 }
 
+int srv__disk_full(const srv *s)
+{
+    struct statvfs v;
+    return statvfs(s->data, &v) == 0 && v.f_bavail == 0;
+}
+
 int srv__slot_store(srv *s, srv_slot *sl)
 {
+    if (sl->st && store_disk_full(sl->st) && !srv__disk_full(s)) { // room again: back to read-write
+        search_close(sl->sc), sl->sc = NULL;
+        store_close(sl->st), sl->st = NULL;
+    }
     if (sl->st) return 0;
     char path[SRV_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/lisa.db", s->data);

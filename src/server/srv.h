@@ -109,6 +109,7 @@ void srv__log(srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 srv_slot *srv__slot_get(srv *s);
 void srv__slot_put(srv *s, srv_slot *sl);
 int srv__slot_store(srv *s, srv_slot *sl);
+int srv__disk_full(const srv *s); // 1 when the data dir's file system has no free block
 int srv__slot_search(srv *s, srv_slot *sl);
 
 // Route handlers. key is the decoded, validated path tail.

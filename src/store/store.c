@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 // ---------------------------------------------------------------- migrations
@@ -294,6 +296,33 @@ static int configure(store *s)
     return store__exec(s, "PRAGMA synchronous = NORMAL", "synchronous");
 }
 
+// 1 when the file system holding path has no block left for us.
+static int disk_full(const char *path)
+{
+    char dir[STORE_PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
+    struct statvfs v;
+    return statvfs(slash ? dir : ".", &v) == 0 && v.f_bavail == 0;
+}
+
+// Read-only, without locks, WAL or -shm (SQLite's immutable=1): what a full
+// disk still allows. Commits still in a WAL file are not seen.
+static int open_immutable(store *s, const char *path)
+{
+    char uri[3 * STORE_PATH_MAX + 32];
+    size_t o = (size_t)snprintf(uri, sizeof uri, "file:");
+    for (const char *p = path; *p && o + 4 < sizeof uri; p++)
+        o += *p == '?' || *p == '#' || *p == '%' ? (size_t)snprintf(uri + o, 4, "%%%02X", (unsigned char)*p)
+                                                 : (uri[o] = *p, 1);
+    snprintf(uri + o, sizeof uri - o, "?immutable=1");
+    int rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) return store__err(s, rc, "open (read-only, the disk is full)");
+    sqlite3_extended_result_codes(s->db, 1);
+    return 0;
+}
+
 static int open_db(store *s, const char *path, int flags)
 {
     struct stat sb;
@@ -321,6 +350,14 @@ int store_open(const char *path, int flags, store **out)
     s->flags = flags;
     int rc = open_db(s, path, flags);
     if (rc == 0) rc = configure(s);
+    if (rc < 0 && !(flags & STORE_READONLY) && strcmp(path, ":memory:") && access(path, R_OK) == 0 &&
+        disk_full(path)) { // the WAL cannot be set up: read the committed file as it is
+        sqlite3_close(s->db);
+        s->db = NULL;
+        s->flags = flags | STORE_READONLY, s->disk_full = 1;
+        rc = open_immutable(s, path);
+        if (rc == 0) rc = configure(s);
+    }
     if (rc == 0) rc = user_version(s, &s->found_version);
     if (rc == 0) rc = migrate(s);
     if (rc == 0) rc = store__fts_register(s);
@@ -341,6 +378,11 @@ void store_close(store *s)
     sqlite3_close(s->db);
     free(s->path);
     free(s);
+}
+
+int store_disk_full(const store *s)
+{
+    return s->disk_full;
 }
 
 int store_schema_found(const store *s)

@@ -67,6 +67,11 @@ enum {
 // with LISA_ENOTFOUND. The caller owns *out: store_close() it. path is borrowed.
 int store_open(const char *path, int flags, store **out);
 
+// A read-write open that fails because the disk is full (the WAL or -shm
+// cannot be created) falls back to a read-only, immutable open of the file
+// as committed: reads work, writes fail. store_disk_full() then says 1.
+int store_disk_full(const store *s);
+
 // Finalizes statements and closes the connection; an open transaction is
 // rolled back. store_close(NULL) is a no-op.
 void store_close(store *s);

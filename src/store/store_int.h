@@ -46,6 +46,7 @@ struct store {
     int flags;
     int found_version; // user_version before migration
     int in_tx;         // store_begin() is open
+    int disk_full;     // opened read-only and immutable: the disk was full
     sqlite3_stmt *st[ST_COUNT];
 };
 
