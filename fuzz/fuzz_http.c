@@ -25,6 +25,16 @@ static srv *g_srv;
 static int g_port;
 static char g_data[256], g_images[300];
 
+// At exit (libFuzzer's -runs/-max_total_time end with exit()): stop the
+// server and remove its data dir.
+static void stop(void)
+{
+    srv_stop(g_srv);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_data);
+    if (system(cmd) != 0) fprintf(stderr, "fuzz_http: could not remove %s\n", g_data);
+}
+
 static void start(void)
 {
     const char *t = getenv("TMPDIR");
@@ -40,6 +50,7 @@ static void start(void)
         abort();
     }
     g_port = srv_port(g_srv);
+    atexit(stop);
 }
 
 static void send_all(int fd, const void *p, size_t n)
