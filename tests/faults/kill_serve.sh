@@ -5,15 +5,24 @@
 # at a random moment. Afterwards one clean build, then check_index.py: the
 # integrity_check, each file once, thumbnails, and every file in DATA/images
 # equal to an uploaded source (no half-written upload visible).
-#   sh tests/faults/kill_serve.sh [BUILD]   env: N=500 K=20 MAXD=4.0 SEED=1
+#   sh tests/faults/kill_serve.sh [BUILD]   env: N=500 K=20 SEED=1 MAXD= (kill delays
+# are uniform in [0.05, MAXD] s; by default MAXD is the time of one clean build,
+# measured first, so the kills spread over a whole build)
 build=${1:-build}
-N=${N:-500}; K=${K:-20}; MAXD=${MAXD:-4.0}; SEED=${SEED:-1}
+N=${N:-500}; K=${K:-20}; MAXD=${MAXD:-}; SEED=${SEED:-1}
 lisa=$build/lisa; model=$build/models/tiny-a
 [ -x "$lisa" ] && [ -d "$model" ] || { echo "kill_serve: needs $lisa and $model"; exit 2; }
 command -v curl >/dev/null || { echo "kill_serve: needs curl"; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/lisa-kill-serve-XXXXXX") || exit 2
 trap 'kill -9 $spid 2>/dev/null; rm -rf "$work"' EXIT
 python3 tests/faults/make_images.py "$work/lib" "$N" || exit 2
+if [ -z "$MAXD" ]; then
+    t0=$(date +%s.%N)
+    "$lisa" index "$work/lib" --data "$work/calib" --model "$model" --progress none >/dev/null 2>&1
+    MAXD=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    rm -rf "$work/calib"
+    echo "one clean build of $N images: $MAXD s (kills spread over it)"
+fi
 python3 tests/faults/make_images.py "$work/up" 60 || exit 2
 port=$((20000 + $$ % 20000))
 start() {
