@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static srv *g_srv;
 static int g_port;
 static char g_data[256], g_images[300];
+
+// At exit (libFuzzer's -runs/-max_total_time end with exit()): stop the
+// server and remove its data dir.
+static void stop(void)
+{
+    srv_stop(g_srv);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_data);
+    if (system(cmd) != 0) fprintf(stderr, "fuzz_http: could not remove %s\n", g_data);
+}
 
 static void start(void)
 {
@@ -40,6 +51,7 @@ static void start(void)
         abort();
     }
     g_port = srv_port(g_srv);
+    atexit(stop);
 }
 
 static void send_all(int fd, const void *p, size_t n)
@@ -67,13 +79,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!g_srv) start();
     if (size < 1 || size > 65536) return 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) abort();
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = -1;
+    // Tens of thousands of loopback connections a minute can run out of
+    // ephemeral ports for a moment (a harness limit, not a server fault):
+    // retry for up to 5 s before calling it one.
+    for (int tries = 0; fd < 0 && tries < 250; tries++) {
+        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0) abort();
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) close(fd), fd = -1, usleep(20000);
+    }
+    if (fd < 0) {
+        fprintf(stderr, "fuzz_http: cannot connect to 127.0.0.1:%d: %s\n", g_port, strerror(errno));
+        abort();
+    }
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) abort();
+    struct linger lg = {.l_onoff = 1, .l_linger = 0}; // close with RST: no TIME_WAIT pile-up
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     char head[512];
     int upload = data[0] & 1;
     if (upload) {

@@ -66,7 +66,6 @@ for src in fuzz/fuzz_*.c; do
         # New inputs go to a scratch corpus (first dir), never into the seeds.
         run_step "$t" "build/fuzz/$t" -runs="$runs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
             "$tmp/corpus-$t" "fuzz/seeds/$t"
-        grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs|stat::number_of_executed_units)' "$tmp/log" | tail -2
     fi
     tally_one "$t"
 done

@@ -257,7 +257,7 @@ int img_load(const char *path, const img_opts *o, img_t *out, int *orientation)
     lisa_unmap(&m);
     if (rc < 0) {
         char msg[LISA_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s", lisa_errmsg());
+        snprintf(msg, sizeof msg, "%s", lisa_errmsg_for(rc)); // never an older failure's
         return lisa_seterr(rc, "%s: %s", path, msg);
     }
     if (orientation) *orientation = orient;

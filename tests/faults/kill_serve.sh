@@ -5,9 +5,9 @@
 # at a random moment. Afterwards one clean build, then check_index.py: the
 # integrity_check, each file once, thumbnails, and every file in DATA/images
 # equal to an uploaded source (no half-written upload visible).
-#   sh tests/faults/kill_serve.sh [BUILD]   env: N=500 K=20 MAXD=4.0 SEED=1
+#   sh tests/faults/kill_serve.sh [BUILD]   env: N=500 K=20 SEED=1
 build=${1:-build}
-N=${N:-500}; K=${K:-20}; MAXD=${MAXD:-4.0}; SEED=${SEED:-1}
+N=${N:-500}; K=${K:-20}; SEED=${SEED:-1}
 lisa=$build/lisa; model=$build/models/tiny-a
 [ -x "$lisa" ] && [ -d "$model" ] || { echo "kill_serve: needs $lisa and $model"; exit 2; }
 command -v curl >/dev/null || { echo "kill_serve: needs curl"; exit 2; }
@@ -22,20 +22,25 @@ start() {
     for i in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/api/health" && return 0; sleep 0.1; done
     echo "kill_serve: server did not start"; cat "$work/serve.log"; exit 1
 }
+count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM images').fetchone()[0])" "$work/data/lisa.db" 2>/dev/null || echo 0; }
 mid=0
 ups=$(ls "$work"/up/*/*.png)
 for k in $(seq 1 "$K"); do
-    d=$(awk -v s="$SEED" -v k="$k" -v m="$MAXD" 'BEGIN { srand(s * 1000 + k); printf "%.2f", 0.05 + rand() * (m - 0.05) }')
+    # Killed once N/(K+1) more images are committed, plus a random 0-300 ms,
+    # with this round's uploads in flight: the K kills spread over one build.
+    target=$(($(count) + N / (K + 1)))
+    [ "$target" -le "$N" ] || target=$N
+    d=$(awk -v s="$SEED" -v k="$k" 'BEGIN { srand(s * 1000 + k); printf "%.2f", rand() * 0.3 }')
     start
-    set -- $(printf '%s\n' $ups | sed -n "$((k * 3 - 2)),$((k * 3))p")
-    for f in "$@"; do curl -s -o /dev/null -F "files=@$f" "http://127.0.0.1:$port/api/upload" & done
     curl -s -o /dev/null -X POST "http://127.0.0.1:$port/api/build"
+    set -- $(printf '%s\n' $ups | sed -n "$((k * 3 - 2)),$((k * 3))p")
+    python3 tests/faults/wait_rows.py "$work/data/lisa.db" "$target" "$spid"
+    for f in "$@"; do curl -s -o /dev/null -F "files=@$f" "http://127.0.0.1:$port/api/upload" & done
     sleep "$d"
     if kill -9 "$spid" 2>/dev/null; then mid=$((mid + 1)); fi
     wait "$spid" 2>/dev/null
     wait 2>/dev/null
-    n=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM images').fetchone()[0])" "$work/data/lisa.db" 2>/dev/null || echo 0)
-    echo "kill $k after ${d}s: $n indexed, $(ls "$work/data/images" 2>/dev/null | wc -l) uploads"
+    echo "kill $k at >= $target rows + ${d}s: $(count) indexed, $(ls "$work/data/images" 2>/dev/null | wc -l) uploads"
 done
 start
 curl -s -o /dev/null -X POST "http://127.0.0.1:$port/api/build"
