@@ -1,7 +1,8 @@
 #!/bin/sh
 # Layering check (docs: house style rule 3): a file under src/<layer>/ may
 # include headers only from the layers this table allows, so dependencies run
-# downward: base <- tensor <- model <- clip/caption; image <- base;
+# downward: base <- tensor <- model <- clip/caption/siglip (clip loads a SigLIP dir
+# through siglip: one entry point for the embedding models); image <- base;
 # store <- search; server and cli on top. A new src/<layer>/ must be added here.
 # Usage: sh tools/check_layers.sh [SRC_DIR]. Prints each violation as
 # FILE:LINE: and exits 1 if there is any.
@@ -12,13 +13,14 @@ allowed() {
         tensor)  echo "base tensor" ;;
         model)   echo "base tensor model" ;;
         image)   echo "base image" ;;
-        clip)    echo "base tensor model image clip" ;;
+        siglip)  echo "base tensor model image siglip" ;;
+        clip)    echo "base tensor model image siglip clip" ;;
         caption) echo "base tensor model image caption" ;;
         ocr)     echo "base image ocr" ;;
         store)   echo "base store" ;;
-        search)  echo "base tensor model image clip caption ocr store search" ;;
-        server)  echo "base tensor model image clip caption ocr store search server" ;;
-        cli)     echo "base tensor model image clip caption ocr store search server cli" ;;
+        search)  echo "base tensor model image siglip clip caption ocr store search" ;;
+        server)  echo "base tensor model image siglip clip caption ocr store search server" ;;
+        cli)     echo "base tensor model image siglip clip caption ocr store search server cli" ;;
         *)       echo "?" ;;
     esac
 }

@@ -34,7 +34,6 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-
 void cap_opts_default(cap_opts *o)
 {
     *o = (cap_opts){.num_beams = 1, .max_length = 20, .min_length = 0, .repetition_penalty = 1, .length_penalty = 1};

@@ -1012,7 +1012,7 @@ static int rewrite(ix_db *db, int64_t id, const item *it, int64_t *new_id, int r
     }
     if (rc == 0 && it->cap_done) { // caption of unchanged content (a backfill)
         free(im.caption);
-        if (!(im.caption = strdup(it->caption))) rc = LISA_ENOMEM;
+        if (!(im.caption = strdup(it->caption))) rc = lisa_seterr(LISA_ENOMEM, "out of memory for a caption");
     }
     if (rc < 0) {
     } else if (rename) {

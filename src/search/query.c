@@ -384,7 +384,7 @@ static int one_part(query *q, kw *k, const char *s, const char **next)
     }
     size_t klen = 0;
     int key = key_of(p, s, &klen);
-    if (key == -2) return LISA_EINVAL;
+    if (key == -2) return lisa_errcode(); // bad() said which key
     if (key >= 0) {
         if ((rc = read_value(&p, s + klen + 1, &v, next)) < 0) return rc;
         if (sign > 0 && key != 14)

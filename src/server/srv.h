@@ -92,11 +92,11 @@ struct srv {
 // Per-request state (MHD's con_cls).
 typedef struct srv_upload srv_upload;
 typedef struct {
-    int route;      // SRV_R_*
-    int counted;    // inflight was incremented
-    size_t body;    // bytes of body seen (non-upload routes)
-    srv_upload *up; // POST /api/upload only
-    double t0;      // ms, monotonic, when the request line arrived
+    int route;           // SRV_R_*
+    int counted;         // inflight was incremented
+    size_t body;         // bytes of body seen (non-upload routes)
+    srv_upload *up;      // POST /api/upload only
+    double t0;           // ms, monotonic, when the request line arrived
     const char *raw_uri; // the request target as MHD logged it (NUL-check), and its length
     size_t raw_len;
     int started; // the handler saw the request

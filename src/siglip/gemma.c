@@ -94,15 +94,17 @@ static int load_vocab(gemma_tok *t, const cJSON *vocab, const char *path)
             return lisa_seterr(LISA_EFORMAT, "%s: model.vocab: \"%.40s\": bad id", path, e->string);
         if ((int)d + 1 > n) n = (int)d + 1;
     }
-    if (!(t->piece = calloc((size_t)n ? (size_t)n : 1, sizeof *t->piece))) return LISA_ENOMEM;
+    if (!(t->piece = calloc((size_t)n ? (size_t)n : 1, sizeof *t->piece)))
+        return lisa_seterr(LISA_ENOMEM, "gemma tokenizer: out of memory");
     t->n = n;
     t->vcap = pow2_above((size_t)n);
-    if (!(t->vslot = malloc(t->vcap * sizeof *t->vslot))) return LISA_ENOMEM;
+    if (!(t->vslot = malloc(t->vcap * sizeof *t->vslot)))
+        return lisa_seterr(LISA_ENOMEM, "gemma tokenizer: out of memory");
     memset(t->vslot, 0xff, t->vcap * sizeof *t->vslot);
     for (const cJSON *e = vocab->child; e; e = e->next) {
         int id = (int)e->valuedouble;
         if (t->piece[id]) return lisa_seterr(LISA_EFORMAT, "%s: model.vocab: id %d appears twice", path, id);
-        if (!(t->piece[id] = strdup(e->string))) return LISA_ENOMEM;
+        if (!(t->piece[id] = strdup(e->string))) return lisa_seterr(LISA_ENOMEM, "gemma tokenizer: out of memory");
         size_t len = strlen(e->string), i = fnv(e->string, len) & (t->vcap - 1);
         while (t->vslot[i] >= 0) i = (i + 1) & (t->vcap - 1);
         t->vslot[i] = id;
@@ -143,7 +145,8 @@ static int load_merges(gemma_tok *t, const cJSON *merges, const char *path)
     int n = cJSON_GetArraySize(merges), rank = 0;
     char buf[1024], joined[2048];
     t->mcap = pow2_above((size_t)n);
-    if (!(t->mslot = malloc(t->mcap * sizeof *t->mslot))) return LISA_ENOMEM;
+    if (!(t->mslot = malloc(t->mcap * sizeof *t->mslot)))
+        return lisa_seterr(LISA_ENOMEM, "gemma tokenizer: out of memory");
     for (size_t i = 0; i < t->mcap; i++) t->mslot[i] = (merge_slot){0, 0, -1};
     for (const cJSON *e = merges->child; e; e = e->next, rank++) {
         const char *a, *b;
@@ -173,7 +176,8 @@ static int load_added(gemma_tok *t, const cJSON *added, const char *path)
 {
     int n = cJSON_GetArraySize(added), k = 0;
     if (n > GEMMA_MAX_ADDED) return bad(path, "added_tokens: too many");
-    if (!(t->added = calloc((size_t)n + 1, sizeof *t->added))) return LISA_ENOMEM;
+    if (!(t->added = calloc((size_t)n + 1, sizeof *t->added)))
+        return lisa_seterr(LISA_ENOMEM, "gemma tokenizer: out of memory");
     for (const cJSON *e = added ? added->child : NULL; e; e = e->next) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id"),
                     *c = cJSON_GetObjectItemCaseSensitive(e, "content");
