@@ -4,7 +4,9 @@
 #   1. the suites (tests/run.sh BUILD);
 #   2. `make debug`: the same suites under ASan + UBSan (build/debug/);
 #   3. a fuzz smoke run of every fuzz/fuzz_*.c (found by wildcard) for
-#      FUZZ_RUNS (20000) executions from its seeds fuzz/seeds/<target>/;
+#      FUZZ_RUNS (20000) executions from its seeds fuzz/seeds/<target>/, or
+#      FUZZ_SECONDS (90) for the slow ones (tokenizer.json loading, a real
+#      server), so CI stays bounded whatever targets are added;
 #   4. clang-format --dry-run -Werror on every tracked .c and .h;
 #   5. tools/check_layers.sh (no include from a lower layer to a higher one);
 #   6. tools/check_errors.sh (no bare `return LISA_E...;` without a message).
@@ -12,6 +14,7 @@
 # as one test. Exits non-zero if any failed.
 build=${1:-build}
 runs=${FUZZ_RUNS:-20000}
+secs=${FUZZ_SECONDS:-90}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; bad=""
@@ -64,7 +67,7 @@ for src in fuzz/fuzz_*.c; do
         rc=1
     else
         # New inputs go to a scratch corpus (first dir), never into the seeds.
-        run_step "$t" "build/fuzz/$t" -runs="$runs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        run_step "$t" "build/fuzz/$t" -runs="$runs" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
             "$tmp/corpus-$t" "fuzz/seeds/$t"
     fi
     tally_one "$t"
