@@ -40,6 +40,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# FAISS: libfaiss-dev ships libfaiss.a and the C API headers but no C API
+# library, so one C++ shim (src/search/faiss_shim.cc) gives LISA its C calls.
+CXX_SRC := $(wildcard src/*/*.cc)
+LIB_OBJ += $(CXX_SRC:%.cc=$(BUILD)/%.o)
+LDLIBS  += -lfaiss -lgomp -lstdc++
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(OPT) -g -std=c++17 -Wall -Wextra -Werror -Isrc -fopenmp $(SAN) -MMD -MP -c $< -o $@
+
 $(BUILD)/liblisa.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -246,7 +246,8 @@ static void test_embeddings(void **state)
     (void)state;
     store *s = fresh("emb.db");
     int64_t a = put(s, "/e/a.jpg", H1, "", ""), b = put(s, "/e/b.jpg", H2, "", "");
-    float va[5] = {1, -2, 3.5f, 1e-30f, -0.0f}, vb[5] = {5, 4, 3, 2, 1}, got[5], v3[3] = {1, 2, 3};
+    // fp16-representable values come back bit for bit (vectors are stored as fp16).
+    float va[5] = {1, -2, 3.5f, 0.000030517578125f, -0.0f}, vb[5] = {5, 4, 3, 2, 1}, got[5], v3[3] = {1, 2, 3};
     assert_int_equal(store_embedding_put(s, b, "m", 5, vb), 0);
     assert_int_equal(store_embedding_put(s, a, "m", 5, va), 0);
     assert_int_equal(store_embedding_put(s, a, "other", 3, v3), 0);
@@ -258,6 +259,18 @@ static void test_embeddings(void **state)
     assert_int_equal(store_embedding_get(s, a, "m", 5, got), 0);
     assert_memory_equal(got, va, sizeof va);
     assert_int_equal(store_embedding_get(s, a, "m", 3, got), LISA_ENOTFOUND);
+    // Others round to nearest fp16: numpy.float16(0.1) == 0.0999755859375,
+    // numpy.float16(1e-30) == 0, numpy.float16(70000) == inf.
+    float odd[3] = {0.1f, 1e-30f, 70000.0f}, oddg[3];
+    int64_t d = put(s, "/e/d.jpg", H2, "", "");
+    assert_int_equal(store_embedding_put(s, d, "odd", 3, odd), 0);
+    assert_int_equal(store_embedding_get(s, d, "odd", 3, oddg), 0);
+    assert_true(oddg[0] == 0.0999755859375f && oddg[1] == 0.0f && isinf(oddg[2]));
+    uint16_t h16[3];
+    assert_int_equal(store_embedding_get_f16(s, d, "odd", 3, h16), 0);
+    assert_true(h16[0] == 0x2e66 && h16[1] == 0 && h16[2] == 0x7c00);
+    assert_int_equal(sql_int(tu_tmp("emb.db"), "SELECT length(vec) FROM embeddings WHERE model = 'odd'"), 6);
+    assert_int_equal(store_image_delete(s, d), 0);
     float *mat;
     int64_t *ids;
     size_t n;
@@ -281,8 +294,101 @@ static void test_embeddings(void **state)
     put(s, "/e/c.jpg", H1, "", "");
     assert_true(store_embedding_has(s, c, "m", 5));
     assert_int_equal(store_image_delete(s, c), 0);
+    uint16_t *m16;
+    assert_int_equal(store_embeddings_load_f16(s, "m", 5, &m16, &ids, &n), 0);
+    assert_true(n == 1 && ids[0] == b && m16[0] == 0x4500 && m16[4] == 0x3c00); // fp16 5.0 and 1.0
+    free(m16), free(ids);
+    int64_t cnt;
+    assert_int_equal(store_embedding_count(s, "m", 5, &cnt), 0);
+    assert_int_equal(cnt, 1);
     store_close(s);
     assert_int_equal(sql_int(tu_tmp("emb.db"), "SELECT count(*) FROM embeddings"), 1);
+}
+
+// Every embedding change lands in emb_log, cascaded deletes included, and
+// pruning keeps seqs growing and records the mark.
+static void test_embedding_log(void **state)
+{
+    (void)state;
+    store *s = fresh("log.db");
+    int64_t a = put(s, "/l/a.jpg", H1, "", ""), b = put(s, "/l/b.jpg", H2, "", ""), max, seqs[16], ids[16];
+    float v[2] = {1, 0};
+    int n;
+    assert_int_equal(store_emb_log_max(s, &max), 0);
+    assert_int_equal(max, 0);
+    assert_int_equal(store_embedding_put(s, a, "m", 2, v), 0); // insert
+    assert_int_equal(store_embedding_put(s, a, "m", 2, v), 0); // update: old + new
+    assert_int_equal(store_embedding_put(s, b, "x", 2, v), 0); // another model
+    assert_int_equal(store_embedding_copy(s, a, b), 0);        // insert of (m, b)
+    assert_int_equal(store_image_delete(s, a), 0);             // cascade delete of (m, a)
+    assert_int_equal(store_emb_log_read(s, "m", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 5);
+    int64_t want[5] = {a, a, a, b, a};
+    for (int i = 0; i < n; i++) {
+        assert_true(ids[i] == want[i]);
+        if (i) assert_true(seqs[i] > seqs[i - 1]);
+    }
+    assert_int_equal(store_emb_log_read(s, "m", seqs[2], 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_emb_log_max(s, &max), 0);
+    assert_int_equal(max, 6);
+    int64_t pruned;
+    assert_int_equal(store_emb_log_prune(s, "m", 4), 0);
+    assert_int_equal(store_emb_log_pruned(s, "m", &pruned), 0);
+    assert_int_equal(pruned, 4);
+    assert_int_equal(store_emb_log_prune(s, "m", 2), 0); // the mark never goes back
+    assert_int_equal(store_emb_log_pruned(s, "m", &pruned), 0);
+    assert_int_equal(pruned, 4);
+    assert_int_equal(store_emb_log_read(s, "m", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_emb_log_prune(s, "m", 100), 0);
+    assert_int_equal(store_emb_log_read(s, "m", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_emb_log_max(s, &max), 0); // seqs never go back
+    assert_int_equal(max, 6);
+    assert_int_equal(store_emb_log_read(s, "x", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 1);
+    store_close(s);
+}
+
+// A v3 store (float32 vectors) made by hand migrates to v4: every vector is
+// rewritten as fp16 in place, other rows untouched, and the log starts empty.
+static void test_migrate_v3_f32_to_f16(void **state)
+{
+    (void)state;
+    const char *db = tu_tmp("v3.db");
+    unlink(db);
+    for (int v = 1; v <= 3; v++) sql_exec(db, store_migration_sql(v));
+    // float32 LE of {1.0, -2.0, 0.1, 1/3}: python3 -c "import struct;
+    // print(struct.pack('<4f', 1, -2, 0.1, 1/3).hex())"
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO images(id, path, size, mtime_ns, hash) VALUES(7, '/old/a.jpg', 7, 9, '%s');"
+             "INSERT INTO embeddings(model, image_id, dim, vec) VALUES('clip', 7, 4,"
+             " x'0000803f000000c0cdcccc3dabaaaa3e');"
+             "INSERT INTO embeddings(model, image_id, dim, vec) VALUES('bad', 7, 3, x'0000803f');"
+             "PRAGMA user_version = 3;",
+             H1);
+    sql_exec(db, sql);
+    store *s = NULL;
+    assert_int_equal(store_open(db, 0, &s), 0);
+    assert_int_equal(store_schema_found(s), 3);
+    // numpy.float16 of 1, -2, 0.1, 1/3: 0x3c00, 0xc000, 0x2e66, 0x3555.
+    uint16_t h[4];
+    assert_int_equal(store_embedding_get_f16(s, 7, "clip", 4, h), 0);
+    assert_true(h[0] == 0x3c00 && h[1] == 0xc000 && h[2] == 0x2e66 && h[3] == 0x3555);
+    float f[4];
+    assert_int_equal(store_embedding_get(s, 7, "clip", 4, f), 0);
+    assert_true(f[0] == 1.0f && f[1] == -2.0f && fabsf(f[3] - 1.0f / 3) < 1e-3f);
+    // A blob that was not dim float32 is left as it was, and reading it says so.
+    float g[3];
+    assert_int_equal(store_embedding_get(s, 7, "bad", 3, g), LISA_EFORMAT);
+    int64_t max;
+    assert_int_equal(store_emb_log_max(s, &max), 0);
+    assert_int_equal(max, 0);
+    store_close(s);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(sql_int(db, "SELECT length(vec) FROM embeddings WHERE model = 'clip'"), 8);
 }
 
 // ---------------------------------------------------------------- FTS
@@ -553,11 +659,18 @@ static void test_meta_stats_export(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_schema), cmocka_unit_test(test_migrate_from_v1),
-        cmocka_unit_test(test_upsert_get),    cmocka_unit_test(test_hash_list_delete),
-        cmocka_unit_test(test_embeddings),    cmocka_unit_test(test_fts_bm25_and_columns),
-        cmocka_unit_test(test_fts_rebuild),   cmocka_unit_test(test_reader_during_write),
-        cmocka_unit_test(test_hostile_paths), cmocka_unit_test(test_meta_stats_export),
+        cmocka_unit_test(test_create_schema),
+        cmocka_unit_test(test_migrate_from_v1),
+        cmocka_unit_test(test_upsert_get),
+        cmocka_unit_test(test_hash_list_delete),
+        cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_embedding_log),
+        cmocka_unit_test(test_migrate_v3_f32_to_f16),
+        cmocka_unit_test(test_fts_bm25_and_columns),
+        cmocka_unit_test(test_fts_rebuild),
+        cmocka_unit_test(test_reader_during_write),
+        cmocka_unit_test(test_hostile_paths),
+        cmocka_unit_test(test_meta_stats_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

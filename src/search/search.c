@@ -10,6 +10,8 @@
 #include "model/modeldir.h"
 #include "search/keywords.h"
 #include "search/rank.h"
+#include "search/settings.h"
+#include "search/vindex.h"
 #include "store/store.h"
 
 #include <cJSON.h>
@@ -28,13 +30,17 @@ struct search_ctx {
     char model_id[STORE_MODEL_ID_MAX];
     char missing[SEARCH_MSG_MAX];
     int dim;
-    // the vector cache: (n, dim) rows and their image ids, ascending
-    float *mat;
+    char data_dir[4096];
+    long ann_min; // vectors from which the ANN index answers; 0 always
+    // Exact mode: the vector cache, (n, dim) fp16 rows and their image ids,
+    // ascending, as of log seq cached_seq.
+    uint16_t *mat;
     int64_t *ids;
     size_t n;
-    int64_t cached_count;
-    char cached_stamp[64];
+    int64_t cached_seq;
     int loaded;
+    // ANN mode: the process-wide index (mat is NULL); n = vectors stored.
+    vindex *vx;
 };
 
 static double now_ms(void)
@@ -63,6 +69,8 @@ int search_open(const search_opts *o, search_ctx **out)
         return rc;
     }
     s->model = o->model;
+    snprintf(s->data_dir, sizeof s->data_dir, "%s", o->data_dir);
+    s->ann_min = search_ann_min_default(o->data_dir);
     if (o->model) {
         snprintf(s->model_id, sizeof s->model_id, "%s", o->model_id);
         s->dim = clip_dim(o->model);
@@ -74,10 +82,26 @@ int search_open(const search_opts *o, search_ctx **out)
     return 0;
 }
 
+void search_set_ann_min(search_ctx *s, long ann_min_images)
+{
+    s->ann_min = ann_min_images < 0 ? 0 : ann_min_images;
+}
+
+int search_set_vectors(search_ctx *s, const char *model_id, int dim)
+{
+    if (s->model) return lisa_seterr(LISA_EINVAL, "search: the loaded CLIP model fixes the vectors");
+    if (!model_id || !*model_id || strlen(model_id) >= STORE_MODEL_ID_MAX || dim < 1 || dim > STORE_DIM_MAX)
+        return lisa_seterr(LISA_EINVAL, "search: bad model id or dimension %d", dim);
+    snprintf(s->model_id, sizeof s->model_id, "%s", model_id);
+    s->dim = dim;
+    return 0;
+}
+
 void search_close(search_ctx *s)
 {
     if (!s) return;
     free(s->mat), free(s->ids);
+    vindex_release(s->vx, s->st);
     pool_free(s->p);
     kw_free(s->k);
     store_close(s->st);
@@ -93,23 +117,55 @@ void search_results_free(search_results *res)
 
 // ---------------------------------------------------------------- vectors
 
-// (Re)loads the model's vectors when the library changed since the last load.
+long search_ann_min_default(const char *data_dir)
+{
+    settings cfg;
+    char path[SETTINGS_PATH_MAX + 16];
+    const char *conf = getenv("LISA_CONFIG");
+    settings_defaults(&cfg);
+    if (!conf || !*conf) snprintf(path, sizeof path, "%s/lisa.conf", data_dir ? data_dir : "."), conf = path;
+    if (settings_load_file(&cfg, conf) < 0) settings_defaults(&cfg); // missing or bad: the CLI reports it
+    if (settings_apply_env(&cfg) < 0) settings_defaults(&cfg);
+    lisa_clearerr();
+    return cfg.ann_min_images;
+}
+
+void search_vindex_path(const char *data_dir, const char *model_id, char *buf, size_t cap)
+{
+    char safe[STORE_MODEL_ID_MAX];
+    size_t i = 0;
+    for (; model_id[i] && i + 1 < sizeof safe; i++) // a model id is a directory name: keep it one path part
+        safe[i] = model_id[i] == '/' ? '_' : model_id[i];
+    safe[i] = 0;
+    snprintf(buf, cap, "%s/lisa.vindex.%s", data_dir, safe);
+}
+
+// Brings the vectors up to date: the exact-mode matrix is reloaded when the
+// store's embedding log moved; past the threshold the ANN index is acquired
+// (loaded, rebuilt or synced) and the matrix dropped.
 static int load_vectors(search_ctx *s)
 {
-    int64_t count = 0;
-    char *stamp = NULL;
-    int rc = store_image_count(s->st, &count);
+    int64_t seq = 0, count = 0;
+    int rc = store_emb_log_max(s->st, &seq);
+    if (rc == 0) rc = store_embedding_count(s->st, s->model_id, s->dim, &count);
     if (rc < 0) return rc;
-    if (store_meta_get(s->st, "last_index_time", &stamp) < 0) stamp = NULL;
-    int same = s->loaded && count == s->cached_count && !strcmp(stamp ? stamp : "", s->cached_stamp);
-    snprintf(s->cached_stamp, sizeof s->cached_stamp, "%s", stamp ? stamp : "");
-    free(stamp);
-    if (same) return 0;
+    if (count > 0 && count >= s->ann_min) {
+        free(s->mat), free(s->ids);
+        s->mat = NULL, s->ids = NULL, s->loaded = 0;
+        s->n = (size_t)count;
+        if (s->vx) return vindex_sync(s->vx, s->st);
+        char path[4096 + STORE_MODEL_ID_MAX + 16];
+        search_vindex_path(s->data_dir, s->model_id, path, sizeof path);
+        return vindex_acquire(s->st, path, s->model_id, s->dim, &s->vx);
+    }
+    vindex_release(s->vx, s->st);
+    s->vx = NULL;
+    if (s->loaded && seq == s->cached_seq) return 0;
     free(s->mat), free(s->ids);
     s->mat = NULL, s->ids = NULL, s->n = 0;
-    rc = store_embeddings_load(s->st, s->model_id, s->dim, &s->mat, &s->ids, &s->n);
+    rc = store_embeddings_load_f16(s->st, s->model_id, s->dim, &s->mat, &s->ids, &s->n);
     s->loaded = rc == 0;
-    s->cached_count = count;
+    s->cached_seq = seq;
     return rc;
 }
 
@@ -151,37 +207,176 @@ static rank_cand *cand_get(cands *cs, int64_t id)
     return x;
 }
 
-static int add_clip(search_ctx *s, cands *cs, const float *q, int k)
+static int cmp_id(const void *a, const void *b)
 {
-    rank_hit *h = malloc((size_t)k * sizeof *h);
-    int got, rc = h ? rank_topk(s->p, q, s->mat, s->n, s->dim, k, h, &got) : LISA_ENOMEM;
-    for (int i = 0; rc == 0 && i < got; i++) {
-        rank_cand *c = cand_get(cs, s->ids[h[i].row]);
-        if (!c)
-            rc = LISA_ENOMEM;
-        else
-            c->has_clip = 1, c->cosine = h[i].score;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int allowed(const search_filter *f, int64_t id)
+{
+    return !f || bsearch(&id, f->ids, f->n, sizeof id, cmp_id) != NULL;
+}
+
+static int vhit_cmp(const void *pa, const void *pb)
+{
+    const search_vhit *a = pa, *b = pb;
+    if (a->cosine != b->cosine) return a->cosine > b->cosine ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+// Exact cosines, from the store, of the n ids into out (id, cosine); ids
+// without a vector (deleted since) are dropped. *m gets how many are kept.
+static int exact_of_ids(search_ctx *s, const float *q, const int64_t *ids, size_t n, search_vhit *out, int *m)
+{
+    uint16_t *h = malloc((size_t)s->dim * sizeof *h);
+    int rc = h ? 0 : lisa_seterr(LISA_ENOMEM, "re-rank buffer");
+    *m = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = store_embedding_get_f16(s->st, ids[i], s->model_id, s->dim, h);
+        if (rc == LISA_ENOTFOUND) {
+            rc = 0;
+            lisa_clearerr();
+            continue;
+        }
+        if (rc == 0) {
+            out[*m].id = ids[i];
+            rank_scores_f16(q, h, 1, s->dim, &out[*m].cosine);
+            ++*m;
+        }
     }
     free(h);
     return rc;
 }
 
-static int add_keywords(search_ctx *s, cands *cs, const char *query)
+// Exact mode: the fp16 matrix, every row or the filter's rows (pre-filter).
+static int topk_exact(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
+{
+    rank_hit *h = malloc((size_t)k * sizeof *h);
+    uint32_t *sel = NULL;
+    size_t nsel = 0;
+    int got = 0, rc = h ? 0 : lisa_seterr(LISA_ENOMEM, "top-k buffer");
+    if (rc == 0 && f) { // both ascending: one merge walk maps ids to rows
+        sel = malloc((f->n ? f->n : 1) * sizeof *sel);
+        if (!sel) rc = lisa_seterr(LISA_ENOMEM, "filter rows");
+        for (size_t i = 0, j = 0; rc == 0 && i < f->n && j < s->n;) {
+            if (f->ids[i] < s->ids[j])
+                i++;
+            else if (f->ids[i] > s->ids[j])
+                j++;
+            else
+                sel[nsel++] = (uint32_t)j, i++, j++;
+        }
+    }
+    if (rc == 0 && (!f || nsel)) rc = rank_topk_f16(s->p, q, s->mat, s->n, s->dim, sel, nsel, k, h, &got);
+    for (int i = 0; rc == 0 && i < got; i++) out[i].id = s->ids[h[i].row], out[i].cosine = h[i].score;
+    *nout = rc == 0 ? got : 0;
+    free(sel), free(h);
+    return rc;
+}
+
+// ANN mode: FAISS candidates, re-ranked with exact cosines from the store.
+// With a filter: post-filter (ask FAISS for k * library / allowed, keep the
+// allowed) when the filter keeps at least SEARCH_POSTFILTER_MIN_FRACTION of
+// the library, else pre-filter (exact cosines of every allowed image); and
+// pre-filter again when post-filtering came back short of k.
+static int topk_ann(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
+{
+    int64_t lib = (int64_t)s->n > 0 ? (int64_t)s->n : 1;
+    int pre = f && (double)f->n < SEARCH_POSTFILTER_MIN_FRACTION * (double)lib;
+    size_t want = (size_t)(k > SEARCH_RERANK_MIN ? k : SEARCH_RERANK_MIN);
+    if (f && !pre) want = (size_t)((double)want * (double)lib / (double)(f->n ? f->n : 1) * 1.5) + 1;
+    if (want > VINDEX_CAND_MAX) want = VINDEX_CAND_MAX;
+    int64_t *ids = NULL;
+    float *sc = NULL;
+    search_vhit *tmp = NULL;
+    int n = 0, m = 0, rc = 0;
+    *nout = 0;
+    if (!pre) {
+        ids = malloc(want * sizeof *ids), sc = malloc(want * sizeof *sc);
+        tmp = malloc(want * sizeof *tmp);
+        rc = ids && sc && tmp ? vindex_search(s->vx, q, (int)want, NULL, 0, ids, sc, &n)
+                              : lisa_seterr(LISA_ENOMEM, "ANN candidates");
+        size_t keep = 0;
+        for (int i = 0; rc == 0 && i < n; i++)
+            if (allowed(f, ids[i])) ids[keep++] = ids[i];
+        if (rc == 0) rc = exact_of_ids(s, q, ids, keep, tmp, &m);
+        // Short of k while the filter allows more: post-filtering missed some.
+        if (rc == 0 && f && m < k && (size_t)m < f->n) pre = 1;
+    }
+    if (rc == 0 && pre) {
+        free(tmp);
+        tmp = malloc((f->n ? f->n : 1) * sizeof *tmp);
+        rc = tmp ? exact_of_ids(s, q, f->ids, f->n, tmp, &m) : lisa_seterr(LISA_ENOMEM, "pre-filter scores");
+    }
+    if (rc == 0) {
+        qsort(tmp, (size_t)m, sizeof *tmp, vhit_cmp);
+        *nout = m < k ? m : k;
+        memcpy(out, tmp, (size_t)*nout * sizeof *out);
+    }
+    free(ids), free(sc), free(tmp);
+    return rc;
+}
+
+static int check_filter(const search_filter *f)
+{
+    if (!f) return 0;
+    if (f->n && !f->ids) return lisa_seterr(LISA_EINVAL, "search filter: %zu ids but no array", f->n);
+    for (size_t i = 1; i < f->n; i++)
+        if (f->ids[i] <= f->ids[i - 1])
+            return lisa_seterr(LISA_EINVAL, "search filter: ids not strictly ascending at entry %zu", i);
+    return 0;
+}
+
+int search_vector_topk(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
+{
+    *nout = 0;
+    if (!s->dim) return lisa_seterr(LISA_ENOTFOUND, "vector search needs a CLIP model: %s", s->missing);
+    if (k < 1 || k > RANK_K_MAX) return lisa_seterr(LISA_EINVAL, "vector top-k %d is not in [1,%d]", k, RANK_K_MAX);
+    int rc = check_filter(f);
+    if (rc == 0) rc = load_vectors(s);
+    if (rc < 0 || s->n == 0) return rc;
+    return s->vx ? topk_ann(s, q, k, f, out, nout) : topk_exact(s, q, k, f, out, nout);
+}
+
+const char *search_vector_mode(search_ctx *s)
+{
+    return s->vx ? "faiss-ivf-sq8" : "exact-fp16";
+}
+
+static int add_clip(search_ctx *s, cands *cs, const float *q, int k, const search_filter *f)
+{
+    search_vhit *h = malloc((size_t)k * sizeof *h);
+    int got, rc = h ? search_vector_topk(s, q, k, f, h, &got) : LISA_ENOMEM;
+    for (int i = 0; rc == 0 && i < got; i++) {
+        rank_cand *c = cand_get(cs, h[i].id);
+        if (!c)
+            rc = LISA_ENOMEM;
+        else
+            c->has_clip = 1, c->cosine = h[i].cosine;
+    }
+    free(h);
+    return rc;
+}
+
+static int add_keywords(search_ctx *s, cands *cs, const char *query, const search_filter *f)
 {
     char *match = NULL;
     int rc = kw_query(s->k, query, &match);
     if (rc < 0 || !match) return rc;
     store_hit *hits = NULL;
-    int n = 0;
+    int n = 0, kept = 0;
     rc = store_keyword_search(s->st, match, SEARCH_KEYWORD_HITS_MAX, &hits, &n);
     for (int i = 0; rc == 0 && i < n; i++) {
+        if (!allowed(f, hits[i].id)) continue;
+        hits[kept++] = hits[i];
         rank_cand *c = cand_get(cs, hits[i].id);
         if (!c)
             rc = LISA_ENOMEM;
         else
             c->bm25 = hits[i].bm25;
     }
-    cs->hits = hits, cs->nhits = n;
+    cs->hits = hits, cs->nhits = kept;
     free(match);
     return rc;
 }
@@ -189,13 +384,22 @@ static int add_keywords(search_ctx *s, cands *cs, const char *query)
 // Exact cosine for keyword hits outside the CLIP top candidates.
 static void fill_cosines(search_ctx *s, cands *cs, const float *q)
 {
+    uint16_t *h = s->mat ? NULL : malloc((size_t)s->dim * sizeof *h);
     for (size_t i = 0; i < cs->n; i++) {
         if (cs->c[i].has_clip) continue;
-        long r = row_of(s, cs->c[i].id);
-        if (r < 0) continue;
-        rank_scores(q, s->mat + (size_t)r * s->dim, 1, s->dim, &cs->c[i].cosine);
+        if (s->mat) {
+            long r = row_of(s, cs->c[i].id);
+            if (r < 0) continue;
+            rank_scores_f16(q, s->mat + (size_t)r * s->dim, 1, s->dim, &cs->c[i].cosine);
+        } else if (!h || store_embedding_get_f16(s->st, cs->c[i].id, s->model_id, s->dim, h) < 0) {
+            continue;
+        } else {
+            rank_scores_f16(q, h, 1, s->dim, &cs->c[i].cosine);
+        }
         cs->c[i].has_clip = 1;
     }
+    free(h);
+    lisa_clearerr();
 }
 
 // ---------------------------------------------------------------- results
@@ -280,11 +484,18 @@ static int check_k(int top_k)
 
 int search_query(search_ctx *s, const char *query, int top_k, double w, search_results *res)
 {
+    return search_query_filtered(s, query, top_k, w, NULL, res);
+}
+
+int search_query_filtered(search_ctx *s, const char *query, int top_k, double w, const search_filter *f,
+                          search_results *res)
+{
     memset(res, 0, sizeof *res);
     double t0 = now_ms();
     int rc = check_k(top_k);
     if (rc < 0) return rc;
     if (!(w >= 0 && w <= 1)) return lisa_seterr(LISA_EINVAL, "clip_weight %g is not in [0,1]", w);
+    if ((rc = check_filter(f)) < 0) return rc;
     cands cs = {0};
     float *q = NULL;
     if (s->model && (rc = load_vectors(s)) == 0 && s->n) {
@@ -294,14 +505,14 @@ int search_query(search_ctx *s, const char *query, int top_k, double w, search_r
         res->text_ms = now_ms() - t1;
         if (rc == 0 && w > 0) {
             int c = 4 * top_k > SEARCH_CLIP_CANDIDATES_MIN ? 4 * top_k : SEARCH_CLIP_CANDIDATES_MIN;
-            rc = add_clip(s, &cs, q, c);
+            rc = add_clip(s, &cs, q, c, f);
         }
     } else if (rc == 0) {
         res->keyword_only = 1;
         snprintf(res->message, sizeof res->message, "keyword-only search: %.400s",
                  s->model ? "no image has a vector for this CLIP model yet; run lisa index" : s->missing);
     }
-    if (rc == 0) rc = add_keywords(s, &cs, query);
+    if (rc == 0) rc = add_keywords(s, &cs, query, f);
     if (rc == 0 && q) fill_cosines(s, &cs, q);
     if (rc == 0) {
         rank_hybrid(cs.c, cs.n, res->keyword_only ? 0.0 : w, RANK_NORM_TEXT);
@@ -353,7 +564,7 @@ int search_similar(search_ctx *s, const char *path, int top_k, search_results *r
         rc = embed_file(s, path, q);
     store_image_clear(&im);
     cands cs = {0};
-    if (rc == 0) rc = add_clip(s, &cs, q, top_k + 1);
+    if (rc == 0) rc = add_clip(s, &cs, q, top_k + 1, NULL);
     if (rc == 0) {
         for (size_t i = 0; i < cs.n; i++) // the query image itself is not a result
             if (cs.c[i].id == self) cs.c[i] = cs.c[--cs.n];
@@ -393,4 +604,33 @@ int search_model_load(const char *models, const char *data_dir, int threads, cli
     while (len > 1 && dir[len - 1] == '/') dir[--len] = 0, base = strrchr(dir, '/');
     snprintf(id, idcap, "%s", base ? base + 1 : dir);
     return 0;
+}
+
+// ---------------------------------------------------------------- stats
+
+void search_vector_index_json(store *st, const char *data_dir, long ann_min, char *buf, size_t cap)
+{
+    store_stats ss;
+    int best = -1;
+    if (store_get_stats(st, &ss) == 0)
+        for (int i = 0; i < ss.n_models; i++)
+            if (best < 0 || ss.models[i].count > ss.models[best].count) best = i;
+    lisa_clearerr();
+    if (best < 0) {
+        snprintf(buf, cap,
+                 "{\"kind\":\"none\",\"ann_min_images\":%ld,\"vectors\":0,\"file_bytes\":null,\"nlist\":null}",
+                 ann_min);
+        return;
+    }
+    int64_t n = ss.models[best].count;
+    int ann = n >= ann_min;
+    char path[4096 + STORE_MODEL_ID_MAX + 16], fb[32] = "null", nl[32] = "null";
+    struct stat sb;
+    search_vindex_path(data_dir, ss.models[best].id, path, sizeof path);
+    if (ann && stat(path, &sb) == 0) snprintf(fb, sizeof fb, "%lld", (long long)sb.st_size);
+    if (ann) snprintf(nl, sizeof nl, "%d", vindex_nlist_for(n));
+    snprintf(buf, cap,
+             "{\"kind\":\"%s\",\"model\":\"%s\",\"ann_min_images\":%ld,\"vectors\":%lld,\"file_bytes\":%s,"
+             "\"nlist\":%s}",
+             ann ? "faiss-ivf-sq8" : "exact-fp16", ss.models[best].id, ann_min, (long long)n, fb, nl);
 }

@@ -15,7 +15,7 @@
 
 // ---------------------------------------------------------------- keys
 
-enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_NONE };
+enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_ANN, K_NONE };
 
 static const struct {
     const char *name, *alias, *env, *flag;
@@ -29,6 +29,7 @@ static const struct {
     {"models", "model", "LISA_MODELS", "--model", K_MODELS},
     {"ocr", "ocr", "LISA_OCR", "--ocr", K_OCR},
     {"ocr_lang", "ocr_language", "LISA_OCR_LANG", "--ocr-lang", K_OCR_LANG},
+    {"ann_min_images", "ann_min_images", "LISA_ANN_MIN_IMAGES", "--ann-min-images", K_ANN},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -49,6 +50,7 @@ void settings_defaults(settings *s)
     snprintf(s->data_dir, sizeof s->data_dir, "%s", SETTINGS_DATA_DEFAULT);
     s->ocr = 1;
     snprintf(s->ocr_lang, sizeof s->ocr_lang, "%s", SETTINGS_OCR_LANG_DEFAULT);
+    s->ann_min_images = SETTINGS_ANN_MIN_DEFAULT;
 }
 
 // ---------------------------------------------------------------- values
@@ -118,6 +120,7 @@ int settings_set(settings *s, const char *key, const char *value, const char *wh
     case K_MODELS: return set_path(s->models, value, where, "models");
     case K_OCR: return parse_bool(value, where, &s->ocr);
     case K_OCR_LANG: return set_lang(s->ocr_lang, value, where);
+    case K_ANN: return parse_int(value, 0, 2000000000, where, "ann_min_images", &s->ann_min_images);
     default: return lisa_seterr(LISA_EINVAL, "%s: unknown setting '%s'", where, key);
     }
 }

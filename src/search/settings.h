@@ -16,8 +16,11 @@
 //   models                           model dir or dir of model dirs, default unset
 //   ocr                              on/off (1/0, yes/no, true/false), default on
 //   ocr_lang (ocr_language)          Tesseract languages, e.g. eng+deu, default eng
+//   ann_min_images                   0..2e9: vectors from which the FAISS ANN index answers
+//                                    instead of the exact scan; 0 = always ANN; default
+//                                    SETTINGS_ANN_MIN_DEFAULT (search/vindex.h, docs/scale.md)
 // Environment: LISA_TOP_K, LISA_CLIP_WEIGHT, LISA_THUMBNAIL_SIZE, LISA_DATA,
-// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG. Flags: --top-k,
+// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_ANN_MIN_IMAGES. Flags: --top-k,
 // --clip-weight, --thumbnail-size, --data, --model, --port, --config,
 // --ocr on|off, --ocr-lang (and `lisa index --no-ocr`). Every value is range-checked; errors name
 // where the value came from ("lisa.conf:3: clip_weight: 1.5 is not in [0,1]").
@@ -34,6 +37,7 @@
 #define SETTINGS_FILE_MAX (64 * 1024) // config files larger than this are refused
 #define SETTINGS_OCR_LANG_MAX 128
 #define SETTINGS_OCR_LANG_DEFAULT "eng"
+#define SETTINGS_ANN_MIN_DEFAULT 200000
 
 typedef struct {
     int top_k;
@@ -45,6 +49,7 @@ typedef struct {
     char config_path[SETTINGS_PATH_MAX];  // the config file that was read; "" none
     int ocr;                              // 1: OCR while indexing
     char ocr_lang[SETTINGS_OCR_LANG_MAX]; // Tesseract languages, "eng+deu"
+    int ann_min_images;                   // ANN index from this many vectors; 0 always
 } settings;
 
 // Fills *s with the built-in defaults.

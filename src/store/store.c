@@ -56,6 +56,20 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " mtime_ns INTEGER NOT NULL,"
     " error TEXT NOT NULL,"
     " failed_at REAL NOT NULL) WITHOUT ROWID;",
+    // v4: vectors as fp16 (lisa_vec_f16(), registered on every connection,
+    // rounds each float32 to nearest even), and a change log of embeddings for
+    // the ANN index file (search/vindex.h), filled by triggers in the same
+    // transaction as the change, so the file can be brought up to date.
+    "UPDATE embeddings SET vec = lisa_vec_f16(vec) WHERE length(vec) = 4 * dim;"
+    "CREATE TABLE emb_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, image_id INTEGER NOT NULL);"
+    "CREATE INDEX emb_log_model ON emb_log(model, seq);"
+    "CREATE TRIGGER emb_log_ins AFTER INSERT ON embeddings BEGIN"
+    " INSERT INTO emb_log(model, image_id) VALUES(new.model, new.image_id); END;"
+    "CREATE TRIGGER emb_log_upd AFTER UPDATE ON embeddings BEGIN"
+    " INSERT INTO emb_log(model, image_id) VALUES(old.model, old.image_id);"
+    " INSERT INTO emb_log(model, image_id) VALUES(new.model, new.image_id); END;"
+    "CREATE TRIGGER emb_log_del AFTER DELETE ON embeddings BEGIN"
+    " INSERT INTO emb_log(model, image_id) VALUES(old.model, old.image_id); END;",
 };
 
 const char *store_migration_sql(int v)
@@ -124,6 +138,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_EMB_COUNT] = "SELECT count(*) FROM embeddings WHERE model = ?1 AND dim = ?2",
     [ST_EMB_LOAD] = "SELECT image_id, vec FROM embeddings WHERE model = ?1 AND dim = ?2 ORDER BY image_id",
     [ST_EMB_DEL_IMAGE] = "DELETE FROM embeddings WHERE image_id = ?1",
+    [ST_EMB_LOG] = "SELECT seq, image_id FROM emb_log WHERE model = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [ST_EMB_LOG_MAX] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'emb_log'), 0)",
     [ST_KV_SET] = "INSERT INTO kv(key, value) VALUES(?1, ?2)"
                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
@@ -316,6 +332,7 @@ int store_open(const char *path, int flags, store **out)
     int rc = open_db(s, path, flags);
     if (rc == 0) rc = configure(s);
     if (rc == 0) rc = user_version(s, &s->found_version);
+    if (rc == 0) rc = store__vec_register(s);
     if (rc == 0) rc = migrate(s);
     if (rc == 0) rc = store__fts_register(s);
     if (rc < 0) {
