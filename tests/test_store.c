@@ -351,6 +351,77 @@ static void test_embedding_log(void **state)
     store_close(s);
 }
 
+// store_keyword_search() (lisa_bm25 with cached row lengths) returns exactly
+// what FTS5's own bm25() gives, values and order (ties by rowid), on a skewed
+// random library, also after this handle and another connection write.
+static void fts_same_as_builtin(store *s, const char *db, const char *match)
+{
+    store_hit *h;
+    int n;
+    assert_int_equal(store_keyword_search(s, match, 300, &h, &n), 0);
+    sqlite3 *c;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(c,
+                                        "SELECT rowid, -bm25(image_fts) FROM image_fts WHERE image_fts MATCH ?1"
+                                        " ORDER BY bm25(image_fts), rowid LIMIT 300",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    int i = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        assert_true(i < n);
+        if (h[i].id != sqlite3_column_int64(st, 0) || h[i].bm25 != sqlite3_column_double(st, 1))
+            fail_msg("%s: hit %d: %lld %.17g, FTS5 says %lld %.17g", match, i, (long long)h[i].id, h[i].bm25,
+                     (long long)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
+        i++;
+    }
+    assert_int_equal(i, n);
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    free(h);
+}
+
+static void test_fts_bm25_matches_fts5(void **state)
+{
+    (void)state;
+    store *s = fresh("bm25.db");
+    const char *db = tu_tmp("bm25.db");
+    uint64_t r = 12345;
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < 3000; i++) {
+        char name[128] = "", meta[128] = "", p[64];
+        int ln = 0, lm = 0, words = 1 + i % 7;
+        for (int w = 0; w < words; w++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            double u = (double)(r >> 11) / 9007199254740992.0;
+            int t = (int)(300 * u * u * u);
+            if (w % 2)
+                lm += snprintf(meta + lm, sizeof meta - (size_t)lm, "%sw%d", lm ? " " : "", t);
+            else
+                ln += snprintf(name + ln, sizeof name - (size_t)ln, "%sw%d", ln ? " " : "", t);
+        }
+        snprintf(p, sizeof p, "/b/%d.jpg", i);
+        put(s, p, NULL, name, meta);
+    }
+    assert_int_equal(store_commit(s), 0);
+    const char *qs[] = {"\"w0\"", "\"w0\" OR \"w1\"", "\"w2\" OR \"w150\" OR \"w299\"", "\"w5\" OR \"w0\""};
+    for (int i = 0; i < 4; i++) fts_same_as_builtin(s, db, qs[i]);
+    // This handle writes: new rows, a rename, a delete.
+    put(s, "/b/new.jpg", NULL, "w0 w0 w0", "");
+    assert_int_equal(store_image_delete(s, 7), 0);
+    assert_int_equal(store_image_move(s, 8, "/b/moved.jpg", "w0", "w0"), 0);
+    for (int i = 0; i < 4; i++) fts_same_as_builtin(s, db, qs[i]);
+    // Another connection writes.
+    store *o;
+    assert_int_equal(store_open(db, 0, &o), 0);
+    put(o, "/b/other.jpg", NULL, "w1 w0", "w1");
+    assert_int_equal(store_image_delete(o, 9), 0);
+    store_close(o);
+    for (int i = 0; i < 4; i++) fts_same_as_builtin(s, db, qs[i]);
+    store_close(s);
+}
+
 // A v3 store (float32 vectors) made by hand migrates to v4: every vector is
 // rewritten as fp16 in place, other rows untouched, and the log starts empty.
 static void test_migrate_v3_f32_to_f16(void **state)
@@ -667,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_embedding_log),
         cmocka_unit_test(test_migrate_v3_f32_to_f16),
         cmocka_unit_test(test_fts_bm25_and_columns),
+        cmocka_unit_test(test_fts_bm25_matches_fts5),
         cmocka_unit_test(test_fts_rebuild),
         cmocka_unit_test(test_reader_during_write),
         cmocka_unit_test(test_hostile_paths),

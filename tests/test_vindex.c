@@ -139,7 +139,7 @@ static double compare(search_ctx *exact, search_ctx *ann, int nq, const search_f
         if (search_vector_topk(exact, q, K, f, e, &ne) < 0) fail_msg("exact: %s", lisa_errmsg());
         if (search_vector_topk(ann, q, K, f, a, &na) < 0) fail_msg("ann: %s", lisa_errmsg());
         assert_string_equal(search_vector_mode(exact), "exact-fp16");
-        assert_string_equal(search_vector_mode(ann), "faiss-ivf-sq8");
+        assert_string_equal(search_vector_mode(ann), "faiss-ivf-fp16");
         assert_int_equal(na, ne);
         int c = common(a, na, e, ne);
         if (c < (ne >= K ? 19 : ne)) fail_msg("query %d: %d of %d in common", i, c, ne);
@@ -178,6 +178,27 @@ static void test_forced_ann_matches_exact(void **state)
     search_close(e);
     struct stat sb;
     assert_int_equal(stat(index_path(), &sb), 0); // written beside lisa.db
+    // `lisa stats --json` says which index answers, by the threshold.
+    char cmd[4400], out[2048] = "";
+    snprintf(cmd, sizeof cmd, "LISA_ANN_MIN_IMAGES=0 build/lisa stats --json --data '%s'", data);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = 0;
+    assert_int_equal(pclose(p), 0);
+    cJSON *j = cJSON_Parse(out), *vi = cJSON_GetObjectItem(j, "vector_index");
+    assert_non_null(vi);
+    assert_string_equal(cJSON_GetObjectItem(vi, "kind")->valuestring, "faiss-ivf-fp16");
+    assert_true(cJSON_GetObjectItem(vi, "file_bytes")->valuedouble == (double)sb.st_size);
+    cJSON_Delete(j);
+    snprintf(cmd, sizeof cmd, "LISA_ANN_MIN_IMAGES=3001 build/lisa stats --json --data '%s'", data);
+    p = popen(cmd, "r");
+    got = fread(out, 1, sizeof out - 1, p);
+    out[got] = 0;
+    pclose(p);
+    j = cJSON_Parse(out);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "vector_index"), "kind")->valuestring, "exact-fp16");
+    cJSON_Delete(j);
     vindex_info in = info_now();
     assert_int_equal(in.built, 0); // ... and loaded from there now
     assert_int_equal(in.count, 3000);

@@ -69,6 +69,14 @@ extern "C" int fshim_train(fshim *f, size_t n, const float *x)
     return guard("train", [&] { f->ix->train((idx_t)n, x); });
 }
 
+extern "C" int fshim_set_kmeans(fshim *f, int niter)
+{
+    auto *ivf = dynamic_cast<faiss::IndexIVF *>(f->ix);
+    if (!ivf) return lisa_seterr(LISA_EINVAL, "faiss: k-means settings need an IVF index");
+    ivf->cp.niter = niter;
+    return 0;
+}
+
 extern "C" int fshim_is_trained(const fshim *f)
 {
     return f->ix->is_trained;

@@ -26,6 +26,9 @@ void fshim_free(fshim *f);
 // Trains on n vectors (row-major float32). 0 when the index needs none.
 int fshim_train(fshim *f, size_t n, const float *x);
 int fshim_is_trained(const fshim *f);
+// IVF only: k-means iterations of the coarse quantizer's training (FAISS's
+// default is 25).
+int fshim_set_kmeans(fshim *f, int niter);
 // Adds n vectors with their ids (ids may be NULL for sequential ones).
 int fshim_add(fshim *f, size_t n, const float *x, const int64_t *ids);
 // Removes every vector whose id is in ids (n of them); *removed (may be NULL)

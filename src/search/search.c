@@ -31,7 +31,8 @@ struct search_ctx {
     char missing[SEARCH_MSG_MAX];
     int dim;
     char data_dir[4096];
-    long ann_min; // vectors from which the ANN index answers; 0 always
+    long ann_min;    // vectors from which the ANN index answers; 0 always
+    double post_min; // ANN + filter: post-filter from this share of the library
     // Exact mode: the vector cache, (n, dim) fp16 rows and their image ids,
     // ascending, as of log seq cached_seq.
     uint16_t *mat;
@@ -71,6 +72,7 @@ int search_open(const search_opts *o, search_ctx **out)
     s->model = o->model;
     snprintf(s->data_dir, sizeof s->data_dir, "%s", o->data_dir);
     s->ann_min = search_ann_min_default(o->data_dir);
+    s->post_min = SEARCH_POSTFILTER_MIN_FRACTION;
     if (o->model) {
         snprintf(s->model_id, sizeof s->model_id, "%s", o->model_id);
         s->dim = clip_dim(o->model);
@@ -85,6 +87,12 @@ int search_open(const search_opts *o, search_ctx **out)
 void search_set_ann_min(search_ctx *s, long ann_min_images)
 {
     s->ann_min = ann_min_images < 0 ? 0 : ann_min_images;
+    s->loaded = 0; // decide the mode again at the next search
+}
+
+void search_set_postfilter_fraction(search_ctx *s, double fraction)
+{
+    s->post_min = fraction;
 }
 
 int search_set_vectors(search_ctx *s, const char *model_id, int dim)
@@ -140,32 +148,56 @@ void search_vindex_path(const char *data_dir, const char *model_id, char *buf, s
     snprintf(buf, cap, "%s/lisa.vindex.%s", data_dir, safe);
 }
 
-// Brings the vectors up to date: the exact-mode matrix is reloaded when the
-// store's embedding log moved; past the threshold the ANN index is acquired
-// (loaded, rebuilt or synced) and the matrix dropped.
+// Brings the vectors up to date: nothing to do while the store's embedding
+// log has not moved; else the exact-mode matrix is reloaded, or the ANN index
+// synced. The mode follows the vector count (the matrix's rows, the index's
+// count) against the threshold; the first call counts in SQL.
 static int load_vectors(search_ctx *s)
 {
     int64_t seq = 0, count = 0;
     int rc = store_emb_log_max(s->st, &seq);
-    if (rc == 0) rc = store_embedding_count(s->st, s->model_id, s->dim, &count);
     if (rc < 0) return rc;
-    if (count > 0 && count >= s->ann_min) {
-        free(s->mat), free(s->ids);
-        s->mat = NULL, s->ids = NULL, s->loaded = 0;
-        s->n = (size_t)count;
-        if (s->vx) return vindex_sync(s->vx, s->st);
-        char path[4096 + STORE_MODEL_ID_MAX + 16];
-        search_vindex_path(s->data_dir, s->model_id, path, sizeof path);
-        return vindex_acquire(s->st, path, s->model_id, s->dim, &s->vx);
-    }
-    vindex_release(s->vx, s->st);
-    s->vx = NULL;
     if (s->loaded && seq == s->cached_seq) return 0;
+    if (s->vx) {
+        if ((rc = vindex_sync(s->vx, s->st)) < 0) return rc;
+        vindex_info in;
+        vindex_get_info(s->vx, &in);
+        count = in.count;
+    } else if (s->loaded) {
+        count = -1; // decided after the reload below
+    } else if ((rc = store_embedding_count(s->st, s->model_id, s->dim, &count)) < 0) {
+        return rc;
+    }
+    int ann = count > 0 && count >= s->ann_min;
+    if (!ann && s->vx) { // shrank below the threshold
+        vindex_release(s->vx, s->st);
+        s->vx = NULL;
+    }
+    if (ann) {
+        free(s->mat), free(s->ids);
+        s->mat = NULL, s->ids = NULL;
+        if (!s->vx) {
+            char path[4096 + STORE_MODEL_ID_MAX + 16];
+            search_vindex_path(s->data_dir, s->model_id, path, sizeof path);
+            if ((rc = vindex_acquire(s->st, path, s->model_id, s->dim, &s->vx)) < 0) return rc;
+            vindex_info in;
+            vindex_get_info(s->vx, &in);
+            count = in.count;
+        }
+        s->n = (size_t)count;
+        s->loaded = 1, s->cached_seq = seq;
+        return 0;
+    }
     free(s->mat), free(s->ids);
     s->mat = NULL, s->ids = NULL, s->n = 0;
     rc = store_embeddings_load_f16(s->st, s->model_id, s->dim, &s->mat, &s->ids, &s->n);
     s->loaded = rc == 0;
     s->cached_seq = seq;
+    if (rc == 0 && s->n > 0 && (long)s->n >= s->ann_min) { // grew past the threshold
+        s->loaded = 0;
+        s->cached_seq = -1;
+        return load_vectors(s);
+    }
     return rc;
 }
 
@@ -283,7 +315,7 @@ static int topk_exact(search_ctx *s, const float *q, int k, const search_filter 
 static int topk_ann(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
 {
     int64_t lib = (int64_t)s->n > 0 ? (int64_t)s->n : 1;
-    int pre = f && (double)f->n < SEARCH_POSTFILTER_MIN_FRACTION * (double)lib;
+    int pre = f && (double)f->n < s->post_min * (double)lib;
     size_t want = (size_t)(k > SEARCH_RERANK_MIN ? k : SEARCH_RERANK_MIN);
     if (f && !pre) want = (size_t)((double)want * (double)lib / (double)(f->n ? f->n : 1) * 1.5) + 1;
     if (want > VINDEX_CAND_MAX) want = VINDEX_CAND_MAX;
@@ -341,7 +373,7 @@ int search_vector_topk(search_ctx *s, const float *q, int k, const search_filter
 
 const char *search_vector_mode(search_ctx *s)
 {
-    return s->vx ? "faiss-ivf-sq8" : "exact-fp16";
+    return s->vx ? "faiss-ivf-fp16" : "exact-fp16";
 }
 
 static int add_clip(search_ctx *s, cands *cs, const float *q, int k, const search_filter *f)
@@ -608,29 +640,32 @@ int search_model_load(const char *models, const char *data_dir, int threads, cli
 
 // ---------------------------------------------------------------- stats
 
-void search_vector_index_json(store *st, const char *data_dir, long ann_min, char *buf, size_t cap)
+void search_vector_index_json(const store_stats *ss, const char *data_dir, long ann_min, char *buf, size_t cap)
 {
-    store_stats ss;
     int best = -1;
-    if (store_get_stats(st, &ss) == 0)
-        for (int i = 0; i < ss.n_models; i++)
-            if (best < 0 || ss.models[i].count > ss.models[best].count) best = i;
-    lisa_clearerr();
+    for (int i = 0; i < ss->n_models; i++)
+        if (best < 0 || ss->models[i].count > ss->models[best].count) best = i;
     if (best < 0) {
         snprintf(buf, cap,
                  "{\"kind\":\"none\",\"ann_min_images\":%ld,\"vectors\":0,\"file_bytes\":null,\"nlist\":null}",
                  ann_min);
         return;
     }
-    int64_t n = ss.models[best].count;
+    int64_t n = ss->models[best].count;
     int ann = n >= ann_min;
-    char path[4096 + STORE_MODEL_ID_MAX + 16], fb[32] = "null", nl[32] = "null";
+    char path[4096 + STORE_MODEL_ID_MAX + 16], fb[32] = "null", nl[32] = "null", id[2 * STORE_MODEL_ID_MAX];
     struct stat sb;
-    search_vindex_path(data_dir, ss.models[best].id, path, sizeof path);
+    size_t k = 0;
+    for (const char *p = ss->models[best].id; *p && k + 2 < sizeof id; p++) { // a JSON string
+        if (*p == '"' || *p == '\\') id[k++] = '\\';
+        id[k++] = (unsigned char)*p < 0x20 ? '?' : *p;
+    }
+    id[k] = 0;
+    search_vindex_path(data_dir, ss->models[best].id, path, sizeof path);
     if (ann && stat(path, &sb) == 0) snprintf(fb, sizeof fb, "%lld", (long long)sb.st_size);
     if (ann) snprintf(nl, sizeof nl, "%d", vindex_nlist_for(n));
     snprintf(buf, cap,
              "{\"kind\":\"%s\",\"model\":\"%s\",\"ann_min_images\":%ld,\"vectors\":%lld,\"file_bytes\":%s,"
              "\"nlist\":%s}",
-             ann ? "faiss-ivf-sq8" : "exact-fp16", ss.models[best].id, ann_min, (long long)n, fb, nl);
+             ann ? "faiss-ivf-fp16" : "exact-fp16", id, ann_min, (long long)n, fb, nl);
 }

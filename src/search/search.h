@@ -37,7 +37,7 @@
 
 typedef struct clip_model clip_model;
 typedef struct search_ctx search_ctx;
-typedef struct store store;
+#include "store/store.h"
 
 #define SEARCH_CLIP_CANDIDATES_MIN 200 // CLIP candidates: max(4 * top_k, this)
 #define SEARCH_KEYWORD_HITS_MAX 2000   // best keyword hits considered
@@ -97,6 +97,10 @@ void search_close(search_ctx *s);
 // the resolved setting here.
 void search_set_ann_min(search_ctx *s, long ann_min_images);
 
+// Overrides SEARCH_POSTFILTER_MIN_FRACTION for this context (0: always
+// post-filter first, > 1: always pre-filter). For the benchmark that set it.
+void search_set_postfilter_fraction(search_ctx *s, double fraction);
+
 // Without a CLIP model: the model id and dimension of the stored vectors to
 // search with search_vector_topk() (tests, benches, vector-only callers).
 int search_set_vectors(search_ctx *s, const char *model_id, int dim);
@@ -112,7 +116,7 @@ int search_query_filtered(search_ctx *s, const char *query, int top_k, double cl
 // or the ANN index as above, into out (caller's, k entries); *n gets how many.
 int search_vector_topk(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *n);
 
-// "exact-fp16" or "faiss-ivf-sq8": what answered the last vector search.
+// "exact-fp16" or "faiss-ivf-fp16": what answered the last vector search.
 const char *search_vector_mode(search_ctx *s);
 
 // ann_min_images when the caller did not set it: $LISA_ANN_MIN_IMAGES, else
@@ -123,10 +127,11 @@ long search_ann_min_default(const char *data_dir);
 void search_vindex_path(const char *data_dir, const char *model_id, char *buf, size_t cap);
 
 // `vector_index` for `lisa stats --json` and /api/stats, as JSON object text
-// into buf: {"kind": "exact-fp16"|"faiss-ivf-sq8", "ann_min_images": N,
-// "vectors": n, "file_bytes": B or null, "nlist": L or null}, for the model
-// with the most vectors in st (kind "none" when there are none).
-void search_vector_index_json(store *st, const char *data_dir, long ann_min, char *buf, size_t cap);
+// into buf (512 bytes hold it): {"kind": "exact-fp16"|"faiss-ivf-fp16",
+// "model": id, "ann_min_images": N, "vectors": n, "file_bytes": B or null,
+// "nlist": L or null}, for the model with the most vectors in ss (kind "none",
+// no "model", when there are none): which index answers at this size.
+void search_vector_index_json(const store_stats *ss, const char *data_dir, long ann_min, char *buf, size_t cap);
 
 // Images most similar to the image file at path (its stored vector when the
 // file is in the library, else it is decoded and embedded). Needs a model.

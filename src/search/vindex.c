@@ -59,16 +59,15 @@ static double now_ms(void)
 
 int vindex_nlist_for(int64_t n)
 {
-    double a = 4 * sqrt((double)n), b = (double)n / 39;
+    double a = 2 * sqrt((double)n), b = (double)n / 39;
     double x = a < b ? a : b;
     return x < 1 ? 1 : x > 65536 ? 65536 : (int)x;
 }
 
 int vindex_nprobe_for(int nlist)
 {
-    // Measured on the clustered bench set (bench/bench_search.c): 1/32 of the
-    // lists keeps recall@20 >= 0.97 after the exact re-rank.
-    int p = nlist / 32;
+    // Measured on the clustered bench set (bench/bench_search.c, docs/scale.md).
+    int p = nlist / 64;
     if (p < 16) p = 16;
     return p > nlist ? nlist : p;
 }
@@ -103,11 +102,12 @@ static int new_index(vindex *v, int64_t n)
     char fac[64];
     v->nlist = vindex_nlist_for(n);
     v->nprobe = vindex_nprobe_for(v->nlist);
-    snprintf(fac, sizeof fac, "IVF%d,SQ8", v->nlist);
+    snprintf(fac, sizeof fac, "IVF%d,SQfp16", v->nlist);
     fshim_free(v->ix);
     v->ix = NULL;
     int rc = fshim_new(fac, v->dim, &v->ix);
     if (rc == 0) rc = fshim_set(v->ix, "nprobe", v->nprobe);
+    if (rc == 0) rc = fshim_set_kmeans(v->ix, VINDEX_KMEANS_ITER);
     return rc;
 }
 
@@ -126,12 +126,12 @@ static int rebuild(vindex *v, store *st, const char *why)
     if (rc == 0) rc = new_index(v, (int64_t)n);
     size_t ntrain = n;
     int nl = v->nlist;
-    if (rc == 0 && n > (size_t)nl * 64) ntrain = (size_t)nl * 64; // FAISS's own cap is 256 per list
+    if (rc == 0 && n > (size_t)nl * VINDEX_TRAIN_PER_LIST) ntrain = (size_t)nl * VINDEX_TRAIN_PER_LIST;
     size_t rows = ntrain > ADD_CHUNK ? ntrain : ADD_CHUNK;
     if (rc == 0 && n && !(buf = malloc(rows * (size_t)v->dim * sizeof *buf)))
         rc = lisa_seterr(LISA_ENOMEM, "vector index: %zu-row training buffer", rows);
     if (rc == 0 && n) {
-        fshim_threads(2);
+        fshim_threads(VINDEX_BUILD_THREADS);
         for (size_t i = 0; i < ntrain; i++) // an even stride over the library
             half_to_f32_n(mat + (i * (n / ntrain)) * (size_t)v->dim, buf + i * (size_t)v->dim, (size_t)v->dim);
         rc = fshim_train(v->ix, ntrain, buf);
@@ -381,6 +381,7 @@ static int vindex_open(store *st, const char *path, const char *model_id, int di
     }
     pthread_rwlock_init(&v->lock, NULL);
     v->dim = dim, v->refs = 1;
+    fshim_threads(1); // one query is one thread; OpenMP teams only cost here
     snprintf(v->model, sizeof v->model, "%s", model_id);
     char why[128];
     int rc = store_uid(st, v->uid);

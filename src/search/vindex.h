@@ -1,9 +1,10 @@
-// The ANN vector index: a FAISS IVF index with 8-bit scalar-quantised codes
-// (factory "IVF<nlist>,SQ8", inner product) over one model's vectors, kept in
-// a file beside lisa.db and derived from SQLite, which stays the source of
-// truth. Why IVF+SQ8 (not HNSW): measured in bench/bench_search.c and written
-// down in docs/scale.md (build time on 2 cores, index size, and IVF removes
-// ids in place where HNSW cannot).
+// The ANN vector index: a FAISS IVF index with fp16 codes (factory
+// "IVF<nlist>,SQfp16", inner product) over one model's vectors, kept in a
+// file beside lisa.db and derived from SQLite, which stays the source of
+// truth. Why IVF with fp16 codes (not SQ8, not HNSW): measured in
+// bench/bench_search.c and written down in docs/scale.md (Debian's FAISS is
+// built without AVX2, where its SQ8 scan is 2.4x slower than fp16 at equal
+// recall; HNSW builds far slower on 2 cores and cannot remove ids in place).
 //
 // The index only proposes candidates; search.c re-ranks them with exact
 // cosines of the stored fp16 vectors, so a result's score is always exact and
@@ -39,6 +40,9 @@ typedef struct vindex vindex;
 #define VINDEX_SAVE_CHANGES 1000 // log rows replayed since the last save that trigger a save
 #define VINDEX_LOG_BATCH 4096    // log rows read per step of a replay
 #define VINDEX_CAND_MAX 100000   // candidates one search may ask for
+#define VINDEX_BUILD_THREADS 2   // OpenMP threads for training and adding in a rebuild
+#define VINDEX_KMEANS_ITER 10    // k-means iterations training the lists (FAISS: 25)
+#define VINDEX_TRAIN_PER_LIST 50 // training vectors per list (FAISS wants >= 39)
 
 typedef struct {
     int64_t count; // vectors in the index

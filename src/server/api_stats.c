@@ -2,6 +2,7 @@
 #include "server/srv.h"
 #include "base/err.h"
 #include "model/modeldir.h"
+#include "search/search.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -151,6 +152,9 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     cJSON_AddItemToObject(o, "latency_ms", latency_json(s));
     cJSON_AddNumberToObject(o, "rss_bytes", (double)rss_bytes());
     cJSON_AddItemToObject(o, "build", srv__build_json(s));
+    char vi[1024];
+    search_vector_index_json(&st, s->data, search_ann_min_default(s->data), vi, sizeof vi);
+    cJSON_AddItemToObject(o, "vector_index", cJSON_Parse(vi));
     return http_json(c, 200, o);
 }
 

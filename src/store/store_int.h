@@ -49,6 +49,12 @@ struct store {
     int found_version; // user_version before migration
     int in_tx;         // store_begin() is open
     sqlite3_stmt *st[ST_COUNT];
+    // Token count of every FTS row by rowid (store_fts.c), for lisa_bm25():
+    // valid while no FTS write happened on this handle (fts_writes) and no
+    // other connection committed (PRAGMA data_version).
+    uint32_t *fts_len;
+    int64_t fts_len_n; // entries (max rowid + 1); 0: not loaded
+    int64_t fts_len_writes, fts_writes, fts_len_dv;
 };
 
 // The cached statement `which`, reset and unbound, into *st; returns 0 or
