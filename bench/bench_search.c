@@ -16,6 +16,8 @@
 //     separate query process (`bench_search --rss DIR`, VmHWM);
 //   - at 100k, HNSW32,SQ8 against IVF,SQ8 through the FAISS shim (the choice);
 //   - at the largest size, filtered searches: pre- vs post-filtering.
+// Env: BENCH_SKIP_EXACT, BENCH_NO_FILTERS, BENCH_NO_HNSW, BENCH_NO_FTS skip
+// parts; BENCH_KEEP_INDEX reuses an index file from an earlier run.
 // The keyword part: FTS5 bm25 over a synthetic library (10k and 100k images,
 // 6 words each from a skewed 5000-word vocabulary), and a check that the
 // top-k order is bm25's.
@@ -283,7 +285,8 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
         return;
     }
     search_vindex_path(dir, "bench", vpath, sizeof vpath);
-    unlink(vpath);
+    int keep = getenv("BENCH_KEEP_INDEX") != NULL; // reuse the file: "build" is then its load
+    if (!keep) unlink(vpath);
     double t0 = now_ms();
     search_ctx *c = open_ann(dir);
     float q[DIM];
@@ -342,9 +345,9 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
     }
     search_close(c); // saves
     double rss_p50 = 0, rss = child_rss(self, dir, &rss_p50);
-    printf("  %8zu  ANN %7.2f / %7.2f ms  recall@20 %.4f  build %.1f s  add %.0f/s  remove %.0f/s  index %.0f MB  "
+    printf("  %8zu  ANN %7.2f / %7.2f ms  recall@20 %.4f  %s %.1f s  add %.0f/s  remove %.0f/s  index %.0f MB  "
            "query-process RSS %.0f MB (p50 there %.2f ms)%s\n",
-           n, p50, p99, recall, build / 1e3, add_rate, del_rate, fbytes / 1e6, rss, rss_p50,
+           n, p50, p99, recall, keep ? "load" : "build", build / 1e3, add_rate, del_rate, fbytes / 1e6, rss, rss_p50,
            store_ms > 0 ? "" : "  (store reused)");
     if (store_ms > 0) printf("            (store of %zu images written in %.1f s)\n", n, store_ms / 1e3);
     key("ann_p50_ms", n, p50), key("ann_p99_ms", n, p99), key("ann_recall20", n, recall);
@@ -616,7 +619,7 @@ int main(int argc, char **argv)
     printf("clustered vectors: %d-d, %d centres, image noise %.1f, query noise %.1f; top-%d, %d threads;\n"
            "kernels fp32 %s, fp16 %s; %d queries (p50 / p99)\n",
            DIM, CENTRES, NOISE, QNOISE, TOPK, THREADS, rank_kernel_name(), rank_f16_kernel_name(), nq);
-    for (int s = 0; s < ns; s++) {
+    for (int s = 0; s < ns && !getenv("BENCH_SKIP_EXACT"); s++) {
         size_t n = sizes[s];
         int q = n >= 1000000 ? (nq / 2 > 20 ? nq / 2 : 20) : nq;
         float *bf = NULL;
@@ -625,12 +628,13 @@ int main(int argc, char **argv)
         bench_exact(p, rows, rows16, bf, n, q);
         free(bf);
     }
-    printf("ANN (FAISS IVF,SQ8 + exact re-rank from SQLite, through search_vector_topk)\n");
+    printf("ANN (FAISS IVF,SQfp16 + exact re-rank from SQLite, through search_vector_topk)\n");
     for (int s = 0; s < ns; s++) bench_ann(argv[0], p, rows16, rows, sizes[s], sizes[s] >= 1000000 ? nq / 2 : nq);
     if (!getenv("BENCH_NO_FILTERS")) bench_filters(nmax, 40);
     for (int s = 0; s < ns; s++)
         if (sizes[s] == 100000 && !getenv("BENCH_NO_HNSW")) bench_index_types(rows, rows16, sizes[s], 100);
     free(rows), free(rows16);
+    if (getenv("BENCH_NO_FTS")) return pool_free(p), 0;
     printf("keyword part (2-term OR queries; LISA's lisa_bm25 + lisa_cols vs FTS5's bm25())\n  %10s %10s %10s\n",
            "images", "p50 ms", "p99 ms");
     bench_fts(10000, nq);

@@ -265,6 +265,7 @@ static void test_rebuild_missing_corrupt_stale(void **state)
     uint8_t *b = tu_read(index_path(), &len);
     b[len / 2] ^= 0x40;
     tu_write(index_path(), b, len);
+    free(b);
     expect_rebuild("checksum");
     // Truncated.
     b = tu_read(index_path(), &len);

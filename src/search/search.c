@@ -308,6 +308,9 @@ static int topk_exact(search_ctx *s, const float *q, int k, const search_filter 
 }
 
 // ANN mode: FAISS candidates, re-ranked with exact cosines from the store.
+// The index's codes are the stored fp16 values, so its order is the exact
+// order up to float32 summation: k + SEARCH_RERANK_EXTRA candidates are
+// re-read (one SQLite lookup each, the main cost past FAISS's scan).
 // With a filter: post-filter (ask FAISS for k * library / allowed, keep the
 // allowed) when the filter keeps at least SEARCH_POSTFILTER_MIN_FRACTION of
 // the library, else pre-filter (exact cosines of every allowed image); and
@@ -316,7 +319,7 @@ static int topk_ann(search_ctx *s, const float *q, int k, const search_filter *f
 {
     int64_t lib = (int64_t)s->n > 0 ? (int64_t)s->n : 1;
     int pre = f && (double)f->n < s->post_min * (double)lib;
-    size_t want = (size_t)(k > SEARCH_RERANK_MIN ? k : SEARCH_RERANK_MIN);
+    size_t want = (size_t)k + SEARCH_RERANK_EXTRA;
     if (f && !pre) want = (size_t)((double)want * (double)lib / (double)(f->n ? f->n : 1) * 1.5) + 1;
     if (want > VINDEX_CAND_MAX) want = VINDEX_CAND_MAX;
     int64_t *ids = NULL;
