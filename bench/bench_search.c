@@ -186,7 +186,7 @@ static void bench_exact(pool *p, const float *rows, const uint16_t *rows16, cons
 
 static void ann_dir(size_t n, char *dir, size_t cap)
 {
-    snprintf(dir, cap, "build/bench/ann-%zu", n);
+    snprintf(dir, cap, "build/bench/ann2-%zu", n); // ann2: the v4 rowid embeddings table
 }
 
 // The store of the first n rows (ids 1..n in row order), made once and kept.

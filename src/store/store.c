@@ -57,10 +57,23 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " error TEXT NOT NULL,"
     " failed_at REAL NOT NULL) WITHOUT ROWID;",
     // v4: vectors as fp16 (lisa_vec_f16(), registered on every connection,
-    // rounds each float32 to nearest even), and a change log of embeddings for
-    // the ANN index file (search/vindex.h), filled by triggers in the same
-    // transaction as the change, so the file can be brought up to date.
-    "UPDATE embeddings SET vec = lisa_vec_f16(vec) WHERE length(vec) = 4 * dim;"
+    // rounds each float32 to nearest even), in a rowid table: a WITHOUT ROWID
+    // row keeps at most ~1000 bytes in its page, so every 512-d vector put
+    // its tail in an overflow page of its own (4 KB a vector, 4.8 GB for 1M);
+    // a rowid row holds ~4 KB in place (1.1 KB a vector). And a change log of
+    // embeddings for the ANN index file (search/vindex.h), filled by triggers
+    // in the same transaction as the change, so the file can catch up.
+    "CREATE TABLE embeddings_v4("
+    " model TEXT NOT NULL,"
+    " image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " dim INTEGER NOT NULL,"
+    " vec BLOB NOT NULL,"
+    " PRIMARY KEY(model, image_id));"
+    "INSERT INTO embeddings_v4(model, image_id, dim, vec) SELECT model, image_id, dim,"
+    " CASE WHEN length(vec) = 4 * dim THEN lisa_vec_f16(vec) ELSE vec END FROM embeddings ORDER BY model, image_id;"
+    "DROP TABLE embeddings;"
+    "ALTER TABLE embeddings_v4 RENAME TO embeddings;"
+    "CREATE INDEX embeddings_image ON embeddings(image_id);"
     "CREATE TABLE emb_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, image_id INTEGER NOT NULL);"
     "CREATE INDEX emb_log_model ON emb_log(model, seq);"
     "CREATE TRIGGER emb_log_ins AFTER INSERT ON embeddings BEGIN"
