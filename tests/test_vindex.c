@@ -370,9 +370,16 @@ static void test_filtered(void **state)
     search_filter f = {ids, n};
     compare(e, a, 10, &f);
     n = 0;
-    for (int64_t id = 1; id <= 4000; id += 97) ids[n++] = id; // 42 images, 1%: pre-filter
+    for (int64_t id = 1; id <= 4000; id += 97) ids[n++] = id; // 42 images, 1%: post-filter, short: pre
     f.n = n;
     compare(e, a, 10, &f);
+    n = 0;
+    for (int64_t id = 1; id <= 4000; id += 1000) ids[n++] = id; // 4 images, 0.1%: pre-filter
+    f.n = n;
+    compare(e, a, 10, &f);
+    n = 0;
+    for (int64_t id = 1; id <= 4000; id += 97) ids[n++] = id;
+    f.n = n;
     float q[DIM];
     search_vhit h[K];
     int got;

@@ -42,8 +42,8 @@ typedef struct search_ctx search_ctx;
 #define SEARCH_CLIP_CANDIDATES_MIN 200 // CLIP candidates: max(4 * top_k, this)
 #define SEARCH_KEYWORD_HITS_MAX 2000   // best keyword hits considered
 #define SEARCH_MSG_MAX 512
-#define SEARCH_RERANK_EXTRA 20              // ANN: candidates re-ranked exactly beyond the k asked for
-#define SEARCH_POSTFILTER_MIN_FRACTION 0.02 // ANN + filter: post-filter from this share of the library
+#define SEARCH_RERANK_EXTRA 20               // ANN: candidates re-ranked exactly beyond the k asked for
+#define SEARCH_POSTFILTER_MIN_FRACTION 0.003 // ANN + filter: post-filter from this share of the library
 
 typedef struct {
     const char *data_dir; // required
