@@ -12,13 +12,14 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
-LDLIBS  += $(PKG_LIBS) -lstemmer -lpthread -lm -lstdc++
+LDLIBS  += $(PKG_LIBS) -lstemmer -lfaiss -lopenblas -lgomp -lpthread -lm -lstdc++ # FAISS calls BLAS (its IVF training); the models run on src/tensor
 # C++ only at the border of libraries without a C API (src/image/exiv2_shim.cc:
-# Exiv2 exceptions; src/siglip/spm_shim.cc: libsentencepiece); clang++ beside clang (make fuzz).
+# Exiv2 exceptions; src/siglip/spm_shim.cc: libsentencepiece; src/search/faiss_shim.cc:
+# Debian ships FAISS without its C API library); clang++ beside clang (make fuzz).
 ifneq ($(findstring clang,$(CC)),)
 CXX     := clang++
 endif
-CXXFLAGS_LISA := $(OPT) -g -std=c++17 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(SAN) -fno-sanitize=vptr
+CXXFLAGS_LISA := $(OPT) -g -std=c++17 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fopenmp $(SAN) -fno-sanitize=vptr
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)

@@ -625,6 +625,23 @@ static void test_calibrated_search(void **state)
     assert_int_equal(search_run(sc, "like:999999", &pg, &r), LISA_EINVAL);
     assert_non_null(strstr(lisa_errmsg(), "like:999999"));
     search_close(sc);
+    // ANN mode (threshold 0): the index's candidates, exact cosines, the fixed
+    // cut (0.25 here): the same near set, and a filter still applies.
+    assert_int_equal(search_open(&so, &sc), 0);
+    search_set_ann_min(sc, 0);
+    assert_int_equal(search_query(sc, "zebra", 50, 1.0, &r), 0);
+    assert_string_equal(search_vector_mode(sc), "faiss-ivf-fp16");
+    assert_int_equal(r.total, NNEAR);
+    for (int i = 0; i < r.n; i++) assert_true(r.r[i].id >= ids[NFAR] && r.r[i].clip_match);
+    search_results_free(&r);
+    assert_int_equal(search_run(sc, "zebra -name:img39", &pg, &r), 0);
+    assert_int_equal(r.total, NNEAR - 1);
+    search_results_free(&r);
+    snprintf(like, sizeof like, "like:%lld", (long long)ids[NFAR]);
+    assert_int_equal(search_run(sc, like, &pg, &r), 0);
+    assert_int_equal(r.total, NNEAR - 1);
+    search_results_free(&r);
+    search_close(sc);
     clip_free(m);
 }
 

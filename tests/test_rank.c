@@ -2,10 +2,13 @@
 // the normalisation rule, and hybrid ordering for w = 0, 0.5, 1.
 #include "testutil.h"
 #include "base/err.h"
+#include "base/half.h"
 #include "search/rank.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) // xorshift, uniform in [-1, 1)
@@ -44,6 +47,134 @@ static void test_simd_matches_scalar(void **state)
         free(m);
     }
     printf("kernel: %s\n", rank_kernel_name());
+}
+
+// half_from_f32 against the F16C instruction (vcvtps2ph, round to nearest
+// even) on 2M random bit patterns plus the edges, and half_to_f32 against
+// vcvtph2ps on all 65536 halves; numpy goldens for a few values.
+__attribute__((target("f16c"))) static uint16_t hw_f2h(float f)
+{
+    return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), 0), 0);
+}
+__attribute__((target("f16c"))) static float hw_h2f(uint16_t h)
+{
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+static void test_half_conversions(void **state)
+{
+    (void)state;
+    // numpy: np.array([0.1, 1/3, 65504, 65520, 6e-8, 2**-25, 3e-8, -0.0], np.float32).astype(np.float16)
+    static const float in[] = {0.1f, 1.0f / 3, 65504.0f, 65520.0f, 6e-8f, 0x1p-25f, 3e-8f, -0.0f};
+    static const uint16_t want[] = {0x2e66, 0x3555, 0x7bff, 0x7c00, 0x0001, 0x0000, 0x0001, 0x8000};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) assert_int_equal(half_from_f32(in[i]), want[i]);
+    assert_true(bf16_from_f32(1.0f / 3) == 0x3eab && bf16_to_f32(0x3f80) == 1.0f); // torch.tensor(1/3).bfloat16()
+    if (!__builtin_cpu_supports("f16c")) {
+        printf("no F16C: hardware comparison skipped\n");
+        return;
+    }
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = half_to_f32((uint16_t)h), b = hw_h2f((uint16_t)h);
+        if (isnan(b))
+            assert_true(isnan(a));
+        else
+            assert_memory_equal(&a, &b, sizeof a);
+    }
+    uint64_t r = 0x2545F4914F6CDD1Dull;
+    for (int i = 0; i < 2000000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        uint32_t u = (uint32_t)r;
+        if (i & 1) u = (u & 0x8fffffffu) | 0x30000000u; // half the draws near fp16's range
+        float f;
+        memcpy(&f, &u, sizeof f);
+        uint16_t a = half_from_f32(f), b = hw_f2h(f);
+        if (isnan(f))
+            assert_true((a & 0x7c00) == 0x7c00 && (a & 0x3ff));
+        else if (a != b)
+            fail_msg("half_from_f32(%a) = %04x, F16C says %04x", (double)f, a, b);
+    }
+}
+
+// Every fp16 kernel this CPU has against the scalar reference on odd sizes,
+// by the largest absolute error (float32 vs double accumulation of unit rows).
+static void test_f16_kernels(void **state)
+{
+    (void)state;
+    static const int dims[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 48, 63, 65, 127, 512, 515, 768, 1023};
+    static const char *names[] = {"scalar", "f16c", "avx512f"};
+    for (int k = RANK_F16_F16C; k <= RANK_F16_AVX512; k++) {
+        if (!rank_f16_supported(k)) {
+            printf("fp16 kernel %s: not on this CPU\n", names[k]);
+            assert_int_equal(rank_f16_force(k), LISA_EUNSUPPORTED);
+            continue;
+        }
+        assert_int_equal(rank_f16_force(k), 0);
+        float worst = 0;
+        for (size_t t = 0; t < sizeof dims / sizeof dims[0]; t++) {
+            int d = dims[t];
+            size_t n = 37;
+            float *m = rand_unit_rows(n + 1, d), fast[37], ref[37];
+            uint16_t *h = malloc(n * (size_t)d * sizeof *h);
+            assert_non_null(h);
+            half_from_f32_n(m, h, n * (size_t)d);
+            rank_scores_f16(m + n * (size_t)d, h, n, d, fast);
+            rank_scores_f16_ref(m + n * (size_t)d, h, n, d, ref);
+            for (size_t i = 0; i < n; i++) {
+                float e = fabsf(fast[i] - ref[i]);
+                if (e > worst) worst = e;
+            }
+            free(h), free(m);
+        }
+        printf("fp16 kernel %s: max |error| vs reference %.3g\n", rank_f16_kernel_name(), (double)worst);
+        assert_true(worst <= 2e-6f);
+    }
+    rank_f16_force(-1);
+    rank_force_scalar(1);
+    assert_string_equal(rank_f16_kernel_name(), "scalar");
+    rank_force_scalar(0);
+}
+
+// rank_topk_f16 over all rows and over a row selection equals a full sort of
+// the reference scores; a bad selection is refused.
+static void test_topk_f16_selection(void **state)
+{
+    (void)state;
+    pool *p;
+    assert_int_equal(pool_new(2, &p), 0);
+    size_t n = RANK_PAR_MIN + 1001;
+    int d = 65, k = 25;
+    float *m = rand_unit_rows(n + 1, d), *ref = malloc(n * sizeof *ref);
+    uint16_t *h = malloc(n * (size_t)d * sizeof *h);
+    uint32_t *sel = malloc(n * sizeof *sel);
+    assert_true(ref && h && sel);
+    half_from_f32_n(m, h, n * (size_t)d);
+    const float *q = m + n * (size_t)d;
+    rank_scores_f16_ref(q, h, n, d, ref);
+    size_t nsel = 0;
+    for (size_t i = 0; i < n; i += 3) sel[nsel++] = (uint32_t)i;
+    for (int pass = 0; pass < 2; pass++) {
+        rank_hit got[25], all[25];
+        int ng, na = 0;
+        assert_int_equal(rank_topk_f16(p, q, h, n, d, pass ? sel : NULL, nsel, k, got, &ng), 0);
+        rank_heap hp;
+        rank_heap_init(&hp, all, k);
+        for (size_t i = 0; i < n; i++)
+            if (!pass || i % 3 == 0) rank_heap_push(&hp, ref[i], (uint32_t)i);
+        na = rank_heap_sort(&hp);
+        assert_int_equal(ng, na);
+        for (int i = 0; i < ng; i++) {
+            assert_int_equal(got[i].row, all[i].row);
+            assert_true(fabsf(got[i].score - all[i].score) < 1e-5f);
+        }
+    }
+    sel[1] = sel[0];
+    rank_hit x[1];
+    int nx;
+    assert_int_equal(rank_topk_f16(p, q, h, n, d, sel, 2, 1, x, &nx), LISA_EINVAL);
+    sel[0] = (uint32_t)n;
+    assert_int_equal(rank_topk_f16(p, q, h, n, d, sel, 1, 1, x, &nx), LISA_EINVAL);
+    free(sel), free(h), free(ref), free(m);
+    pool_free(p);
 }
 
 static int hit_cmp(const void *pa, const void *pb)
@@ -316,10 +447,17 @@ static void test_hybrid_weight_clamped(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simd_matches_scalar), cmocka_unit_test(test_topk_vs_sort),
-        cmocka_unit_test(test_topk_caps),           cmocka_unit_test(test_clip_norm),
-        cmocka_unit_test(test_hybrid_ordering),     cmocka_unit_test(test_hybrid_weight_clamped),
-        cmocka_unit_test(test_calibrated_cut),      cmocka_unit_test(test_calibration_median),
+        cmocka_unit_test(test_simd_matches_scalar),
+        cmocka_unit_test(test_topk_vs_sort),
+        cmocka_unit_test(test_half_conversions),
+        cmocka_unit_test(test_f16_kernels),
+        cmocka_unit_test(test_topk_f16_selection),
+        cmocka_unit_test(test_topk_caps),
+        cmocka_unit_test(test_clip_norm),
+        cmocka_unit_test(test_hybrid_ordering),
+        cmocka_unit_test(test_hybrid_weight_clamped),
+        cmocka_unit_test(test_calibrated_cut),
+        cmocka_unit_test(test_calibration_median),
         cmocka_unit_test(test_scores_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

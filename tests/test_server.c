@@ -270,6 +270,7 @@ static void test_health_stats_build_shapes(void **state)
                           "thumb_bytes", "thumb_count", "last_build", "models",  "latency_ms", "rss_bytes", "build"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) has(st, keys[i]);
     assert_true(num(st, "rss_bytes") > 1e6);
+    has(cJSON_GetObjectItem(st, "vector_index"), "kind"); // which vector index answers (search_vector_index_json)
     cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "models"), 0);
     assert_string_equal(str(m, "kind"), "clip");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(m, "loaded")));

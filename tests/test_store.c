@@ -246,7 +246,8 @@ static void test_embeddings(void **state)
     (void)state;
     store *s = fresh("emb.db");
     int64_t a = put(s, "/e/a.jpg", H1, "", ""), b = put(s, "/e/b.jpg", H2, "", "");
-    float va[5] = {1, -2, 3.5f, 1e-30f, -0.0f}, vb[5] = {5, 4, 3, 2, 1}, got[5], v3[3] = {1, 2, 3};
+    // fp16-representable values come back bit for bit (vectors are stored as fp16).
+    float va[5] = {1, -2, 3.5f, 0.000030517578125f, -0.0f}, vb[5] = {5, 4, 3, 2, 1}, got[5], v3[3] = {1, 2, 3};
     assert_int_equal(store_embedding_put(s, b, "m", 5, vb), 0);
     assert_int_equal(store_embedding_put(s, a, "m", 5, va), 0);
     assert_int_equal(store_embedding_put(s, a, "other", 3, v3), 0);
@@ -258,6 +259,18 @@ static void test_embeddings(void **state)
     assert_int_equal(store_embedding_get(s, a, "m", 5, got), 0);
     assert_memory_equal(got, va, sizeof va);
     assert_int_equal(store_embedding_get(s, a, "m", 3, got), LISA_ENOTFOUND);
+    // Others round to nearest fp16: numpy.float16(0.1) == 0.0999755859375,
+    // numpy.float16(1e-30) == 0, numpy.float16(70000) == inf.
+    float odd[3] = {0.1f, 1e-30f, 70000.0f}, oddg[3];
+    int64_t d = put(s, "/e/d.jpg", H2, "", "");
+    assert_int_equal(store_embedding_put(s, d, "odd", 3, odd), 0);
+    assert_int_equal(store_embedding_get(s, d, "odd", 3, oddg), 0);
+    assert_true(oddg[0] == 0.0999755859375f && oddg[1] == 0.0f && isinf(oddg[2]));
+    uint16_t h16[3];
+    assert_int_equal(store_embedding_get_f16(s, d, "odd", 3, h16), 0);
+    assert_true(h16[0] == 0x2e66 && h16[1] == 0 && h16[2] == 0x7c00);
+    assert_int_equal(sql_int(tu_tmp("emb.db"), "SELECT length(vec) FROM embeddings WHERE model = 'odd'"), 6);
+    assert_int_equal(store_image_delete(s, d), 0);
     float *mat;
     int64_t *ids;
     size_t n;
@@ -281,8 +294,196 @@ static void test_embeddings(void **state)
     put(s, "/e/c.jpg", H1, "", "");
     assert_true(store_embedding_has(s, c, "m", 5));
     assert_int_equal(store_image_delete(s, c), 0);
+    uint16_t *m16;
+    assert_int_equal(store_embeddings_load_f16(s, "m", 5, &m16, &ids, &n), 0);
+    assert_true(n == 1 && ids[0] == b && m16[0] == 0x4500 && m16[4] == 0x3c00); // fp16 5.0 and 1.0
+    free(m16), free(ids);
+    int64_t cnt;
+    assert_int_equal(store_embedding_count(s, "m", 5, &cnt), 0);
+    assert_int_equal(cnt, 1);
     store_close(s);
     assert_int_equal(sql_int(tu_tmp("emb.db"), "SELECT count(*) FROM embeddings"), 1);
+}
+
+// Every embedding change lands in emb_log, cascaded deletes included, and
+// pruning keeps seqs growing and records the mark.
+static void test_embedding_log(void **state)
+{
+    (void)state;
+    store *s = fresh("log.db");
+    int64_t a = put(s, "/l/a.jpg", H1, "", ""), b = put(s, "/l/b.jpg", H2, "", ""), max, seqs[16], ids[16];
+    float v[2] = {1, 0};
+    int n;
+    assert_int_equal(store_emb_log_max(s, &max), 0);
+    assert_int_equal(max, 0);
+    assert_int_equal(store_embedding_put(s, a, "m", 2, v), 0); // insert
+    assert_int_equal(store_embedding_put(s, a, "m", 2, v), 0); // update: old + new
+    assert_int_equal(store_embedding_put(s, b, "x", 2, v), 0); // another model
+    assert_int_equal(store_embedding_copy(s, a, b), 0);        // insert of (m, b)
+    assert_int_equal(store_image_delete(s, a), 0);             // cascade delete of (m, a)
+    assert_int_equal(store_emb_log_read(s, "m", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 5);
+    int64_t want[5] = {a, a, a, b, a};
+    for (int i = 0; i < n; i++) {
+        assert_true(ids[i] == want[i]);
+        if (i) assert_true(seqs[i] > seqs[i - 1]);
+    }
+    assert_int_equal(store_emb_log_read(s, "m", seqs[2], 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_emb_log_max(s, &max), 0);
+    assert_int_equal(max, 6);
+    int64_t pruned;
+    assert_int_equal(store_emb_log_prune(s, "m", 4), 0);
+    assert_int_equal(store_emb_log_pruned(s, "m", &pruned), 0);
+    assert_int_equal(pruned, 4);
+    assert_int_equal(store_emb_log_prune(s, "m", 2), 0); // the mark never goes back
+    assert_int_equal(store_emb_log_pruned(s, "m", &pruned), 0);
+    assert_int_equal(pruned, 4);
+    assert_int_equal(store_emb_log_read(s, "m", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_emb_log_prune(s, "m", 100), 0);
+    assert_int_equal(store_emb_log_read(s, "m", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_emb_log_max(s, &max), 0); // seqs never go back
+    assert_int_equal(max, 6);
+    assert_int_equal(store_emb_log_read(s, "x", 0, 16, seqs, ids, &n), 0);
+    assert_int_equal(n, 1);
+    store_close(s);
+}
+
+// store_keyword_search() (lisa_bm25 with cached row lengths) returns exactly
+// what FTS5's own bm25() gives, values and order (ties by rowid), on a skewed
+// random library, also after this handle and another connection write.
+static void fts_same_as_builtin(store *s, const char *db, const char *match)
+{
+    store_hit *h;
+    int n;
+    assert_int_equal(store_keyword_search(s, match, 300, &h, &n), 0);
+    sqlite3 *c;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(c,
+                                        "SELECT rowid, -bm25(image_fts) FROM image_fts WHERE image_fts MATCH ?1"
+                                        " ORDER BY bm25(image_fts), rowid LIMIT 300",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    int i = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        assert_true(i < n);
+        if (h[i].id != sqlite3_column_int64(st, 0) || h[i].bm25 != sqlite3_column_double(st, 1))
+            fail_msg("%s: hit %d: %lld %.17g, FTS5 says %lld %.17g", match, i, (long long)h[i].id, h[i].bm25,
+                     (long long)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
+        i++;
+    }
+    assert_int_equal(i, n);
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    free(h);
+}
+
+static void test_fts_bm25_matches_fts5(void **state)
+{
+    (void)state;
+    store *s = fresh("bm25.db");
+    const char *db = tu_tmp("bm25.db");
+    uint64_t r = 12345;
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < 3000; i++) {
+        char name[128] = "", meta[128] = "", p[64];
+        int ln = 0, lm = 0, words = 1 + i % 7;
+        for (int w = 0; w < words; w++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            double u = (double)(r >> 11) / 9007199254740992.0;
+            int t = (int)(300 * u * u * u);
+            if (w % 2)
+                lm += snprintf(meta + lm, sizeof meta - (size_t)lm, "%sw%d", lm ? " " : "", t);
+            else
+                ln += snprintf(name + ln, sizeof name - (size_t)ln, "%sw%d", ln ? " " : "", t);
+        }
+        snprintf(p, sizeof p, "/b/%d.jpg", i);
+        put(s, p, NULL, name, meta);
+    }
+    assert_int_equal(store_commit(s), 0);
+    const char *qs[] = {"\"w0\"", "\"w0\" OR \"w1\"", "\"w2\" OR \"w150\" OR \"w299\"", "\"w5\" OR \"w0\""};
+    for (int i = 0; i < 4; i++) fts_same_as_builtin(s, db, qs[i]);
+    // This handle writes: new rows, a rename, a delete.
+    put(s, "/b/new.jpg", NULL, "w0 w0 w0", "");
+    assert_int_equal(store_image_delete(s, 7), 0);
+    assert_int_equal(store_image_move(s, 8, "/b/moved.jpg", "w0", "w0"), 0);
+    for (int i = 0; i < 4; i++) fts_same_as_builtin(s, db, qs[i]);
+    // Another connection writes.
+    store *o;
+    assert_int_equal(store_open(db, 0, &o), 0);
+    put(o, "/b/other.jpg", NULL, "w1 w0", "w1");
+    assert_int_equal(store_image_delete(o, 9), 0);
+    store_close(o);
+    for (int i = 0; i < 4; i++) fts_same_as_builtin(s, db, qs[i]);
+    store_close(s);
+}
+
+// A v3 store (float32 vectors) made by hand migrates to v5: every vector is
+// rewritten as fp16 in place, other rows untouched, and the log starts empty.
+static void test_migrate_v3_f32_to_f16(void **state)
+{
+    (void)state;
+    const char *db = tu_tmp("v3.db");
+    unlink(db);
+    for (int v = 1; v <= 3; v++) sql_exec(db, store_migration_sql(v));
+    // float32 LE of {1.0, -2.0, 0.1, 1/3}: python3 -c "import struct;
+    // print(struct.pack('<4f', 1, -2, 0.1, 1/3).hex())"
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO images(id, path, size, mtime_ns, hash) VALUES(7, '/old/a.jpg', 7, 9, '%s');"
+             "INSERT INTO embeddings(model, image_id, dim, vec) VALUES('clip', 7, 4,"
+             " x'0000803f000000c0cdcccc3dabaaaa3e');"
+             "INSERT INTO embeddings(model, image_id, dim, vec) VALUES('bad', 7, 3, x'0000803f');"
+             "PRAGMA user_version = 3;",
+             H1);
+    sql_exec(db, sql);
+    store *s = NULL;
+    assert_int_equal(store_open(db, 0, &s), 0);
+    assert_int_equal(store_schema_found(s), 3);
+    // numpy.float16 of 1, -2, 0.1, 1/3: 0x3c00, 0xc000, 0x2e66, 0x3555.
+    uint16_t h[4];
+    assert_int_equal(store_embedding_get_f16(s, 7, "clip", 4, h), 0);
+    assert_true(h[0] == 0x3c00 && h[1] == 0xc000 && h[2] == 0x2e66 && h[3] == 0x3555);
+    float f[4];
+    assert_int_equal(store_embedding_get(s, 7, "clip", 4, f), 0);
+    assert_true(f[0] == 1.0f && f[1] == -2.0f && fabsf(f[3] - 1.0f / 3) < 1e-3f);
+    // A blob that was not dim float32 is left as it was, and reading it says so.
+    float g[3];
+    assert_int_equal(store_embedding_get(s, 7, "bad", 3, g), LISA_EFORMAT);
+    int64_t max;
+    assert_int_equal(store_emb_log_max(s, &max), 0);
+    assert_int_equal(max, 0);
+    // The cascade from images still holds in the rebuilt table, and 512-d
+    // vectors sit in their pages: well under 1.5 KB each (a WITHOUT ROWID
+    // table gave every one a 4 KB overflow page).
+    int64_t before = sql_int(db, "PRAGMA page_count"), psz = sql_int(db, "PRAGMA page_size");
+    static float v[512];
+    for (int j = 0; j < 512; j++) v[j] = 0.04f * (float)(j % 7);
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < 400; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "/new/%d.jpg", i);
+        int64_t id = put(s, p, NULL, "", "");
+        assert_int_equal(store_embedding_put(s, id, "clip", 512, v), 0);
+    }
+    assert_int_equal(store_commit(s), 0);
+    store_close(s);
+    sql_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    double per = (double)(sql_int(db, "PRAGMA page_count") - before) * (double)psz / 400;
+    printf("bytes per stored 512-d vector (with its image and FTS rows): %.0f\n", per);
+    assert_true(per < 1500 + 600);
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'embeddings'"
+                                 " AND sql LIKE '%WITHOUT ROWID%'"),
+                     0);
+    assert_int_equal(store_open(db, 0, &s), 0);
+    assert_int_equal(store_image_delete(s, 7), 0);
+    store_close(s);
+    assert_int_equal(sql_int(db, "SELECT count(*) FROM embeddings WHERE image_id = 7"), 0);
+    assert_int_equal(sql_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 }
 
 // ---------------------------------------------------------------- FTS
@@ -553,11 +754,19 @@ static void test_meta_stats_export(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_schema), cmocka_unit_test(test_migrate_from_v1),
-        cmocka_unit_test(test_upsert_get),    cmocka_unit_test(test_hash_list_delete),
-        cmocka_unit_test(test_embeddings),    cmocka_unit_test(test_fts_bm25_and_columns),
-        cmocka_unit_test(test_fts_rebuild),   cmocka_unit_test(test_reader_during_write),
-        cmocka_unit_test(test_hostile_paths), cmocka_unit_test(test_meta_stats_export),
+        cmocka_unit_test(test_create_schema),
+        cmocka_unit_test(test_migrate_from_v1),
+        cmocka_unit_test(test_upsert_get),
+        cmocka_unit_test(test_hash_list_delete),
+        cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_embedding_log),
+        cmocka_unit_test(test_migrate_v3_f32_to_f16),
+        cmocka_unit_test(test_fts_bm25_and_columns),
+        cmocka_unit_test(test_fts_bm25_matches_fts5),
+        cmocka_unit_test(test_fts_rebuild),
+        cmocka_unit_test(test_reader_during_write),
+        cmocka_unit_test(test_hostile_paths),
+        cmocka_unit_test(test_meta_stats_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

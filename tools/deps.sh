@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format git
  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libheif-dev libtiff-dev libexif-dev
  libcjson-dev libutf8proc-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libsentencepiece-dev
- libsqlite3-dev libstemmer-dev libgexiv2-dev libimage-exiftool-perl libtesseract-dev tesseract-ocr-eng tesseract-ocr-osd imagemagick fonts-dejavu-core
+ libsqlite3-dev libstemmer-dev libfaiss-dev libopenblas-dev libgexiv2-dev libimage-exiftool-perl libtesseract-dev tesseract-ocr-eng tesseract-ocr-osd imagemagick fonts-dejavu-core
  fonts-dejavu-core libmicrohttpd-dev wrk python3 python3-numpy python3-pil python3-torch nodejs chromium"
 missing=""
 for p in $PKGS; do

@@ -171,6 +171,7 @@ static int run(int argc, char **argv, int similar)
     search_ctx *s = NULL;
     search_results res;
     int rc = search_open(&so, &s);
+    if (rc == 0) search_set_ann_min(s, cfg.ann_min_images); // honours --config and --ann-min-images too
     if (rc == 0) rc = similar ? search_similar(s, arg, cfg.top_k, &res) : search_run(s, qtext, &pg, &res);
     int status = rc < 0 ? cli_fail(argv[0]) : 0;
     if (rc == 0) {

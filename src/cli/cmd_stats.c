@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "base/err.h"
 #include "clip/clip.h"
+#include "search/search.h"
 #include "search/settings.h"
 #include "store/store.h"
 
@@ -29,6 +30,8 @@ int cmd_stats(int argc, char **argv)
     int rc = store_get_stats(s, &st);
     store_close(s);
     if (rc < 0) return cli_fail("stats");
+    char vi[1024];
+    search_vector_index_json(&st, cfg.data_dir, cfg.ann_min_images, vi, sizeof vi);
     if (json) {
         printf("{\"images\":%lld,\"embeddings\":%lld,\"with_caption\":%lld,\"with_ocr\":%lld,\"with_date\":%lld,"
                "\"failed\":%lld,\"db_bytes\":%lld,\"schema\":%d,\"last_index\":\"%s\",\"models\":[",
@@ -37,7 +40,8 @@ int cmd_stats(int argc, char **argv)
         for (int i = 0; i < st.n_models; i++)
             printf("%s{\"id\":\"%s\",\"dim\":%d,\"count\":%lld}", i ? "," : "", st.models[i].id, st.models[i].dim,
                    (long long)st.models[i].count);
-        printf("],\"precision\":\"%s\",\"kernel\":\"%s\"}\n", cfg.precision, clip_kernel_path());
+        printf("],\"precision\":\"%s\",\"kernel\":\"%s\",\"vector_index\":%s}\n", cfg.precision, clip_kernel_path(),
+               vi);
         return 0;
     }
     printf("database     %s (%.1f MB, schema %d)\n", path, st.db_bytes / 1e6, st.schema_version);
@@ -51,5 +55,6 @@ int cmd_stats(int argc, char **argv)
                (long long)st.models[i].count);
     printf("last index   %s\n", st.last_index[0] ? st.last_index : "never");
     printf("precision    %s (CLIP weights; GEMM kernels %s)\n", cfg.precision, clip_kernel_path());
+    printf("vector index %s\n", vi);
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "search/rank.h"
 
 #include "base/err.h"
+#include "base/half.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -89,6 +90,131 @@ void rank_scores(const float *q, const float *rows, size_t n, int d, float *out)
     rank_scores_ref(q, rows, n, d, out);
 }
 
+// ---------------------------------------------------------------- fp16 kernels
+
+void rank_scores_f16_ref(const float *q, const uint16_t *rows, size_t n, int d, float *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint16_t *r = rows + i * (size_t)d;
+        double s = 0;
+        for (int j = 0; j < d; j++) s += (double)q[j] * half_to_f32(r[j]);
+        out[i] = (float)s;
+    }
+}
+
+#ifdef RANK_HAVE_AVX2
+__attribute__((target("avx2,fma,f16c"))) static float dot_f16c(const float *q, const uint16_t *r, int d)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int j = 0;
+    for (; j + 32 <= d; j += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + j))), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 8), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + j + 8))),
+                             a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 16),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + j + 16))), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j + 24),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + j + 24))), a3);
+    }
+    for (; j + 8 <= d; j += 8)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + j))), a0);
+    __m256 s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float t = _mm_cvtss_f32(h);
+    for (; j < d; j++) t += q[j] * half_to_f32(r[j]);
+    return t;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void scores_f16c(const float *q, const uint16_t *rows, size_t n, int d,
+                                                                 float *out)
+{
+    for (size_t i = 0; i < n; i++) out[i] = dot_f16c(q, rows + i * (size_t)d, d);
+}
+
+__attribute__((target("avx512f"))) static float dot_avx512(const float *q, const uint16_t *r, int d)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    int j = 0;
+    for (; j + 32 <= d; j += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + j))), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j + 16),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + j + 16))), a1);
+    }
+    for (; j + 16 <= d; j += 16)
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + j), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + j))), a0);
+    float t = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; j < d; j++) t += q[j] * half_to_f32(r[j]);
+    return t;
+}
+
+__attribute__((target("avx512f"))) static void scores_avx512(const float *q, const uint16_t *rows, size_t n, int d,
+                                                             float *out)
+{
+    for (size_t i = 0; i < n; i++) out[i] = dot_avx512(q, rows + i * (size_t)d, d);
+}
+#endif
+
+static atomic_int f16_forced = -1;
+
+int rank_f16_supported(int kernel)
+{
+#ifdef RANK_HAVE_AVX2
+    __builtin_cpu_init();
+    if (kernel == RANK_F16_AVX512) return __builtin_cpu_supports("avx512f");
+    if (kernel == RANK_F16_F16C)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#endif
+    return kernel == RANK_F16_SCALAR;
+}
+
+static int f16_best(void)
+{
+    static atomic_int best = -1;
+    int b = atomic_load(&best);
+    if (b < 0) {
+        b = rank_f16_supported(RANK_F16_AVX512) ? RANK_F16_AVX512
+            : rank_f16_supported(RANK_F16_F16C) ? RANK_F16_F16C
+                                                : RANK_F16_SCALAR;
+        atomic_store(&best, b);
+    }
+    return b;
+}
+
+int rank_f16_force(int kernel)
+{
+    if (kernel >= 0 && !rank_f16_supported(kernel))
+        return lisa_seterr(LISA_EUNSUPPORTED, "fp16 kernel %d: this CPU lacks its instructions", kernel);
+    atomic_store(&f16_forced, kernel < 0 ? -1 : kernel);
+    return 0;
+}
+
+static int f16_kernel(void)
+{
+    if (atomic_load(&force_scalar)) return RANK_F16_SCALAR;
+    int f = atomic_load(&f16_forced);
+    return f >= 0 ? f : f16_best();
+}
+
+const char *rank_f16_kernel_name(void)
+{
+    static const char *const names[] = {"scalar", "f16c-avx2-fma", "avx512f"};
+    return names[f16_kernel()];
+}
+
+void rank_scores_f16(const float *q, const uint16_t *rows, size_t n, int d, float *out)
+{
+#ifdef RANK_HAVE_AVX2
+    switch (f16_kernel()) {
+    case RANK_F16_AVX512: scores_avx512(q, rows, n, d, out); return;
+    case RANK_F16_F16C: scores_f16c(q, rows, n, d, out); return;
+    default: break;
+    }
+#endif
+    rank_scores_f16_ref(q, rows, n, d, out);
+}
+
 // ---------------------------------------------------------------- heap
 
 // 1 when a is a worse hit than b (lower score, or equal score and higher row).
@@ -154,21 +280,43 @@ int rank_heap_sort(rank_heap *hp)
 #define CHUNK_ROWS 8192 // rows per pool item: big enough to amortise, small enough to balance
 
 struct scan {
-    const float *q, *rows;
-    size_t n;
+    const float *q;
+    const float *rows;      // float32 rows, or NULL when
+    const uint16_t *rows16; // these fp16 rows are scanned
+    size_t n;               // rows to visit: all of them, or the nsel rows of sel
+    const uint32_t *sel;    // NULL: every row
     int d;
     rank_heap *heaps; // one per thread
 };
+
+static void score_block(const struct scan *s, size_t i, size_t m, float *buf)
+{
+    size_t d = (size_t)s->d;
+    if (!s->sel) {
+        if (s->rows16)
+            rank_scores_f16(s->q, s->rows16 + i * d, m, s->d, buf);
+        else
+            rank_scores(s->q, s->rows + i * d, m, s->d, buf);
+        return;
+    }
+    for (size_t j = 0; j < m; j++) {
+        size_t r = s->sel[i + j];
+        if (s->rows16)
+            rank_scores_f16(s->q, s->rows16 + r * d, 1, s->d, buf + j);
+        else
+            rank_scores(s->q, s->rows + r * d, 1, s->d, buf + j);
+    }
+}
 
 static void scan_range(const struct scan *s, size_t lo, size_t hi, rank_heap *hp)
 {
     float buf[RANK_BLOCK];
     for (size_t i = lo; i < hi; i += RANK_BLOCK) {
         size_t m = hi - i < RANK_BLOCK ? hi - i : RANK_BLOCK;
-        rank_scores(s->q, s->rows + i * (size_t)s->d, m, s->d, buf);
+        score_block(s, i, m, buf);
         for (size_t j = 0; j < m; j++)
             if (hp->n < hp->k || buf[j] >= hp->h[0].score) // cheap pre-check; push decides ties
-                rank_heap_push(hp, buf[j], (uint32_t)(i + j));
+                rank_heap_push(hp, buf[j], s->sel ? s->sel[i + j] : (uint32_t)(i + j));
     }
 }
 
@@ -181,6 +329,7 @@ static void scan_task(void *ctx, int i, int tid)
 
 struct scan_all {
     const float *q, *rows;
+    const uint16_t *rows16; // fp16 rows instead, when rows is NULL
     size_t n;
     int d;
     float *out;
@@ -191,21 +340,34 @@ static void scan_all_task(void *ctx, int i, int tid)
     (void)tid;
     const struct scan_all *s = ctx;
     size_t lo = (size_t)i * CHUNK_ROWS, hi = lo + CHUNK_ROWS < s->n ? lo + CHUNK_ROWS : s->n;
-    rank_scores(s->q, s->rows + lo * (size_t)s->d, hi - lo, s->d, s->out + lo);
+    if (s->rows)
+        rank_scores(s->q, s->rows + lo * (size_t)s->d, hi - lo, s->d, s->out + lo);
+    else
+        rank_scores_f16(s->q, s->rows16 + lo * (size_t)s->d, hi - lo, s->d, s->out + lo);
+}
+
+static void scores_all(pool *p, const struct scan_all *s)
+{
+    int serial = !p || s->n < RANK_PAR_MIN || pool_size(p) < 2;
+    pool_for(serial ? NULL : p, (int)((s->n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_all_task, (void *)s);
 }
 
 void rank_scores_all(pool *p, const float *q, const float *rows, size_t n, int d, float *out)
 {
-    if (!p || n < RANK_PAR_MIN || pool_size(p) < 2) {
-        rank_scores(q, rows, n, d, out);
-        return;
-    }
-    struct scan_all s = {q, rows, n, d, out};
-    pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_all_task, &s);
+    struct scan_all s = {q, rows, NULL, n, d, out};
+    scores_all(p, &s);
 }
 
-int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out, int *nout)
+void rank_scores_all_f16(pool *p, const float *q, const uint16_t *rows, size_t n, int d, float *out)
 {
+    struct scan_all s = {q, NULL, rows, n, d, out};
+    scores_all(p, &s);
+}
+
+static int topk_run(pool *p, struct scan *s, int k, rank_hit *out, int *nout)
+{
+    size_t n = s->n;
+    int d = s->d;
     *nout = 0;
     if (k < 0 || k > RANK_K_MAX) return lisa_seterr(LISA_EINVAL, "top-k %d is not in [0,%d]", k, RANK_K_MAX);
     if (d <= 0 || d > RANK_DIM_MAX)
@@ -222,11 +384,11 @@ int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k
         return lisa_seterr(LISA_ENOMEM, "top-k buffers (%zu hits)", cells);
     }
     for (int t = 0; t < nt; t++) rank_heap_init(&heaps[t], buf + (size_t)t * k, k);
-    struct scan s = {q, rows, n, d, heaps};
+    s->heaps = heaps;
     if (nt == 1)
-        scan_range(&s, 0, n, &heaps[0]);
+        scan_range(s, 0, n, &heaps[0]);
     else
-        pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_task, &s);
+        pool_for(p, (int)((n + CHUNK_ROWS - 1) / CHUNK_ROWS), scan_task, s);
     rank_heap merged;
     rank_heap_init(&merged, out, k);
     for (int t = 0; t < nt; t++)
@@ -235,6 +397,23 @@ int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k
     free(heaps);
     free(buf);
     return 0;
+}
+
+int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out, int *nout)
+{
+    struct scan s = {q, rows, NULL, n, NULL, d, NULL};
+    return topk_run(p, &s, k, out, nout);
+}
+
+int rank_topk_f16(pool *p, const float *q, const uint16_t *rows, size_t n, int d, const uint32_t *sel, size_t nsel,
+                  int k, rank_hit *out, int *nout)
+{
+    for (size_t i = 0; sel && i < nsel; i++)
+        if (sel[i] >= n || (i && sel[i] <= sel[i - 1]))
+            return lisa_seterr(LISA_EINVAL, "row selection: entry %zu (%u) not ascending or past row %zu", i, sel[i],
+                               n);
+    struct scan s = {q, NULL, rows, sel ? nsel : n, sel, d, NULL};
+    return topk_run(p, &s, k, out, nout);
 }
 
 // ---------------------------------------------------------------- hybrid

@@ -67,6 +67,23 @@ void rank_force_scalar(int on);
 // out[i] = dot(q, rows + i*d) for all n rows, split over pool p (may be NULL)
 // when n >= RANK_PAR_MIN: the full score vector a calibrated query needs.
 void rank_scores_all(pool *p, const float *q, const float *rows, size_t n, int d, float *out);
+// The same over fp16 rows (the store's format; rank_scores_f16 per chunk).
+void rank_scores_all_f16(pool *p, const float *q, const uint16_t *rows, size_t n, int d, float *out);
+// fp16 rows (the store's format, base/half.h): out[i] = dot(q, rows + i*d)
+// with q float32, products and sums in float32 (the reference sums in double).
+// Kernels, picked by CPUID bits: AVX-512F (vcvtph2ps zmm), F16C+AVX2+FMA,
+// scalar. They differ from the reference by float32 rounding only (test_rank
+// bounds the gap).
+enum { RANK_F16_SCALAR, RANK_F16_F16C, RANK_F16_AVX512 };
+void rank_scores_f16_ref(const float *q, const uint16_t *rows, size_t n, int d, float *out);
+void rank_scores_f16(const float *q, const uint16_t *rows, size_t n, int d, float *out);
+// 1 when this CPU runs kernel (RANK_F16_*).
+int rank_f16_supported(int kernel);
+// Pins rank_scores_f16() to kernel (-1: back to the best one); LISA_EUNSUPPORTED
+// when the CPU lacks it. rank_force_scalar(1) overrides this. For tests/benches.
+int rank_f16_force(int kernel);
+// "avx512f", "f16c-avx2-fma" or "scalar": what rank_scores_f16() runs now.
+const char *rank_f16_kernel_name(void);
 
 // ---------------------------------------------------------------- top-k
 
@@ -91,6 +108,13 @@ int rank_heap_sort(rank_heap *hp);
 // entries), best first; *nout gets min(k, n). Uses pool p (may be NULL) when
 // n >= RANK_PAR_MIN. Refuses k or d over the caps with LISA_EINVAL.
 int rank_topk(pool *p, const float *q, const float *rows, size_t n, int d, int k, rank_hit *out, int *nout);
+
+// The same over fp16 rows. sel (may be NULL: every row) restricts the scan to
+// the nsel rows it lists, strictly ascending and < n (else LISA_EINVAL): the
+// pre-filtered scan of search_vector_topk(). hit.row is the row index in
+// rows either way.
+int rank_topk_f16(pool *p, const float *q, const uint16_t *rows, size_t n, int d, const uint32_t *sel, size_t nsel,
+                  int k, rank_hit *out, int *nout);
 
 // ---------------------------------------------------------------- hybrid
 

@@ -11,6 +11,8 @@
 #include "search/keywords.h"
 #include "search/query.h"
 #include "search/rank.h"
+#include "search/settings.h"
+#include "search/vindex.h"
 #include "siglip/siglip.h"
 #include "store/store.h"
 
@@ -31,13 +33,18 @@ struct search_ctx {
     char model_id[STORE_MODEL_ID_MAX];
     char missing[SEARCH_MSG_MAX];
     int dim;
-    // the vector cache: (n, dim) rows and their image ids, ascending
-    float *mat;
+    char data_dir[4096];
+    long ann_min;    // vectors from which the ANN index answers; 0 always
+    double post_min; // ANN + filter: post-filter from this share of the library
+    // Exact mode: the vector cache, (n, dim) fp16 rows and their image ids,
+    // ascending, as of log seq cached_seq.
+    uint16_t *mat;
     int64_t *ids;
     size_t n;
-    int64_t cached_count;
-    char cached_stamp[64];
+    int64_t cached_seq;
     int loaded;
+    // ANN mode: the process-wide index (mat is NULL); n = vectors stored.
+    vindex *vx;
 };
 
 static double now_ms(void)
@@ -66,6 +73,9 @@ int search_open(const search_opts *o, search_ctx **out)
         return rc;
     }
     s->model = o->model;
+    snprintf(s->data_dir, sizeof s->data_dir, "%s", o->data_dir);
+    s->ann_min = search_ann_min_default(o->data_dir);
+    s->post_min = SEARCH_POSTFILTER_MIN_FRACTION;
     if (o->model) {
         snprintf(s->model_id, sizeof s->model_id, "%s", o->model_id);
         s->dim = clip_dim(o->model);
@@ -77,10 +87,32 @@ int search_open(const search_opts *o, search_ctx **out)
     return 0;
 }
 
+void search_set_ann_min(search_ctx *s, long ann_min_images)
+{
+    s->ann_min = ann_min_images < 0 ? 0 : ann_min_images;
+    s->loaded = 0; // decide the mode again at the next search
+}
+
+void search_set_postfilter_fraction(search_ctx *s, double fraction)
+{
+    s->post_min = fraction;
+}
+
+int search_set_vectors(search_ctx *s, const char *model_id, int dim)
+{
+    if (s->model) return lisa_seterr(LISA_EINVAL, "search: the loaded CLIP model fixes the vectors");
+    if (!model_id || !*model_id || strlen(model_id) >= STORE_MODEL_ID_MAX || dim < 1 || dim > STORE_DIM_MAX)
+        return lisa_seterr(LISA_EINVAL, "search: bad model id or dimension %d", dim);
+    snprintf(s->model_id, sizeof s->model_id, "%s", model_id);
+    s->dim = dim;
+    return 0;
+}
+
 void search_close(search_ctx *s)
 {
     if (!s) return;
     free(s->mat), free(s->ids);
+    vindex_release(s->vx, s->st);
     pool_free(s->p);
     kw_free(s->k);
     store_close(s->st);
@@ -96,37 +128,80 @@ void search_results_free(search_results *res)
 
 // ---------------------------------------------------------------- vectors
 
-// (Re)loads the model's vectors when the library changed since the last load.
-static int load_vectors(search_ctx *s)
+long search_ann_min_default(const char *data_dir)
 {
-    int64_t count = 0;
-    char *stamp = NULL;
-    int rc = store_image_count(s->st, &count);
-    if (rc < 0) return rc;
-    if (store_meta_get(s->st, "last_index_time", &stamp) < 0) stamp = NULL;
-    int same = s->loaded && count == s->cached_count && !strcmp(stamp ? stamp : "", s->cached_stamp);
-    snprintf(s->cached_stamp, sizeof s->cached_stamp, "%s", stamp ? stamp : "");
-    free(stamp);
-    if (same) return 0;
-    free(s->mat), free(s->ids);
-    s->mat = NULL, s->ids = NULL, s->n = 0;
-    rc = store_embeddings_load(s->st, s->model_id, s->dim, &s->mat, &s->ids, &s->n);
-    s->loaded = rc == 0;
-    s->cached_count = count;
-    return rc;
+    settings cfg;
+    char path[SETTINGS_PATH_MAX + 16];
+    const char *conf = getenv("LISA_CONFIG");
+    settings_defaults(&cfg);
+    if (!conf || !*conf) snprintf(path, sizeof path, "%s/lisa.conf", data_dir ? data_dir : "."), conf = path;
+    if (settings_load_file(&cfg, conf) < 0) settings_defaults(&cfg); // missing or bad: the CLI reports it
+    if (settings_apply_env(&cfg) < 0) settings_defaults(&cfg);
+    lisa_clearerr();
+    return cfg.ann_min_images;
 }
 
-static long row_of(const search_ctx *s, int64_t id) // ids are ascending
+void search_vindex_path(const char *data_dir, const char *model_id, char *buf, size_t cap)
 {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (s->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
+    char safe[STORE_MODEL_ID_MAX];
+    size_t i = 0;
+    for (; model_id[i] && i + 1 < sizeof safe; i++) // a model id is a directory name: keep it one path part
+        safe[i] = model_id[i] == '/' ? '_' : model_id[i];
+    safe[i] = 0;
+    snprintf(buf, cap, "%s/lisa.vindex.%s", data_dir, safe);
+}
+
+// Brings the vectors up to date: nothing to do while the store's embedding
+// log has not moved; else the exact-mode matrix is reloaded, or the ANN index
+// synced. The mode follows the vector count (the matrix's rows, the index's
+// count) against the threshold; the first call counts in SQL.
+static int load_vectors(search_ctx *s)
+{
+    int64_t seq = 0, count = 0;
+    int rc = store_emb_log_max(s->st, &seq);
+    if (rc < 0) return rc;
+    if (s->loaded && seq == s->cached_seq) return 0;
+    if (s->vx) {
+        if ((rc = vindex_sync(s->vx, s->st)) < 0) return rc;
+        vindex_info in;
+        vindex_get_info(s->vx, &in);
+        count = in.count;
+    } else if (s->loaded) {
+        count = -1; // decided after the reload below
+    } else if ((rc = store_embedding_count(s->st, s->model_id, s->dim, &count)) < 0) {
+        return rc;
     }
-    return lo < s->n && s->ids[lo] == id ? (long)lo : -1;
+    int ann = count > 0 && count >= s->ann_min;
+    if (!ann && s->vx) { // shrank below the threshold
+        vindex_release(s->vx, s->st);
+        s->vx = NULL;
+    }
+    if (ann) {
+        free(s->mat), free(s->ids);
+        s->mat = NULL, s->ids = NULL;
+        if (!s->vx) {
+            char path[4096 + STORE_MODEL_ID_MAX + 16];
+            search_vindex_path(s->data_dir, s->model_id, path, sizeof path);
+            if ((rc = vindex_acquire(s->st, path, s->model_id, s->dim, &s->vx)) < 0) return rc;
+            vindex_info in;
+            vindex_get_info(s->vx, &in);
+            count = in.count;
+        }
+        s->n = (size_t)count;
+        s->loaded = 1, s->cached_seq = seq;
+        return 0;
+    }
+    free(s->mat), free(s->ids);
+    s->mat = NULL, s->ids = NULL, s->n = 0;
+    rc = store_embeddings_load_f16(s->st, s->model_id, s->dim, &s->mat, &s->ids, &s->n);
+    s->loaded = rc == 0;
+    s->cached_seq = seq;
+    if (rc == 0 && s->n > 0 && (long)s->n >= s->ann_min) { // grew past the threshold
+        s->loaded = 0;
+        s->cached_seq = -1;
+        return load_vectors(s);
+    }
+    return rc;
 }
 
 // ---------------------------------------------------------------- candidates
@@ -152,27 +227,160 @@ static rank_cand *cand_push(cands *cs, int64_t id)
     x->id = id;
     return x;
 }
-
-static int add_clip(search_ctx *s, cands *cs, const float *q, int k)
+static int id_cmp(const void *a, const void *b)
 {
-    rank_hit *h = malloc((size_t)k * sizeof *h);
-    int got, rc = h ? rank_topk(s->p, q, s->mat, s->n, s->dim, k, h, &got)
-                    : lisa_seterr(LISA_ENOMEM, "search: out of memory for %d hits", k);
-    for (int i = 0; rc == 0 && i < got; i++) {
-        rank_cand *c = cand_push(cs, s->ids[h[i].row]);
-        if (!c)
-            rc = lisa_seterr(LISA_ENOMEM, "search: out of memory for the candidates");
-        else
-            c->has_clip = 1, c->cosine = h[i].score;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int allowed(const search_filter *f, int64_t id)
+{
+    return !f || bsearch(&id, f->ids, f->n, sizeof id, id_cmp) != NULL;
+}
+
+static int vhit_cmp(const void *pa, const void *pb)
+{
+    const search_vhit *a = pa, *b = pb;
+    if (a->cosine != b->cosine) return a->cosine > b->cosine ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+// Exact cosines, from the store, of the n ids into out (id, cosine); ids
+// without a vector (deleted since) are dropped. *m gets how many are kept.
+static int exact_of_ids(search_ctx *s, const float *q, const int64_t *ids, size_t n, search_vhit *out, int *m)
+{
+    uint16_t *h = malloc((size_t)s->dim * sizeof *h);
+    int rc = h ? 0 : lisa_seterr(LISA_ENOMEM, "re-rank buffer");
+    *m = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = store_embedding_get_f16(s->st, ids[i], s->model_id, s->dim, h);
+        if (rc == LISA_ENOTFOUND) {
+            rc = 0;
+            lisa_clearerr();
+            continue;
+        }
+        if (rc == 0) {
+            out[*m].id = ids[i];
+            rank_scores_f16(q, h, 1, s->dim, &out[*m].cosine);
+            ++*m;
+        }
     }
     free(h);
     return rc;
 }
 
-static int id_cmp(const void *a, const void *b)
+// Exact mode: the fp16 matrix, every row or the filter's rows (pre-filter).
+static int topk_exact(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    rank_hit *h = malloc((size_t)k * sizeof *h);
+    uint32_t *sel = NULL;
+    size_t nsel = 0;
+    int got = 0, rc = h ? 0 : lisa_seterr(LISA_ENOMEM, "top-k buffer");
+    if (rc == 0 && f) { // both ascending: one merge walk maps ids to rows
+        sel = malloc((f->n ? f->n : 1) * sizeof *sel);
+        if (!sel) rc = lisa_seterr(LISA_ENOMEM, "filter rows");
+        for (size_t i = 0, j = 0; rc == 0 && i < f->n && j < s->n;) {
+            if (f->ids[i] < s->ids[j])
+                i++;
+            else if (f->ids[i] > s->ids[j])
+                j++;
+            else
+                sel[nsel++] = (uint32_t)j, i++, j++;
+        }
+    }
+    if (rc == 0 && (!f || nsel)) rc = rank_topk_f16(s->p, q, s->mat, s->n, s->dim, sel, nsel, k, h, &got);
+    for (int i = 0; rc == 0 && i < got; i++) out[i].id = s->ids[h[i].row], out[i].cosine = h[i].score;
+    *nout = rc == 0 ? got : 0;
+    free(sel), free(h);
+    return rc;
+}
+
+// ANN mode: FAISS candidates, re-ranked with exact cosines from the store.
+// The index's codes are the stored fp16 values, so its order is the exact
+// order up to float32 summation: k + SEARCH_RERANK_EXTRA candidates are
+// re-read (one SQLite lookup each, the main cost past FAISS's scan).
+// With a filter: post-filter (ask FAISS for k * library / allowed, keep the
+// allowed) when the filter keeps at least SEARCH_POSTFILTER_MIN_FRACTION of
+// the library, else pre-filter (exact cosines of every allowed image); and
+// pre-filter again when post-filtering came back short of k.
+static int topk_ann(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
+{
+    int64_t lib = (int64_t)s->n > 0 ? (int64_t)s->n : 1;
+    int pre = f && (double)f->n < s->post_min * (double)lib;
+    size_t want = (size_t)k + SEARCH_RERANK_EXTRA;
+    if (f && !pre) want = (size_t)((double)want * (double)lib / (double)(f->n ? f->n : 1) * 1.5) + 1;
+    if (want > VINDEX_CAND_MAX) want = VINDEX_CAND_MAX;
+    int64_t *ids = NULL;
+    float *sc = NULL;
+    search_vhit *tmp = NULL;
+    int n = 0, m = 0, rc = 0;
+    *nout = 0;
+    if (!pre) {
+        ids = malloc(want * sizeof *ids), sc = malloc(want * sizeof *sc);
+        tmp = malloc(want * sizeof *tmp);
+        rc = ids && sc && tmp ? vindex_search(s->vx, q, (int)want, NULL, 0, ids, sc, &n)
+                              : lisa_seterr(LISA_ENOMEM, "ANN candidates");
+        size_t keep = 0;
+        for (int i = 0; rc == 0 && i < n; i++)
+            if (allowed(f, ids[i])) ids[keep++] = ids[i];
+        if (rc == 0) rc = exact_of_ids(s, q, ids, keep, tmp, &m);
+        // Short of k while the filter allows more: post-filtering missed some.
+        if (rc == 0 && f && m < k && (size_t)m < f->n) pre = 1;
+    }
+    if (rc == 0 && pre) {
+        free(tmp);
+        tmp = malloc((f->n ? f->n : 1) * sizeof *tmp);
+        rc = tmp ? exact_of_ids(s, q, f->ids, f->n, tmp, &m) : lisa_seterr(LISA_ENOMEM, "pre-filter scores");
+    }
+    if (rc == 0) {
+        qsort(tmp, (size_t)m, sizeof *tmp, vhit_cmp);
+        *nout = m < k ? m : k;
+        memcpy(out, tmp, (size_t)*nout * sizeof *out);
+    }
+    free(ids), free(sc), free(tmp);
+    return rc;
+}
+
+static int check_filter(const search_filter *f)
+{
+    if (!f) return 0;
+    if (f->n && !f->ids) return lisa_seterr(LISA_EINVAL, "search filter: %zu ids but no array", f->n);
+    for (size_t i = 1; i < f->n; i++)
+        if (f->ids[i] <= f->ids[i - 1])
+            return lisa_seterr(LISA_EINVAL, "search filter: ids not strictly ascending at entry %zu", i);
+    return 0;
+}
+
+int search_vector_topk(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
+{
+    *nout = 0;
+    if (!s->dim) return lisa_seterr(LISA_ENOTFOUND, "vector search needs a CLIP model: %s", s->missing);
+    if (k < 1 || k > RANK_K_MAX) return lisa_seterr(LISA_EINVAL, "vector top-k %d is not in [1,%d]", k, RANK_K_MAX);
+    int rc = check_filter(f);
+    if (rc == 0) rc = load_vectors(s);
+    if (rc < 0 || s->n == 0) return rc;
+    return s->vx ? topk_ann(s, q, k, f, out, nout) : topk_exact(s, q, k, f, out, nout);
+}
+
+const char *search_vector_mode(search_ctx *s)
+{
+    return s->vx ? "faiss-ivf-fp16" : "exact-fp16";
+}
+
+static int add_clip(search_ctx *s, cands *cs, const float *q, int k, const search_filter *f)
+{
+    search_vhit *h = malloc((size_t)k * sizeof *h);
+    int got, rc = h ? search_vector_topk(s, q, k, f, h, &got)
+                    : lisa_seterr(LISA_ENOMEM, "search: out of memory for %d hits", k);
+    for (int i = 0; rc == 0 && i < got; i++) {
+        rank_cand *c = cand_push(cs, h[i].id);
+        if (!c)
+            rc = lisa_seterr(LISA_ENOMEM, "search: out of memory for the candidates");
+        else
+            c->has_clip = 1, c->cosine = h[i].cosine;
+    }
+    free(h);
+    return rc;
 }
 
 static int hit_id_cmp(const void *a, const void *b)
@@ -200,16 +408,23 @@ static int keyword_hits(search_ctx *s, cands *cs, const char *match)
     return rc;
 }
 
+// The scored rows of a CLIP part: nr image ids, ascending, and their cosines.
+typedef struct {
+    const int64_t *ids;
+    const float *cos;
+    size_t nr;
+} scored;
+
 // The relevant set: every allowed image that is a keyword hit or whose cosine
-// (cos[i] for row i, NULL without a CLIP part) reaches cs->cut, minus skip.
-// Rows and hits are both ascending by id: one merge.
-static int merge(search_ctx *s, cands *cs, const float *cos, const id_set *allowed, const int64_t *skip, int nskip,
-                 int has_kw)
+// (rows->cos[i] for rows->ids[i]; NULL without a CLIP part) reaches cs->cut,
+// minus skip. Rows and hits are both ascending by id: one merge.
+static int merge(cands *cs, const scored *rows, const id_set *allowed, const int64_t *skip, int nskip, int has_kw)
 {
-    size_t i = 0, nr = cos ? s->n : 0;
+    size_t i = 0, nr = rows ? rows->nr : 0;
+    const float *cos = rows ? rows->cos : NULL;
     int j = 0;
     while (i < nr || j < cs->nhits) {
-        int64_t ri = i < nr ? s->ids[i] : INT64_MAX, hj = j < cs->nhits ? cs->hits[j].id : INT64_MAX;
+        int64_t ri = i < nr ? rows->ids[i] : INT64_MAX, hj = j < cs->nhits ? cs->hits[j].id : INT64_MAX;
         int64_t id = ri < hj ? ri : hj;
         int row = ri == id, hit = hj == id;
         int clip_hit = row && cos[i] >= cs->cut;
@@ -399,14 +614,17 @@ static int query_vector(search_ctx *s, const query *q, float *v, search_results 
         rc = clip_embed_text_str(s->model, q->text, v);
         res->text_ms = now_ms() - t1;
     }
+    float *x = q->n_like ? malloc((size_t)s->dim * sizeof *x) : NULL;
+    if (q->n_like && !x) rc = lisa_seterr(LISA_ENOMEM, "like: vector");
     for (int i = 0; rc == 0 && i < q->n_like; i++) {
-        long r = row_of(s, q->like[i].id);
-        if (r < 0)
-            return lisa_seterr(LISA_EINVAL, "query part 'like:%lld': no image %lld with a vector for model %s",
-                               (long long)q->like[i].id, (long long)q->like[i].id, s->model_id);
-        const float *x = s->mat + (size_t)r * s->dim;
+        if (store_embedding_get(s->st, q->like[i].id, s->model_id, s->dim, x) < 0) {
+            rc = lisa_seterr(LISA_EINVAL, "query part 'like:%lld': no image %lld with a vector for model %s",
+                             (long long)q->like[i].id, (long long)q->like[i].id, s->model_id);
+            break;
+        }
         for (int j = 0; j < s->dim; j++) v[j] += (float)q->like[i].sign * x[j];
     }
+    free(x);
     double nn = 0;
     for (int j = 0; rc == 0 && j < s->dim; j++) nn += (double)v[j] * v[j];
     if (rc == 0 && !(nn > 1e-12)) return lisa_seterr(LISA_EINVAL, "query: the like: parts cancel out (zero vector)");
@@ -446,6 +664,40 @@ static int run_listing(search_ctx *s, const query *q, const search_page *pg, int
     return rc;
 }
 
+// Exact mode: v's cosine with every stored vector (the distribution that
+// calibrates the cut-off, docs/ranking.md).
+static int scores_exact(search_ctx *s, const float *v, scored *rows, float **cos)
+{
+    if (!(*cos = malloc((s->n ? s->n : 1) * sizeof **cos))) return lisa_seterr(LISA_ENOMEM, "cosines");
+    rank_scores_all_f16(s->p, v, s->mat, s->n, s->dim, *cos);
+    *rows = (scored){s->ids, *cos, s->n};
+    return 0;
+}
+
+static int vhit_id_cmp(const void *a, const void *b)
+{
+    return id_cmp(&((const search_vhit *)a)->id, &((const search_vhit *)b)->id);
+}
+
+// ANN mode: the index's best SEARCH_ANN_CANDIDATES (or 4 pages past the
+// offset) among the allowed images, exact cosines, re-sorted by id for merge.
+static int scores_ann(search_ctx *s, const float *v, const id_set *allowed, const search_page *pg, scored *rows,
+                      float **cos, int64_t **ids)
+{
+    int64_t want = 4 * (pg->offset + pg->limit);
+    int k = want < SEARCH_ANN_CANDIDATES ? SEARCH_ANN_CANDIDATES : want > RANK_K_MAX ? RANK_K_MAX : (int)want, n = 0;
+    search_filter f = {allowed->ids, allowed->n};
+    search_vhit *h = malloc((size_t)k * sizeof *h);
+    *cos = malloc((size_t)k * sizeof **cos), *ids = malloc((size_t)k * sizeof **ids);
+    int rc = h && *cos && *ids ? search_vector_topk(s, v, k, allowed->all ? NULL : &f, h, &n)
+                               : lisa_seterr(LISA_ENOMEM, "ANN candidates");
+    if (rc == 0) qsort(h, (size_t)n, sizeof *h, vhit_id_cmp);
+    for (int i = 0; rc == 0 && i < n; i++) (*ids)[i] = h[i].id, (*cos)[i] = h[i].cosine;
+    *rows = (scored){*ids, *cos, rc == 0 ? (size_t)n : 0};
+    free(h);
+    return rc;
+}
+
 // The relevant set of a ranking query, scored and ordered, one page filled.
 static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int sort, search_results *res)
 {
@@ -454,6 +706,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     id_set allowed = {.all = q->f.n == 0};
     int nskip = 0, rc = 0;
     float *v = NULL, *cos = NULL;
+    int64_t *ann_ids = NULL;
     char *match = NULL; // the keyword terms; NULL when the text has none (only stop words, only like:)
     cands cs = {.cut = 2};
     // The filters become one allowed set of ids (a SQL pre-filter); the scan
@@ -474,21 +727,22 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
     }
     if (rc == 0 && clip) {
         v = malloc((size_t)s->dim * sizeof *v);
-        cos = malloc(s->n * sizeof *cos);
-        rc = v && cos ? query_vector(s, q, v, res) : lisa_seterr(LISA_ENOMEM, "query vector");
+        rc = v ? query_vector(s, q, v, res) : lisa_seterr(LISA_ENOMEM, "query vector");
     }
     rank_norm nm = q->text[0] ? text_norm(s) : RANK_NORM_IMAGE;
+    scored rows = {0};
+    if (rc == 0 && clip)
+        rc = s->mat ? scores_exact(s, v, &rows, &cos) : scores_ann(s, v, &allowed, pg, &rows, &cos, &ann_ids);
     if (rc == 0 && clip) {
-        rank_cal cal;
-        rank_scores_all(s->p, v, s->mat, s->n, s->dim, cos);
-        rc = rank_calibrate(cos, s->n, nm, &cal);
+        rank_cal cal; // the ANN candidates are no sample of the library: the fixed cut (rank_calibrate, n = 0)
+        rc = rank_calibrate(cos, s->mat ? rows.nr : 0, nm, &cal);
         cs.cut = res->clip_cut = cal.cut;
         res->clip_part = 1;
     }
     for (int i = 0; i < q->n_like; i++)
         if (q->like[i].sign > 0) skip[nskip++] = q->like[i].id; // the example images are not results
     if (rc == 0 && has_kw) rc = keyword_hits(s, &cs, match);
-    if (rc == 0) rc = merge(s, &cs, clip ? cos : NULL, &allowed, skip, nskip, has_kw);
+    if (rc == 0) rc = merge(&cs, clip ? &rows : NULL, &allowed, skip, nskip, has_kw);
     if (rc == 0) {
         rank_hybrid(cs.c, cs.n, !clip ? 0.0 : !has_kw ? 1.0 : w, nm);
         if (sort != SEARCH_SORT_RELEVANCE) rc = order_cands(s, &cs, sort);
@@ -499,7 +753,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
         size_t n = cs.n - from < (size_t)pg->limit ? cs.n - from : (size_t)pg->limit;
         rc = fill_results(s, &cs, from, n, 1, res);
     }
-    free(v), free(cos), free(allowed.ids), free(match);
+    free(v), free(cos), free(ann_ids), free(allowed.ids), free(match);
     free(cs.c), free(cs.hits);
     return rc;
 }
@@ -574,7 +828,7 @@ int search_similar(search_ctx *s, const char *path, int top_k, search_results *r
         rc = embed_file(s, path, q);
     store_image_clear(&im);
     cands cs = {.cut = 2}; // no calibration here: the nearest neighbours, no CLIP-hit claim
-    if (rc == 0) rc = add_clip(s, &cs, q, top_k + 1);
+    if (rc == 0) rc = add_clip(s, &cs, q, top_k + 1, NULL);
     if (rc == 0) {
         for (size_t i = 0; i < cs.n; i++) // the query image itself is not a result
             if (cs.c[i].id == self) cs.c[i] = cs.c[--cs.n];
@@ -615,4 +869,36 @@ int search_model_load(const char *models, const char *data_dir, int threads, cli
     while (len > 1 && dir[len - 1] == '/') dir[--len] = 0, base = strrchr(dir, '/');
     snprintf(id, idcap, "%s", base ? base + 1 : dir);
     return 0;
+}
+
+// ---------------------------------------------------------------- stats
+
+void search_vector_index_json(const store_stats *ss, const char *data_dir, long ann_min, char *buf, size_t cap)
+{
+    int best = -1;
+    for (int i = 0; i < ss->n_models; i++)
+        if (best < 0 || ss->models[i].count > ss->models[best].count) best = i;
+    if (best < 0) {
+        snprintf(buf, cap,
+                 "{\"kind\":\"none\",\"ann_min_images\":%ld,\"vectors\":0,\"file_bytes\":null,\"nlist\":null}",
+                 ann_min);
+        return;
+    }
+    int64_t n = ss->models[best].count;
+    int ann = n >= ann_min;
+    char path[4096 + STORE_MODEL_ID_MAX + 16], fb[32] = "null", nl[32] = "null", id[2 * STORE_MODEL_ID_MAX];
+    struct stat sb;
+    size_t k = 0;
+    for (const char *p = ss->models[best].id; *p && k + 2 < sizeof id; p++) { // a JSON string
+        if (*p == '"' || *p == '\\') id[k++] = '\\';
+        id[k++] = (unsigned char)*p < 0x20 ? '?' : *p;
+    }
+    id[k] = 0;
+    search_vindex_path(data_dir, ss->models[best].id, path, sizeof path);
+    if (ann && stat(path, &sb) == 0) snprintf(fb, sizeof fb, "%lld", (long long)sb.st_size);
+    if (ann) snprintf(nl, sizeof nl, "%d", vindex_nlist_for(n));
+    snprintf(buf, cap,
+             "{\"kind\":\"%s\",\"model\":\"%s\",\"ann_min_images\":%ld,\"vectors\":%lld,\"file_bytes\":%s,"
+             "\"nlist\":%s}",
+             ann ? "faiss-ivf-fp16" : "exact-fp16", id, ann_min, (long long)n, fb, nl);
 }

@@ -1,17 +1,33 @@
-// Queries: hybrid text search and image-to-image similarity over the store.
-//
-// search_query(): the query is cleaned by the same keyword pipeline the indexer
-// uses (search/keywords.h) into a safe FTS5 expression; FTS5 gives bm25 hits;
-// when a CLIP model is loaded its text embedding is scanned exactly against
-// every stored vector of that model (search/rank.h); the union of the CLIP top
-// candidates and the keyword hits is ranked by rank_hybrid(). Without a model
+// Queries: the query language (search/query.h, docs/search.md) over the
+// store: keyword hits through FTS5 (the indexer's keyword pipeline,
+// search/keywords.h), CLIP similarity of the query vector, hybrid ranking
+// (rank_hybrid) of the relevant set only (docs/ranking.md). Without a model
 // (or without vectors for it) the search is keyword-only and the result says
 // so: keyword_only = 1 and message names the missing model and the command
 // that installs it (`lisa models pull clip-vit-base-patch32`).
 //
-// The vectors are read from the store once per search_ctx into one (n, dim)
-// matrix and re-read when the store's image count or last-index stamp changes,
-// so a server keeps them in memory between queries.
+// Vectors. Below the ann_min_images threshold (search/settings.h) the stored
+// fp16 vectors are read once per search_ctx into one (n, dim) matrix, re-read
+// when the store's embedding log moves, and scanned exactly: a ranked query
+// scores every row, and that distribution calibrates its CLIP cut-off. From
+// the threshold on, a FAISS IVF index with fp16 codes (search/vindex.h, one
+// copy per process, file DATA/lisa.vindex.<model>) proposes the best
+// SEARCH_ANN_CANDIDATES (or 4 pages past the offset), re-ranked with exact
+// cosines read from the store; the cut-off is then the fixed one (the
+// candidates are no sample of the library). search_vector_mode() says which
+// one answers.
+//
+// Filters: the query's filters become one allowed set of image ids. For
+// search_vector_topk() pass it as a search_filter, ids strictly ascending;
+// the top-k is then the best k among those images only:
+//   - exact mode scans only the allowed rows (pre-filter), always exact;
+//   - ANN mode picks per query: when the filter keeps at least
+//     SEARCH_POSTFILTER_MIN_FRACTION of the library it asks FAISS for
+//     k * library / allowed * 1.5 candidates and keeps the allowed ones
+//     (post-filter); below that, or when post-filtering comes back with fewer
+//     than k, it scores every allowed image exactly from the store
+//     (pre-filter). The crossover was measured in bench/bench_search.c.
+// The filter is borrowed for the call.
 #ifndef LISA_SEARCH_SEARCH_H
 #define LISA_SEARCH_SEARCH_H
 
@@ -20,10 +36,14 @@
 
 typedef struct clip_model clip_model;
 typedef struct search_ctx search_ctx;
+#include "store/store.h"
 
 #define SEARCH_CLIP_CANDIDATES_MIN 200 // CLIP candidates: max(4 * top_k, this)
 #define SEARCH_KEYWORD_HITS_MAX 2000   // best keyword hits considered
 #define SEARCH_MSG_MAX 512
+#define SEARCH_ANN_CANDIDATES 1000           // ANN mode: CLIP candidates of a ranked query (or 4 pages)
+#define SEARCH_RERANK_EXTRA 20               // ANN: candidates re-ranked exactly beyond the k asked for
+#define SEARCH_POSTFILTER_MIN_FRACTION 0.003 // ANN + filter: post-filter from this share of the library
 
 typedef struct {
     const char *data_dir; // required
@@ -31,6 +51,18 @@ typedef struct {
     const char *model_id; // the id embeddings are stored under (with model)
     const char *missing;  // why there is no model (shown in keyword-only results), may be NULL
 } search_opts;
+
+// An allowed set of images: n image ids, strictly ascending (borrowed).
+typedef struct {
+    const int64_t *ids;
+    size_t n;
+} search_filter;
+
+// One vector hit: image id and exact cosine (of the stored fp16 vector).
+typedef struct {
+    int64_t id;
+    float cosine;
+} search_vhit;
 
 typedef struct {
     int64_t id;
@@ -73,6 +105,19 @@ typedef struct {
 int search_open(const search_opts *o, search_ctx **out);
 void search_close(search_ctx *s);
 
+// The ANN threshold: vectors from which the ANN index answers, 0 = always.
+// search_open() starts from search_ann_min_default(); the CLI and server set
+// the resolved setting here.
+void search_set_ann_min(search_ctx *s, long ann_min_images);
+
+// Overrides SEARCH_POSTFILTER_MIN_FRACTION for this context (0: always
+// post-filter first, > 1: always pre-filter). For the benchmark that set it.
+void search_set_postfilter_fraction(search_ctx *s, double fraction);
+
+// Without a CLIP model: the model id and dimension of the stored vectors to
+// search with search_vector_topk() (tests, benches, vector-only callers).
+int search_set_vectors(search_ctx *s, const char *model_id, int dim);
+
 // Orders: a STORE_SORT_* (store/store.h) or relevance; AUTO is relevance when
 // the query ranks (free words, like:) and newest first when it only filters.
 #define SEARCH_SORT_RELEVANCE 100
@@ -100,6 +145,28 @@ int search_run(search_ctx *s, const char *query, const search_page *pg, search_r
 
 // search_run() with offset 0, limit top_k and SEARCH_SORT_AUTO.
 int search_query(search_ctx *s, const char *query, int top_k, double clip_weight, search_results *res);
+
+// The k best images (best first, ties by id) by exact cosine with q (dim
+// floats, unit length) among f's images (NULL: all), through the exact scan
+// or the ANN index as above, into out (caller's, k entries); *n gets how many.
+int search_vector_topk(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *n);
+
+// "exact-fp16" or "faiss-ivf-fp16": what answered the last vector search.
+const char *search_vector_mode(search_ctx *s);
+
+// ann_min_images when the caller did not set it: $LISA_ANN_MIN_IMAGES, else
+// the config file ($LISA_CONFIG or DATA/lisa.conf), else the default.
+long search_ann_min_default(const char *data_dir);
+
+// The ANN index file of model_id: DATA/lisa.vindex.<model id>.
+void search_vindex_path(const char *data_dir, const char *model_id, char *buf, size_t cap);
+
+// `vector_index` for `lisa stats --json` and /api/stats, as JSON object text
+// into buf (512 bytes hold it): {"kind": "exact-fp16"|"faiss-ivf-fp16",
+// "model": id, "ann_min_images": N, "vectors": n, "file_bytes": B or null,
+// "nlist": L or null}, for the model with the most vectors in ss (kind "none",
+// no "model", when there are none): which index answers at this size.
+void search_vector_index_json(const store_stats *ss, const char *data_dir, long ann_min, char *buf, size_t cap);
 
 // Images most similar to the image file at path (its stored vector when the
 // file is in the library, else it is decoded and embedded). Needs a model.

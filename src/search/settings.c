@@ -16,7 +16,7 @@
 
 // ---------------------------------------------------------------- keys
 
-enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_PREC, K_CAPTIONS, K_NONE };
+enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_PREC, K_CAPTIONS, K_ANN, K_NONE };
 
 static const struct {
     const char *name, *alias, *env, *flag;
@@ -32,6 +32,7 @@ static const struct {
     {"ocr_lang", "ocr_language", "LISA_OCR_LANG", "--ocr-lang", K_OCR_LANG},
     {"precision", "precision", "LISA_PRECISION", "--precision", K_PREC},
     {"captions", "captions", "LISA_CAPTIONS", "--captions", K_CAPTIONS},
+    {"ann_min_images", "ann_min_images", "LISA_ANN_MIN_IMAGES", "--ann-min-images", K_ANN},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -53,6 +54,7 @@ void settings_defaults(settings *s)
     s->ocr = 1;
     s->captions = 1;
     snprintf(s->ocr_lang, sizeof s->ocr_lang, "%s", SETTINGS_OCR_LANG_DEFAULT);
+    s->ann_min_images = SETTINGS_ANN_MIN_DEFAULT;
     snprintf(s->precision, sizeof s->precision, "%s", clip_precision_name(clip_default_precision()));
 }
 
@@ -139,6 +141,7 @@ int settings_set(settings *s, const char *key, const char *value, const char *wh
     case K_CAPTIONS: return parse_bool(value, where, "captions", &s->captions);
     case K_OCR_LANG: return set_lang(s->ocr_lang, value, where);
     case K_PREC: return set_precision(s, value, where);
+    case K_ANN: return parse_int(value, 0, 2000000000, where, "ann_min_images", &s->ann_min_images);
     default: return lisa_seterr(LISA_EINVAL, "%s: unknown setting '%s'", where, key);
     }
 }

@@ -17,8 +17,11 @@
 //   ocr                              on/off (1/0, yes/no, true/false), default on
 //   ocr_lang (ocr_language)          Tesseract languages, e.g. eng+deu, default eng
 //   captions                         on/off: BLIP captions while indexing, default on
+//   ann_min_images                   0..2e9: vectors from which the FAISS ANN index answers
+//                                    instead of the exact scan; 0 = always ANN; default
+//                                    SETTINGS_ANN_MIN_DEFAULT (search/vindex.h, docs/scale.md)
 // Environment: LISA_TOP_K, LISA_CLIP_WEIGHT, LISA_THUMBNAIL_SIZE, LISA_DATA,
-// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_CAPTIONS, LISA_PRECISION
+// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_CAPTIONS, LISA_ANN_MIN_IMAGES, LISA_PRECISION
 // (setting it also makes it what clip_load uses: clip_set_precision). Flags: --top-k,
 // --clip-weight, --thumbnail-size, --data, --model, --port, --config,
 // --ocr on|off, --ocr-lang, --captions on|off (and `lisa index --no-ocr`,
@@ -37,6 +40,7 @@
 #define SETTINGS_FILE_MAX (64 * 1024) // config files larger than this are refused
 #define SETTINGS_OCR_LANG_MAX 128
 #define SETTINGS_OCR_LANG_DEFAULT "eng"
+#define SETTINGS_ANN_MIN_DEFAULT 200000
 
 typedef struct {
     int top_k;
@@ -50,6 +54,7 @@ typedef struct {
     char ocr_lang[SETTINGS_OCR_LANG_MAX]; // Tesseract languages, "eng+deu"
     char precision[8];                    // CLIP weights: "fp32" or "bf16" (clip/clip.h)
     int captions;                         // 1: BLIP captions while indexing (when a model is installed)
+    int ann_min_images;                   // ANN index from this many vectors; 0 always
 } settings;
 
 // Fills *s with the built-in defaults.

@@ -4,6 +4,7 @@
 #include "clip/clip.h"
 #include "model/modeldir.h"
 #include "search/thumbs.h"
+#include "search/search.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -160,6 +161,9 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     cJSON_AddStringToObject(o, "precision", s->model ? clip_precision(s->model) : clip_load_precision());
     cJSON_AddStringToObject(o, "kernel", clip_kernel_path());
     cJSON_AddItemToObject(o, "build", srv__build_json(s));
+    char vi[1024];
+    search_vector_index_json(&st, s->data, search_ann_min_default(s->data), vi, sizeof vi);
+    cJSON_AddItemToObject(o, "vector_index", cJSON_Parse(vi));
     return http_json(c, 200, o);
 }
 

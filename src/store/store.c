@@ -62,6 +62,33 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE images ADD COLUMN lens TEXT;"
     "ALTER TABLE images ADD COLUMN gps_lat REAL;"
     "ALTER TABLE images ADD COLUMN gps_lon REAL;",
+    // v5 (issue 15): vectors as fp16 (lisa_vec_f16(), registered on every connection,
+    // rounds each float32 to nearest even), in a rowid table: a WITHOUT ROWID
+    // row keeps at most ~1000 bytes in its page, so every 512-d vector put
+    // its tail in an overflow page of its own (4 KB a vector, 4.8 GB for 1M);
+    // a rowid row holds ~4 KB in place (1.1 KB a vector). And a change log of
+    // embeddings for the ANN index file (search/vindex.h), filled by triggers
+    // in the same transaction as the change, so the file can catch up.
+    "CREATE TABLE embeddings_v5("
+    " model TEXT NOT NULL,"
+    " image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " dim INTEGER NOT NULL,"
+    " vec BLOB NOT NULL,"
+    " PRIMARY KEY(model, image_id));"
+    "INSERT INTO embeddings_v5(model, image_id, dim, vec) SELECT model, image_id, dim,"
+    " CASE WHEN length(vec) = 4 * dim THEN lisa_vec_f16(vec) ELSE vec END FROM embeddings ORDER BY model, image_id;"
+    "DROP TABLE embeddings;"
+    "ALTER TABLE embeddings_v5 RENAME TO embeddings;"
+    "CREATE INDEX embeddings_image ON embeddings(image_id);"
+    "CREATE TABLE emb_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, image_id INTEGER NOT NULL);"
+    "CREATE INDEX emb_log_model ON emb_log(model, seq);"
+    "CREATE TRIGGER emb_log_ins AFTER INSERT ON embeddings BEGIN"
+    " INSERT INTO emb_log(model, image_id) VALUES(new.model, new.image_id); END;"
+    "CREATE TRIGGER emb_log_upd AFTER UPDATE ON embeddings BEGIN"
+    " INSERT INTO emb_log(model, image_id) VALUES(old.model, old.image_id);"
+    " INSERT INTO emb_log(model, image_id) VALUES(new.model, new.image_id); END;"
+    "CREATE TRIGGER emb_log_del AFTER DELETE ON embeddings BEGIN"
+    " INSERT INTO emb_log(model, image_id) VALUES(old.model, old.image_id); END;",
 };
 
 const char *store_migration_sql(int v)
@@ -121,8 +148,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FTS_DELETE] = "DELETE FROM image_fts WHERE rowid = ?1",
     [ST_FTS_INSERT] = "INSERT INTO image_fts(rowid, name, meta, caption, ocr) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_FTS_SET_NAME] = "UPDATE image_fts SET name = ?2 WHERE rowid = ?1",
-    [ST_FTS_SEARCH] = "SELECT rowid, -bm25(image_fts), lisa_cols(image_fts) FROM image_fts"
-                      " WHERE image_fts MATCH ?1 ORDER BY bm25(image_fts), rowid LIMIT ?2",
+    [ST_FTS_SEARCH] = "SELECT rowid, lisa_bm25(image_fts) AS r, lisa_cols(image_fts) FROM image_fts"
+                      " WHERE image_fts MATCH ?1 ORDER BY r DESC, rowid LIMIT ?2",
     [ST_EMB_PUT] = "INSERT INTO embeddings(model, image_id, dim, vec) VALUES(?1, ?2, ?3, ?4)"
                    " ON CONFLICT(model, image_id) DO UPDATE SET dim = excluded.dim, vec = excluded.vec",
     [ST_EMB_HAS] = "SELECT 1 FROM embeddings WHERE model = ?1 AND image_id = ?2 AND dim = ?3",
@@ -132,6 +159,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_EMB_COUNT] = "SELECT count(*) FROM embeddings WHERE model = ?1 AND dim = ?2",
     [ST_EMB_LOAD] = "SELECT image_id, vec FROM embeddings WHERE model = ?1 AND dim = ?2 ORDER BY image_id",
     [ST_EMB_DEL_IMAGE] = "DELETE FROM embeddings WHERE image_id = ?1",
+    [ST_EMB_LOG] = "SELECT seq, image_id FROM emb_log WHERE model = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [ST_EMB_LOG_MAX] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'emb_log'), 0)",
     [ST_KV_SET] = "INSERT INTO kv(key, value) VALUES(?1, ?2)"
                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
@@ -146,6 +175,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 int store__stmt(store *s, int which, sqlite3_stmt **st)
 {
+    if (which == ST_FTS_DELETE || which == ST_FTS_INSERT || which == ST_FTS_SET_NAME) s->fts_writes++;
     if ((*st = s->st[which])) {
         sqlite3_reset(*st);
         sqlite3_clear_bindings(*st);
@@ -359,6 +389,7 @@ int store_open(const char *path, int flags, store **out)
         if (rc == 0) rc = configure(s);
     }
     if (rc == 0) rc = user_version(s, &s->found_version);
+    if (rc == 0) rc = store__vec_register(s);
     if (rc == 0) rc = migrate(s);
     if (rc == 0) rc = store__fts_register(s);
     if (rc == 0) rc = store__query_register(s);
@@ -376,6 +407,7 @@ void store_close(store *s)
     if (s->db && !sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    free(s->fts_len);
     free(s->path);
     free(s);
 }

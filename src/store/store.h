@@ -20,8 +20,14 @@
 //          date_taken, date_unix, make, model, name_words, meta_words,
 //          caption, ocr_text, ocr_conf, indexed_at, lens, gps_lat, gps_lon)
 //   embeddings(image_id -> images.id ON DELETE CASCADE, model, dim, vec)
-//          one row per (image, model id); vec is dim float32 in native
-//          (little-endian on every platform LISA builds for) byte order.
+//          one row per (image, model id); vec is dim IEEE fp16 values
+//          (base/half.h, rounded to nearest even from the float32 given) in
+//          little-endian byte order. Schema v3 and older stored float32; the
+//          v4 migration converts them in place.
+//   emb_log(seq AUTOINCREMENT, model, image_id)  one row per insert, update
+//          or delete of an embedding (triggers, so the same transaction as
+//          the change, cascades included): what the ANN index file
+//          (search/vindex.h) replays to catch up. Pruned by that index.
 //   image_fts  FTS5(name, meta, caption, ocr), rowid = images.id. It is a
 //          regular (content-holding) FTS5 table written only by this module,
 //          in the same savepoint as the images row, so the two never drift.
@@ -46,7 +52,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 4   // user_version of a fully migrated database
+#define STORE_SCHEMA_VERSION 5   // user_version of a fully migrated database
 #define STORE_BUSY_MS 5000       // busy_timeout for every connection
 #define STORE_PATH_MAX 4096      // bytes in an image path
 #define STORE_TEXT_MAX (1 << 20) // bytes in any one text field; more is refused
@@ -199,6 +205,28 @@ int store_embedding_get(store *s, int64_t id, const char *model_id, int dim, flo
 // malloc'd image id of each row, ascending; both owned by the caller (free()).
 // n == 0 leaves both NULL. Rows stored with another dimension are skipped.
 int store_embeddings_load(store *s, const char *model_id, int dim, float **mat, int64_t **ids, size_t *n);
+
+// Number of embeddings of model_id with dimension dim into *n.
+int store_embedding_count(store *s, const char *model_id, int dim, int64_t *n);
+
+// The same as stored: fp16, (n, dim) row-major uint16_t, half the bytes.
+int store_embeddings_load_f16(store *s, const char *model_id, int dim, uint16_t **mat, int64_t **ids, size_t *n);
+
+// Reads embedding (id, model_id) as stored (dim fp16 values) into vec.
+int store_embedding_get_f16(store *s, int64_t id, const char *model_id, int dim, uint16_t *vec);
+
+// The change log. *seq gets the highest seq ever given (0 when none; pruned
+// rows still count, so seqs never go back).
+int store_emb_log_max(store *s, int64_t *seq);
+// Up to max log rows of model_id with seq > after, ascending, into seqs and
+// ids (caller's arrays of max entries); *n gets the count.
+int store_emb_log_read(store *s, const char *model_id, int64_t after, int max, int64_t *seqs, int64_t *ids, int *n);
+// Deletes model_id's rows with seq <= through and records through as the
+// pruned mark (kept as the max of the marks). A copy of the index older than
+// the mark cannot catch up from the log and must be rebuilt.
+int store_emb_log_prune(store *s, const char *model_id, int64_t through);
+// *through gets the pruned mark of model_id (0 when never pruned).
+int store_emb_log_pruned(store *s, const char *model_id, int64_t *through);
 
 // ---------------------------------------------------------------- keywords
 

@@ -2,6 +2,7 @@
 // image object at a time (built with cJSON) from one read snapshot.
 #include "store/store_int.h"
 #include "base/err.h"
+#include "base/half.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -78,7 +79,12 @@ static int add_embeddings(store *s, cJSON *o, int64_t id)
     sqlite3_bind_int64(st, 1, id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *e = cJSON_CreateObject();
-        char *b64 = base64(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+        // Stored as fp16 (schema v4); exported as float32 as before.
+        const uint16_t *h = sqlite3_column_blob(st, 2);
+        int dim = sqlite3_column_int(st, 1), nb = sqlite3_column_bytes(st, 2);
+        float f[STORE_DIM_MAX];
+        if (h && dim > 0 && dim <= STORE_DIM_MAX && nb == 2 * dim) half_to_f32_n(h, f, (size_t)dim);
+        char *b64 = h && nb == 2 * dim ? base64((const uint8_t *)f, (size_t)dim * 4) : NULL;
         if (!e || !b64) {
             cJSON_Delete(e);
             free(b64);

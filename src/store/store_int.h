@@ -30,6 +30,8 @@ enum {
     ST_EMB_COUNT,
     ST_EMB_LOAD,
     ST_EMB_DEL_IMAGE,
+    ST_EMB_LOG,
+    ST_EMB_LOG_MAX,
     ST_KV_SET,
     ST_KV_DEL,
     ST_KV_GET,
@@ -48,6 +50,12 @@ struct store {
     int in_tx;         // store_begin() is open
     int disk_full;     // opened read-only and immutable: the disk was full
     sqlite3_stmt *st[ST_COUNT];
+    // Token count of every FTS row by rowid (store_fts.c), for lisa_bm25():
+    // valid while no FTS write happened on this handle (fts_writes) and no
+    // other connection committed (PRAGMA data_version).
+    uint32_t *fts_len;
+    int64_t fts_len_n; // entries (max rowid + 1); 0: not loaded
+    int64_t fts_len_writes, fts_writes, fts_len_dv;
 };
 
 // The cached statement `which`, reset and unbound, into *st; returns 0 or
@@ -69,6 +77,10 @@ int store__sp_end(store *s, int rc);
 // deferred transaction when none is open; *opened says whether to end it.
 int store__read_begin(store *s, int *opened);
 void store__read_end(store *s, int opened);
+
+// Registers the SQL function lisa_vec_f16(blob of float32) -> blob of fp16
+// on s->db (the v4 migration uses it).
+int store__vec_register(store *s);
 
 // Registers the FTS5 auxiliary function lisa_cols(image_fts) on s->db.
 int store__fts_register(store *s);
