@@ -555,6 +555,45 @@ static void test_upload_disk_full(void **state)
     assert_non_null(strstr(out, "disk_full"));
 }
 
+// The server's builds follow the OCR setting (`ocr = off` in lisa.conf or
+// LISA_OCR reaches them through srv_opts): off, a sign's text is not read;
+// on, the next build reads it.
+static void test_build_ocr_setting(void **state)
+{
+    (void)state;
+    char data[512], lib[600], p[700];
+    snprintf(data, sizeof data, "%s", tu_tmp("data_ocr_setting"));
+    snprintf(lib, sizeof lib, "%s/lib", data);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", data, lib);
+    sh(cmd);
+    snprintf(p, sizeof p, "%s/sign.jpg", lib);
+    tu_copy(tu_build("ocr/text/sign.jpg"), p);
+    for (int pass = 0; pass < 2; pass++) {
+        srv_opts o;
+        srv_opts_init(&o);
+        const char *folders[] = {lib};
+        o.data_dir = data, o.quiet = 1, o.no_model = 1, o.folders = folders, o.nfolders = 1;
+        o.no_ocr = pass == 0, o.no_captions = 1;
+        srv *s = NULL;
+        assert_int_equal(srv_start(&o, &s), 0);
+        resp r = request(srv_port(s), "POST", "/api/build", NULL, NULL);
+        assert_int_equal(r.status, 202);
+        resp_free(&r);
+        assert_int_equal(wait_build(srv_port(s), 120), 0);
+        cJSON *q = get_json(srv_port(s), "/api/library", 200);
+        cJSON *res = cJSON_GetObjectItem(q, "results");
+        assert_int_equal(cJSON_GetArraySize(res), 1);
+        cJSON *ocr = cJSON_GetObjectItem(cJSON_GetArrayItem(res, 0), "ocr_text");
+        if (pass == 0)
+            assert_true(cJSON_IsNull(ocr));
+        else
+            assert_true(cJSON_IsString(ocr) && strlen(ocr->valuestring) > 0);
+        cJSON_Delete(q);
+        srv_stop(s);
+    }
+}
+
 // A full disk still answers reads: search, stats, health and the image
 // routes work from the existing index and say the disk is full; an upload
 // says so too. (The data dir on a 3 MB tmpfs, root only.)
@@ -1437,6 +1476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_stats_build_shapes),
         cmocka_unit_test(test_upload),
+        cmocka_unit_test(test_build_ocr_setting),
         cmocka_unit_test(test_upload_integrity),
         cmocka_unit_test(test_upload_disk_full),
         cmocka_unit_test(test_disk_full_reads),

@@ -81,6 +81,7 @@ int cmd_serve(int argc, char **argv)
     o.allow_hosts = hosts;
     o.data_dir = cfg.data_dir, o.port = cfg.port, o.models = cfg.models, o.folders = folders;
     o.top_k = cfg.top_k, o.clip_weight = cfg.clip_weight, o.thumb_size = cfg.thumbnail_size;
+    o.no_ocr = !cfg.ocr, o.ocr_lang = cfg.ocr_lang, o.no_captions = !cfg.captions;
     o.version = LISA_VERSION;
     if (!loopback(o.host) && ((o.token && o.token[0]) || o.insecure_no_token))
         fprintf(stderr, "lisa: WARNING: serving on %s, reachable from other machines; %s\n", o.host,

@@ -52,7 +52,8 @@ static void *build_main(void *arg)
     o.data_dir = s->data, o.model = s->model, o.model_id = s->model ? s->model_id : NULL;
     o.thumb_size = s->thumb_size, o.progress = 0, o.cancel = &s->b_cancel;
     o.on_progress = on_progress, o.ud = s;
-    cap_model *cm = build_captioner(s);
+    o.no_ocr = s->no_ocr, o.ocr_lang = s->ocr_lang[0] ? s->ocr_lang : NULL;
+    cap_model *cm = s->no_captions ? NULL : build_captioner(s);
     o.captioner = cm;
     indexer_stats st;
     memset(&st, 0, sizeof st);

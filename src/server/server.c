@@ -350,6 +350,10 @@ static int copy_opts(srv *s, const srv_opts *o)
     if (s->top_k > SRV_TOPK_MAX) s->top_k = SRV_TOPK_MAX;
     s->clip_weight = o->clip_weight >= 0 && o->clip_weight <= 1 ? o->clip_weight : 0.7;
     s->thumb_size = o->thumb_size > 0 ? o->thumb_size : 320;
+    s->no_ocr = o->no_ocr, s->no_captions = o->no_captions;
+    if (o->ocr_lang && strlen(o->ocr_lang) >= sizeof s->ocr_lang)
+        return lisa_seterr(LISA_EINVAL, "ocr_lang '%.80s': too long", o->ocr_lang);
+    snprintf(s->ocr_lang, sizeof s->ocr_lang, "%s", o->ocr_lang ? o->ocr_lang : "");
     int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     s->threads = o->threads > 0 ? o->threads : (cpus > 4 ? cpus : 4);
     if (s->threads > SRV_THREADS_MAX) s->threads = SRV_THREADS_MAX;

@@ -50,6 +50,10 @@ typedef struct {
     const char *const *allow_hosts; // extra names accepted in the Host header (borrowed), e.g. a LAN name
     int nallow_hosts;
     double deadline_s; // <= 0: SRV_DEADLINE_S
+
+    int no_ocr;           // 1: builds skip OCR (the `ocr = off` setting)
+    const char *ocr_lang; // Tesseract languages for builds; NULL/"": eng
+    int no_captions;      // 1: builds skip BLIP captions (the `captions = off` setting)
 } srv_opts;
 
 // Sets the defaults (everything 0/NULL except clip_weight = -1).

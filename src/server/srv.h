@@ -57,6 +57,8 @@ struct srv {
     long long max_request; // bytes of one upload request body
     double deadline_ms;    // a request's whole life, from its request line
     int top_k, thumb_size, threads, quiet;
+    int no_ocr, no_captions; // the build's OCR and caption settings (srv_opts)
+    char ocr_lang[64];
     double clip_weight;
     double t0; // start, monotonic seconds
     char version[32];
