@@ -81,7 +81,7 @@ static const uint16_t *blob_f16(store *s, sqlite3_stmt *st, int col, int dim, in
 static int blob_vec(store *s, sqlite3_stmt *st, int col, int dim, float *dst, int64_t id)
 {
     const uint16_t *h = blob_f16(s, st, col, dim, id);
-    if (!h) return LISA_EFORMAT;
+    if (!h) return lisa_errcode(); // blob_f16 said why
     half_to_f32_n(h, dst, (size_t)dim);
     return 0;
 }
@@ -154,7 +154,7 @@ static int fill_matrix(store *s, const char *model_id, int dim, int f32, void *m
         ids[*n] = sqlite3_column_int64(st, 0);
         const uint16_t *h = blob_f16(s, st, 1, dim, ids[*n]);
         if (!h) {
-            rc = LISA_EFORMAT;
+            rc = lisa_errcode(); // blob_f16 said why
             break;
         }
         if (f32)
@@ -223,7 +223,7 @@ int store_embedding_get_f16(store *s, int64_t id, const char *model_id, int dim,
     const uint16_t *h = blob_f16(s, st, 0, dim, id);
     if (h) memcpy(vec, h, (size_t)dim * 2);
     sqlite3_reset(st);
-    return h ? 0 : LISA_EFORMAT;
+    return h ? 0 : lisa_errcode(); // blob_f16 said why
 }
 
 // ---------------------------------------------------------------- change log
