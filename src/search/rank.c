@@ -25,6 +25,7 @@ void rank_scores_ref(const float *q, const float *rows, size_t n, int d, float *
 
 #if defined(__x86_64__) || defined(__i386__)
 #define RANK_HAVE_AVX2 1
+#include <cpuid.h>
 
 __attribute__((target("avx2,fma"))) static float dot_avx2(const float *q, const float *r, int d)
 {
@@ -158,13 +159,22 @@ __attribute__((target("avx512f"))) static void scores_avx512(const float *q, con
 
 static atomic_int f16_forced = -1;
 
+#ifdef RANK_HAVE_AVX2
+// CPUID.1:ECX.F16C[bit 29], read directly: clang 14's __builtin_cpu_supports
+// has no "f16c".
+static int cpu_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 int rank_f16_supported(int kernel)
 {
 #ifdef RANK_HAVE_AVX2
     __builtin_cpu_init();
     if (kernel == RANK_F16_AVX512) return __builtin_cpu_supports("avx512f");
-    if (kernel == RANK_F16_F16C)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    if (kernel == RANK_F16_F16C) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_f16c();
 #endif
     return kernel == RANK_F16_SCALAR;
 }
