@@ -1,6 +1,7 @@
 // Fast kernels against their scalar references on random shapes, odd sizes included.
 #include "testutil.h"
 #include "base/err.h"
+#include "base/half.h"
 #include "base/pool.h"
 #include "tensor/gemm.h"
 #include "tensor/tensor.h"
@@ -304,8 +305,8 @@ static void test_gemm_pack_sources(void **state)
     uint16_t *hb = malloc((size_t)out * in * 2), *hf = malloc((size_t)out * in * 2);
     float y1[5 * 19], y2[5 * 19];
     for (int i = 0; i < out * in; i++) {
-        hb[i] = t_f32_to_bf16(w[i]);
-        wr[i] = t_bf16_to_f32(hb[i]);
+        hb[i] = bf16_from_f32(w[i]);
+        wr[i] = bf16_to_f32(hb[i]);
         hf[i] = (uint16_t)(0x3c00 + (i % 7) * 0x400); // 1, 2, 4, ... 64 as f16
     }
     t_packed *a, *b;
@@ -379,16 +380,16 @@ static void test_bf16_rounding(void **state)
         uint32_t u;
         float f;
     } v;
-    assert_int_equal(t_f32_to_bf16(1.0f), 0x3f80);
+    assert_int_equal(bf16_from_f32(1.0f), 0x3f80);
     v.u = 0x3f808000u; // halfway, even below: stays
-    assert_int_equal(t_f32_to_bf16(v.f), 0x3f80);
+    assert_int_equal(bf16_from_f32(v.f), 0x3f80);
     v.u = 0x3f818000u; // halfway, odd below: rounds up to even
-    assert_int_equal(t_f32_to_bf16(v.f), 0x3f82);
+    assert_int_equal(bf16_from_f32(v.f), 0x3f82);
     v.u = 0x3f808001u; // just above halfway
-    assert_int_equal(t_f32_to_bf16(v.f), 0x3f81);
-    assert_true(isnan(t_bf16_to_f32(t_f32_to_bf16(NAN))));
-    assert_true(isinf(t_bf16_to_f32(t_f32_to_bf16(INFINITY))));
-    assert_true(t_bf16_to_f32(0x4049) == 3.140625f);
+    assert_int_equal(bf16_from_f32(v.f), 0x3f81);
+    assert_true(isnan(bf16_to_f32(bf16_from_f32(NAN))));
+    assert_true(isinf(bf16_to_f32(bf16_from_f32(INFINITY))));
+    assert_true(bf16_to_f32(0x4049) == 3.140625f);
 }
 
 // Attention with separate q/k/v and output strides (a fused QKV buffer).

@@ -1,5 +1,6 @@
 #include "clip/clip.h"
 #include "base/err.h"
+#include "base/half.h"
 #include "base/pool.h"
 #include "clip/bpe.h"
 #include "model/checkpoint.h"
@@ -526,7 +527,7 @@ static int text_forward(clip_model *m, const int32_t *ids, int n, float *out)
             for (int c = 0; c < d; c++) {
                 uint16_t h;
                 memcpy(&h, t->tok + (row + c) * 2, 2);
-                xi[c] = t->tok_src == T_SRC_BF16 ? st_bf16_to_f32(h) : st_f16_to_f32(h);
+                xi[c] = t->tok_src == T_SRC_BF16 ? bf16_to_f32(h) : half_to_f32(h);
             }
         }
         t_add(xi, t->pos + (size_t)i * d, (size_t)d);

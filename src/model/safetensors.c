@@ -1,5 +1,6 @@
 #include "model/safetensors.h"
 #include "base/err.h"
+#include "base/half.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -34,30 +35,6 @@ static int dtype_parse(const char *s, st_dtype *d)
     for (size_t i = 0; i < NDTYPES; i++)
         if (!strcmp(s, dtypes[i].name)) return *d = (st_dtype)i, 0;
     return -1;
-}
-
-float st_bf16_to_f32(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-float st_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, u;
-    if (exp == 31) {
-        u = sign | 0x7f800000u | (man << 13); // inf / nan
-    } else if (exp) {
-        u = sign | ((exp + 112) << 23) | (man << 13);
-    } else { // zero or subnormal: man * 2^-24
-        float f = ldexpf((float)man, -24);
-        return sign ? -f : f;
-    }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
 }
 
 void st_shape_str(int ndim, const int64_t *shape, char *buf, size_t n)
@@ -309,7 +286,7 @@ static int make_f32(st_file *f, st_tensor *t)
     }
     for (size_t i = 0; i < n; i++) {
         uint16_t h = (uint16_t)(t->data[2 * i] | t->data[2 * i + 1] << 8);
-        t->f32[i] = t->dtype == ST_F16 ? st_f16_to_f32(h) : st_bf16_to_f32(h);
+        t->f32[i] = t->dtype == ST_F16 ? half_to_f32(h) : bf16_to_f32(h);
     }
     return 0;
 }

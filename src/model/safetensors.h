@@ -90,8 +90,4 @@ int st_get_f32(st_file *f, const char *name, int ndim, const int64_t *shape, con
 // Formats shape as "[a, b, c]" into buf (always NUL-terminated).
 void st_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 
-// Scalar conversions, exposed for tests.
-float st_f16_to_f32(uint16_t h);
-float st_bf16_to_f32(uint16_t h);
-
 #endif

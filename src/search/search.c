@@ -397,7 +397,8 @@ typedef struct {
 
 static int in_set(const id_set *set, int64_t id)
 {
-    return set->all || (set->n && bsearch(&id, set->ids, set->n, sizeof *set->ids, id_cmp) != NULL);
+    search_filter f = {set->ids, set->n};
+    return set->all || (set->n && allowed(&f, id));
 }
 
 // Keyword hits for match (kw_query()'s FTS5 expression), sorted by id.

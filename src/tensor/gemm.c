@@ -1,5 +1,6 @@
 #include "tensor/gemm.h"
 #include "base/err.h"
+#include "base/half.h"
 #include "base/log.h"
 #include "base/pool.h"
 #include "tensor/tensor.h"
@@ -25,48 +26,12 @@ struct t_packed {
 
 /* ---------------------------------------------------------------- conversions */
 
-uint16_t t_f32_to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); // NaN stays a quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
-float t_bf16_to_f32(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, u;
-    if (e == 31)
-        u = s | 0x7f800000u | (m << 13);
-    else if (e)
-        u = s | ((e + 112) << 23) | (m << 13);
-    else if (!m)
-        u = s;
-    else { // subnormal: normalise
-        int sh = 0;
-        while (!(m & 1024)) m <<= 1, sh++;
-        u = s | ((uint32_t)(113 - sh) << 23) | ((m & 1023) << 13);
-    }
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 static float src_at(const void *w, t_src src, size_t i)
 {
     if (src == T_SRC_F32) return ((const float *)w)[i];
     uint16_t h;
     memcpy(&h, (const uint8_t *)w + 2 * i, 2);
-    return src == T_SRC_BF16 ? t_bf16_to_f32(h) : f16_to_f32(h);
+    return src == T_SRC_BF16 ? bf16_to_f32(h) : half_to_f32(h);
 }
 
 /* ---------------------------------------------------------------- path and blocking */
@@ -187,7 +152,7 @@ static int pack_rows(int nparts, const void *const *w, const t_src *src, const i
                 size_t at = ((size_t)pn * in + k) * p->nr + j;
                 float v = o < out ? src_at(row[o], rsrc[o], (size_t)k) : 0.0f;
                 if (prec == T_PREC_BF16)
-                    h[at] = t_f32_to_bf16(v);
+                    h[at] = bf16_from_f32(v);
                 else
                     f[at] = v;
             }
@@ -239,7 +204,7 @@ size_t t_packed_bytes(const t_packed *pw)
 static float packed_at(const t_packed *w, int o, int k)
 {
     size_t i = ((size_t)(o / w->nr) * w->in + k) * w->nr + o % w->nr;
-    return w->prec == T_PREC_BF16 ? t_bf16_to_f32(((const uint16_t *)w->data)[i]) : ((const float *)w->data)[i];
+    return w->prec == T_PREC_BF16 ? bf16_to_f32(((const uint16_t *)w->data)[i]) : ((const float *)w->data)[i];
 }
 
 /* ---------------------------------------------------------------- micro-kernels */
@@ -365,12 +330,12 @@ __attribute__((target("avx2"))) static void widen_avx2(float *dst, const uint16_
         __m128i h = _mm_loadu_si128((const __m128i *)(src + i));
         _mm256_store_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
     }
-    for (; i < n; i++) dst[i] = t_bf16_to_f32(src[i]);
+    for (; i < n; i++) dst[i] = bf16_to_f32(src[i]);
 }
 
 static void widen_c(float *dst, const uint16_t *src, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dst[i] = t_bf16_to_f32(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = bf16_to_f32(src[i]);
 }
 
 /* ---------------------------------------------------------------- driver */

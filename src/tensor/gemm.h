@@ -95,8 +95,4 @@ const char *t_gemm_path_name(t_path q); // "c", "avx2+fma", "avx512f"
 // lacks q.
 int t_gemm_set_path(t_path q);
 
-// Round to nearest even fp32 -> bf16, and back.
-uint16_t t_f32_to_bf16(float f);
-float t_bf16_to_f32(uint16_t h);
-
 #endif
