@@ -29,17 +29,8 @@ static int run(const char *cmd, char **out)
         }
     }
     assert_true(len < sizeof full - 64);
-    snprintf(full + len, sizeof full - len, " 2>&1");
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 16, n = 0, k;
-    char *buf = malloc(cap);
-    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0)
-        if ((n += k) + 1 == cap) buf = realloc(buf, cap *= 2);
-    buf[n] = 0;
-    int st = pclose(p);
-    *out = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    full[len] = 0;
+    return tu_run(full, out);
 }
 
 static cJSON *golden;

@@ -9,22 +9,6 @@
 // puts its folder first, so the sanitizer build runs its own binary.
 #define LISA "lisa"
 
-static int run(const char *cmd, char **out)
-{
-    char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 16, n = 0, k;
-    char *buf = malloc(cap);
-    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0)
-        if ((n += k) + 1 == cap) buf = realloc(buf, cap *= 2);
-    buf[n] = 0;
-    int st = pclose(p);
-    *out = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static char g_models[512];
 
 static const cJSON *run_ids(const cJSON *im, const char *gen)
@@ -51,7 +35,7 @@ static void check(const char *preset, const char *flags, const char *gen)
     cJSON_ArrayForEach(im, imgs) len +=
         snprintf(cmd + len, sizeof cmd - (size_t)len, " tests/data/%s", cJSON_GetObjectItem(im, "file")->valuestring);
     char *out;
-    if (run(cmd, &out) != 0) fail_msg("%s: %s", cmd, out);
+    if (tu_run(cmd, &out) != 0) fail_msg("%s: %s", cmd, out);
     char *line = out;
     int k = 0;
     cJSON_ArrayForEach(im, imgs)
@@ -96,20 +80,20 @@ static void test_text_and_errors(void **state)
              LISA " caption --model %s/blip-a --beams 3 --prompt 'a picture of' "
                   "tests/data/clip/images/landscape.png",
              g_models);
-    assert_int_equal(run(cmd, &out), 0);
+    assert_int_equal(tu_run(cmd, &out), 0);
     assert_string_equal(out, "a picture of government other\n");
     free(out);
     snprintf(cmd, sizeof cmd, LISA " caption --model %s/blip-a tests/data/clip/images/missing.jpg", g_models);
-    assert_int_equal(run(cmd, &out), 1);
+    assert_int_equal(tu_run(cmd, &out), 1);
     assert_non_null(strstr(out, "missing.jpg"));
     free(out);
-    assert_int_equal(run(LISA " caption --model tests/tmp/no-such-blip x.jpg", &out), 1);
+    assert_int_equal(tu_run(LISA " caption --model tests/tmp/no-such-blip x.jpg", &out), 1);
     assert_non_null(strstr(out, "config.json"));
     free(out);
-    assert_int_equal(run("LISA_MODELS= " LISA " caption --data tests/tmp/no-data x.jpg", &out), 1);
+    assert_int_equal(tu_run("LISA_MODELS= " LISA " caption --data tests/tmp/no-data x.jpg", &out), 1);
     assert_non_null(strstr(out, "lisa models pull blip-image-captioning-base"));
     free(out);
-    assert_int_equal(run(LISA " caption --beams 0 x.jpg", &out), 2);
+    assert_int_equal(tu_run(LISA " caption --beams 0 x.jpg", &out), 2);
     free(out);
 }
 
@@ -127,17 +111,17 @@ static void test_index_then_search(void **state)
     snprintf(cmd, sizeof cmd,
              "LISA_MODELS= " LISA " index %s --data %s --no-ocr --progress none --caption-model %s/blip-a", lib, data,
              g_models);
-    if (run(cmd, &out) != 0) fail_msg("%s", out);
+    if (tu_run(cmd, &out) != 0) fail_msg("%s", out);
     assert_non_null(strstr(out, "captions: 2 generated"));
     free(out);
     snprintf(cmd, sizeof cmd, "LISA_MODELS= " LISA " search government --data %s", data);
-    assert_int_equal(run(cmd, &out), 0);
+    assert_int_equal(tu_run(cmd, &out), 0);
     assert_non_null(strstr(out, "caption: government government"));
     assert_non_null(strstr(out, "landscape.png"));
     assert_null(strstr(out, "gray.jpg"));
     free(out);
     snprintf(cmd, sizeof cmd, "LISA_MODELS= " LISA " search government --json --data %s", data);
-    assert_int_equal(run(cmd, &out), 0);
+    assert_int_equal(tu_run(cmd, &out), 0);
     assert_non_null(strstr(out, "\"caption\":\"government government"));
     assert_non_null(strstr(out, "\"matched_in\":[\"caption\"]"));
     free(out);
@@ -147,7 +131,7 @@ static void test_index_then_search(void **state)
     snprintf(cmd, sizeof cmd,
              "LISA_MODELS= " LISA " index %s --data %s --no-ocr --progress none --caption-model tests/tmp/no-such-blip",
              lib, data);
-    if (run(cmd, &out) != 0) fail_msg("%s", out);
+    if (tu_run(cmd, &out) != 0) fail_msg("%s", out);
     char *w = strstr(out, "indexing without captions");
     assert_non_null(w);
     assert_null(strstr(w + 1, "indexing without captions"));

@@ -180,7 +180,7 @@ static void test_forced_ann_matches_exact(void **state)
     assert_int_equal(stat(index_path(), &sb), 0); // written beside lisa.db
     // `lisa stats --json` says which index answers, by the threshold.
     char cmd[4400], out[2048] = "";
-    snprintf(cmd, sizeof cmd, "LISA_ANN_MIN_IMAGES=0 build/lisa stats --json --data '%s'", data);
+    snprintf(cmd, sizeof cmd, "LISA_ANN_MIN_IMAGES=0 '%s' stats --json --data '%s'", tu_build("lisa"), data);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t got = fread(out, 1, sizeof out - 1, p);

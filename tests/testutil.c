@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -114,4 +116,20 @@ void tu_copy(const char *src, const char *dst)
     uint8_t *b = tu_read(src, &n);
     tu_write(dst, b, n);
     free(b);
+}
+
+int tu_run(const char *cmd, char **out)
+{
+    char full[4200];
+    assert_true((size_t)snprintf(full, sizeof full, "%s 2>&1", cmd) < sizeof full);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = malloc(cap);
+    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0)
+        if ((n += k) + 1 == cap) buf = realloc(buf, cap *= 2);
+    buf[n] = 0;
+    int st = pclose(p);
+    *out = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -38,6 +38,10 @@ float *tu_floats(const cJSON *arr, int *n);
 // fixtures. Static buffer, one of 8 reused in turn.
 const char *tu_build(const char *rel);
 
+// Runs cmd through sh with stderr folded into stdout; *out gets the output
+// (caller frees). Returns the exit status, -1 when cmd did not exit.
+int tu_run(const char *cmd, char **out);
+
 // The fixture models dir (tests/setup/clip_models.sh output): the first of
 // $LISA_BUILD, build, build/debug whose models/probe exists, as "DIR/models"
 // into out. 0, or -1 with a message naming the setup scripts to run.
