@@ -1,13 +1,14 @@
-// CLIP throughput: `bench_clip MODEL_DIR [THREADS]` prints, for fp32 ("lisa")
-// and bf16 weights ("lisa_bf16"),
+// CLIP throughput: `bench_clip MODEL_DIR [THREADS]` prints, for fp32 ("lisa"),
+// bf16 ("lisa_bf16") and int8 weights ("lisa_int8"),
 //   image_b1_per_s X    images per second, batch 1
 //   image_b8_per_s X    images per second, batch 8
 //   text7_ms X          milliseconds per 7-token text
-//   gflops_b8 X, gflops_text X, weight_mib X
+//   gflops_b8 X, gflops_text X, weight_mib X, kernel NAME
 // each the median of several timed runs after a warm-up, 2 threads by default;
-// then the kernel path, an estimated peak, and bf16's cosine to fp32.
+// then an estimated fp32 peak, and bf16's and int8's cosines to fp32.
 #include "base/err.h"
 #include "clip/clip.h"
+#include "tensor/gemm.h"
 #include "tensor/tensor.h"
 
 #include <stdio.h>
@@ -79,7 +80,7 @@ static double peak_gflops(int threads)
     while (f && fgets(line, sizeof line, f))
         if (sscanf(line, "cpu MHz : %lf", &mhz) == 1) break;
     if (f) fclose(f);
-    const char *path = clip_kernel_path();
+    const char *path = t_gemm_path_name(t_gemm_path());
     int w = !strcmp(path, "avx512f") ? 16 : !strcmp(path, "avx2+fma") ? 8 : 4;
     return 2.0 * w * 2 * (mhz > 0 ? mhz : 2000) / 1e3 * threads;
 }
@@ -110,6 +111,7 @@ static int run(const char *dir, int threads, int prec, const char *prefix, const
     printf("%s gflops_b8 %.1f\n", prefix, fi * B / t8 / 1e9);
     printf("%s gflops_text %.1f\n", prefix, ft / tt / 1e9);
     printf("%s weight_mib %.1f\n", prefix, clip_weight_bytes(m) / 1048576.0);
+    printf("%s kernel %s\n", prefix, clip_model_kernel(m));
     free(out);
     clip_free(m);
     return 0;
@@ -133,19 +135,22 @@ int main(int argc, char **argv)
     float *px = malloc(B * per * sizeof *px), *i32 = malloc((size_t)B * P * sizeof *px);
     float *i16 = malloc((size_t)B * P * sizeof *px), t32[4096], t16[4096];
     if (!px || !i32 || !i16 || P > 4096) return 1;
+    static const int precs[] = {CLIP_PREC_BF16, CLIP_PREC_INT8};
+    static const char *const names[] = {"lisa_bf16", "lisa_int8"};
     unsigned s = 12345;
     for (size_t i = 0; i < B * per; i++) px[i] = (float)((s = s * 1103515245u + 12345u) >> 8) / (1 << 24) * 4 - 2;
-    printf("lisa kernel %s\n", clip_kernel_path());
     printf("lisa peak_gflops_est %.0f\n", peak_gflops(threads));
     if (run(argv[1], threads, CLIP_PREC_FP32, "lisa", px, i32, t32) < 0) return 1;
-    if (run(argv[1], threads, CLIP_PREC_BF16, "lisa_bf16", px, i16, t16) < 0) return 1;
-    double worst = 1;
-    for (int b = 0; b < B; b++) {
-        double cs = t_cosine(i16 + (size_t)b * P, i32 + (size_t)b * P, (size_t)P);
-        worst = cs < worst ? cs : worst;
+    for (int q = 0; q < 2; q++) {
+        if (run(argv[1], threads, precs[q], names[q], px, i16, t16) < 0) return 1;
+        double worst = 1;
+        for (int b = 0; b < B; b++) {
+            double cs = t_cosine(i16 + (size_t)b * P, i32 + (size_t)b * P, (size_t)P);
+            worst = cs < worst ? cs : worst;
+        }
+        printf("%s image_cosine_min %.6f\n", names[q], worst);
+        printf("%s text_cosine %.6f\n", names[q], t_cosine(t16, t32, (size_t)P));
     }
-    printf("lisa_bf16 image_cosine_min %.6f\n", worst);
-    printf("lisa_bf16 text_cosine %.6f\n", t_cosine(t16, t32, (size_t)P));
     free(px), free(i32), free(i16);
     return 0;
 }

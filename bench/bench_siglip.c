@@ -4,8 +4,15 @@
 //   lisa text_latency_ms X   milliseconds per text (the processor's 64-id padded row)
 // each the median of several timed runs after a warm-up, 2 threads by default.
 // bench/siglip_refs.sh measures ONNX Runtime on the same weights.
+// Then the bf16 bar (issue 9's: cosine >= 0.999 to fp32 on images and text):
+//   lisa_bf16 image_cosine_min X, lisa_bf16 text_cosine X
+// from clip_load_prec(fp32) and clip_load_prec(bf16) of the same directory
+// (the CLIP entry point loads a SiglipModel dir through src/siglip).
 #include "base/err.h"
+#include "clip/clip.h"
 #include "siglip/siglip.h"
+
+#include <math.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +64,41 @@ static double time_text(siglip_model *m, float *out)
     return median(t, RUNS * 3);
 }
 
+static double cosine(const float *a, const float *b, int n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return ab / sqrt(aa * bb + 1e-300);
+}
+
+// fp32 and bf16 embeddings of the same B images and one text; prints the
+// worst image cosine and the text cosine.
+static int bf16_bar(const char *dir, int threads, const float *px, int B)
+{
+    clip_model *m32, *m16;
+    if (clip_load_prec(dir, threads, CLIP_PREC_FP32, &m32) < 0) return -1;
+    if (clip_load_prec(dir, threads, CLIP_PREC_BF16, &m16) < 0) return clip_free(m32), -1;
+    int d = clip_dim(m32), rc = 0;
+    float *a = malloc((size_t)(B + 1) * d * sizeof *a), *b = malloc((size_t)(B + 1) * d * sizeof *b);
+    int32_t ids[64] = {262, 266, 1357, 267, 262, 1};
+    if (!a || !b || clip_embed_images(m32, px, B, a) < 0 || clip_embed_images(m16, px, B, b) < 0 ||
+        clip_embed_text(m32, ids, 64, a + (size_t)B * d) < 0 || clip_embed_text(m16, ids, 64, b + (size_t)B * d) < 0)
+        rc = -1;
+    double worst = 1;
+    for (int i = 0; rc == 0 && i < B; i++) {
+        double c = cosine(a + (size_t)i * d, b + (size_t)i * d, d);
+        if (c < worst) worst = c;
+    }
+    if (rc == 0) {
+        printf("lisa_bf16 precision %s\n", clip_precision(m16));
+        printf("lisa_bf16 image_cosine_min %.6f\n", worst);
+        printf("lisa_bf16 text_cosine %.6f\n", cosine(a + (size_t)B * d, b + (size_t)B * d, d));
+    }
+    free(a), free(b);
+    clip_free(m32), clip_free(m16);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -82,7 +124,10 @@ int main(int argc, char **argv)
     printf("lisa image_b1_per_s %.2f\n", 1 / t1);
     printf("lisa image_b8_per_s %.2f\n", B / t8);
     printf("lisa text_latency_ms %.3f\n", tt * 1e3);
-    free(px), free(out);
+    fflush(stdout);
     siglip_free(m);
-    return 0;
+    int rc = bf16_bar(argv[1], argc > 2 ? atoi(argv[2]) : 2, px, B);
+    if (rc < 0) fprintf(stderr, "bench_siglip: bf16: %s\n", lisa_errmsg());
+    free(px), free(out);
+    return rc < 0 ? 1 : 0;
 }

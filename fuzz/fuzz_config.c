@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int tower_ok(const cfg_tower *t)
 {
     // num_hidden_layers 0 is allowed on purpose (config.c): embeddings + norms.
-    return t->hidden > 0 && t->heads > 0 && t->hidden % t->heads == 0 && t->layers >= 0 && t->intermediate > 0;
+    return t->hidden > 0 && t->heads > 0 && t->hidden % t->heads == 0 && t->layers >= 0 && t->intermediate > 0 &&
+           t->eps > 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

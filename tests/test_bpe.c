@@ -282,6 +282,10 @@ static void test_load_errors(void **state)
     assert_int_equal(bpe_load(pp, &t), LISA_EFORMAT);
     assert_null(t);
     assert_non_null(strstr(lisa_errmsg(), "not in the vocab"));
+    // Its second: an 89-byte end_of_word_suffix overflowed a 16-byte buffer.
+    assert_int_equal(bpe_load("fuzz/seeds/fuzz_tokjson/regress-long-eow.json", &t), LISA_EFORMAT);
+    assert_null(t);
+    assert_non_null(strstr(lisa_errmsg(), "end_of_word_suffix is 89 bytes; the limit is 16"));
 }
 
 static void *encode_all(void *arg)

@@ -473,6 +473,8 @@ static int find_models(void **state)
 
 int main(void)
 {
+    // The goldens are fp32 results; the default precision may be bf16 (clip.h).
+    setenv("LISA_PRECISION", "fp32", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sharded_matches_goldens),
         cmocka_unit_test(test_sharded_tensors_bitwise),

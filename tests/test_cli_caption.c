@@ -62,6 +62,7 @@ static void test_greedy(void **state)
 {
     (void)state;
     check("blip-a", "", "greedy");
+    check("blip-a", "--precision fp32", "greedy"); // what AUTO gives an F32 checkpoint
     check("blip-b", "--min-length 8 --repetition-penalty 1.3", "greedy_min8_rep1.3");
 }
 
@@ -94,6 +95,8 @@ static void test_text_and_errors(void **state)
     assert_non_null(strstr(out, "lisa models pull blip-image-captioning-base"));
     free(out);
     assert_int_equal(tu_run(LISA " caption --beams 0 x.jpg", &out), 2);
+    free(out);
+    assert_int_equal(tu_run(LISA " caption --precision int8 x.jpg", &out), 2);
     free(out);
 }
 

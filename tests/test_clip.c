@@ -6,6 +6,7 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "clip/clip.h"
+#include "tensor/gemm.h"
 #include "model/safetensors.h"
 #include "tensor/tensor.h"
 
@@ -168,14 +169,24 @@ static void check_bf16(const char *name)
     assert_string_equal(clip_precision(m16), "bf16");
     assert_string_equal(clip_precision(m32), "fp32");
     assert_true(clip_weight_bytes(m16) * 2 <= clip_weight_bytes(m32) + 256);
+    size_t bytes16 = clip_weight_bytes(m16);
     clip_free(m32), clip_free(m16);
     cJSON_Delete(g);
     setenv("LISA_PRECISION", "bf16", 1);
     check_model(name, NULL, 0.999, 0.05);
+    // int8 weights: the bar is cosine >= 0.995, about a quarter of
+    // fp32's bytes (plus a scale and a sum per output column).
+    clip_model *m8;
+    assert_int_equal(clip_load_prec(dir, 1, CLIP_PREC_INT8, &m8), 0);
+    assert_string_equal(clip_precision(m8), "int8");
+    assert_true(clip_weight_bytes(m8) * 3 <= bytes16 * 2);
+    clip_free(m8);
     setenv("LISA_PRECISION", "int8", 1);
-    assert_int_equal(clip_load(dir, 1, &m16), LISA_EUNSUPPORTED);
-    assert_non_null(strstr(lisa_errmsg(), "LISA_PRECISION: int8 is not implemented"));
-    unsetenv("LISA_PRECISION");
+    check_model(name, NULL, 0.995, 0.1);
+    setenv("LISA_PRECISION", "int4", 1);
+    assert_int_equal(clip_load(dir, 1, &m16), LISA_EINVAL);
+    assert_non_null(strstr(lisa_errmsg(), "LISA_PRECISION: 'int4': expected fp32, bf16 or int8"));
+    setenv("LISA_PRECISION", "fp32", 1); // main's: the goldens are fp32
 }
 static void test_tiny_a_bf16_weights(void **state)
 {
@@ -360,9 +371,23 @@ static int find_models(void **state)
     return tu_find_models("tiny-a/model.safetensors", models, sizeof models, "tests/setup/clip_models.sh");
 }
 
+// The default precision: bf16 where it runs on VDPBF16PS, else fp32.
+static void test_default_precision(void **state)
+{
+    (void)state;
+    int want = !strcmp(t_gemm_kernel_name(T_PREC_BF16), "avx512_bf16") ? CLIP_PREC_BF16 : CLIP_PREC_FP32;
+    assert_int_equal(clip_default_precision(), want);
+    unsetenv("LISA_PRECISION");
+    assert_string_equal(clip_load_precision(), clip_precision_name(want));
+    setenv("LISA_PRECISION", "fp32", 1);
+}
+
 int main(void)
 {
+    // The goldens are fp32 results; the default precision may be bf16.
+    setenv("LISA_PRECISION", "fp32", 1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_precision),
         cmocka_unit_test(test_tiny_a_f32),
         cmocka_unit_test(test_tiny_b_f32),
         cmocka_unit_test(test_tiny_c_f32),

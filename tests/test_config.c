@@ -104,7 +104,10 @@ static void test_errors_name_key(void **state)
     expect_fail("{\"vision_config\":{\"patch_size\":17}}", LISA_EFORMAT,
                 "config.json: vision_config.patch_size: 17 does not divide image_size 224");
     expect_fail("{\"vision_config\":{\"layer_norm_eps\":-1}}", LISA_EFORMAT,
-                "config.json: vision_config.layer_norm_eps: expected a number in (0, 1)");
+                "config.json: vision_config.layer_norm_eps: expected a number in [1.17549e-38, 1)");
+    // A positive double that is 0 as a float (found by fuzz_modelcfg).
+    expect_fail("{\"vision_config\":{\"layer_norm_eps\":1e-92}}", LISA_EFORMAT,
+                "config.json: vision_config.layer_norm_eps: expected a number in [1.17549e-38, 1)");
     expect_fail("{\"text_config\":{\"vocab_size\":1000,\"eos_token_id\":49407},\"vision_config\":{}}", LISA_EFORMAT,
                 "config.json: text_config.eos_token_id: 49407 is outside the vocabulary (vocab_size 1000)");
     expect_fail("{\"text_config\":{}}", LISA_EFORMAT,

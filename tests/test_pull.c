@@ -785,6 +785,8 @@ static void test_cli(void **state)
 
 int main(int argc, char **argv)
 {
+    // The goldens are fp32 results; the default precision may be bf16 (clip.h).
+    setenv("LISA_PRECISION", "fp32", 1);
     static char bin[1024];
     (void)argc;
     const char *slash = strrchr(argv[0], '/');

@@ -205,14 +205,19 @@ static void test_softmax_and_norm(void **state)
 // this CPU lacks q. The reference reads the same packed weight, so bf16 is
 // held to fp32 accumulation error too; a second check bounds bf16's rounding
 // against the fp32 reference.
-static void gemm_path(t_path q, t_prec prec)
+// ext selects the AVX-512 extensions (T_EXT_BF16: VDPBF16PS, T_EXT_VNNI:
+// VPDPBUSD; 0: the widening bf16 and C int8 kernels).
+static void gemm_path_ext(t_path q, t_prec prec, unsigned ext, const char *kernel)
 {
-    if (!t_gemm_path_supported(q)) {
-        print_message("      %s: not on this CPU, skipped\n", t_gemm_path_name(q));
+    if (!t_gemm_path_supported(q) || (ext && !t_gemm_ext_supported(ext))) {
+        print_message("      %s: not on this CPU, skipped\n", kernel);
         skip();
     }
     t_path saved = t_gemm_path();
+    unsigned saved_ext = t_gemm_ext();
     assert_int_equal(t_gemm_set_path(q), 0);
+    assert_int_equal(t_gemm_set_ext(ext), 0);
+    assert_string_equal(t_gemm_kernel_name(prec), kernel);
     pool *p;
     assert_int_equal(pool_new(2, &p), 0);
     static const int ns[] = {1, 2, 3, 5, 7, 12, 13, 50, 77, 300}, ins[] = {1, 3, 8, 17, 64, 100, 513, 777};
@@ -230,7 +235,8 @@ static void gemm_path(t_path q, t_prec prec)
         assert_int_equal(t_pack(w, T_SRC_F32, out, in, T_PREC_F32, &p32), 0);
         assert_int_equal(t_packed_out(pw), out);
         assert_int_equal(t_packed_in(pw), in);
-        assert_true(t_packed_bytes(pw) >= (size_t)out * in * (prec == T_PREC_BF16 ? 2 : 4));
+        assert_string_equal(t_packed_kernel(pw), kernel);
+        assert_true(t_packed_bytes(pw) >= (size_t)out * in * (prec == T_PREC_BF16 ? 2 : prec == T_PREC_INT8 ? 1 : 4));
         const float *bias = s % 5 == 4 ? NULL : b;
         for (int i = 0; i < n; i++)
             for (int c = out; c < ldy; c++) y[(size_t)i * ldy + c] = 12345.0f;
@@ -253,15 +259,26 @@ static void gemm_path(t_path q, t_prec prec)
         }
         if (en / ed > 1e-10)
             fail_msg("%s n=%d in=%d out=%d act=%d: nmse %g", t_gemm_path_name(q), n, in, out, act, en / ed);
-        // bf16 rounding (2^-9 relative) against the fp32 weight: about 1e-6.
+        // bf16 rounding (2^-9 relative, of weights and with VDPBF16PS of x
+        // too) against the fp32 weight: about 1e-5; int8 (2^-8 of each row's
+        // range): about 1e-4.
         if (prec == T_PREC_BF16 && num / den > 1e-4)
             fail_msg("bf16 vs fp32 n=%d in=%d out=%d: nmse %g", n, in, out, num / den);
+        if (prec == T_PREC_INT8 && num / den > 2e-3)
+            fail_msg("int8 vs fp32 n=%d in=%d out=%d: nmse %g", n, in, out, num / den);
         if (prec == T_PREC_F32) assert_true(num / den < 1e-10);
         t_packed_free(pw), t_packed_free(p32);
         free(x), free(w), free(b), free(y), free(r), free(r32);
     }
     pool_free(p);
     assert_int_equal(t_gemm_set_path(saved), 0);
+    assert_int_equal(t_gemm_set_ext(saved_ext), 0);
+}
+
+static void gemm_path(t_path q, t_prec prec)
+{
+    const char *int8 = q == T_PATH_C ? "c_int8" : "avx2_int8";
+    gemm_path_ext(q, prec, 0, prec == T_PREC_INT8 ? int8 : t_gemm_path_name(q));
 }
 
 static void test_gemm_c_f32(void **state)
@@ -293,6 +310,48 @@ static void test_gemm_avx512_bf16(void **state)
 {
     (void)state;
     gemm_path(T_PATH_AVX512, T_PREC_BF16);
+}
+
+static void test_gemm_avx512_bf16_dp(void **state)
+{
+    (void)state;
+    gemm_path_ext(T_PATH_AVX512, T_PREC_BF16, T_EXT_BF16, "avx512_bf16");
+}
+static void test_gemm_c_int8(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_C, T_PREC_INT8);
+}
+static void test_gemm_avx2_int8(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_AVX2, T_PREC_INT8);
+}
+static void test_gemm_avx512_int8(void **state)
+{
+    (void)state;
+    gemm_path(T_PATH_AVX512, T_PREC_INT8);
+}
+static void test_gemm_avx512_vnni(void **state)
+{
+    (void)state;
+    gemm_path_ext(T_PATH_AVX512, T_PREC_INT8, T_EXT_VNNI, "avx512_vnni");
+}
+
+// The start-up self-check chose the best path and extensions this CPU has
+// (a kernel it rejected would show up here as a missing path).
+static void test_gemm_best_path_chosen(void **state)
+{
+    (void)state;
+    t_path best = t_gemm_path_supported(T_PATH_AVX512) ? T_PATH_AVX512
+                  : t_gemm_path_supported(T_PATH_AVX2) ? T_PATH_AVX2
+                                                       : T_PATH_C;
+    if (getenv("LISA_GEMM_PATH") || getenv("LISA_GEMM_NO_EXT")) skip();
+    assert_string_equal(t_gemm_path_name(t_gemm_path()), t_gemm_path_name(best));
+    for (unsigned e = T_EXT_BF16; e <= T_EXT_VNNI; e <<= 1)
+        assert_int_equal(!!(t_gemm_ext() & e), t_gemm_ext_supported(e));
+    print_message("      path %s, bf16 kernel %s, int8 kernel %s\n", t_gemm_path_name(t_gemm_path()),
+                  t_gemm_kernel_name(T_PREC_BF16), t_gemm_kernel_name(T_PREC_INT8));
 }
 
 // Packing from F16 and BF16 words equals packing their fp32 values; stacked
@@ -427,12 +486,18 @@ int main(void)
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_softmax_and_norm),
+        cmocka_unit_test(test_gemm_best_path_chosen),
         cmocka_unit_test(test_gemm_c_f32),
         cmocka_unit_test(test_gemm_c_bf16),
         cmocka_unit_test(test_gemm_avx2_f32),
         cmocka_unit_test(test_gemm_avx2_bf16),
         cmocka_unit_test(test_gemm_avx512_f32),
         cmocka_unit_test(test_gemm_avx512_bf16),
+        cmocka_unit_test(test_gemm_avx512_bf16_dp),
+        cmocka_unit_test(test_gemm_c_int8),
+        cmocka_unit_test(test_gemm_avx2_int8),
+        cmocka_unit_test(test_gemm_avx512_int8),
+        cmocka_unit_test(test_gemm_avx512_vnni),
         cmocka_unit_test(test_gemm_pack_sources),
         cmocka_unit_test(test_gemm_epilogue_range),
         cmocka_unit_test(test_bf16_rounding),

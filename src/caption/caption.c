@@ -2,12 +2,16 @@
 // greedy and beam search (see caption.h).
 #include "caption/caption.h"
 #include "base/err.h"
+#include "base/half.h"
 #include "base/json.h"
 #include "base/pool.h"
 #include "caption/wordpiece.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/modeldir.h"
+#include "model/vitload.h"
 #include "tensor/tensor.h"
+#include "tensor/vit.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -58,11 +62,7 @@ static int get_tower(const cJSON *o, const char *sect, cap_tower *t, const char 
         (rc = get_int(o, sect, "num_attention_heads", 1, CAP_MAX_DIM, &t->heads, file)) < 0 ||
         (rc = get_int(o, sect, "num_hidden_layers", 0, CAP_MAX_LAYERS, &t->layers, file)) < 0)
         return rc;
-    if ((v = cJSON_GetObjectItemCaseSensitive(o, "layer_norm_eps"))) {
-        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1))
-            return lisa_seterr(LISA_EFORMAT, "%s: %s.layer_norm_eps: expected a number in (0, 1)", file, sect);
-        t->eps = (float)v->valuedouble;
-    }
+    if ((rc = cfg_read_eps(o, sect, &t->eps, file)) < 0) return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(o, "hidden_act"))) {
         const char *s = cJSON_IsString(v) ? v->valuestring : "";
         if (!strcmp(s, "gelu"))
@@ -138,19 +138,24 @@ int cap_config_load(const char *path, cap_config *c)
 
 /* ---------------------------------------------------------------- weights */
 
+// Linear weights are packed (tensor/gemm.h) at load in the model's precision
+// and owned: the packed copy is the only resident one (model/vitload.h drops
+// the mapped source's pages). Vectors point into the checkpoint (F32 views,
+// or converted copies it owns).
 typedef struct {
-    const float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *proj_w, *proj_b; // (d), (3d, d), (3d), (d, d), (d)
-    const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;   // (d), (ff, d), (ff), (d, ff), (d)
-} vis_layer;
-
-typedef struct {
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; // q (d, d); k, v (d, d) or (d, d_image) for cross
-    const float *o_w, *o_b, *ln_w, *ln_b;           // output.dense (d, d), output.LayerNorm (d)
+    t_packed *q;      // self: q, k, v stacked (3d, d); cross: q (d, d)
+    float *q_b;       // (3d) self / (d) cross, owned
+    t_packed *kv;     // cross only: k, v stacked (2d, d_image)
+    float *kv_b;      // (2d), owned
+    t_packed *o;      // output.dense (d, d)
+    const float *o_b; // (d)
+    const float *ln_w, *ln_b;
 } txt_attn;
 
 typedef struct {
     txt_attn self, cross;
-    const float *in_w, *in_b, *out_w, *out_b, *ln_w, *ln_b; // intermediate (ff, d), output (d, ff), LN (d)
+    t_packed *in, *out;                      // intermediate (ff, d), output (d, ff)
+    const float *in_b, *out_b, *ln_w, *ln_b; // (ff), (d), output.LayerNorm (d)
 } txt_layer;
 
 struct cap_model {
@@ -159,16 +164,25 @@ struct cap_model {
     ckpt *ck;
     wp_tok *tok;
     pool *pool;
+    t_prec prec;
     pthread_mutex_t mu;
     // vision
-    const float *cls, *pos, *patch_w, *patch_b, *post_w, *post_b; // (d), (n, d), (d, C*p*p), (d), (d)
-    vis_layer *vl;
+    vit_dims vdims;
+    const float *cls, *pos, *patch_b, *post_w, *post_b; // (d), (n, d), (d), (d), (d)
+    t_packed *patch;                                    // (d, C*p*p)
+    vit_layer *vl;
+    vit_state vs;
     // text decoder
-    const float *wte, *wpe, *emb_ln_w, *emb_ln_b; // (V, d), (P, d), (d)
+    const uint8_t *wte; // (V, d) word embeddings as stored, of type wte_src (rows widened as tokens come)
+    t_src wte_src;
+    const float *wpe, *emb_ln_w, *emb_ln_b; // (P, d), (d)
     txt_layer *tl;
-    const float *head_w, *head_b, *head_ln_w, *head_ln_b; // transform (d, d), (d), LayerNorm (d)
-    const float *dec_w, *dec_b;                           // (V, d), (V)
-    cap_timing last;                                      // of the last cap_vision / cap_generate
+    t_act text_act;
+    t_packed *head;                              // transform (d, d)
+    const float *head_b, *head_ln_w, *head_ln_b; // (d)
+    t_packed *dec;                               // (V, d)
+    const float *dec_b;                          // (V)
+    cap_timing last;                             // of the last cap_vision / cap_generate
 };
 
 static int weight(cap_model *m, const float **out, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...)
@@ -186,15 +200,34 @@ static int weight(cap_model *m, const float **out, int ndim, int64_t d0, int64_t
 }
 
 #define W1(dst, a, ...) weight(m, &(dst), 1, a, 0, 0, __VA_ARGS__)
-#define W2(dst, a, b, ...) weight(m, &(dst), 2, a, b, 0, __VA_ARGS__)
+
+// Checks and packs the 2-D weight named by fmt, (rows, in), into *out.
+static int pack(cap_model *m, t_packed **out, int rows, int in, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int pack(cap_model *m, t_packed **out, int rows, int in, const char *fmt, ...)
+{
+    char name[256];
+    const char *names[1] = {name};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return vl_pack(m->ck, 1, names, &rows, in, 0, m->prec, out);
+}
+
+static t_act act_of(int a)
+{
+    return a == ACT_GELU ? T_ACT_GELU : a == ACT_GELU_TANH ? T_ACT_GELU_TANH : T_ACT_QUICK_GELU;
+}
 
 static int load_vision(cap_model *m)
 {
     const cap_config *c = &m->cfg;
     int d = c->vision.hidden, ff = c->vision.intermediate, p = c->patch_size, g = c->image_size / p, rc;
-    const char *v = "vision_model.";
-    int64_t pshape[4] = {d, c->num_channels, p, p};
-    if ((rc = ckpt_get_f32(m->ck, "vision_model.embeddings.patch_embedding.weight", 4, pshape, &m->patch_w)) < 0 ||
+    const char *v = "vision_model.", *pn = "vision_model.embeddings.patch_embedding.weight";
+    m->vdims = (vit_dims){d, ff, c->vision.heads, c->vision.eps, act_of(c->vision.act)};
+    if ((rc = vl_pack(m->ck, 1, &pn, &d, c->num_channels * p * p, p, m->prec, &m->patch)) < 0 ||
         (rc = W1(m->patch_b, d, "%sembeddings.patch_embedding.bias", v)) < 0 ||
         (rc = weight(m, &m->cls, 3, 1, 1, d, "%sembeddings.class_embedding", v)) < 0 ||
         (rc = weight(m, &m->pos, 3, 1, (int64_t)g * g + 1, d, "%sembeddings.position_embedding", v)) < 0 ||
@@ -204,70 +237,90 @@ static int load_vision(cap_model *m)
     if (!(m->vl = calloc((size_t)c->vision.layers + 1, sizeof *m->vl)))
         return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
     for (int i = 0; i < c->vision.layers; i++) {
-        vis_layer *l = &m->vl[i];
-        const char *f = "vision_model.encoder.layers.%d.%s";
-        if ((rc = W1(l->ln1_w, d, f, i, "layer_norm1.weight")) < 0 ||
-            (rc = W1(l->ln1_b, d, f, i, "layer_norm1.bias")) < 0 ||
-            (rc = W2(l->qkv_w, 3 * d, d, f, i, "self_attn.qkv.weight")) < 0 ||
-            (rc = W1(l->qkv_b, 3 * d, f, i, "self_attn.qkv.bias")) < 0 ||
-            (rc = W2(l->proj_w, d, d, f, i, "self_attn.projection.weight")) < 0 ||
-            (rc = W1(l->proj_b, d, f, i, "self_attn.projection.bias")) < 0 ||
-            (rc = W1(l->ln2_w, d, f, i, "layer_norm2.weight")) < 0 ||
-            (rc = W1(l->ln2_b, d, f, i, "layer_norm2.bias")) < 0 ||
-            (rc = W2(l->fc1_w, ff, d, f, i, "mlp.fc1.weight")) < 0 ||
-            (rc = W1(l->fc1_b, ff, f, i, "mlp.fc1.bias")) < 0 ||
-            (rc = W2(l->fc2_w, d, ff, f, i, "mlp.fc2.weight")) < 0 || (rc = W1(l->fc2_b, d, f, i, "mlp.fc2.bias")) < 0)
-            return rc;
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "vision_model.encoder.layers.%d.", i);
+        if ((rc = vl_layer(m->ck, prefix, 1, "projection", d, ff, m->prec, &m->vl[i])) < 0) return rc;
     }
     return 0;
 }
 
+// Concatenates parts vectors of d floats into a new owned one.
+static int concat(float **dst, const float *const *src, int parts, int d)
+{
+    if (!(*dst = malloc((size_t)parts * d * sizeof **dst))) return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    for (int i = 0; i < parts; i++) memcpy(*dst + (size_t)i * d, src[i], (size_t)d * sizeof **dst);
+    return 0;
+}
+
+// BertAttention `part` ("attention" or "crossattention") of layer i: the self
+// one packs q, k, v as one (3d, d) GEMM; the cross one q alone and k, v as one
+// (2d, kv_in) GEMM (run once per image).
 static int load_attn(cap_model *m, int i, const char *part, int kv_in, txt_attn *a)
 {
-    int d = m->cfg.text.hidden, rc;
-    const char *f = "text_decoder.bert.encoder.layer.%d.%s.%s";
-    if ((rc = W2(a->q_w, d, d, f, i, part, "self.query.weight")) < 0 ||
-        (rc = W1(a->q_b, d, f, i, part, "self.query.bias")) < 0 ||
-        (rc = W2(a->k_w, d, kv_in, f, i, part, "self.key.weight")) < 0 ||
-        (rc = W1(a->k_b, d, f, i, part, "self.key.bias")) < 0 ||
-        (rc = W2(a->v_w, d, kv_in, f, i, part, "self.value.weight")) < 0 ||
-        (rc = W1(a->v_b, d, f, i, part, "self.value.bias")) < 0 ||
-        (rc = W2(a->o_w, d, d, f, i, part, "output.dense.weight")) < 0 ||
-        (rc = W1(a->o_b, d, f, i, part, "output.dense.bias")) < 0 ||
-        (rc = W1(a->ln_w, d, f, i, part, "output.LayerNorm.weight")) < 0 ||
-        (rc = W1(a->ln_b, d, f, i, part, "output.LayerNorm.bias")) < 0)
+    int d = m->cfg.text.hidden, cross = !strcmp(part, "crossattention"), rc;
+    char qn[256], kn[256], vn[256], pre[128];
+    const float *b[3];
+    const st_tensor *t;
+    snprintf(pre, sizeof pre, "text_decoder.bert.encoder.layer.%d.%s.", i, part);
+    snprintf(qn, sizeof qn, "%sself.query.weight", pre), snprintf(kn, sizeof kn, "%sself.key.weight", pre);
+    snprintf(vn, sizeof vn, "%sself.value.weight", pre);
+    if ((rc = vl_raw(m->ck, qn, d, d, 0, &t)) < 0 || (rc = W1(b[0], d, "%sself.query.bias", pre)) < 0 ||
+        (rc = vl_raw(m->ck, kn, d, kv_in, 0, &t)) < 0 || (rc = W1(b[1], d, "%sself.key.bias", pre)) < 0 ||
+        (rc = vl_raw(m->ck, vn, d, kv_in, 0, &t)) < 0 || (rc = W1(b[2], d, "%sself.value.bias", pre)) < 0 ||
+        (rc = pack(m, &a->o, d, d, "%soutput.dense.weight", pre)) < 0 ||
+        (rc = W1(a->o_b, d, "%soutput.dense.bias", pre)) < 0 ||
+        (rc = W1(a->ln_w, d, "%soutput.LayerNorm.weight", pre)) < 0 ||
+        (rc = W1(a->ln_b, d, "%soutput.LayerNorm.bias", pre)) < 0)
         return rc;
-    return 0;
+    const char *qkv[3] = {qn, kn, vn};
+    int rows[3] = {d, d, d};
+    if (!cross) {
+        if ((rc = vl_pack(m->ck, 3, qkv, rows, d, 0, m->prec, &a->q)) < 0) return rc;
+        return concat(&a->q_b, b, 3, d);
+    }
+    if ((rc = vl_pack(m->ck, 1, qkv, rows, d, 0, m->prec, &a->q)) < 0 ||
+        (rc = vl_pack(m->ck, 2, qkv + 1, rows, kv_in, 0, m->prec, &a->kv)) < 0 || (rc = concat(&a->q_b, b, 1, d)) < 0)
+        return rc;
+    return concat(&a->kv_b, b + 1, 2, d);
+}
+
+// The LM decoder: its own weight when stored, else tied to the word
+// embeddings (a checkpoint saved with the tie dropped); its bias is
+// cls.predictions.bias, which decoder.bias aliases.
+static int load_lm_head(cap_model *m)
+{
+    const cap_config *c = &m->cfg;
+    int d = c->text.hidden, V = c->vocab_size, rc;
+    const char *h = "text_decoder.cls.predictions.";
+    if ((rc = pack(m, &m->head, d, d, "%stransform.dense.weight", h)) < 0 ||
+        (rc = W1(m->head_b, d, "%stransform.dense.bias", h)) < 0 ||
+        (rc = W1(m->head_ln_w, d, "%stransform.LayerNorm.weight", h)) < 0 ||
+        (rc = W1(m->head_ln_b, d, "%stransform.LayerNorm.bias", h)) < 0)
+        return rc;
+    if (ckpt_find(m->ck, "text_decoder.cls.predictions.decoder.weight"))
+        rc = pack(m, &m->dec, V, d, "%sdecoder.weight", h);
+    else
+        rc = pack(m, &m->dec, V, d, "text_decoder.bert.embeddings.word_embeddings.weight");
+    if (rc < 0) return rc;
+    if (!ckpt_find(m->ck, "text_decoder.cls.predictions.bias") &&
+        ckpt_find(m->ck, "text_decoder.cls.predictions.decoder.bias"))
+        return W1(m->dec_b, V, "%sdecoder.bias", h);
+    return W1(m->dec_b, V, "%sbias", h);
 }
 
 static int load_text(cap_model *m)
 {
     const cap_config *c = &m->cfg;
     int d = c->text.hidden, ff = c->text.intermediate, V = c->vocab_size, rc;
-    const char *b = "text_decoder.bert.", *h = "text_decoder.cls.predictions.";
-    if ((rc = W2(m->wte, V, d, "%sembeddings.word_embeddings.weight", b)) < 0 ||
-        (rc = W2(m->wpe, c->max_positions, d, "%sembeddings.position_embeddings.weight", b)) < 0 ||
+    const char *b = "text_decoder.bert.";
+    const st_tensor *wte;
+    m->text_act = act_of(c->text.act);
+    if ((rc = vl_raw(m->ck, "text_decoder.bert.embeddings.word_embeddings.weight", V, d, 0, &wte)) < 0 ||
+        (rc = weight(m, &m->wpe, 2, c->max_positions, d, 0, "%sembeddings.position_embeddings.weight", b)) < 0 ||
         (rc = W1(m->emb_ln_w, d, "%sembeddings.LayerNorm.weight", b)) < 0 ||
-        (rc = W1(m->emb_ln_b, d, "%sembeddings.LayerNorm.bias", b)) < 0 ||
-        (rc = W2(m->head_w, d, d, "%stransform.dense.weight", h)) < 0 ||
-        (rc = W1(m->head_b, d, "%stransform.dense.bias", h)) < 0 ||
-        (rc = W1(m->head_ln_w, d, "%stransform.LayerNorm.weight", h)) < 0 ||
-        (rc = W1(m->head_ln_b, d, "%stransform.LayerNorm.bias", h)) < 0)
+        (rc = W1(m->emb_ln_b, d, "%sembeddings.LayerNorm.bias", b)) < 0 || (rc = load_lm_head(m)) < 0)
         return rc;
-    // The LM decoder: its own weight when stored, else tied to the word
-    // embeddings (a checkpoint saved with the tie dropped); its bias is
-    // cls.predictions.bias, which decoder.bias aliases.
-    if (ckpt_find(m->ck, "text_decoder.cls.predictions.decoder.weight"))
-        rc = W2(m->dec_w, V, d, "%sdecoder.weight", h);
-    else
-        m->dec_w = m->wte;
-    if (rc < 0) return rc;
-    if (!ckpt_find(m->ck, "text_decoder.cls.predictions.bias") &&
-        ckpt_find(m->ck, "text_decoder.cls.predictions.decoder.bias"))
-        rc = W1(m->dec_b, V, "%sdecoder.bias", h);
-    else
-        rc = W1(m->dec_b, V, "%sbias", h);
-    if (rc < 0) return rc;
+    m->wte = wte->data, m->wte_src = vl_src(wte);
     if (!(m->tl = calloc((size_t)c->text.layers + 1, sizeof *m->tl)))
         return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
     for (int i = 0; i < c->text.layers; i++) {
@@ -275,9 +328,9 @@ static int load_text(cap_model *m)
         const char *f = "text_decoder.bert.encoder.layer.%d.%s";
         if ((rc = load_attn(m, i, "attention", d, &l->self)) < 0 ||
             (rc = load_attn(m, i, "crossattention", c->vision.hidden, &l->cross)) < 0 ||
-            (rc = W2(l->in_w, ff, d, f, i, "intermediate.dense.weight")) < 0 ||
+            (rc = pack(m, &l->in, ff, d, f, i, "intermediate.dense.weight")) < 0 ||
             (rc = W1(l->in_b, ff, f, i, "intermediate.dense.bias")) < 0 ||
-            (rc = W2(l->out_w, d, ff, f, i, "output.dense.weight")) < 0 ||
+            (rc = pack(m, &l->out, d, ff, f, i, "output.dense.weight")) < 0 ||
             (rc = W1(l->out_b, d, f, i, "output.dense.bias")) < 0 ||
             (rc = W1(l->ln_w, d, f, i, "output.LayerNorm.weight")) < 0 ||
             (rc = W1(l->ln_b, d, f, i, "output.LayerNorm.bias")) < 0)
@@ -324,36 +377,119 @@ static int load_tokenizer(cap_model *m, const char *dir)
     return 0;
 }
 
-int cap_load(const char *dir, int threads, cap_model **out)
+/* ---------------------------------------------------------------- precision */
+
+static int g_prec = CAP_PREC_AUTO; // cap_set_precision's choice
+
+void cap_set_precision(int prec)
+{
+    g_prec = prec == CAP_PREC_BF16 || prec == CAP_PREC_FP32 ? prec : CAP_PREC_AUTO;
+}
+
+const char *cap_precision(const cap_model *m)
+{
+    return m->prec == T_PREC_BF16 ? "bf16" : "fp32";
+}
+
+// AUTO: bf16 when the checkpoint's word embeddings are BF16 (packing them as
+// bf16 is exact), else fp32 (F32 and F16 checkpoints keep every bit).
+static int resolve_prec(const cap_model *m, int prec, t_prec *out)
+{
+    const char *env = getenv("LISA_PRECISION");
+    if (prec == CAP_PREC_AUTO) prec = g_prec;
+    if (prec == CAP_PREC_AUTO && env && *env) {
+        if (!strcmp(env, "fp32"))
+            prec = CAP_PREC_FP32;
+        else if (!strcmp(env, "bf16"))
+            prec = CAP_PREC_BF16;
+        else
+            return lisa_seterr(LISA_EINVAL, "LISA_PRECISION: \"%.20s\" is not fp32 or bf16 (captioning)", env);
+    }
+    if (prec == CAP_PREC_AUTO) {
+        const st_tensor *t = ckpt_find(m->ck, "text_decoder.bert.embeddings.word_embeddings.weight");
+        prec = t && t->dtype == ST_BF16 ? CAP_PREC_BF16 : CAP_PREC_FP32;
+    }
+    *out = prec == CAP_PREC_BF16 ? T_PREC_BF16 : T_PREC_F32;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int cap_load_prec(const char *dir, int threads, int prec, cap_model **out)
 {
     char path[4096];
     int rc;
     *out = NULL;
+    if (prec != CAP_PREC_AUTO && prec != CAP_PREC_FP32 && prec != CAP_PREC_BF16)
+        return lisa_seterr(LISA_EINVAL, "caption: unknown precision %d", prec);
     cap_model *m = calloc(1, sizeof *m);
     if (!m) return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
     pthread_mutex_init(&m->mu, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if ((rc = cap_config_load(path, &m->cfg)) < 0 || (rc = ckpt_open(dir, &m->ck)) < 0 || (rc = load_vision(m)) < 0 ||
-        (rc = load_text(m)) < 0 || (rc = load_prep(m, dir)) < 0 || (rc = load_tokenizer(m, dir)) < 0 ||
-        (rc = pool_new(threads, &m->pool)) < 0) {
+    if ((rc = cap_config_load(path, &m->cfg)) < 0 || (rc = ckpt_open(dir, &m->ck)) < 0 ||
+        (rc = resolve_prec(m, prec, &m->prec)) < 0 || (rc = load_vision(m)) < 0 || (rc = load_text(m)) < 0 ||
+        (rc = load_prep(m, dir)) < 0 || (rc = load_tokenizer(m, dir)) < 0 || (rc = pool_new(threads, &m->pool)) < 0) {
         cap_free(m);
         return rc;
     }
-    t_set_threads(1); // parallelism comes from the pool (t_matmul_pool)
     *out = m;
     return 0;
+}
+
+int cap_load(const char *dir, int threads, cap_model **out)
+{
+    return cap_load_prec(dir, threads, CAP_PREC_AUTO, out);
+}
+
+int cap_load_default(const char *data_dir, int threads, cap_model **out)
+{
+    char dir[MODELDIR_PATH_MAX];
+    int rc;
+    *out = NULL;
+    if ((rc = modeldir_resolve(NULL, data_dir, MODELDIR_DEFAULT_CAPTION, dir, sizeof dir)) < 0 ||
+        (rc = modeldir_check(dir, MODELDIR_BLIP, NULL, NULL)) < 0)
+        return rc;
+    return cap_load(dir, threads, out);
+}
+
+static void attn_free(txt_attn *a)
+{
+    t_packed_free(a->q), t_packed_free(a->kv), t_packed_free(a->o);
+    free(a->q_b), free(a->kv_b);
 }
 
 void cap_free(cap_model *m)
 {
     if (!m) return;
     pool_free(m->pool);
+    vit_release(&m->vs);
+    for (int i = 0; m->vl && i < m->cfg.vision.layers; i++) vit_layer_free(&m->vl[i]);
+    for (int i = 0; m->tl && i < m->cfg.text.layers; i++) {
+        txt_layer *l = &m->tl[i];
+        attn_free(&l->self), attn_free(&l->cross);
+        t_packed_free(l->in), t_packed_free(l->out);
+    }
     free(m->vl);
     free(m->tl);
+    t_packed_free(m->patch), t_packed_free(m->head), t_packed_free(m->dec);
     wp_free(m->tok);
     ckpt_close(m->ck);
     pthread_mutex_destroy(&m->mu);
     free(m);
+}
+
+size_t cap_weight_bytes(const cap_model *m)
+{
+    size_t n = 0;
+    const t_packed *w[3] = {m->patch, m->head, m->dec};
+    for (int i = 0; i < 3; i++) n += w[i] ? t_packed_bytes(w[i]) : 0;
+    for (int i = 0; m->vl && i < m->cfg.vision.layers; i++) n += vit_layer_bytes(&m->vl[i]);
+    for (int i = 0; m->tl && i < m->cfg.text.layers; i++) {
+        const txt_layer *l = &m->tl[i];
+        const t_packed *t[7] = {l->self.q, l->self.o, l->cross.q, l->cross.kv, l->cross.o, l->in, l->out};
+        for (int k = 0; k < 7; k++) n += t[k] ? t_packed_bytes(t[k]) : 0;
+    }
+    return n;
 }
 
 const cap_config *cap_cfg(const cap_model *m)
@@ -382,16 +518,6 @@ int cap_image_tokens(const cap_model *m)
 
 /* ---------------------------------------------------------------- shared pieces */
 
-static void activate(int a, float *x, size_t n)
-{
-    if (a == ACT_GELU)
-        t_gelu(x, n);
-    else if (a == ACT_GELU_TANH)
-        t_gelu_tanh(x, n);
-    else
-        t_quick_gelu(x, n);
-}
-
 // Allocates n floats per pointer in ptrs (NULL-terminated list of float**).
 static int alloc_all(size_t n, float **ptrs[])
 {
@@ -408,74 +534,25 @@ static void free_all(float **ptrs[])
 
 /* ---------------------------------------------------------------- vision tower */
 
-// Unfolds one (C, S, S) image into (g*g, C*p*p) rows ordered (c, ky, kx) like
-// the conv weight, so the patch conv is one GEMM.
-static void unfold(const float *img, int C, int S, int p, float *dst)
-{
-    int g = S / p;
-    for (int py = 0; py < g; py++)
-        for (int px = 0; px < g; px++) {
-            float *row = dst + (size_t)(py * g + px) * C * p * p;
-            for (int c = 0; c < C; c++)
-                for (int ky = 0; ky < p; ky++)
-                    memcpy(row + (size_t)(c * p + ky) * p, img + ((size_t)c * S + py * p + ky) * S + px * p,
-                           (size_t)p * sizeof *row);
-        }
-}
-
-struct vattn_job {
-    const float *q, *k, *v;
-    float *out, *scores;
-    int n, hd, d;
-};
-
-static void vattn_task(void *ctx, int h, int tid)
-{
-    struct vattn_job *j = ctx;
-    size_t off = (size_t)h * j->hd;
-    t_attention_head(j->out + off, j->q + off, j->k + off, j->v + off, j->n, j->hd, j->d, 0,
-                     j->scores + (size_t)tid * j->n * j->n);
-}
-
+// The ViT on the shared block (tensor/vit.h): patch conv as one GEMM, class
+// token, position embedding, pre-LN blocks, post_layernorm over every row.
 static int vision_forward(cap_model *m, const float *pixels, float *out)
 {
     const cap_config *c = &m->cfg;
+    vit_state *s = &m->vs;
     int C = c->num_channels, S = c->image_size, p = c->patch_size, np = (S / p) * (S / p), n = np + 1;
-    int d = c->vision.hidden, ff = c->vision.intermediate, K = C * p * p, T = pool_size(m->pool);
+    int d = c->vision.hidden, K = C * p * p, rc;
     size_t act = (size_t)n * (d > K ? d : K);
-    float *x = NULL, *h = NULL, *q = NULL, *k = NULL, *v = NULL, *att = NULL, *mlp = NULL, *sc = NULL;
-    float **bufs[] = {&x, &h, &q, &k, &v, &att, NULL}, **big[] = {&mlp, NULL}, **sbuf[] = {&sc, NULL};
-    int rc = alloc_all(act, bufs);
-    if (rc == 0) rc = alloc_all((size_t)n * ff, big);
-    if (rc == 0) rc = alloc_all((size_t)T * n * n, sbuf);
-    if (rc < 0) goto out;
-    unfold(pixels, C, S, p, att);
-    t_matmul_pool(m->pool, q, att, m->patch_w, m->patch_b, np, K, d);
-    memcpy(x, m->cls, (size_t)d * sizeof *x);
-    memcpy(x + d, q, (size_t)np * d * sizeof *x);
-    t_add(x, m->pos, (size_t)n * d);
-    for (int i = 0; i < c->vision.layers; i++) {
-        const vis_layer *l = &m->vl[i];
-        size_t dd = (size_t)d * d;
-        t_layernorm(h, x, l->ln1_w, l->ln1_b, n, d, c->vision.eps);
-        // The fused qkv weight is [q; k; v] by rows: three GEMMs on its thirds.
-        t_matmul_pool(m->pool, q, h, l->qkv_w, l->qkv_b, n, d, d);
-        t_matmul_pool(m->pool, k, h, l->qkv_w + dd, l->qkv_b + d, n, d, d);
-        t_matmul_pool(m->pool, v, h, l->qkv_w + 2 * dd, l->qkv_b + 2 * d, n, d, d);
-        struct vattn_job job = {q, k, v, att, sc, n, d / c->vision.heads, d};
-        pool_for(m->pool, c->vision.heads, vattn_task, &job);
-        t_matmul_pool(m->pool, h, att, l->proj_w, l->proj_b, n, d, d);
-        t_add(x, h, (size_t)n * d);
-        t_layernorm(h, x, l->ln2_w, l->ln2_b, n, d, c->vision.eps);
-        t_matmul_pool(m->pool, mlp, h, l->fc1_w, l->fc1_b, n, d, ff);
-        activate(c->vision.act, mlp, (size_t)n * ff);
-        t_matmul_pool(m->pool, h, mlp, l->fc2_w, l->fc2_b, n, ff, d);
-        t_add(x, h, (size_t)n * d);
-    }
-    t_layernorm(out, x, m->post_w, m->post_b, n, d, c->vision.eps);
-out:
-    free_all(bufs), free_all(big), free_all(sbuf);
-    return rc;
+    if ((rc = vit_reserve(s, pool_size(m->pool), act, (size_t)n * c->vision.intermediate, n, d, "caption")) < 0)
+        return rc;
+    vit_unfold(pixels, C, S, p, s->att);
+    t_gemm(m->pool, s->qkv, d, s->att, K, m->patch, m->patch_b, np, T_ACT_NONE);
+    memcpy(s->x, m->cls, (size_t)d * sizeof *s->x);
+    memcpy(s->x + d, s->qkv, (size_t)np * d * sizeof *s->x);
+    t_add(s->x, m->pos, (size_t)n * d);
+    for (int i = 0; i < c->vision.layers; i++) vit_block(s, m->pool, &m->vdims, &m->vl[i], 1, n, 0);
+    t_layernorm(out, s->x, m->post_w, m->post_b, n, d, c->vision.eps);
+    return 0;
 }
 
 int cap_vision(cap_model *m, const float *pixels, float *out)
@@ -493,165 +570,180 @@ int cap_vision(cap_model *m, const float *pixels, float *out)
 // Decoding state for B sequences: the self-attention KV cache, the image's
 // cross-attention K/V (computed once), and per-step scratch.
 typedef struct {
-    int B, cap, len;                          // sequences, positions reserved, positions filled
-    int m;                                    // image tokens
-    float *k, *v;                             // (layers, B, cap, d) self-attention cache
-    float *k2, *v2;                           // the same, for reordering beams
-    float *ck, *cv;                           // cross K (layers, heads, m, hd), V^T (layers, heads, hd, m)
-    float *x, *a, *q, *t, *ctx, *ff, *scores; // (B, d) x5, (B, ff), (B, max(cap, m))
-    float *logits;                            // (B, V)
+    int B, cap, len;                 // sequences, positions reserved, positions filled
+    int m;                           // image tokens
+    float *k, *v;                    // (layers, B, cap, d) self-attention cache
+    float *k2, *v2;                  // the same, for reordering beams
+    float *ck, *cv;                  // cross K (layers, heads, m, hd), V^T (layers, heads, hd, m)
+    float *x, *a, *t, *ctx, *scores; // (B, d) x4, (B, max(cap, m))
+    float *qkv, *ff;                 // (B, 3d), (B, ff)
+    float *logits;                   // (B, V)
 } dec_state;
 
 static void dec_release(dec_state *s)
 {
-    float **p[] = {&s->k, &s->v, &s->k2,  &s->v2, &s->ck,     &s->cv,     &s->x, &s->a,
-                   &s->q, &s->t, &s->ctx, &s->ff, &s->scores, &s->logits, NULL};
+    float **p[] = {&s->k, &s->v,   &s->k2,     &s->v2,  &s->ck, &s->cv,     &s->x, &s->a,
+                   &s->t, &s->ctx, &s->scores, &s->qkv, &s->ff, &s->logits, NULL};
     free_all(p);
+}
+
+// The cross-attention K and V of every layer for image_embeds (s->m rows),
+// laid out per head: K as (m, hd) rows and V transposed to (hd, m), so that
+// each head's scores and weighted sum are two GEMMs over all B sequences.
+static int cross_kv(cap_model *m, dec_state *s, const float *image_embeds)
+{
+    const cap_config *c = &m->cfg;
+    int d = c->text.hidden, nimg = s->m, dv = c->vision.hidden, H = c->text.heads, hd = d / H;
+    float *kv = malloc((size_t)nimg * 2 * d * sizeof *kv);
+    if (!kv) return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
+    for (int l = 0; l < c->text.layers; l++) {
+        const txt_attn *x = &m->tl[l].cross;
+        t_gemm(m->pool, kv, 2 * d, image_embeds, dv, x->kv, x->kv_b, nimg, T_ACT_NONE);
+        for (int h = 0; h < H; h++) {
+            float *kh = s->ck + ((size_t)l * H + h) * nimg * hd, *vt = s->cv + ((size_t)l * H + h) * hd * nimg;
+            for (int j = 0; j < nimg; j++)
+                for (int e = 0; e < hd; e++) {
+                    kh[(size_t)j * hd + e] = kv[(size_t)j * 2 * d + h * hd + e];
+                    vt[(size_t)e * nimg + j] = kv[(size_t)j * 2 * d + d + h * hd + e];
+                }
+        }
+    }
+    free(kv);
+    return 0;
 }
 
 // Sets up s for B sequences of up to cap positions on image_embeds (m rows).
 static int dec_init(cap_model *m, dec_state *s, int B, int cap, const float *image_embeds)
 {
     const cap_config *c = &m->cfg;
-    int d = c->text.hidden, L = c->text.layers, nimg = cap_image_tokens(m), dv = c->vision.hidden;
+    int d = c->text.hidden, L = c->text.layers, nimg = cap_image_tokens(m);
     memset(s, 0, sizeof *s);
     s->B = B, s->cap = cap, s->m = nimg;
     size_t kv = (size_t)L * B * cap * d, cross = (size_t)L * nimg * d;
     float **p1[] = {&s->k, &s->v, &s->k2, &s->v2, NULL}, **p2[] = {&s->ck, &s->cv, NULL};
-    float **p3[] = {&s->x, &s->a, &s->q, &s->t, &s->ctx, NULL}, **p4[] = {&s->ff, NULL};
+    float **p3[] = {&s->x, &s->a, &s->t, &s->ctx, NULL}, **p4[] = {&s->ff, NULL}, **p7[] = {&s->qkv, NULL};
     float **p5[] = {&s->scores, NULL}, **p6[] = {&s->logits, NULL};
     int rc;
     if ((rc = alloc_all(kv, p1)) < 0 || (rc = alloc_all(cross, p2)) < 0 || (rc = alloc_all((size_t)B * d, p3)) < 0 ||
-        (rc = alloc_all((size_t)B * c->text.intermediate, p4)) < 0 ||
+        (rc = alloc_all((size_t)B * c->text.intermediate, p4)) < 0 || (rc = alloc_all((size_t)B * 3 * d, p7)) < 0 ||
         (rc = alloc_all((size_t)B * (cap > nimg ? cap : nimg), p5)) < 0 ||
-        (rc = alloc_all((size_t)B * c->vocab_size, p6)) < 0) {
+        (rc = alloc_all((size_t)B * c->vocab_size, p6)) < 0 || (rc = cross_kv(m, s, image_embeds)) < 0) {
         dec_release(s);
         return rc;
     }
-    // Per head, K as (m, hd) rows and V transposed to (hd, m), so that each
-    // head's scores and weighted sum are two GEMMs over all B sequences.
-    float *tk = malloc((size_t)nimg * d * sizeof *tk), *tv = malloc((size_t)nimg * d * sizeof *tv);
-    if (!tk || !tv) {
-        free(tk), free(tv), dec_release(s);
-        return lisa_seterr(LISA_ENOMEM, "caption: out of memory");
-    }
-    int H = c->text.heads, hd = d / H;
-    for (int l = 0; l < L; l++) {
-        const txt_attn *x = &m->tl[l].cross;
-        t_matmul_pool(m->pool, tk, image_embeds, x->k_w, x->k_b, nimg, dv, d);
-        t_matmul_pool(m->pool, tv, image_embeds, x->v_w, x->v_b, nimg, dv, d);
-        for (int h = 0; h < H; h++) {
-            float *kh = s->ck + ((size_t)l * H + h) * nimg * hd, *vt = s->cv + ((size_t)l * H + h) * hd * nimg;
-            for (int j = 0; j < nimg; j++)
-                for (int e = 0; e < hd; e++) {
-                    kh[(size_t)j * hd + e] = tk[(size_t)j * d + h * hd + e];
-                    vt[(size_t)e * nimg + j] = tv[(size_t)j * d + h * hd + e];
-                }
-        }
-    }
-    free(tk), free(tv);
     return 0;
 }
 
-// Cross-attention of layer l for the B query rows in s->q into s->ctx; uses
-// s->t and s->a as scratch.
-static void cross_attend(cap_model *m, dec_state *s, int l)
+// Cross-attention of layer l for the nb query rows (stride 3d in s->qkv) into
+// s->ctx; uses s->t and s->a as scratch.
+static void cross_attend(cap_model *m, dec_state *s, int l, int nb)
 {
-    int d = m->cfg.text.hidden, H = m->cfg.text.heads, hd = d / H, B = s->B, n = s->m;
+    int d = m->cfg.text.hidden, H = m->cfg.text.heads, hd = d / H, n = s->m;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < H; h++) {
         const float *kh = s->ck + ((size_t)l * H + h) * n * hd, *vt = s->cv + ((size_t)l * H + h) * hd * n;
-        for (int b = 0; b < B; b++)
-            memcpy(s->t + (size_t)b * hd, s->q + (size_t)b * d + (size_t)h * hd, (size_t)hd * sizeof(float));
-        t_matmul(s->scores, s->t, kh, NULL, B, hd, n);
-        for (int b = 0; b < B; b++) {
+        for (int b = 0; b < nb; b++)
+            memcpy(s->t + (size_t)b * hd, s->qkv + (size_t)b * 3 * d + (size_t)h * hd, (size_t)hd * sizeof(float));
+        t_matmul(s->scores, s->t, kh, NULL, nb, hd, n);
+        for (int b = 0; b < nb; b++) {
             float *r = s->scores + (size_t)b * n;
             for (int j = 0; j < n; j++) r[j] *= scale;
             t_softmax(r, n);
         }
-        t_matmul(s->a, s->scores, vt, NULL, B, n, hd);
-        for (int b = 0; b < B; b++)
+        t_matmul(s->a, s->scores, vt, NULL, nb, n, hd);
+        for (int b = 0; b < nb; b++)
             memcpy(s->ctx + (size_t)b * d + (size_t)h * hd, s->a + (size_t)b * hd, (size_t)hd * sizeof(float));
     }
 }
 
-// One query row q (d) against n keys / values (rows of stride d) for each head
-// into out (d); scratch holds n floats.
-static void attend_row(float *out, const float *q, const float *k, const float *v, int n, int heads, int d,
-                       float *scratch)
-{
-    int hd = d / heads;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < heads; h++) {
-        const float *qh = q + (size_t)h * hd;
-        for (int j = 0; j < n; j++) {
-            const float *kj = k + (size_t)j * d + (size_t)h * hd;
-            float s = 0;
-            for (int e = 0; e < hd; e++) s += qh[e] * kj[e];
-            scratch[j] = s * scale;
-        }
-        t_softmax(scratch, n);
-        float *oh = out + (size_t)h * hd;
-        memset(oh, 0, (size_t)hd * sizeof *oh);
-        for (int j = 0; j < n; j++) {
-            const float *vj = v + (size_t)j * d + (size_t)h * hd;
-            for (int e = 0; e < hd; e++) oh[e] += scratch[j] * vj[e];
-        }
-    }
-}
-
-// y = LN(y + (x . W^T + b)) over B rows: BERT's post-LN "output" sublayer.
-static void add_norm(cap_model *m, float *y, const float *x, const float *w, const float *b, const float *g,
-                     const float *beta, int B, int in, float *tmp)
+// y = LN(y + (x . W^T + b)) over nb rows: BERT's post-LN "output" sublayer.
+static void add_norm(cap_model *m, float *y, const float *x, int ldx, const t_packed *w, const float *b, const float *g,
+                     const float *beta, int nb, float *tmp)
 {
     int d = m->cfg.text.hidden;
-    t_matmul_pool(m->pool, tmp, x, w, b, B, in, d);
-    t_add(y, tmp, (size_t)B * d);
-    t_layernorm(y, y, g, beta, B, d, m->cfg.text.eps);
+    t_gemm(m->pool, tmp, d, x, ldx, w, b, nb, T_ACT_NONE);
+    t_add(y, tmp, (size_t)nb * d);
+    t_layernorm(y, y, g, beta, nb, d, m->cfg.text.eps);
 }
 
-// Feeds one token per sequence (ids[B]) at position s->len; leaves the
-// next-token logits of every sequence in s->logits (B, V).
-static void dec_step(cap_model *m, dec_state *s, const int32_t *ids)
+// Word embedding row id (widened from the checkpoint's dtype) into dst (d).
+static void embed_row(const cap_model *m, int id, float *dst)
+{
+    int d = m->cfg.text.hidden;
+    size_t row = (size_t)id * d;
+    if (m->wte_src == T_SRC_F32) {
+        memcpy(dst, m->wte + row * 4, (size_t)d * sizeof *dst);
+        return;
+    }
+    for (int c = 0; c < d; c++) {
+        uint16_t h;
+        memcpy(&h, m->wte + (row + c) * 2, 2);
+        dst[c] = m->wte_src == T_SRC_BF16 ? bf16_to_f32(h) : half_to_f32(h);
+    }
+}
+
+// The LM head on the nb rows of s->x into s->logits (nb, V).
+static void lm_head(cap_model *m, dec_state *s, int nb)
+{
+    int d = m->cfg.text.hidden;
+    t_gemm(m->pool, s->a, d, s->x, d, m->head, m->head_b, nb, m->text_act);
+    t_layernorm(s->a, s->a, m->head_ln_w, m->head_ln_b, nb, d, m->cfg.text.eps);
+    t_gemm(m->pool, s->logits, m->cfg.vocab_size, s->a, d, m->dec, m->dec_b, nb, T_ACT_NONE);
+}
+
+// Feeds one token per sequence (ids[nb], nb <= B) at position s->len; with
+// logits, leaves the next-token logits of those sequences in s->logits (nb, V)
+// (a prompt's tokens before its last need none: HF computes and drops them).
+static void dec_step(cap_model *m, dec_state *s, const int32_t *ids, int nb, int logits)
 {
     const cap_config *c = &m->cfg;
-    int d = c->text.hidden, B = s->B, t = s->len, heads = c->text.heads, ff = c->text.intermediate;
-    for (int b = 0; b < B; b++) {
+    int d = c->text.hidden, t = s->len, heads = c->text.heads, ff = c->text.intermediate, ld = 3 * d;
+    for (int b = 0; b < nb; b++) {
         float *xb = s->x + (size_t)b * d;
-        memcpy(xb, m->wte + (size_t)ids[b] * d, (size_t)d * sizeof *xb);
+        embed_row(m, ids[b], xb);
         t_add(xb, m->wpe + (size_t)t * d, (size_t)d);
     }
-    t_layernorm(s->x, s->x, m->emb_ln_w, m->emb_ln_b, B, d, c->text.eps);
+    t_layernorm(s->x, s->x, m->emb_ln_w, m->emb_ln_b, nb, d, c->text.eps);
     for (int l = 0; l < c->text.layers; l++) {
         const txt_layer *L = &m->tl[l];
-        float *kc = s->k + (size_t)l * B * s->cap * d, *vc = s->v + (size_t)l * B * s->cap * d;
+        float *kc = s->k + (size_t)l * s->B * s->cap * d, *vc = s->v + (size_t)l * s->B * s->cap * d;
         // causal self-attention: this position's k / v go into the cache first
-        t_matmul_pool(m->pool, s->q, s->x, L->self.q_w, L->self.q_b, B, d, d);
-        t_matmul_pool(m->pool, s->t, s->x, L->self.k_w, L->self.k_b, B, d, d);
-        t_matmul_pool(m->pool, s->ctx, s->x, L->self.v_w, L->self.v_b, B, d, d);
-        for (int b = 0; b < B; b++) {
-            memcpy(kc + ((size_t)b * s->cap + t) * d, s->t + (size_t)b * d, (size_t)d * sizeof(float));
-            memcpy(vc + ((size_t)b * s->cap + t) * d, s->ctx + (size_t)b * d, (size_t)d * sizeof(float));
+        t_gemm(m->pool, s->qkv, ld, s->x, d, L->self.q, L->self.q_b, nb, T_ACT_NONE);
+        for (int b = 0; b < nb; b++) {
+            const float *r = s->qkv + (size_t)b * ld;
+            memcpy(kc + ((size_t)b * s->cap + t) * d, r + d, (size_t)d * sizeof(float));
+            memcpy(vc + ((size_t)b * s->cap + t) * d, r + 2 * d, (size_t)d * sizeof(float));
         }
-        for (int b = 0; b < B; b++)
-            attend_row(s->ctx + (size_t)b * d, s->q + (size_t)b * d, kc + (size_t)b * s->cap * d,
-                       vc + (size_t)b * s->cap * d, t + 1, heads, d, s->scores);
-        add_norm(m, s->x, s->ctx, L->self.o_w, L->self.o_b, L->self.ln_w, L->self.ln_b, B, d, s->t);
-        // cross-attention to the image
-        t_matmul_pool(m->pool, s->q, s->x, L->cross.q_w, L->cross.q_b, B, d, d);
-        cross_attend(m, s, l);
-        add_norm(m, s->x, s->ctx, L->cross.o_w, L->cross.o_b, L->cross.ln_w, L->cross.ln_b, B, d, s->t);
-        // FFN
-        t_matmul_pool(m->pool, s->ff, s->x, L->in_w, L->in_b, B, d, ff);
-        activate(c->text.act, s->ff, (size_t)B * ff);
-        add_norm(m, s->x, s->ff, L->out_w, L->out_b, L->ln_w, L->ln_b, B, ff, s->t);
+        for (int b = 0; b < nb; b++)
+            vit_attend_one(s->ctx + (size_t)b * d, s->qkv + (size_t)b * ld, kc + (size_t)b * s->cap * d,
+                           vc + (size_t)b * s->cap * d, d, t + 1, heads, d, s->scores);
+        add_norm(m, s->x, s->ctx, d, L->self.o, L->self.o_b, L->self.ln_w, L->self.ln_b, nb, s->t);
+        // cross-attention to the image (its K/V are in s->ck / s->cv)
+        t_gemm(m->pool, s->qkv, ld, s->x, d, L->cross.q, L->cross.q_b, nb, T_ACT_NONE);
+        cross_attend(m, s, l, nb);
+        add_norm(m, s->x, s->ctx, d, L->cross.o, L->cross.o_b, L->cross.ln_w, L->cross.ln_b, nb, s->t);
+        // FFN, the activation in the GEMM's epilogue
+        t_gemm(m->pool, s->ff, ff, s->x, d, L->in, L->in_b, nb, m->text_act);
+        add_norm(m, s->x, s->ff, ff, L->out, L->out_b, L->ln_w, L->ln_b, nb, s->t);
     }
-    // LM head
-    t_matmul_pool(m->pool, s->a, s->x, m->head_w, m->head_b, B, d, d);
-    activate(c->text.act, s->a, (size_t)B * d);
-    t_layernorm(s->a, s->a, m->head_ln_w, m->head_ln_b, B, d, c->text.eps);
-    t_matmul_pool(m->pool, s->logits, s->a, m->dec_w, m->dec_b, B, d, c->vocab_size);
+    if (logits) lm_head(m, s, nb);
     s->len++;
+}
+
+// After a prefill run on sequence 0 alone: every other sequence gets its
+// cache and logits (all beams start from the same prompt).
+static void dec_broadcast(cap_model *m, dec_state *s)
+{
+    int d = m->cfg.text.hidden, V = m->cfg.vocab_size;
+    size_t row = (size_t)s->cap * d, n = (size_t)s->len * d * sizeof(float);
+    for (int l = 0; l < m->cfg.text.layers; l++) {
+        size_t base = (size_t)l * s->B * row;
+        for (int b = 1; b < s->B; b++) {
+            memcpy(s->k + base + b * row, s->k + base, n);
+            memcpy(s->v + base + b * row, s->v + base, n);
+        }
+    }
+    for (int b = 1; b < s->B; b++) memcpy(s->logits + (size_t)b * V, s->logits, (size_t)V * sizeof *s->logits);
 }
 
 // Reorders the cache so that sequence b continues from src[b].
@@ -689,7 +781,7 @@ int cap_logits(cap_model *m, const float *image_embeds, const int32_t *ids, int 
     dec_state s;
     pthread_mutex_lock(&m->mu);
     if ((rc = dec_init(m, &s, 1, n, image_embeds)) == 0) {
-        for (int i = 0; i < n; i++) dec_step(m, &s, ids + i);
+        for (int i = 0; i < n; i++) dec_step(m, &s, ids + i, 1, i == n - 1);
         memcpy(out, s.logits, (size_t)m->cfg.vocab_size * sizeof *out);
         dec_release(&s);
     }
@@ -736,7 +828,7 @@ static int greedy(cap_model *m, dec_state *s, int32_t *seq, int len, const cap_o
             if (s->logits[i] > s->logits[best]) best = i;
         seq[len++] = best;
         if (best == eos || len >= o->max_length) break;
-        dec_step(m, s, &seq[len - 1]);
+        dec_step(m, s, &seq[len - 1], 1, 1);
     }
     *n = len;
     return 0;
@@ -825,7 +917,7 @@ static int beam(cap_model *m, dec_state *s, int32_t *seq0, int plen, const cap_o
         if (nfin == K && !(rs[0] / (float)pow((double)(cur - plen), (double)o->length_penalty) > fs[K - 1])) break;
         dec_reorder(m, s, src);
         for (int r = 0; r < K; r++) ftok[r] = run[(size_t)r * L + cur - 1];
-        dec_step(m, s, ftok);
+        dec_step(m, s, ftok, K, 1);
     }
     *n = flen[0];
     memcpy(out, fin, (size_t)flen[0] * sizeof *out);
@@ -864,11 +956,9 @@ int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt,
     double t0 = now_ms();
     if ((rc = dec_init(m, &s, K, L, image_embeds)) == 0) {
         m->last.cross_kv_ms = now_ms() - t0;
-        int32_t col[CAP_MAX_BEAMS];
-        for (int i = 0; i < plen; i++) {
-            for (int b = 0; b < K; b++) col[b] = seq[i];
-            dec_step(m, &s, col);
-        }
+        // The prompt once, on sequence 0; every beam then starts from its cache.
+        for (int i = 0; i < plen; i++) dec_step(m, &s, seq + i, 1, i == plen - 1);
+        dec_broadcast(m, &s);
         if (K == 1) {
             rc = greedy(m, &s, seq, plen, o, seen, n);
             memcpy(ids, seq, (size_t)*n * sizeof *ids);

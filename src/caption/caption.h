@@ -19,8 +19,13 @@
 //            it (details in caption.c), repetition_penalty, min_length,
 //            length_penalty, early_stopping False.
 //
-// All compute is float32. A cap_model is immutable weights plus a pool and
-// scratch; calls lock the model, so it may be shared by threads (serialized).
+// Weights: every Linear is packed once at load for the GEMM of tensor/gemm.h
+// (the vision tower's blocks are tensor/vit.h's, shared with CLIP and SigLIP),
+// in fp32 or bf16 (cap_load_prec); the packed copy is the only resident one,
+// the mmapped checkpoint stays the source (the word-embedding rows are read
+// from it as tokens come). Arithmetic is float32. A cap_model is immutable
+// weights plus a pool and scratch; calls lock the model, so it may be shared
+// by threads (serialized).
 #ifndef LISA_CAPTION_H
 #define LISA_CAPTION_H
 
@@ -71,6 +76,27 @@ int cap_config_load(const char *path, cap_config *c);
 // and tensor: "model.safetensors: text_decoder.bert.embeddings.word_embeddings.weight:
 // expected [30524, 768], found [30000, 768]".
 int cap_load(const char *dir, int threads, cap_model **out);
+
+// Loads the installed default captioner (MODELDIR_DEFAULT_CAPTION, found as
+// modeldir_resolve does under data_dir). LISA_ENOTFOUND when it is not
+// installed (the message names the command that installs it); other codes
+// when it is there but does not load (the message names the file).
+int cap_load_default(const char *data_dir, int threads, cap_model **out);
+
+// Weight precision. AUTO: cap_set_precision's choice, else LISA_PRECISION
+// (fp32 | bf16), else bf16 for a BF16 checkpoint (exact) and fp32 for F32 /
+// F16 ones. bf16 halves the resident weights (blip-image-captioning-base:
+// ~450 MiB against ~900 MiB); the kernels widen it to fp32.
+enum { CAP_PREC_AUTO = -1, CAP_PREC_FP32 = 0, CAP_PREC_BF16 = 1 };
+int cap_load_prec(const char *dir, int threads, int prec, cap_model **out);
+
+// Sets the precision AUTO resolves to for later loads (the settings layer calls
+// it with `precision =` / --precision); CAP_PREC_AUTO clears it.
+void cap_set_precision(int prec);
+
+// The precision m runs in ("fp32", "bf16") and the bytes of its packed weights.
+const char *cap_precision(const cap_model *m);
+size_t cap_weight_bytes(const cap_model *m);
 
 // Frees the model. cap_free(NULL) is a no-op.
 void cap_free(cap_model *m);

@@ -19,6 +19,7 @@
 #define CACHE_SLOTS 4096      // direct-mapped piece cache (power of two)
 #define CACHE_BYTES 30        // pieces longer than this are not cached
 #define CACHE_IDS 8           // nor pieces that give more ids than this
+#define BPE_MAX_EOW 16        // longest end_of_word_suffix accepted ("</w>" is 4)
 
 static const char CLIP_SPLIT[] = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
@@ -66,7 +67,7 @@ struct bpe_tok {
     int32_t byte_id[256], byte_eow_id[256]; // byte -> id of its char (+ "</w>"), -1 missing
     int16_t char_byte[0x144];               // byte-level char -> its byte, -1 none
     int32_t bos, eos, unk;
-    char *eow; // end-of-word suffix ("</w>")
+    char *eow; // end-of-word suffix ("</w>"), at most BPE_MAX_EOW bytes
     size_t eow_len;
     added_tok added[MAX_ADDED];
     int n_added;
@@ -221,7 +222,7 @@ static int finish(bpe_tok *t, const char *file)
 {
     memset(t->char_byte, 0xFF, sizeof t->char_byte);
     for (int b = 0; b < 256; b++) {
-        char s[16];
+        char s[4 + BPE_MAX_EOW]; // one UTF-8 char, then the suffix
         uint32_t c = byte_char(b);
         t->char_byte[c] = (int16_t)b;
         int n = (int)utf8proc_encode_char((utf8proc_int32_t)c, (utf8proc_uint8_t *)s);
@@ -381,6 +382,11 @@ static int load_tokenizer_json(bpe_tok *t, const char *file)
         goto out;
     }
     t->eow_len = strlen(t->eow);
+    if (t->eow_len > BPE_MAX_EOW) {
+        rc = lisa_seterr(LISA_EFORMAT, "%s: model.end_of_word_suffix is %zu bytes; the limit is %d", file, t->eow_len,
+                         BPE_MAX_EOW);
+        goto out;
+    }
     if ((rc = json_vocab(t, vocab, added, file)) || (rc = json_merges(t, merges, file))) goto out;
     const char *unk = jstr(model, "unk_token");
     if (unk) t->unk = vocab_find(t, unk, strlen(unk));

@@ -4,9 +4,11 @@
 #include "base/pool.h"
 #include "clip/bpe.h"
 #include "model/checkpoint.h"
+#include "model/vitload.h"
 #include "tensor/gemm.h"
 #include "siglip/siglip.h"
 #include "tensor/tensor.h"
+#include "tensor/vit.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -20,21 +22,12 @@
 /* ---------------------------------------------------------------- weights and state */
 
 // Linear weights are packed (tensor/gemm.h) and owned; vectors point into the
-// checkpoint (F32 maps, or its converted copies).
-typedef struct {
-    const float *ln1_w, *ln1_b; // (d)
-    t_packed *qkv;              // (3d, d): q_proj, k_proj, v_proj stacked
-    float *qkv_b;               // (3d), owned
-    t_packed *o;                // (d, d)
-    const float *o_b;           // (d)
-    const float *ln2_w, *ln2_b; // (d)
-    t_packed *fc1, *fc2;        // (ffn, d), (d, ffn)
-    const float *fc1_b, *fc2_b; // (ffn), (d)
-} clip_layer;
+// checkpoint (F32 maps, or its converted copies). Blocks are tensor/vit.h's.
 
 typedef struct {
     cfg_tower c;
-    clip_layer *layer;            // c.layers of them
+    vit_dims dims;                // the blocks' shapes
+    vit_layer *layer;             // c.layers of them
     const float *pos;             // (n_pos, d) position embedding
     const float *pre_w, *pre_b;   // vision pre_layrnorm (d); NULL for text
     const float *post_w, *post_b; // final_layer_norm / post_layernorm (d)
@@ -45,15 +38,6 @@ typedef struct {
     t_packed *patch;  // vision: (d, C*p*p) patch conv
 } clip_tower;
 
-// Scratch for one forward pass (llama2.c RunState). Capacities in floats.
-typedef struct {
-    size_t cap_act, cap_mlp, cap_scores;
-    float *x, *h, *att; // (rows, d) each; att also holds the unfolded patches
-    float *qkv;         // (rows, 3d); also the patch conv's output
-    float *mlp;         // (rows, ffn)
-    float *scores;      // (threads, n): one row of attention scores per thread
-} clip_state;
-
 struct clip_model {
     clip_config cfg;
     prep_cfg prep;
@@ -62,18 +46,12 @@ struct clip_model {
     clip_tower text, vision;
     t_prec prec;
     pool *pool;
-    clip_state *states; // pool_size(pool) of them, one per thread
+    vit_state *states; // pool_size(pool) of them, one per thread
     pthread_mutex_t mu;
     siglip_model *sg; // a SiglipModel dir: every call goes there
 };
 
 /* ---------------------------------------------------------------- loading */
-
-static void state_release(clip_state *s)
-{
-    free(s->x), free(s->h), free(s->qkv), free(s->att), free(s->mlp), free(s->scores);
-    memset(s, 0, sizeof *s);
-}
 
 // Looks up the F32 view of a tensor named by fmt, with shape (d0) or (d0, d1).
 static int weight(clip_model *m, const float **out, int64_t d0, int64_t d1, const char *fmt, ...)
@@ -90,56 +68,12 @@ static int weight(clip_model *m, const float **out, int64_t d0, int64_t d1, cons
     return ckpt_get_f32(m->ck, name, d1 ? 2 : 1, shape, out);
 }
 
-// The tensor name of the given 2-D (or, with d2 > 0, (d0, d1, d2, d2) conv)
-// shape in a dtype we pack. Mismatches get ckpt_get_f32's error message.
-static int raw_weight(clip_model *m, const st_tensor **out, int64_t d0, int64_t d1, int64_t d2, const char *name)
-{
-    int64_t shape[4] = {d0, d1, d2, d2};
-    int nd = d2 ? 4 : 2;
-    const st_tensor *t = ckpt_find(m->ck, name);
-    int ok = t && t->ndim == nd && (t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16);
-    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == shape[i];
-    if (!ok) {
-        const float *f;
-        int rc = ckpt_get_f32(m->ck, name, nd, shape, &f);
-        return rc < 0 ? rc
-                      : lisa_seterr(LISA_EUNSUPPORTED, "%s: dtype %s cannot be packed", name, st_dtype_name(t->dtype));
-    }
-    *out = t;
-    return 0;
-}
-
-static t_src src_of(const st_tensor *t)
-{
-    return t->dtype == ST_F32 ? T_SRC_F32 : t->dtype == ST_F16 ? T_SRC_F16 : T_SRC_BF16;
-}
-
-// Returns the whole pages of a packed tensor's mapped data to the kernel: the
-// packed copy is the resident one (the map stays valid; pages refault from
-// the file if anything reads them).
-static void drop_pages(const st_tensor *t)
-{
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)t->data + pg - 1) / pg * pg,
-              b = ((uintptr_t)t->data + t->nbytes) / pg * pg;
-    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
-}
-
 // Packs nparts stacked tensors names[i] of shape (rows[i], in) (d2 > 0: a
 // (rows, in / (d2*d2), d2, d2) conv) into *out in the model's precision.
 static int pack_weights(clip_model *m, t_packed **out, int nparts, const char *const *names, const int *rows, int in,
                         int d2)
 {
-    const st_tensor *t[3] = {NULL, NULL, NULL};
-    const void *w[3] = {NULL, NULL, NULL};
-    t_src src[3] = {T_SRC_F32, T_SRC_F32, T_SRC_F32};
-    int rc;
-    for (int i = 0; i < nparts; i++) {
-        if ((rc = raw_weight(m, &t[i], rows[i], d2 ? in / (d2 * d2) : in, d2, names[i])) < 0) return rc;
-        w[i] = t[i]->data, src[i] = src_of(t[i]);
-    }
-    if ((rc = t_pack_rows(nparts, w, src, rows, in, m->prec, out)) < 0) return rc;
-    for (int i = 0; i < nparts; i++) drop_pages(t[i]);
-    return 0;
+    return vl_pack(m->ck, nparts, names, rows, in, d2, m->prec, out);
 }
 
 static int pack_one(clip_model *m, t_packed **out, int rows, int in, const char *name)
@@ -147,44 +81,11 @@ static int pack_one(clip_model *m, t_packed **out, int rows, int in, const char 
     return pack_weights(m, out, 1, &name, &rows, in, 0);
 }
 
-static int load_layer(clip_model *m, const char *tw, const cfg_tower *c, int i, clip_layer *l)
+static int load_layer(clip_model *m, const char *tw, const cfg_tower *c, int i, vit_layer *l)
 {
-    const char *p = "%s.encoder.layers.%d.";
-    char f[128], qn[256], kn[256], vn[256], on[256], f1[256], f2[256];
-    int d = c->hidden, ff = c->intermediate, rc;
-    const float *qb, *kb, *vb;
-    const st_tensor *t;
-#define W(dst, a, b, sfx) (snprintf(f, sizeof f, "%s%s", p, sfx), weight(m, &dst, a, b, f, tw, i))
-#define N(buf, sfx) snprintf(buf, sizeof buf, "%s.encoder.layers.%d.%s", tw, i, sfx)
-#define R(buf, a, b) raw_weight(m, &t, a, b, 0, buf)
-    N(qn, "self_attn.q_proj.weight"), N(kn, "self_attn.k_proj.weight"), N(vn, "self_attn.v_proj.weight");
-    N(on, "self_attn.out_proj.weight"), N(f1, "mlp.fc1.weight"), N(f2, "mlp.fc2.weight");
-    // Checked in checkpoint order, so the first bad tensor is the one named.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if ((rc = W(l->ln1_w, d, 0, "layer_norm1.weight")) < 0 || (rc = W(l->ln1_b, d, 0, "layer_norm1.bias")) < 0 ||
-        (rc = R(qn, d, d)) < 0 || (rc = W(qb, d, 0, "self_attn.q_proj.bias")) < 0 || (rc = R(kn, d, d)) < 0 ||
-        (rc = W(kb, d, 0, "self_attn.k_proj.bias")) < 0 || (rc = R(vn, d, d)) < 0 ||
-        (rc = W(vb, d, 0, "self_attn.v_proj.bias")) < 0 || (rc = R(on, d, d)) < 0 ||
-        (rc = W(l->o_b, d, 0, "self_attn.out_proj.bias")) < 0 || (rc = W(l->ln2_w, d, 0, "layer_norm2.weight")) < 0 ||
-        (rc = W(l->ln2_b, d, 0, "layer_norm2.bias")) < 0 || (rc = R(f1, ff, d)) < 0 ||
-        (rc = W(l->fc1_b, ff, 0, "mlp.fc1.bias")) < 0 || (rc = R(f2, d, ff)) < 0 ||
-        (rc = W(l->fc2_b, d, 0, "mlp.fc2.bias")) < 0)
-        return rc;
-#pragma GCC diagnostic pop
-#undef W
-#undef N
-#undef R
-    const char *qkv[3] = {qn, kn, vn};
-    int rows[3] = {d, d, d};
-    if ((rc = pack_weights(m, &l->qkv, 3, qkv, rows, d, 0)) < 0 || (rc = pack_one(m, &l->o, d, d, on)) < 0 ||
-        (rc = pack_one(m, &l->fc1, ff, d, f1)) < 0 || (rc = pack_one(m, &l->fc2, d, ff, f2)) < 0)
-        return rc;
-    if (!(l->qkv_b = malloc(3 * (size_t)d * sizeof *l->qkv_b))) return lisa_seterr(LISA_ENOMEM, "clip: out of memory");
-    memcpy(l->qkv_b, qb, (size_t)d * sizeof *qb);
-    memcpy(l->qkv_b + d, kb, (size_t)d * sizeof *kb);
-    memcpy(l->qkv_b + 2 * d, vb, (size_t)d * sizeof *vb);
-    return 0;
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s.encoder.layers.%d.", tw, i);
+    return vl_layer(m->ck, prefix, 0, "out_proj", c->hidden, c->intermediate, m->prec, l);
 }
 
 static int load_layers(clip_model *m, const char *tw, clip_tower *t)
@@ -198,20 +99,26 @@ static int load_layers(clip_model *m, const char *tw, clip_tower *t)
     return 0;
 }
 
+static vit_dims dims_of(const cfg_tower *c)
+{
+    t_act act = c->act == ACT_GELU ? T_ACT_GELU : c->act == ACT_GELU_TANH ? T_ACT_GELU_TANH : T_ACT_QUICK_GELU;
+    return (vit_dims){c->hidden, c->intermediate, c->heads, c->eps, act};
+}
+
 static int load_text(clip_model *m)
 {
     clip_tower *t = &m->text;
     const clip_config *c = &m->cfg;
     int d = c->text.hidden, rc;
-    t->c = c->text;
+    t->c = c->text, t->dims = dims_of(&t->c);
     const st_tensor *tok;
-    if ((rc = raw_weight(m, &tok, c->vocab_size, d, 0, "text_model.embeddings.token_embedding.weight")) < 0 ||
+    if ((rc = vl_raw(m->ck, "text_model.embeddings.token_embedding.weight", c->vocab_size, d, 0, &tok)) < 0 ||
         (rc = weight(m, &t->pos, c->max_positions, d, "text_model.embeddings.position_embedding.weight")) < 0 ||
         (rc = weight(m, &t->post_w, d, 0, "text_model.final_layer_norm.weight")) < 0 ||
         (rc = weight(m, &t->post_b, d, 0, "text_model.final_layer_norm.bias")) < 0 ||
         (rc = pack_one(m, &t->proj, c->projection_dim, d, "text_projection.weight")) < 0)
         return rc;
-    t->tok = tok->data, t->tok_src = src_of(tok); // rows are read (and widened) as tokens come
+    t->tok = tok->data, t->tok_src = vl_src(tok); // rows are read (and widened) as tokens come
     return load_layers(m, "text_model", t);
 }
 
@@ -222,7 +129,7 @@ static int load_vision(clip_model *m)
     int d = c->vision.hidden, g = c->image_size / c->patch_size, rc;
     int K = c->num_channels * c->patch_size * c->patch_size;
     const char *pn = "vision_model.embeddings.patch_embedding.weight";
-    t->c = c->vision;
+    t->c = c->vision, t->dims = dims_of(&t->c);
     if ((rc = pack_weights(m, &t->patch, 1, &pn, &d, K, c->patch_size)) < 0 ||
         (rc = weight(m, &t->cls, d, 0, "vision_model.embeddings.class_embedding")) < 0 ||
         (rc = weight(m, &t->pos, (int64_t)g * g + 1, d, "vision_model.embeddings.position_embedding.weight")) < 0 ||
@@ -266,7 +173,7 @@ int clip_parse_precision(const char *name, int *prec)
     } else if (!strcmp(name, "bf16")) {
         *prec = CLIP_PREC_BF16;
     } else if (!strcmp(name, "int8")) {
-        return lisa_seterr(LISA_EUNSUPPORTED, "int8 is not implemented yet (use fp32 or bf16)");
+        *prec = CLIP_PREC_INT8;
     } else {
         return lisa_seterr(LISA_EINVAL, "'%s': expected fp32, bf16 or int8", name);
     }
@@ -275,19 +182,27 @@ int clip_parse_precision(const char *name, int *prec)
 
 int clip_default_precision(void)
 {
+    // bf16 where it runs on VDPBF16PS (AVX512_BF16): see CLIP_DEFAULT_PREC.
+    if (CLIP_DEFAULT_PREC == CLIP_PREC_BF16 && strcmp(t_gemm_kernel_name(T_PREC_BF16), "avx512_bf16"))
+        return CLIP_PREC_FP32;
     return CLIP_DEFAULT_PREC;
 }
 
 const char *clip_precision_name(int prec)
 {
-    return prec == CLIP_PREC_BF16 ? "bf16" : "fp32";
+    return prec == CLIP_PREC_BF16 ? "bf16" : prec == CLIP_PREC_INT8 ? "int8" : "fp32";
+}
+
+static t_prec tensor_prec(int prec)
+{
+    return prec == CLIP_PREC_BF16 ? T_PREC_BF16 : prec == CLIP_PREC_INT8 ? T_PREC_INT8 : T_PREC_F32;
 }
 
 static int g_prec = -1; // clip_set_precision's choice; -1: none
 
 void clip_set_precision(int prec)
 {
-    g_prec = prec == CLIP_PREC_BF16 ? CLIP_PREC_BF16 : CLIP_PREC_FP32;
+    g_prec = prec == CLIP_PREC_BF16 || prec == CLIP_PREC_INT8 ? prec : CLIP_PREC_FP32;
 }
 
 const char *clip_load_precision(void)
@@ -310,7 +225,7 @@ int clip_load(const char *dir, int threads, clip_model **out)
         prec = g_prec;
     else if (env && *env && (rc = clip_parse_precision(env, &prec)) < 0) {
         char why[256];
-        snprintf(why, sizeof why, "%s", lisa_errmsg());
+        snprintf(why, sizeof why, "%s", lisa_errmsg_for(rc));
         return lisa_seterr(rc, "LISA_PRECISION: %s", why);
     }
     return clip_load_prec(dir, threads, prec, out);
@@ -318,11 +233,7 @@ int clip_load(const char *dir, int threads, clip_model **out)
 
 static void tower_free(clip_tower *t)
 {
-    for (int i = 0; t->layer && i < t->c.layers; i++) {
-        clip_layer *l = &t->layer[i];
-        t_packed_free(l->qkv), t_packed_free(l->o), t_packed_free(l->fc1), t_packed_free(l->fc2);
-        free(l->qkv_b);
-    }
+    for (int i = 0; t->layer && i < t->c.layers; i++) vit_layer_free(&t->layer[i]);
     free(t->layer);
     t_packed_free(t->proj), t_packed_free(t->patch);
 }
@@ -332,11 +243,11 @@ int clip_load_prec(const char *dir, int threads, int prec, clip_model **out)
     char path[4096];
     int rc;
     *out = NULL;
-    if (prec != CLIP_PREC_FP32 && prec != CLIP_PREC_BF16)
+    if (prec != CLIP_PREC_FP32 && prec != CLIP_PREC_BF16 && prec != CLIP_PREC_INT8)
         return lisa_seterr(LISA_EINVAL, "clip: unknown precision %d", prec);
     clip_model *m = calloc(1, sizeof *m);
     if (!m) return lisa_seterr(LISA_ENOMEM, "clip: out of memory");
-    m->prec = prec == CLIP_PREC_BF16 ? T_PREC_BF16 : T_PREC_F32;
+    m->prec = tensor_prec(prec);
     pthread_mutex_init(&m->mu, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if ((rc = cfg_load(path, &m->cfg)) < 0) goto fail;
@@ -363,7 +274,7 @@ void clip_free(clip_model *m)
 {
     if (!m) return;
     siglip_free(m->sg);
-    for (int i = 0; m->states && i < pool_size(m->pool); i++) state_release(&m->states[i]);
+    for (int i = 0; m->states && i < pool_size(m->pool); i++) vit_release(&m->states[i]);
     free(m->states);
     pool_free(m->pool);
     tower_free(&m->text);
@@ -376,12 +287,23 @@ void clip_free(clip_model *m)
 
 const char *clip_precision(const clip_model *m)
 {
-    return m->prec == T_PREC_BF16 ? "bf16" : "fp32";
+    return m->prec == T_PREC_BF16 ? "bf16" : m->prec == T_PREC_INT8 ? "int8" : "fp32";
 }
 
 const char *clip_kernel_path(void)
 {
-    return t_gemm_path_name(t_gemm_path());
+    int prec = clip_default_precision();
+    const char *env = getenv("LISA_PRECISION");
+    if (g_prec >= 0)
+        prec = g_prec;
+    else if (env && *env && clip_parse_precision(env, &prec) < 0)
+        lisa_clearerr();
+    return t_gemm_kernel_name(tensor_prec(prec));
+}
+
+const char *clip_model_kernel(const clip_model *m)
+{
+    return t_gemm_kernel_name(m->prec);
 }
 
 size_t clip_weight_bytes(const clip_model *m)
@@ -391,8 +313,7 @@ size_t clip_weight_bytes(const clip_model *m)
     for (int k = 0; k < 2; k++) {
         const clip_tower *t = ts[k];
         for (int i = 0; t->layer && i < t->c.layers; i++) {
-            const clip_layer *l = &t->layer[i];
-            n += t_packed_bytes(l->qkv) + t_packed_bytes(l->o) + t_packed_bytes(l->fc1) + t_packed_bytes(l->fc2);
+            n += vit_layer_bytes(&t->layer[i]);
         }
         if (t->proj) n += t_packed_bytes(t->proj);
         if (t->patch) n += t_packed_bytes(t->patch);
@@ -423,75 +344,19 @@ siglip_model *clip_siglip(const clip_model *m)
 
 /* ---------------------------------------------------------------- scratch */
 
-static int grow(float **p, size_t n)
-{
-    float *q = realloc(*p, (n ? n : 1) * sizeof *q);
-    if (!q) return -1;
-    *p = q;
-    return 0;
-}
-
-// Makes room for act floats in each activation buffer, mlp in the MLP buffer and
+// Makes room for act floats per activation buffer, mlp in the MLP buffer and
 // scores for each of the threads of p. On failure everything is released.
-static int state_reserve(clip_state *s, pool *p, size_t act, size_t mlp, size_t scores)
+static int state_reserve(vit_state *s, pool *p, size_t act, size_t mlp, int n, int d)
 {
-    size_t sc = scores * (size_t)pool_size(p);
-    int rc = 0;
-    if (act > s->cap_act) {
-        float **bufs[] = {&s->x, &s->h, &s->att};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rc |= grow(bufs[i], act);
-        rc |= grow(&s->qkv, 3 * act);
-        s->cap_act = act;
-    }
-    if (mlp > s->cap_mlp) rc |= grow(&s->mlp, mlp), s->cap_mlp = mlp;
-    if (sc > s->cap_scores) rc |= grow(&s->scores, sc), s->cap_scores = sc;
-    if (rc) {
-        state_release(s);
-        return lisa_seterr(LISA_ENOMEM, "clip: out of memory for activations");
-    }
-    return 0;
+    return vit_reserve(s, pool_size(p), act, mlp, n, d, "clip");
 }
 
 /* ---------------------------------------------------------------- encoder */
 
-struct attn_job {
-    const clip_tower *t;
-    clip_state *s;
-    int n, causal;
-};
-
-// Attention of one (sequence, head) pair; runs on pool threads.
-static void attn_task(void *ctx, int i, int tid)
+// One pre-LN transformer block (tensor/vit.h) over nseq sequences of n tokens in s->x.
+static void block(vit_state *s, pool *p, const clip_tower *t, const vit_layer *l, int nseq, int n, int causal)
 {
-    struct attn_job *j = ctx;
-    int d = j->t->c.hidden, heads = j->t->c.heads, hd = d / heads, seq = i / heads, h = i % heads;
-    const float *q = j->s->qkv + (size_t)seq * j->n * 3 * d + (size_t)h * hd;
-    t_attention_head_ld(j->s->att + (size_t)seq * j->n * d + (size_t)h * hd, d, q, q + d, q + 2 * d, 3 * d, j->n, hd,
-                        j->causal, j->s->scores + (size_t)tid * j->n);
-}
-
-static t_act act_of(cfg_act a)
-{
-    return a == ACT_GELU ? T_ACT_GELU : a == ACT_GELU_TANH ? T_ACT_GELU_TANH : T_ACT_QUICK_GELU;
-}
-
-// One pre-LN transformer block over nseq sequences of n tokens held in s->x:
-// x += attn(ln1(x)); x += fc2(act(fc1(ln2(x)))). The GEMMs (one fused QKV, the
-// activation in fc1's epilogue) run on all rows at once over pool p; attention
-// runs per (sequence, head) on the pool.
-static void block(clip_state *s, pool *p, const clip_tower *t, const clip_layer *l, int nseq, int n, int causal)
-{
-    int d = t->c.hidden, ff = t->c.intermediate, rows = nseq * n;
-    t_layernorm(s->h, s->x, l->ln1_w, l->ln1_b, rows, d, t->c.eps);
-    t_gemm(p, s->qkv, 3 * d, s->h, d, l->qkv, l->qkv_b, rows, T_ACT_NONE);
-    struct attn_job job = {t, s, n, causal};
-    pool_for(p, nseq * t->c.heads, attn_task, &job);
-    t_gemm(p, s->h, d, s->att, d, l->o, l->o_b, rows, T_ACT_NONE);
-    t_add(s->x, s->h, (size_t)rows * d);
-    t_layernorm(s->h, s->x, l->ln2_w, l->ln2_b, rows, d, t->c.eps);
-    t_gemm(p, s->mlp, ff, s->h, d, l->fc1, l->fc1_b, rows, act_of(t->c.act));
-    t_gemm(p, s->h, d, s->mlp, ff, l->fc2, l->fc2_b, rows, T_ACT_NONE);
-    t_add(s->x, s->h, (size_t)rows * d);
+    vit_block(s, p, &t->dims, l, nseq, n, causal);
 }
 
 /* ---------------------------------------------------------------- text tower */
@@ -515,9 +380,9 @@ static int eos_index(const clip_config *c, const int32_t *ids, int n)
 static int text_forward(clip_model *m, const int32_t *ids, int n, float *out)
 {
     const clip_tower *t = &m->text;
-    clip_state *s = &m->states[0];
+    vit_state *s = &m->states[0];
     int d = t->c.hidden, P = m->cfg.projection_dim, rc;
-    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n)) < 0) return rc;
+    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, n, d)) < 0) return rc;
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * d;
         size_t row = (size_t)ids[i] * d;
@@ -566,32 +431,17 @@ int clip_embed_text_str(clip_model *m, const char *text, float *out)
 
 /* ---------------------------------------------------------------- vision tower */
 
-// Unfolds one (C, S, S) image into (g*g, C*p*p) patch rows, ordered (c, ky, kx)
-// like the conv weight, so the patch conv becomes one GEMM.
-static void unfold(const float *img, int C, int S, int p, float *dst)
-{
-    int g = S / p;
-    for (int py = 0; py < g; py++)
-        for (int px = 0; px < g; px++) {
-            float *row = dst + (size_t)(py * g + px) * C * p * p;
-            for (int c = 0; c < C; c++)
-                for (int ky = 0; ky < p; ky++)
-                    memcpy(row + (size_t)(c * p + ky) * p, img + ((size_t)c * S + py * p + ky) * S + px * p,
-                           (size_t)p * sizeof *row);
-        }
-}
-
 // B images -> B embeddings. Rows are [class, patch 0 .. patch np-1] per image.
 // Uses state s; attention spreads over pool pl (NULL: this thread only).
-static int vision_forward(const clip_model *m, clip_state *s, pool *pl, const float *pixels, int B, float *out)
+static int vision_forward(const clip_model *m, vit_state *s, pool *pl, const float *pixels, int B, float *out)
 {
     const clip_tower *t = &m->vision;
     int C = m->cfg.num_channels, S = m->cfg.image_size, p = m->cfg.patch_size, g = S / p, np = g * g;
     int n = np + 1, d = t->c.hidden, K = C * p * p, P = m->cfg.projection_dim, rc;
     size_t act = (size_t)B * n * d, patches = (size_t)B * np * K;
-    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, (size_t)n)) < 0)
+    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, n, d)) < 0)
         return rc;
-    for (int b = 0; b < B; b++) unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * np * K);
+    for (int b = 0; b < B; b++) vit_unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * np * K);
     t_gemm(pl, s->qkv, d, s->att, K, t->patch, NULL, B * np, T_ACT_NONE);
     for (int b = 0; b < B; b++) {
         float *x = s->x + (size_t)b * n * d;

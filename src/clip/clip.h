@@ -39,19 +39,23 @@ typedef struct siglip_model siglip_model;
 // expected [768], found [512]".
 int clip_load(const char *dir, int threads, clip_model **out);
 
-// Weight precision: fp32, or bf16 (weights packed as bf16 whatever the
-// checkpoint's dtype, fp32 arithmetic; see tensor/gemm.h). int8 is refused
-// as not implemented.
-enum { CLIP_PREC_FP32 = 0, CLIP_PREC_BF16 = 1 };
+// Weight precision: fp32; bf16 (weights packed as bf16 whatever the
+// checkpoint's dtype; VDPBF16PS on bf16 activations where the CPU has
+// AVX512_BF16, else widened to fp32 arithmetic); int8 (per-output-channel
+// int8 weights, per-row dynamic u8 activations, VPDPBUSD where the CPU has
+// AVX512_VNNI). See tensor/gemm.h.
+enum { CLIP_PREC_FP32 = 0, CLIP_PREC_BF16 = 1, CLIP_PREC_INT8 = 2 };
 
 // The precision clip_load uses without LISA_PRECISION: the fastest that meets
-// the accuracy bar (cosine >= 0.999 to fp32) on this CPU. bf16 meets the bar
-// easily (random ViT-B/32: cosine 0.99999 on images and text) but its kernels
-// widen to fp32 and run fp32 FMAs (no VDPBF16PS yet), so it is not faster:
-// measured on 2 shared AVX2 cores, batch 8, 0.68 / 0.84 img/s against fp32's
-// 0.70 / 0.90 in the same runs. fp32 stays the default; bf16 halves resident
-// weights (480 -> 240 MiB for ViT-B/32).
-#define CLIP_DEFAULT_PREC CLIP_PREC_FP32
+// the accuracy bar on this CPU. bf16 where the CPU has AVX512_BF16 (the
+// VDPBF16PS kernel): on random full-size ViT-B/32, cosine to fp32 0.99998
+// (images) / 0.99997 (text), about 1.6-2x fp32's GEMM rate and half the
+// weights; elsewhere fp32 (bf16 is only widened there: no faster). int8 meets
+// its bar too (0.9998 / 0.9997) and was up to 1.3x bf16's GEMM rate, but the
+// end-to-end runs were within noise of bf16, random weights lack the outlier
+// activations real checkpoints have, and without AVX512_VNNI its kernel is
+// portable C: it stays opt-in. See docs/precision.md.
+#define CLIP_DEFAULT_PREC CLIP_PREC_BF16
 int clip_default_precision(void);
 
 // "fp32" / "bf16" / "int8" -> *prec; errors name the accepted values.
@@ -69,10 +73,11 @@ void clip_set_precision(int prec);
 const char *clip_load_precision(void);
 int clip_load_prec(const char *dir, int threads, int prec, clip_model **out);
 
-// The precision m runs in ("fp32", "bf16"), the GEMM kernel path of this CPU
-// ("avx512f", "avx2+fma", "c") and the resident bytes of m's packed weights.
+// The precision m runs in ("fp32", "bf16", "int8"), the GEMM kernel
+// ("avx512f", "avx2+fma", "c", "avx512_bf16", "avx512_vnni", "c_int8") and the resident bytes of m's packed weights.
 const char *clip_precision(const clip_model *m);
-const char *clip_kernel_path(void);
+const char *clip_kernel_path(void);                 // the kernel for the precision clip_load would use now
+const char *clip_model_kernel(const clip_model *m); // the kernel m's GEMMs run on
 size_t clip_weight_bytes(const clip_model *m);
 
 // Frees the model, its map and its scratch. clip_free(NULL) is a no-op.

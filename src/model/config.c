@@ -3,6 +3,7 @@
 #include "base/file.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +64,13 @@ static int get_int(const cJSON *obj, const char *sect, const char *key, int lo, 
     return 0;
 }
 
-static int get_eps(const cJSON *obj, const char *sect, float *out, const char *file)
+int cfg_read_eps(const cJSON *obj, const char *sect, float *out, const char *file)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "layer_norm_eps");
     if (!v) return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1))
-        return lisa_seterr(LISA_EFORMAT, "%s: %s.layer_norm_eps: expected a number in (0, 1)", file, sect);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= FLT_MIN && v->valuedouble < 1))
+        return lisa_seterr(LISA_EFORMAT, "%s: %s.layer_norm_eps: expected a number in [%g, 1)", file, sect,
+                           (double)FLT_MIN);
     *out = (float)v->valuedouble;
     return 0;
 }
@@ -99,7 +101,7 @@ static int get_tower(const cJSON *obj, const char *sect, cfg_tower *t, const cha
         (rc = get_int(obj, sect, "intermediate_size", 1, 4 * CFG_MAX_DIM, &t->intermediate, file)) < 0 ||
         (rc = get_int(obj, sect, "num_attention_heads", 1, CFG_MAX_DIM, &t->heads, file)) < 0 ||
         (rc = get_int(obj, sect, "num_hidden_layers", 0, CFG_MAX_LAYERS, &t->layers, file)) < 0 ||
-        (rc = get_eps(obj, sect, &t->eps, file)) < 0 || (rc = get_act(obj, sect, &t->act, file)) < 0)
+        (rc = cfg_read_eps(obj, sect, &t->eps, file)) < 0 || (rc = get_act(obj, sect, &t->act, file)) < 0)
         return rc;
     if (t->hidden % t->heads)
         return lisa_seterr(LISA_EFORMAT, "%s: %s.num_attention_heads: %d does not divide hidden_size %d", file, sect,

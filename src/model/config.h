@@ -53,4 +53,11 @@ void cfg_default_siglip(clip_config *c);
 
 const char *cfg_act_name(cfg_act a);
 
+// The "layer_norm_eps" of one tower's JSON object into *out (absent: *out is
+// kept). It must be a number in (0, 1) that stays positive as a float: 1e-92
+// would become 0 and a constant row would normalise to NaN. Shared by every
+// model family's config reader; errors name file and sect.
+struct cJSON;
+int cfg_read_eps(const struct cJSON *obj, const char *sect, float *out, const char *file);
+
 #endif

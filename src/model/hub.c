@@ -921,7 +921,7 @@ static int fetch_named(pull *p, const char *name, const meta_file *m, int requir
             break;
         }
         if (!retry || attempt >= p->retries) break;
-        say(p->out, "  %s; retrying (%d of %d)", lisa_errmsg(), attempt + 1, p->retries);
+        say(p->out, "  %s; retrying (%d of %d)", lisa_errmsg_for(rc), attempt + 1, p->retries);
         usleep((useconds_t)(250000u << (attempt < 5 ? attempt : 5)));
     }
     sha256_free(sha);
@@ -1014,7 +1014,7 @@ static int fetch_weights(pull *p)
         return fetch_shards(p);
     }
     if ((rc = fetch_file(p, F_MODEL, 1)) != LISA_ENOTFOUND || p->have_meta) return rc;
-    snprintf(first, sizeof first, "%s", lisa_errmsg());
+    snprintf(first, sizeof first, "%s", lisa_errmsg_for(rc));
     say(p->out, "  %s: not in the repository; trying %s", CKPT_SINGLE, CKPT_INDEX);
     if ((rc = fetch_file(p, F_INDEX, 1)) == LISA_ENOTFOUND)
         return lisa_seterr(LISA_ENOTFOUND, "%s; nor is there a %s (HTTP 404)", first, CKPT_INDEX);

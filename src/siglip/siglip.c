@@ -2,9 +2,11 @@
 #include "base/err.h"
 #include "base/pool.h"
 #include "model/checkpoint.h"
+#include "model/vitload.h"
 #include "siglip/gemma.h"
 #include "siglip/spiece.h"
 #include "tensor/tensor.h"
+#include "tensor/vit.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -17,17 +19,9 @@
 /* ---------------------------------------------------------------- weights and state */
 
 typedef struct {
-    const float *ln1_w, *ln1_b;         // (d)
-    const float *q_w, *q_b, *k_w, *k_b; // (d, d), (d)
-    const float *v_w, *v_b, *o_w, *o_b; // (d, d), (d)
-    const float *ln2_w, *ln2_b;         // (d)
-    const float *fc1_w, *fc1_b;         // (ffn, d), (ffn)
-    const float *fc2_w, *fc2_b;         // (d, ffn), (d)
-} sg_layer;
-
-typedef struct {
     cfg_tower c;
-    sg_layer *layer;              // c.layers of them
+    vit_dims dims;                // the blocks' shapes (tensor/vit.h)
+    vit_layer *layer;             // c.layers of them, packed fp32
     const float *pos;             // (n_pos, d)
     const float *post_w, *post_b; // final_layer_norm / post_layernorm (d)
     const float *tok;             // text: (vocab, d)
@@ -42,13 +36,6 @@ typedef struct {
     const float *hfc2_w, *hfc2_b; // (d, ffn), (d)
 } sg_tower;
 
-typedef struct {
-    size_t cap_act, cap_mlp, cap_scores;
-    float *x, *h, *q, *k, *v, *att; // (rows, d) each; att also holds the unfolded patches
-    float *mlp;                     // (rows, ffn)
-    float *scores;                  // (threads, n, n)
-} sg_state;
-
 struct siglip_model {
     clip_config cfg;
     prep_cfg prep;
@@ -58,7 +45,7 @@ struct siglip_model {
     sg_tower text, vision;
     float logit_scale, logit_bias; // scale already exp()'d
     pool *pool;
-    sg_state st;
+    vit_state st;
     pthread_mutex_t mu;
 };
 
@@ -79,21 +66,17 @@ static int weight(siglip_model *m, const float **out, int64_t d0, int64_t d1, co
 }
 
 // The encoder layer names are CLIP's (SiglipEncoderLayer mirrors CLIPEncoderLayer).
-static int load_layer(siglip_model *m, const char *tw, const cfg_tower *c, int i, sg_layer *l)
+static int load_layer(siglip_model *m, const char *tw, const cfg_tower *c, int i, vit_layer *l)
 {
-    int d = c->hidden, ff = c->intermediate, rc;
-#define W(dst, a, b, sfx) weight(m, &l->dst, a, b, "%s.encoder.layers.%d.%s", tw, i, sfx)
-    if ((rc = W(ln1_w, d, 0, "layer_norm1.weight")) < 0 || (rc = W(ln1_b, d, 0, "layer_norm1.bias")) < 0 ||
-        (rc = W(q_w, d, d, "self_attn.q_proj.weight")) < 0 || (rc = W(q_b, d, 0, "self_attn.q_proj.bias")) < 0 ||
-        (rc = W(k_w, d, d, "self_attn.k_proj.weight")) < 0 || (rc = W(k_b, d, 0, "self_attn.k_proj.bias")) < 0 ||
-        (rc = W(v_w, d, d, "self_attn.v_proj.weight")) < 0 || (rc = W(v_b, d, 0, "self_attn.v_proj.bias")) < 0 ||
-        (rc = W(o_w, d, d, "self_attn.out_proj.weight")) < 0 || (rc = W(o_b, d, 0, "self_attn.out_proj.bias")) < 0 ||
-        (rc = W(ln2_w, d, 0, "layer_norm2.weight")) < 0 || (rc = W(ln2_b, d, 0, "layer_norm2.bias")) < 0 ||
-        (rc = W(fc1_w, ff, d, "mlp.fc1.weight")) < 0 || (rc = W(fc1_b, ff, 0, "mlp.fc1.bias")) < 0 ||
-        (rc = W(fc2_w, d, ff, "mlp.fc2.weight")) < 0 || (rc = W(fc2_b, d, 0, "mlp.fc2.bias")) < 0)
-        return rc;
-#undef W
-    return 0;
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s.encoder.layers.%d.", tw, i);
+    return vl_layer(m->ck, prefix, 0, "out_proj", c->hidden, c->intermediate, T_PREC_F32, l);
+}
+
+static vit_dims dims_of(const cfg_tower *c)
+{
+    t_act act = c->act == ACT_GELU ? T_ACT_GELU : c->act == ACT_GELU_TANH ? T_ACT_GELU_TANH : T_ACT_QUICK_GELU;
+    return (vit_dims){c->hidden, c->intermediate, c->heads, c->eps, act};
 }
 
 static int load_layers(siglip_model *m, const char *tw, sg_tower *t)
@@ -112,7 +95,7 @@ static int load_text(siglip_model *m)
     sg_tower *t = &m->text;
     const clip_config *c = &m->cfg;
     int d = c->text.hidden, rc;
-    t->c = c->text;
+    t->c = c->text, t->dims = dims_of(&t->c);
     if ((rc = weight(m, &t->tok, c->vocab_size, d, "text_model.embeddings.token_embedding.weight")) < 0 ||
         (rc = weight(m, &t->pos, c->max_positions, d, "text_model.embeddings.position_embedding.weight")) < 0 ||
         (rc = weight(m, &t->post_w, d, 0, "text_model.final_layer_norm.weight")) < 0 ||
@@ -148,7 +131,7 @@ static int load_vision(siglip_model *m)
     const clip_config *c = &m->cfg;
     int d = c->vision.hidden, g = c->image_size / c->patch_size, rc;
     int64_t pshape[4] = {d, c->num_channels, c->patch_size, c->patch_size};
-    t->c = c->vision;
+    t->c = c->vision, t->dims = dims_of(&t->c);
     if ((rc = ckpt_get_f32(m->ck, "vision_model.embeddings.patch_embedding.weight", 4, pshape, &t->patch)) < 0 ||
         (rc = weight(m, &t->patch_b, d, 0, "vision_model.embeddings.patch_embedding.bias")) < 0 ||
         (rc = weight(m, &t->pos, (int64_t)g * g, d, "vision_model.embeddings.position_embedding.weight")) < 0 ||
@@ -253,19 +236,19 @@ fail:
     return rc;
 }
 
-static void state_release(sg_state *s)
+static void tower_free(sg_tower *t)
 {
-    free(s->x), free(s->h), free(s->q), free(s->k), free(s->v), free(s->att), free(s->mlp), free(s->scores);
-    memset(s, 0, sizeof *s);
+    for (int i = 0; t->layer && i < t->c.layers; i++) vit_layer_free(&t->layer[i]);
+    free(t->layer);
 }
 
 void siglip_free(siglip_model *m)
 {
     if (!m) return;
-    state_release(&m->st);
+    vit_release(&m->st);
+    tower_free(&m->text);
+    tower_free(&m->vision);
     pool_free(m->pool);
-    free(m->text.layer);
-    free(m->vision.layer);
     gemma_free(m->tok);
     spiece_free(m->sp);
     ckpt_close(m->ck);
@@ -302,48 +285,12 @@ float siglip_prob(const siglip_model *m, float cos)
 
 /* ---------------------------------------------------------------- scratch */
 
-static int grow(float **p, size_t n)
+static int state_reserve(vit_state *s, pool *p, size_t act, size_t mlp, int n, int d)
 {
-    float *q = realloc(*p, (n ? n : 1) * sizeof *q);
-    if (!q) return -1;
-    *p = q;
-    return 0;
-}
-
-static int state_reserve(sg_state *s, pool *p, size_t act, size_t mlp, size_t scores)
-{
-    size_t sc = scores * (size_t)pool_size(p);
-    int rc = 0;
-    if (act > s->cap_act) {
-        float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att};
-        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) rc |= grow(bufs[i], act);
-        s->cap_act = act;
-    }
-    if (mlp > s->cap_mlp) rc |= grow(&s->mlp, mlp), s->cap_mlp = mlp;
-    if (sc > s->cap_scores) rc |= grow(&s->scores, sc), s->cap_scores = sc;
-    if (rc) {
-        state_release(s);
-        return lisa_seterr(LISA_ENOMEM, "siglip: out of memory for activations");
-    }
-    return 0;
+    return vit_reserve(s, pool_size(p), act, mlp, n, d, "siglip");
 }
 
 /* ---------------------------------------------------------------- encoder */
-
-struct attn_job {
-    const sg_tower *t;
-    sg_state *s;
-    int n;
-};
-
-static void attn_task(void *ctx, int i, int tid)
-{
-    struct attn_job *j = ctx;
-    int d = j->t->c.hidden, heads = j->t->c.heads, hd = d / heads, seq = i / heads, h = i % heads;
-    size_t off = (size_t)seq * j->n * d + (size_t)h * hd;
-    t_attention_head(j->s->att + off, j->s->q + off, j->s->k + off, j->s->v + off, j->n, hd, d, 0,
-                     j->s->scores + (size_t)tid * j->n * j->n);
-}
 
 static void activate(cfg_act a, float *x, size_t n)
 {
@@ -355,40 +302,20 @@ static void activate(cfg_act a, float *x, size_t n)
         t_quick_gelu(x, n);
 }
 
-// One pre-LN block without a mask over nseq sequences of n tokens in s->x
-// (the same block as CLIP's; SigLIP never masks).
-static void block(sg_state *s, pool *p, const sg_tower *t, const sg_layer *l, int nseq, int n)
-{
-    int d = t->c.hidden, ff = t->c.intermediate, rows = nseq * n;
-    t_layernorm(s->h, s->x, l->ln1_w, l->ln1_b, rows, d, t->c.eps);
-    t_matmul_pool(p, s->q, s->h, l->q_w, l->q_b, rows, d, d);
-    t_matmul_pool(p, s->k, s->h, l->k_w, l->k_b, rows, d, d);
-    t_matmul_pool(p, s->v, s->h, l->v_w, l->v_b, rows, d, d);
-    struct attn_job job = {t, s, n};
-    pool_for(p, nseq * t->c.heads, attn_task, &job);
-    t_matmul_pool(p, s->h, s->att, l->o_w, l->o_b, rows, d, d);
-    t_add(s->x, s->h, (size_t)rows * d);
-    t_layernorm(s->h, s->x, l->ln2_w, l->ln2_b, rows, d, t->c.eps);
-    t_matmul_pool(p, s->mlp, s->h, l->fc1_w, l->fc1_b, rows, d, ff);
-    activate(t->c.act, s->mlp, (size_t)rows * ff);
-    t_matmul_pool(p, s->h, s->mlp, l->fc2_w, l->fc2_b, rows, ff, d);
-    t_add(s->x, s->h, (size_t)rows * d);
-}
-
 /* ---------------------------------------------------------------- text tower */
 
 static int text_forward(siglip_model *m, const int32_t *ids, int n, float *out)
 {
     const sg_tower *t = &m->text;
-    sg_state *s = &m->st;
+    vit_state *s = &m->st;
     int d = t->c.hidden, P = m->cfg.projection_dim, rc;
-    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, (size_t)n * n)) < 0) return rc;
+    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, n, d)) < 0) return rc;
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * d;
         memcpy(xi, t->tok + (size_t)ids[i] * d, (size_t)d * sizeof *xi);
         t_add(xi, t->pos + (size_t)i * d, (size_t)d);
     }
-    for (int l = 0; l < t->c.layers; l++) block(s, m->pool, t, &t->layer[l], 1, n);
+    for (int l = 0; l < t->c.layers; l++) vit_block(s, m->pool, &t->dims, &t->layer[l], 1, n, 0);
     // Layer norm is per row, so normalizing the pooled row alone is exact.
     t_layernorm(s->h, s->x + (size_t)(n - 1) * d, t->post_w, t->post_b, 1, d, t->c.eps);
     t_matmul(out, s->h, t->head_w, t->head_b, 1, d, P);
@@ -434,80 +361,40 @@ int siglip_embed_text_str(siglip_model *m, const char *text, float *out)
 
 /* ---------------------------------------------------------------- vision tower */
 
-// Unfolds one (C, S, S) image into (g*g, C*p*p) rows ordered like the conv weight.
-static void unfold(const float *img, int C, int S, int p, float *dst)
-{
-    int g = S / p;
-    for (int py = 0; py < g; py++)
-        for (int px = 0; px < g; px++) {
-            float *row = dst + (size_t)(py * g + px) * C * p * p;
-            for (int c = 0; c < C; c++)
-                for (int ky = 0; ky < p; ky++)
-                    memcpy(row + (size_t)(c * p + ky) * p, img + ((size_t)c * S + py * p + ky) * S + px * p,
-                           (size_t)p * sizeof *row);
-        }
-}
-
-// One query q (d) against n keys/values (n, d), heads of width hd: out (d).
-// scores holds n floats. nn.MultiheadAttention scales q by 1/sqrt(hd).
-static void probe_attention(float *out, const float *q, const float *k, const float *v, int n, int d, int heads,
-                            float *scores)
-{
-    int hd = d / heads;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < heads; h++) {
-        const float *qh = q + (size_t)h * hd;
-        for (int j = 0; j < n; j++) {
-            const float *kj = k + (size_t)j * d + (size_t)h * hd;
-            float acc = 0;
-            for (int c = 0; c < hd; c++) acc += qh[c] * kj[c];
-            scores[j] = acc * scale;
-        }
-        t_softmax(scores, n);
-        float *oh = out + (size_t)h * hd;
-        memset(oh, 0, (size_t)hd * sizeof *oh);
-        for (int j = 0; j < n; j++) {
-            const float *vj = v + (size_t)j * d + (size_t)h * hd;
-            for (int c = 0; c < hd; c++) oh[c] += scores[j] * vj[c];
-        }
-    }
-}
-
 // SiglipMultiheadAttentionPoolingHead over one image's n rows hs (n, d) into
-// out (d). Scratch: s->h (query), s->k, s->v, s->att, s->q, s->mlp, s->scores.
+// out (d). Scratch: s->h (query), s->qkv (k, v, then a row), s->att, s->mlp, s->scores.
 static void pool_head(siglip_model *m, const float *hs, int n, float *out)
 {
     const sg_tower *t = &m->vision;
-    sg_state *s = &m->st;
+    vit_state *s = &m->st;
     int d = t->c.hidden, ff = t->c.intermediate;
     size_t dd = (size_t)d * d;
-    float *q = s->h; // free after the post-layernorm
+    float *q = s->h, *k = s->qkv, *v = s->qkv + (size_t)n * d, *r = s->qkv + 2 * (size_t)n * d;
     t_matmul(q, t->probe, t->in_w, t->in_b, 1, d, d);
-    t_matmul_pool(m->pool, s->k, hs, t->in_w + dd, t->in_b + d, n, d, d);
-    t_matmul_pool(m->pool, s->v, hs, t->in_w + 2 * dd, t->in_b + 2 * d, n, d, d);
-    probe_attention(s->att, q, s->k, s->v, n, d, t->c.heads, s->scores);
-    t_matmul(out, s->att, t->out_w, t->out_b, 1, d, d); // residual = attention output
-    t_layernorm(s->q, out, t->hln_w, t->hln_b, 1, d, t->c.eps);
-    t_matmul(s->mlp, s->q, t->hfc1_w, t->hfc1_b, 1, d, ff);
+    t_matmul_pool(m->pool, k, hs, t->in_w + dd, t->in_b + d, n, d, d);
+    t_matmul_pool(m->pool, v, hs, t->in_w + 2 * dd, t->in_b + 2 * d, n, d, d);
+    vit_attend_one(s->att, q, k, v, d, n, t->c.heads, d, s->scores); // nn.MultiheadAttention: q / sqrt(hd)
+    t_matmul(out, s->att, t->out_w, t->out_b, 1, d, d);              // residual = attention output
+    t_layernorm(r, out, t->hln_w, t->hln_b, 1, d, t->c.eps);
+    t_matmul(s->mlp, r, t->hfc1_w, t->hfc1_b, 1, d, ff);
     activate(t->c.act, s->mlp, (size_t)ff);
-    t_matmul(s->q, s->mlp, t->hfc2_w, t->hfc2_b, 1, ff, d);
-    t_add(out, s->q, (size_t)d);
+    t_matmul(r, s->mlp, t->hfc2_w, t->hfc2_b, 1, ff, d);
+    t_add(out, r, (size_t)d);
 }
 
 static int vision_forward(siglip_model *m, const float *pixels, int B, float *out)
 {
     const sg_tower *t = &m->vision;
-    sg_state *s = &m->st;
+    vit_state *s = &m->st;
     int C = m->cfg.num_channels, S = m->cfg.image_size, p = m->cfg.patch_size, g = S / p, n = g * g;
     int d = t->c.hidden, K = C * p * p, rc;
     size_t act = (size_t)B * n * d, patches = (size_t)B * n * K;
-    if ((rc = state_reserve(s, m->pool, act > patches ? act : patches, (size_t)B * n * t->c.intermediate,
-                            (size_t)n * n)) < 0)
+    if ((rc = state_reserve(s, m->pool, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, n, d)) < 0)
         return rc;
-    for (int b = 0; b < B; b++) unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * n * K);
+    for (int b = 0; b < B; b++) vit_unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * n * K);
     t_matmul_pool(m->pool, s->x, s->att, t->patch, t->patch_b, B * n, K, d);
     for (int b = 0; b < B; b++) t_add(s->x + (size_t)b * n * d, t->pos, (size_t)n * d);
-    for (int l = 0; l < t->c.layers; l++) block(s, m->pool, t, &t->layer[l], B, n);
+    for (int l = 0; l < t->c.layers; l++) vit_block(s, m->pool, &t->dims, &t->layer[l], B, n, 0);
     t_layernorm(s->x, s->x, t->post_w, t->post_b, B * n, d, t->c.eps);
     for (int b = 0; b < B; b++) {
         pool_head(m, s->x + (size_t)b * n * d, n, out + (size_t)b * d);

@@ -1,8 +1,8 @@
 // Packed GEMM: y (n, out) = act(x (n, in) . W^T + bias), where W is a torch
 // Linear weight (out, in), row-major, as a checkpoint stores it.
 //
-// W is packed once (t_pack) into the micro-kernel's panel layout, in fp32 or
-// bf16; the packed copy is all a model needs to keep (the source may be an
+// W is packed once (t_pack) into the micro-kernel's panel layout, in fp32,
+// bf16 or int8; the packed copy is all a model needs to keep (the source may be an
 // mmapped checkpoint tensor, released after packing). The kernel path is
 // chosen once from CPUID feature bits (__builtin_cpu_supports):
 //   "avx512f"   12 rows x 32 columns in zmm accumulators
@@ -14,18 +14,34 @@
 // LISA_GEMM_PATH=c|avx2|avx512 in the environment restricts it (tests and
 // benches use t_gemm_set_path). Blocking (k slice and row block) is sized from
 // the L1/L2 sizes sysconf reports (32 KiB / 1 MiB when it reports none);
-// LISA_GEMM_KC (8..512) and LISA_GEMM_L2 (bytes) override them for tuning.
+// LISA_GEMM_KC (8..512) and LISA_GEMM_L2 (bytes) override them for tuning
+// (the bf16-pair and int8 kernels take k slices that fill L1 instead of half).
 //
 // Packed layout: columns in panels of NR (16 or 32, per path); panel p holds
-// W[p*NR + j][k] at [p][k][j], zero-padded past `out`. bf16 packs the same
-// layout in 16-bit words (round to nearest even); the kernels widen one k
-// slice of a panel into L1 and run the fp32 micro-kernel on it, so bf16 halves
-// memory and weight traffic at fp32 arithmetic (no AVX512_BF16 instruction is
-// used yet).
+// W[p*NR + j][k] at [p][k / G][j][k % G] with G consecutive k per column
+// (k padded to a multiple of G, zero-padded past `out` and `in`):
+//   fp32, G = 1: the fp32 micro-kernels above.
+//   bf16 (round to nearest even), G = 1 where the CPU lacks AVX512_BF16: one
+//     k slice of a panel is widened into L1 and the fp32 micro-kernel runs on
+//     it (half the memory, fp32 arithmetic).
+//   bf16, G = 2 with AVX512_BF16 ("avx512_bf16"): x is rounded to bf16 pairs
+//     once per call and VDPBF16PS multiplies pairs into fp32 accumulators.
+//   int8, G = 4: per-output-column symmetric int8, W[o] = scale[o] * q[o]
+//     (|q| <= 127), plus sum_k q[o][k]. Each call quantises the rows of x
+//     dynamically to u8 with a zero point (x ~ s_i * (u - z_i), the row's
+//     [min, max] including 0 over 255 steps); VPDPBUSD (AVX512_VNNI,
+//     "avx512_vnni") sums u8 x s8 quads exactly in int32; without VNNI the
+//     same integer sums run on AVX2 with 16-bit VPMADDWD ("avx2_int8", also on
+//     AVX-512 CPUs without VNNI) or in portable C ("c_int8"); the epilogue is
+//     y = s_i * scale[o] * (acc - z_i * sum_k q[o][k]) + bias[o].
+// t_gemm_ref reproduces each kind's rounding of x (bf16 pairs, u8 quantisation)
+// and sums in double (int8: exactly in int64).
 //
 // Ownership: t_pack copies; the caller owns the t_packed and keeps it as long
-// as it calls t_gemm on it. t_gemm allocates nothing (a 64 KiB thread-local
-// buffer per thread widens bf16).
+// as it calls t_gemm on it. fp32 and widened bf16 allocate nothing in t_gemm
+// (a 64 KiB thread-local buffer per thread widens bf16); the G = 2 and G = 4
+// kinds allocate n rows of converted x per call (in smaller row chunks when
+// memory is short).
 //
 // Every call may run concurrently from several threads on the same packed
 // weight (it is read-only after t_pack).
@@ -47,7 +63,7 @@
 
 typedef struct pool pool;
 
-typedef enum { T_PREC_F32, T_PREC_BF16 } t_prec;
+typedef enum { T_PREC_F32, T_PREC_BF16, T_PREC_INT8 } t_prec;
 typedef enum { T_SRC_F32, T_SRC_F16, T_SRC_BF16 } t_src; // element type of the source weight
 typedef enum { T_ACT_NONE, T_ACT_GELU, T_ACT_GELU_TANH, T_ACT_QUICK_GELU } t_act;
 typedef enum { T_PATH_C, T_PATH_AVX2, T_PATH_AVX512 } t_path;
@@ -94,5 +110,19 @@ const char *t_gemm_path_name(t_path q); // "c", "avx2+fma", "avx512f"
 // packed for and always runs on it). Returns 0, or LISA_EINVAL when the CPU
 // lacks q.
 int t_gemm_set_path(t_path q);
+
+// Instruction-set extensions the AVX-512 path may use for reduced precision.
+// gemm_init enables those the CPU has (and whose kernels agree with the
+// scalar reference); LISA_GEMM_NO_EXT=1 in the environment disables both.
+enum { T_EXT_BF16 = 1, T_EXT_VNNI = 2 };
+int t_gemm_ext_supported(unsigned e); // 1 if the CPU has AVX-512F and extension e
+unsigned t_gemm_ext(void);            // the extensions later t_pack calls use (0 off the AVX-512 path)
+int t_gemm_set_ext(unsigned mask);    // 0, or LISA_EINVAL when the CPU lacks one in mask
+
+// The kernel a t_pack in prec would use now, and the kernel of a packed
+// weight: "avx512f", "avx2+fma", "c" (fp32 arithmetic, bf16 widened), or
+// "avx512_bf16", "avx512_vnni", "avx2_int8", "c_int8".
+const char *t_gemm_kernel_name(t_prec prec);
+const char *t_packed_kernel(const t_packed *pw);
 
 #endif

@@ -1,0 +1,89 @@
+// GEMM kernels on ViT-B/32 shapes: `bench_gemm [RUNS]` prints, for every
+// kernel this CPU has (fp32, bf16 widened and VDPBF16PS, int8 in C and VNNI),
+//   gemm PRECISION KERNEL SHAPE gflops X
+// on one thread, timed by the thread's CPU time (so a loaded machine inflates
+// it less than wall time does; caches are still shared), the median of RUNS.
+// SHAPE: fc1_b8 (400 x 768 -> 3072, batch 8 of 50 tokens), fc2_b8 (400 x 3072
+// -> 768) and fc1_t7 (7 x 512 -> 2048, a 7-token text query).
+#include "tensor/gemm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static float *rvec(size_t n, unsigned *s)
+{
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; v && i < n; i++) v[i] = (float)((*s = *s * 1103515245u + 12345u) >> 8) / (1 << 24) - 0.5f;
+    return v;
+}
+
+// Median GFLOP/s of y = x W^T + b (gelu) for one shape on the current path.
+static double one(t_prec prec, int n, int in, int out, int runs)
+{
+    unsigned s = 7;
+    float *x = rvec((size_t)n * in, &s), *w = rvec((size_t)out * in, &s), *b = rvec((size_t)out, &s);
+    float *y = malloc((size_t)n * out * sizeof *y);
+    t_packed *pw;
+    double t[64], r = -1;
+    if (!x || !w || !b || !y || runs > 64 || t_pack(w, T_SRC_F32, out, in, prec, &pw) < 0) goto out;
+    t_gemm(NULL, y, out, x, in, pw, b, n, T_ACT_GELU);
+    for (int i = 0; i < runs; i++) {
+        double t0 = cpu_now();
+        int reps = n < 50 ? 20 : 1;
+        for (int k = 0; k < reps; k++) t_gemm(NULL, y, out, x, in, pw, b, n, T_ACT_GELU);
+        t[i] = (cpu_now() - t0) / reps;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    r = 2.0 * n * in * out / t[runs / 2] / 1e9;
+    t_packed_free(pw);
+out:
+    free(x), free(w), free(b), free(y);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 5;
+    if (runs < 1 || runs > 64) runs = 5;
+    static const struct {
+        const char *name;
+        int n, in, out;
+    } shapes[] = {{"fc1_b8", 400, 768, 3072}, {"fc2_b8", 400, 3072, 768}, {"fc1_t7", 7, 512, 2048}};
+    static const char *const pnames[] = {"fp32", "bf16", "int8"};
+    t_path best = t_gemm_path();
+    unsigned ext = t_gemm_ext();
+    for (int q = T_PATH_C; q <= (int)best; q++) {
+        if (!t_gemm_path_supported((t_path)q) || t_gemm_set_path((t_path)q) < 0) continue;
+        // Each precision without extensions, then with each extension the CPU has.
+        for (int pass = 0; pass < 2; pass++) {
+            unsigned e = pass ? ext : 0;
+            if (pass && (q != T_PATH_AVX512 || !e)) continue;
+            t_gemm_set_ext(e);
+            for (int prec = T_PREC_F32; prec <= T_PREC_INT8; prec++) {
+                if (pass && prec == T_PREC_F32) continue;
+                if (q == T_PATH_C && prec != T_PREC_F32 && prec != T_PREC_INT8) continue;
+                for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+                    printf("gemm %s %s %s gflops %.1f\n", pnames[prec], t_gemm_kernel_name((t_prec)prec),
+                           shapes[i].name, one((t_prec)prec, shapes[i].n, shapes[i].in, shapes[i].out, runs));
+            }
+        }
+    }
+    t_gemm_set_path(best);
+    t_gemm_set_ext(ext);
+    return 0;
+}
