@@ -10,7 +10,10 @@
 //     and how much of the fp32 top-20 the fp16 and bf16 scans keep;
 //   - the ANN path as LISA runs it: a store (build/bench/ann-N/lisa.db, kept
 //     between runs) searched through search_vector_topk() with ann_min 0:
-//     FAISS IVF+SQ8 candidates re-ranked with exact cosines from SQLite;
+//     FAISS's coarse quantizer picks the IVF lists, LISA's fp16 kernel scans
+//     their raw fp16 codes (exact scores, nothing re-read from SQLite);
+//     where the time goes: the index alone (vindex_search) against the
+//     whole call (log check, filter, copy);
 //     index build time and file size, recall@20 against the exact fp16 scan,
 //     incremental add rate (10k new vectors), and the resident memory of a
 //     separate query process (`bench_search --rss DIR`, VmHWM);
@@ -296,6 +299,33 @@ static int bench_calibrated(pool *p, const uint16_t *rows, size_t n, int nq, dou
     return 0;
 }
 
+// p50 of vindex_search() alone on the index file the search just used (the
+// process's shared copy: no load), nq fresh queries.
+static double index_alone_p50(const char *dir, const char *vpath, int nq)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/lisa.db", dir);
+    store *s;
+    vindex *v;
+    if (store_open(path, 0, &s) < 0) return -1;
+    if (vindex_acquire(s, vpath, "bench", DIM, &v) < 0) return store_close(s), -1;
+    double *t = malloc((size_t)nq * sizeof *t), r = -1;
+    int64_t ids[TOPK];
+    float sc[TOPK], q[DIM];
+    int got;
+    for (int i = 0; t && i < nq; i++) {
+        mixture(q, QNOISE);
+        double t0 = now_ms();
+        vindex_search(v, q, TOPK, NULL, 0, ids, sc, &got);
+        t[i] = now_ms() - t0;
+    }
+    if (t) r = pct(t, nq, .5);
+    free(t);
+    vindex_release(v, s);
+    store_close(s);
+    return r;
+}
+
 static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const float *rows, size_t n, int nq)
 {
     char dir[256], vpath[600];
@@ -334,6 +364,7 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
         for (int j = 0; j < ng; j++) hit += vhit_has(h, got, (int64_t)ex[j].row + 1);
     }
     double p50 = pct(t, nq, .5), p99 = pct(t, nq, .99), recall = hit / (double)(nq * TOPK);
+    double ix50 = index_alone_p50(dir, vpath, nq);
     // Incremental add: 10k new vectors into the store, then the sync that
     // applies them to the index (the next search); then they go again.
     size_t add = 10000;
@@ -370,7 +401,9 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
            "query-process RSS %.0f MB (p50 there %.2f ms)%s\n",
            n, p50, p99, recall, keep ? "load" : "build", build / 1e3, add_rate, del_rate, fbytes / 1e6, rss, rss_p50,
            store_ms > 0 ? "" : "  (store reused)");
+    printf("            where the time goes, p50: index alone (quantizer + list scan) %.3f ms of %.3f ms\n", ix50, p50);
     if (store_ms > 0) printf("            (store of %zu images written in %.1f s)\n", n, store_ms / 1e3);
+    key("ann_index_alone_p50_ms", n, ix50);
     key("ann_p50_ms", n, p50), key("ann_p99_ms", n, p99), key("ann_recall20", n, recall);
     key("ann_build_s", n, build / 1e3), key("ann_add_per_s", n, add_rate), key("ann_index_mb", n, fbytes / 1e6);
     key("ann_rss_mb", n, rss);
@@ -655,7 +688,7 @@ int main(int argc, char **argv)
         printf("  %10zu %10.2f %10.2f   (all fp16 cosines + median/MAD cut, as search_run does)\n", n, p50, p99);
         printf("lisa search_cal_%s_p50_ms %.3f\nlisa search_cal_%s_p99_ms %.3f\n", name, p50, name, p99);
     }
-    printf("ANN (FAISS IVF,SQfp16 + exact re-rank from SQLite, through search_vector_topk)\n");
+    printf("ANN (FAISS IVF lists, raw fp16 codes scanned by LISA's fp16 kernel, through search_vector_topk)\n");
     for (int s = 0; s < ns; s++) bench_ann(argv[0], p, rows16, rows, sizes[s], sizes[s] >= 1000000 ? nq / 2 : nq);
     if (!getenv("BENCH_NO_FILTERS")) bench_filters(nmax, 40);
     for (int s = 0; s < ns; s++)

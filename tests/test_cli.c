@@ -229,6 +229,8 @@ static void test_list_and_query(void **state)
 
 int main(void)
 {
+    // The goldens are fp32 results; the default precision may be bf16 (clip.h).
+    setenv("LISA_PRECISION", "fp32", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_and_query),
         cmocka_unit_test(test_embed_in_command_line_order),

@@ -203,8 +203,9 @@ static int setup(void **state)
         tu_copy(tu_data(i == 0 ? "images/land.jpg" : (i == 1 ? "images/gray.png" : "images/lossy.webp")), p);
     }
     char out[8192];
-    const char *args[] = {"--data", g_data, "--folder", g_lib, "--no-model", "--max-upload", "1"};
-    g_pid = serve(args, 7, &g_port, out, sizeof out);
+    // --no-watch: no catch-up build at start, so "idle" below proves the cross-site POST started none.
+    const char *args[] = {"--data", g_data, "--folder", g_lib, "--no-model", "--max-upload", "1", "--no-watch"};
+    g_pid = serve(args, 8, &g_port, out, sizeof out);
     if (g_pid < 0) return fprintf(stderr, "lisa serve did not start: %s\n", out), -1;
     return 0;
 }
@@ -264,7 +265,8 @@ static void test_uploads(void **state)
 }
 
 // A PNG stating 9000 x 9000 with 40 rows of data, the 35-byte GIF claiming
-// 10000 x 10000, and a WebP whose RIFF size makes Exiv2 throw.
+// 10000 x 10000 (refused at upload now), and a WebP whose RIFF size makes
+// Exiv2 throw.
 static void test_bombs_then_build(void **state)
 {
     (void)state;
@@ -275,11 +277,13 @@ static void test_bombs_then_build(void **state)
     gif[o++] = 0x2c, o += 4;
     gif[o++] = 0x10, gif[o++] = 0x27, gif[o++] = 0x10, gif[o++] = 0x27, gif[o++] = 0;
     gif[o++] = 2, gif[o++] = 3, gif[o++] = 0x44, gif[o++] = 0x01, gif[o++] = 0, gif[o++] = 0x3b;
-    assert_int_equal(upload(gif, o, "bomb.gif", 0, out, sizeof out), 200);
+    assert_int_equal(upload(gif, o, "bomb.gif", 0, out, sizeof out), 422); // refused at upload (img_probe)
+    if (!strstr(out, "\"bad_image\"") || !strstr(out, "bomb.gif cannot be read")) fail_msg("bomb.gif: %s", out);
     size_t n;
     uint8_t *w = tu_read(tu_data("images/lossy.webp"), &n);
     w[4] = w[5] = w[6] = w[7] = 0xff;
-    assert_int_equal(upload(w, n, "riff.webp", 0, out, sizeof out), 200);
+    assert_int_equal(upload(w, n, "riff.webp", 0, out, sizeof out), 422); // the decoder refuses it too
+    if (!strstr(out, "riff.webp cannot be read (WebP: ")) fail_msg("riff.webp: %s", out);
     free(w);
     snprintf(p, sizeof p, "%s/swap.jpg", g_lib);
     char req[512];

@@ -629,6 +629,37 @@ static void test_decode_budget(void **state)
     free(p);
 }
 
+// img_probe(): what an upload is refused with, one sentence naming the file
+// as the user called it; a good photo passes.
+static void test_probe(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"port.jpg", 0, NULL},
+        {"bad/bomb.jpg", LISA_ETOOBIG, "IMG.jpg is 900 MP; the limit is 100 MP."},
+        {"bad/bomb.png", LISA_ETOOBIG, "IMG.jpg is 900 MP; the limit is 100 MP."},
+        {"bad/truncated.jpg", LISA_EFORMAT, "IMG.jpg cannot be read (JPEG: truncated file)."},
+        {"bad/header_only.jpg", LISA_EFORMAT, "IMG.jpg cannot be read (JPEG: "},
+        {"bad/not_an_image.jpg", LISA_EUNSUPPORTED, "IMG.jpg is not a JPEG, PNG, WebP, GIF, HEIF, TIFF or BMP file."},
+    };
+    char path[512];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(path, sizeof path, "tests/data/images/%s", cases[i].file);
+        int rc = img_probe(path, "IMG.jpg");
+        if (rc != cases[i].rc) fail_msg("%s: rc %d (%s), want %d", cases[i].file, rc, lisa_errmsg(), cases[i].rc);
+        if (cases[i].msg && strncmp(lisa_errmsg(), cases[i].msg, strlen(cases[i].msg)))
+            fail_msg("%s: '%s', want '%s'", cases[i].file, lisa_errmsg(), cases[i].msg);
+    }
+    snprintf(path, sizeof path, "%s", tu_tmp("empty.jpg"));
+    tu_write(path, "", 0);
+    assert_int_equal(img_probe(path, NULL), LISA_EFORMAT);
+    assert_string_equal(lisa_errmsg(), "empty.jpg is empty.");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_center_crop_pads_like_hf),
         cmocka_unit_test(test_prep_cfg_load),
         cmocka_unit_test(test_thumbnail),
+        cmocka_unit_test(test_probe),
     };
     return cmocka_run_group_tests_name("image", tests, setup, teardown);
 }

@@ -238,6 +238,74 @@ static void test_failures(void **state)
     assert_int_equal(count(data), 1);
 }
 
+// ---------------------------------------------------------------- progress
+
+static void make_images(const char *dir, int n);
+
+typedef struct {
+    long long found, hash_calls, index_calls, done_steps, last_done, errors, total;
+    indexer_steps steps;
+    int backwards, no_current;
+} prog_log;
+
+static void prog_fn(void *ud, const indexer_progress *p)
+{
+    prog_log *g = ud;
+    if (!strcmp(p->phase, "scan")) {
+        if (p->found < g->found) g->backwards++;
+        g->found = p->found;
+    } else if (!strcmp(p->phase, "hash")) {
+        g->hash_calls++;
+    } else if (!strcmp(p->phase, "index")) {
+        g->index_calls++;
+        if (p->done == g->last_done + 1)
+            g->done_steps++; // one file more
+        else if (p->done != g->last_done)
+            g->backwards++; // a jump or a step back
+        if (p->done > 0 && !p->current) g->no_current++;
+        g->last_done = p->done, g->total = p->total;
+    }
+    g->errors = p->errors, g->steps = p->steps;
+}
+
+// A 5-image library (below one batch) reports every file: the scan counts
+// found files up, indexing moves done by one per file with its steps, and the
+// broken file is an error as it happens.
+static void test_progress(void **state)
+{
+    (void)state;
+    char lib[512], data[512], p[700];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("prog/lib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("prog/data"));
+    make_images(lib, 5);
+    snprintf(p, sizeof p, "%s/broken.jpg", lib);
+    cp("tests/data/images/bad/header_only.jpg", p);
+    snprintf(p, sizeof p, "%s/notes.txt", lib);
+    tu_write(p, "no image\n", 9);
+    indexer_opts o;
+    indexer_opts_init(&o);
+    prog_log g = {0};
+    o.data_dir = data, o.progress = 0, o.threads = 2, o.on_progress = prog_fn, o.ud = &g;
+    FILE *null = fopen("/dev/null", "w");
+    o.out = null;
+    indexer_stats st;
+    const char *paths[] = {lib};
+    assert_int_equal(indexer_run(paths, 1, &o, &st), 0);
+    fclose(null);
+    assert_int_equal(g.found, 7);
+    assert_int_equal(g.backwards, 0);
+    assert_true(g.hash_calls >= 7);
+    assert_int_equal(g.total, 6);      // 5 images and the broken one
+    assert_int_equal(g.done_steps, 6); // one call per file, done +1 each
+    assert_int_equal(g.last_done, 6);
+    assert_int_equal(g.no_current, 0);
+    assert_int_equal(g.errors, 1);
+    assert_int_equal(g.steps.decode, 5);
+    assert_int_equal(g.steps.ocr, 5);
+    assert_int_equal(g.steps.embed, 0); // no model
+    assert_int_equal(st.failed, 1);
+}
+
 // ---------------------------------------------------------------- kill -9
 
 static void make_images(const char *dir, int n)
@@ -651,7 +719,7 @@ int main(void)
         cmocka_unit_test(test_incremental),       cmocka_unit_test(test_failures),
         cmocka_unit_test(test_kill_resume),       cmocka_unit_test(test_search_while_indexing),
         cmocka_unit_test(test_ranking_tiny),      cmocka_unit_test(test_thumbs_follow_images),
-        cmocka_unit_test(test_calibrated_search),
+        cmocka_unit_test(test_calibrated_search), cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

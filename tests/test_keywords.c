@@ -218,12 +218,54 @@ static void test_query_runs_in_fts(void **state)
     store_close(s);
 }
 
+// Chips are readable words: no stop words, no punctuation, no single letters
+// or counters, diacritics kept, CJK runs whole, each once, at most max.
+static void chips_eq(const char *text, int max, const char *want)
+{
+    char *w[32], got[1024] = "";
+    int n = 0;
+    assert_int_equal(kw_chips(text, w, max, &n), 0);
+    for (int i = 0; i < n; i++) {
+        if (i) strcat(got, "|");
+        strcat(got, w[i]);
+        free(w[i]);
+    }
+    if (strcmp(got, want)) fail_msg("chips('%s') = '%s', want '%s'", text, got, want);
+}
+
+static void test_chips(void **state)
+{
+    (void)state;
+    chips_eq("Two cups of coffee over the table at a café in Aarhus, Denmark.", 12,
+             "two|cups|coffee|table|café|aarhus|denmark");
+    chips_eq("Zürich_Altstadt été", 12, "zürich|altstadt|été");
+    chips_eq("東京タワー at night", 12, "東京タワー|night");
+    chips_eq("IMG 2041 trip 1999 7 x", 12, "img|2041|trip|1999");
+    chips_eq("Dog dog DOG, dog.", 12, "dog");
+    chips_eq("a b c d e f g h i j k l m n o p q r s t u v w x y z one two three", 2, "one|two");
+    chips_eq("\"quoted\" (parens) [brackets] #tag @me ...", 12, "quoted|parens|brackets|tag");
+    chips_eq(NULL, 12, "");
+    char *w[4];
+    int n = 0;
+    assert_int_equal(kw_chips("bad \xff utf8", w, 4, &n), LISA_EFORMAT);
+    assert_int_equal(n, 0);
+    w[0] = strdup("beach"), n = 1; // against the words already there
+    assert_int_equal(kw_chips("Beach sunset", w, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(w[1], "sunset");
+    free(w[0]), free(w[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tokenize_unicode), cmocka_unit_test(test_stopwords),
-        cmocka_unit_test(test_stemming),         cmocka_unit_test(test_name_words),
-        cmocka_unit_test(test_query_builder),    cmocka_unit_test(test_query_runs_in_fts),
+        cmocka_unit_test(test_tokenize_unicode),
+        cmocka_unit_test(test_stopwords),
+        cmocka_unit_test(test_stemming),
+        cmocka_unit_test(test_name_words),
+        cmocka_unit_test(test_query_builder),
+        cmocka_unit_test(test_query_runs_in_fts),
+        cmocka_unit_test(test_chips),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -489,13 +489,63 @@ static void test_cli(void **st_)
     cJSON_Delete(j);
 }
 
+// The word filter refuses what Tesseract reads in texture (strings seen on
+// real photos: tools/ocr/measure_junk.sh, issue 12) and keeps real lines.
+static void test_word_filter(void **state)
+{
+    (void)state;
+    static const char *const junk[] = {
+        "SS S SD 7 AS NNG",
+        "SS S SD 7 AS NNG\u2026",
+        "© @F",
+        "we",
+        "\u2018> AY",
+        "bes ofe se ee +44 33",
+        "ee © 3 +e",
+        "000009005000",
+        "eo\u00bb \u00bb es",
+        "\u2014< 5 j ee ds 44",
+        "\u00bb?",
+        "\u2014 K J",
+        "eeee SSSS",
+        "NNGG RRRR",
+        "a8ab ab12",
+        "MMMM",
+        "",
+    };
+    for (size_t i = 0; i < sizeof junk / sizeof *junk; i++)
+        if (ocr_line_keep(junk[i])) fail_msg("junk kept: '%s'", junk[i]);
+    static const char *const real[] = {
+        "MAPLE STREET",
+        "BAKERY",
+        "Garden party tonight",
+        "tickets at the harbour",
+        "Open 24 h",
+        "(Exit)",
+        "don't",
+        "stock-companies and nations;",
+        "Zürich",
+        "Caf\u00e9 au lait",
+        "東京 タワー",
+        "Москва",
+        "File Edit View",
+    };
+    for (size_t i = 0; i < sizeof real / sizeof *real; i++)
+        if (!ocr_line_keep(real[i])) fail_msg("real line dropped: '%s'", real[i]);
+    assert_true(ocr_word_real("Street."));
+    assert_false(ocr_word_real("NNG"));  // no vowel, too short
+    assert_false(ocr_word_real("ieee")); // a run of three
+    assert_false(ocr_word_real("tr4in"));
+    assert_false(ocr_word_real("\xff\xfe"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_likely), cmocka_unit_test(test_words),         cmocka_unit_test(test_grain),
         cmocka_unit_test(test_noise_sigma), cmocka_unit_test(test_no_text),       cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_languages),   cmocka_unit_test(test_index_search),  cmocka_unit_test(test_backfill),
-        cmocka_unit_test(test_cli),         cmocka_unit_test(test_openmp_single),
+        cmocka_unit_test(test_cli),         cmocka_unit_test(test_openmp_single), cmocka_unit_test(test_word_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

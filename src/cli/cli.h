@@ -17,8 +17,10 @@ int cmd_search(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_similar(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_duplicates(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 // Prints "lisa: <msg>" to stderr, naming the failed code's detail; returns 1.
 int cli_fail(const char *what);

@@ -18,10 +18,12 @@ static int usage(void)
     fprintf(stderr,
             "usage: lisa caption [--model DIR] [--data DIR] [--beams K] [--max-length N] [--min-length N]\n"
             "                    [--repetition-penalty P] [--length-penalty P] [--prompt TEXT] [--threads N]\n"
-            "                    [--json] IMAGE...\n"
+            "                    [--precision fp32|bf16] [--json] IMAGE...\n"
             "  DIR is a Hugging Face BlipForConditionalGeneration directory; by default\n"
             "  %s is looked up ($LISA_MODELS, DATA/models/).\n"
-            "  Defaults are Hugging Face generate()'s: greedy (K = 1), max length 20 ids.\n",
+            "  Defaults are Hugging Face generate()'s: greedy (K = 1), max length 20 ids.\n"
+            "  Weights are packed in bf16 for a BF16 checkpoint, else fp32, unless --precision\n"
+            "  (or LISA_PRECISION) says otherwise.\n",
             MODELDIR_DEFAULT_CAPTION);
     return 2;
 }
@@ -30,6 +32,7 @@ typedef struct {
     const char *model, *data, *prompt;
     cap_opts o;
     int threads, json, first; // first: index of the first image in argv
+    int prec;                 // CAP_PREC_*
 } args;
 
 static int num(const char *s, double lo, double hi, double *out)
@@ -45,6 +48,7 @@ static int parse(int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
     cap_opts_default(&a->o);
+    a->prec = CAP_PREC_AUTO;
     int i;
     for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -77,6 +81,8 @@ static int parse(int argc, char **argv, args *a)
             a->o.length_penalty = (float)x;
         else if (!strcmp(o, "--threads") && num(v, 0, 256, &x) == 0 && x == (int)x)
             a->threads = (int)x;
+        else if (!strcmp(o, "--precision") && (!strcmp(v, "fp32") || !strcmp(v, "bf16")))
+            a->prec = !strcmp(v, "bf16") ? CAP_PREC_BF16 : CAP_PREC_FP32;
         else
             return fprintf(stderr, "lisa caption: bad option %s %s\n", o, v), -1;
     }
@@ -107,7 +113,7 @@ static int caption_one(cap_model *m, const args *a, const char *path)
     img_release(&img);
     if (rc < 0) {
         char msg[LISA_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s", lisa_errmsg());
+        snprintf(msg, sizeof msg, "%s", lisa_errmsg_for(rc));
         return lisa_seterr(rc, "%s: %s", path, msg);
     }
     if (a->json)
@@ -127,7 +133,7 @@ int cmd_caption(int argc, char **argv)
     if (modeldir_resolve(a.model, a.data, MODELDIR_DEFAULT_CAPTION, dir, sizeof dir) < 0) return cli_fail("caption");
     if (!a.model && modeldir_check(dir, MODELDIR_BLIP, NULL, NULL) < 0) return cli_fail("caption");
     cap_model *m;
-    if (cap_load(dir, a.threads, &m) < 0) return cli_fail("caption");
+    if (cap_load_prec(dir, a.threads, a.prec, &m) < 0) return cli_fail("caption");
     int status = 0;
     for (int i = a.first; i < argc; i++)
         if (caption_one(m, &a, argv[i]) < 0) status = cli_fail("caption");

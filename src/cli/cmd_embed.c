@@ -13,7 +13,7 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: lisa embed --model DIR [--threads N] [--precision fp32|bf16] (--text TEXT | --image FILE)...\n"
+            "usage: lisa embed --model DIR [--threads N] [--precision fp32|bf16|int8] (--text TEXT | --image FILE)...\n"
             "  DIR is a Hugging Face CLIPModel directory (config.json, model.safetensors,\n"
             "  tokenizer.json, preprocessor_config.json)\n");
     return 2;

@@ -4,6 +4,7 @@
 #include "caption/caption.h"
 #include "clip/clip.h"
 #include "model/modeldir.h"
+#include "search/reembed.h"
 #include "search/indexer.h"
 #include "search/search.h"
 #include "search/settings.h"
@@ -16,6 +17,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: lisa index PATH... [--model DIR] [--data DIR] [--threads N] [--batch N]\n"
+                    "       lisa index --model DIR [--data DIR]   (re-embed the library for that model)\n"
                     "                  [--thumbnail-size N] [--progress bar|lines|none]\n"
                     "                  [--no-ocr] [--ocr-lang eng+deu] [--retry-failed]\n"
                     "                  [--no-captions] [--caption-model DIR] [--caption-beams K]\n"
@@ -27,19 +29,34 @@ static int usage(void)
 }
 
 // The captioner, or NULL with one line saying why indexing goes on without
+// `lisa index --model DIR` without paths: gives every stored image a vector
+// for that model (search/reembed.h: nothing else is recomputed), then reports
+// each model's coverage.
+static int reembed_main(const settings *cfg, clip_model *m, const char *id, const char *missing)
+{
+    if (!m) {
+        fprintf(stderr, "lisa: index without paths re-embeds the library for a model, and there is none: %s\n",
+                missing);
+        return 2;
+    }
+    reembed_opts ro = {cfg->data_dir, m, id, NULL, NULL, NULL};
+    reembed_stats rs;
+    int rc = reembed_run(&ro, &rs);
+    int status = rc < 0 ? cli_fail("index") : 0;
+    if (rc == 0)
+        fprintf(stderr, "re-embedded for %s in %.2fs: %lld needed a vector, %lld embedded, %lld failed\n", id,
+                rs.seconds, rs.total, rs.embedded, rs.failed);
+    if (rc == 0 && reembed_print_coverage(stderr, cfg->data_dir, id) < 0) status = cli_fail("index");
+    clip_free(m);
+    return status;
+}
+
 // captions (not installed, or a broken model dir: the message names the file).
 static cap_model *captioner_open(const settings *cfg, const char *dir, int threads)
 {
-    char path[MODELDIR_PATH_MAX];
     cap_model *m = NULL;
-    if (!dir && modeldir_resolve(NULL, cfg->data_dir, MODELDIR_DEFAULT_CAPTION, path, sizeof path) == 0) {
-        if (modeldir_check(path, MODELDIR_BLIP, NULL, NULL) < 0) {
-            fprintf(stderr, "lisa: indexing without captions: %s\n", lisa_errmsg());
-            return NULL;
-        }
-        dir = path;
-    }
-    if (!dir || cap_load(dir, threads, &m) < 0) fprintf(stderr, "lisa: indexing without captions: %s\n", lisa_errmsg());
+    int rc = dir ? cap_load(dir, threads, &m) : cap_load_default(cfg->data_dir, threads, &m);
+    if (rc < 0) fprintf(stderr, "lisa: indexing without captions: %s\n", lisa_errmsg_for(rc));
     return m;
 }
 
@@ -81,13 +98,14 @@ int cmd_index(int argc, char **argv)
         else
             paths[np++] = argv[i];
     }
-    if (!paths || !np) return free(paths), usage();
+    if (!paths) return usage();
     clip_model *m = NULL;
     char id[256], missing[512];
     if (search_model_load(cfg.models, cfg.data_dir, o.threads, &m, id, sizeof id, missing, sizeof missing) < 0) {
         free(paths);
         return cli_fail("index");
     }
+    if (!np) return free(paths), reembed_main(&cfg, m, id, missing);
     if (!m) fprintf(stderr, "lisa: indexing keywords only: %s\n", missing);
     o.data_dir = cfg.data_dir, o.model = m, o.model_id = m ? id : NULL, o.thumb_size = cfg.thumbnail_size;
     if (copts.num_beams < 1 || copts.num_beams > CAP_MAX_BEAMS) return free(paths), clip_free(m), usage();
@@ -113,6 +131,7 @@ int cmd_index(int argc, char **argv)
                 st.ocr_recognised ? st.ocr_ms / st.ocr_recognised : 0.0, st.ocr_with_text);
     if (rc == 0 && st.captioned)
         fprintf(stderr, "captions: %lld generated (%.0f ms each)\n", st.captioned, st.caption_ms / st.captioned);
+    if (rc == 0 && m && reembed_print_coverage(stderr, cfg.data_dir, id) < 0) lisa_clearerr();
     cap_free(cm);
     clip_free(m);
     free(paths);

@@ -73,8 +73,8 @@ static int models_pull(const args *a)
     if (!r.have_metadata)
         fprintf(stderr, "warning: the server gave no file metadata; sizes and checksums were "
                         "checked only where its headers carried them\n");
-    if (modeldir_check(dest, modeldir_kind_of(local), a->name, NULL) < 0)
-        fprintf(stderr, "warning: %s\n", lisa_errmsg());
+    int rc = modeldir_check(dest, modeldir_kind_of(local), a->name, NULL);
+    if (rc < 0) fprintf(stderr, "warning: %s\n", lisa_errmsg_for(rc));
     printf("%s\n", dest);
     return 0;
 }
@@ -137,8 +137,9 @@ static int models_path(const args *a)
     const char *name = a->name ? a->name : MODELDIR_DEFAULT_CLIP;
     if (modeldir_resolve(a->model, a->data, name, dir, sizeof dir) < 0) return cli_fail("models path");
     printf("%s\n", dir);
-    if (modeldir_check(dir, modeldir_kind_of(name), name, NULL) < 0) {
-        fprintf(stderr, "lisa: %s\n", lisa_errmsg());
+    int rc = modeldir_check(dir, modeldir_kind_of(name), name, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "lisa: %s\n", lisa_errmsg_for(rc));
         return 1;
     }
     return 0;

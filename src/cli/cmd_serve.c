@@ -15,10 +15,12 @@ static int usage(void)
     fprintf(stderr,
             "usage: lisa serve [--data DIR] [--host H] [--port N] [--model DIR] [--folder DIR]...\n"
             "                  [--max-upload MB] [--threads N] [--token T] [--no-model] [--quiet]\n"
-            "                  [--allow-host NAME]... [--insecure-no-token]\n"
+            "                  [--allow-host NAME]... [--insecure-no-token] [--no-auto-index] [--no-watch]\n"
             "  serves the web UI and the JSON API (docs/api.md); binds 127.0.0.1 unless --host says otherwise.\n"
             "  LISA_TOKEN (or --token) requires 'Authorization: Bearer T' on /api/*; required beyond loopback\n"
-            "  unless --insecure-no-token. --allow-host adds a name the Host header may carry.\n");
+            "  unless --insecure-no-token. --allow-host adds a name the Host header may carry.\n"
+            "  The library folders (--folder, kept in the index, and /api/folders) are watched with inotify\n"
+            "  (--no-watch, watch = off) and uploads indexed at once (--no-auto-index, auto_index = off).\n");
     return 2;
 }
 
@@ -62,6 +64,10 @@ static int parse(int argc, char **argv, srv_opts *o, const char **folders, const
             o->insecure_no_token = 1;
         else if (!strcmp(a, "--no-model"))
             o->no_model = 1;
+        else if (!strcmp(a, "--no-auto-index"))
+            o->auto_index = 0;
+        else if (!strcmp(a, "--no-watch"))
+            o->watch = 0;
         else if (!strcmp(a, "--quiet"))
             o->quiet = 1;
         else
@@ -77,6 +83,7 @@ int cmd_serve(int argc, char **argv)
     srv_opts o;
     srv_opts_init(&o);
     const char *folders[SRV_FOLDERS_MAX], *hosts[SRV_FOLDERS_MAX];
+    o.auto_index = cfg.auto_index, o.watch = cfg.watch; // the flags below may turn them off
     if (parse(argc, argv, &o, folders, hosts) < 0) return usage();
     o.allow_hosts = hosts;
     o.data_dir = cfg.data_dir, o.port = cfg.port, o.models = cfg.models, o.folders = folders;

@@ -24,8 +24,11 @@ static const struct command commands[] = {
     {"list", cmd_list, "list [FILTER...] [--sort S] [--offset N] [--limit N] [--json]  page the library, filtered"},
     {"similar", cmd_similar, "similar IMAGE [--top-k N] [--json]  images similar to IMAGE"},
     {"stats", cmd_stats, "stats [--json]             counts, db size, models, last index time"},
+    {"duplicates", cmd_duplicates, "duplicates [--json]        groups of exact copies and near-duplicates"},
     {"export", cmd_export, "export --json [--embeddings] [-o FILE]  the library as one JSON document"},
     {"serve", cmd_serve, "serve [--data DIR] [--host H] [--port N] [--model DIR]  web UI and JSON API"},
+    {"watch", cmd_watch,
+     "watch PATH... [--model DIR] [--data DIR]  index folders, then follow their changes (inotify)"},
     {"thumb", cmd_thumb, "thumb [--size N] IMAGE OUT.jpg  write a JPEG thumbnail"},
 };
 
@@ -33,7 +36,8 @@ static const struct command commands[] = {
 
 int cli_fail(const char *what)
 {
-    fprintf(stderr, "lisa: %s: %s\n", what, lisa_errmsg());
+    // Called right after a failed call: its code is the last one recorded.
+    fprintf(stderr, "lisa: %s: %s\n", what, lisa_errcode() ? lisa_errmsg() : "failed");
     return 1;
 }
 
@@ -68,6 +72,7 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
     if (!strcmp(name, "--version")) name = "version";
+    lisa_clearerr();
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(commands[i].name, name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "lisa: '%s' is not a command; see 'lisa help'\n", argv[1]);

@@ -32,6 +32,10 @@ size_t img__read(img__reader *r, void *out, size_t len);
 // The first call of a decode also charges the decode budget (image.h).
 int img__check_dims(const char *fmt, long long w, long long h, long long max_pixels);
 
+// The size and cap of the last img__check_dims() call on this thread (what
+// img_probe() names when an image is over the cap).
+void img__refused(long long *w, long long *h, long long *cap);
+
 // 0 when have bytes of compressed data can hold the image (need_min: the
 // fewest bytes its format's best compression needs), else LISA_EFORMAT:
 // refused before the pixels are allocated.

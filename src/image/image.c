@@ -196,10 +196,18 @@ static void budget_give(void)
     budget_held = 0;
 }
 
+static __thread long long refused_w, refused_h, refused_cap; // the last image over the cap (img_probe)
+
+void img__refused(long long *w, long long *h, long long *cap)
+{
+    *w = refused_w, *h = refused_h, *cap = refused_cap;
+}
+
 int img__check_dims(const char *fmt, long long w, long long h, long long max_pixels)
 {
     if (w <= 0 || h <= 0) return lisa_seterr(LISA_EFORMAT, "%s: zero image size (%lldx%lld)", fmt, w, h);
     if (max_pixels <= 0) max_pixels = IMG_DEFAULT_MAX_PIXELS;
+    refused_w = w, refused_h = h, refused_cap = max_pixels;
     if (w > INT32_MAX / 4 || h > INT32_MAX / 4 || w * h > max_pixels)
         return lisa_seterr(LISA_ETOOBIG, "%s: %lldx%lld is over the %lld-pixel limit", fmt, w, h, max_pixels);
     budget_take(w * h * IMG_BUDGET_BPP);

@@ -68,6 +68,15 @@ const char *img_format_name(img_format f);
 // detail (format, reason) is in lisa_errmsg().
 int img_decode(const uint8_t *data, size_t n, const img_opts *o, img_t *out);
 
+// Whether the file at path can be indexed, before it is kept (an upload):
+// it must be non-empty, of a known format, within the 100 MP cap, and decode
+// (JPEG at 1/8 scale, so a 50 MB photo costs a fraction of a full decode).
+// name is how the user knows the file (a client's file name; NULL: path's
+// base name). 0, or an error whose message is one sentence naming it:
+// "IMG.jpg is 110 MP; the limit is 100 MP.", "x.jpg is empty.",
+// "x.jpg cannot be read (JPEG: truncated file).". Nothing is kept.
+int img_probe(const char *path, const char *name);
+
 // img_decode() on a file; errors name the path. *orientation (if not NULL)
 // gets the EXIF orientation that was found (1..8, 1 when absent).
 int img_load(const char *path, const img_opts *o, img_t *out, int *orientation);

@@ -506,30 +506,138 @@ static int wordish(const char *w)
     return 0;
 }
 
-// Walks the recognised words: keeps those at or above the confidence floor.
+// ---------------------------------------------------------------- word filter
+
+// The next code point of s (advances *i; bad bytes read as U+FFFD).
+static uint32_t next_cp(const unsigned char *s, size_t *i)
+{
+    uint32_t c = s[(*i)++];
+    int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (c >= 0x80 && !more) return 0xFFFD;
+    c &= more == 3 ? 0x07 : more == 2 ? 0x0F : more == 1 ? 0x1F : 0x7F;
+    for (; more; more--) {
+        if ((s[*i] & 0xC0) != 0x80) return 0xFFFD;
+        c = c << 6 | (s[(*i)++] & 0x3F);
+    }
+    return c;
+}
+
+enum { CP_PUNCT, CP_VOWEL, CP_CONS, CP_JOIN, CP_DIGIT, CP_OTHER };
+
+// What a code point is to the filter. Latin-1 and Latin Extended letters are
+// vowels or consonants too (accented vowels count as vowels); letters of other
+// scripts are CP_OTHER; Latin-1 symbols and general punctuation are CP_PUNCT.
+static int cp_class(uint32_t c)
+{
+    if (c < 0x80) {
+        int l = c | 0x20;
+        if (l >= 'a' && l <= 'z') return strchr("aeiouy", l) ? CP_VOWEL : CP_CONS;
+        if (c >= '0' && c <= '9') return CP_DIGIT;
+        return c == '\'' || c == '-' ? CP_JOIN : CP_PUNCT;
+    }
+    if (c < 0xC0 || c == 0xD7 || c == 0xF7 || (c >= 0x2000 && c <= 0x2BFF) || c == 0xFFFD) return CP_PUNCT;
+    if (c == 0x2019) return CP_JOIN;
+    if (c < 0x100) { // Latin-1 letters: à..ý (and their capitals) are vowels
+        uint32_t l = c | 0x20;
+        return (l >= 0xE0 && l <= 0xE6) || (l >= 0xE8 && l <= 0xEF) || (l >= 0xF2 && l <= 0xF6) ||
+                       (l >= 0xF8 && l <= 0xFD)
+                   ? CP_VOWEL
+                   : CP_CONS;
+    }
+    if (c < 0x250) return CP_VOWEL; // Latin Extended: mostly accented letters; an ASCII consonant completes a word
+    return CP_OTHER;
+}
+
+int ocr_word_real(const char *w)
+{
+    const unsigned char *s = (const unsigned char *)w;
+    size_t n = strlen(w), i = 0;
+    uint32_t cp[128];
+    int k = 0;
+    while (i < n && k < 128) cp[k++] = next_cp(s, &i);
+    int a = 0, b = k;
+    while (a < b && cp_class(cp[a]) == CP_PUNCT) a++; // "(word)." -> "word"
+    while (b > a && (cp_class(cp[b - 1]) == CP_PUNCT || cp_class(cp[b - 1]) == CP_JOIN)) b--;
+    int letters = 0, vowels = 0, cons = 0, other = 0, run = 1;
+    for (int j = a; j < b; j++) {
+        int c = cp_class(cp[j]);
+        if (c == CP_PUNCT || c == CP_DIGIT) return 0; // "+44", "3ee", "a©b"
+        letters += c != CP_JOIN, vowels += c == CP_VOWEL, cons += c == CP_CONS, other += c == CP_OTHER;
+        run = j > a && (cp[j] | 0x20) == (cp[j - 1] | 0x20) ? run + 1 : 1;
+        if (run >= 3 && c != CP_OTHER) return 0; // "eee", "SSS"
+    }
+    if (other) return other == letters && letters >= 2; // another script: no vowel rule
+    return letters >= OCR_REAL_MIN && vowels && cons;
+}
+
+int ocr_line_keep(const char *line)
+{
+    char w[256];
+    for (const char *p = line; *p;) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, " \t\n");
+        if (!n) break;
+        if (n < sizeof w) {
+            memcpy(w, p, n), w[n] = 0;
+            if (ocr_word_real(w)) return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+// The words of the line being read, held until its end decides (ocr_line_keep).
+typedef struct {
+    sbuf line;
+    double sum; // their confidences
+    int words;
+} line_acc;
+
+// Ends a line: appends it to b when it holds a real word, else drops it.
+static int line_end(line_acc *l, sbuf *b, ocr_result *r, double *sum)
+{
+    int rc = 0;
+    if (l->words && ocr_line_keep(l->line.s)) {
+        if (b->n) rc = sb_add(b, "\n", 1);
+        if (rc == 0) rc = sb_add(b, l->line.s, l->line.n);
+        *sum += l->sum, r->words += l->words;
+    } else {
+        r->dropped += l->words;
+    }
+    l->line.n = 0, l->sum = 0, l->words = 0;
+    if (l->line.s) l->line.s[0] = 0;
+    return rc;
+}
+
+// Walks the recognised words: keeps those at or above the confidence floor,
+// in the lines that hold a real word.
 static int collect(ocr_engine *e, ocr_result *r)
 {
     TessResultIterator *it = TessBaseAPIGetIterator(e->api);
     if (!it) return 0; // nothing recognised
     const TessPageIterator *pi = TessResultIteratorGetPageIterator(it);
     sbuf b = {0};
+    line_acc l = {0};
     double sum = 0;
-    int rc = sb_add(&b, "", 0), line_start = 0;
+    int rc = sb_add(&b, "", 0);
+    if (rc == 0) rc = sb_add(&l.line, "", 0);
     do {
-        if (TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE)) line_start = 1;
+        if (TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE)) rc = line_end(&l, &b, r, &sum);
         char *w = TessResultIteratorGetUTF8Text(it, RIL_WORD);
         float conf = TessResultIteratorConfidence(it, RIL_WORD);
         if (!w) continue;
-        if (conf >= e->min_conf && wordish(w)) {
-            if (b.n) rc = sb_add(&b, line_start ? "\n" : " ", 1);
-            if (rc == 0) rc = sb_add(&b, w, strlen(w));
-            sum += conf, r->words++, line_start = 0;
+        if (rc == 0 && conf >= e->min_conf && wordish(w)) {
+            if (l.line.n) rc = sb_add(&l.line, " ", 1);
+            if (rc == 0) rc = sb_add(&l.line, w, strlen(w));
+            l.sum += conf, l.words++;
         } else {
             r->dropped++;
         }
         TessDeleteText(w);
     } while (rc == 0 && TessResultIteratorNext(it, RIL_WORD));
+    if (rc == 0) rc = line_end(&l, &b, r, &sum);
     TessResultIteratorDelete(it);
+    free(l.line.s);
     if (rc < 0) {
         free(b.s);
         return lisa_seterr(LISA_ENOMEM, "ocr: text");

@@ -72,7 +72,7 @@ typedef struct {
     char *text;    // kept words, lines joined by '\n'; malloc'd, owned here; "" none
     double conf;   // mean confidence of the kept words in [0,1]; 0 when none
     int words;     // words kept
-    int dropped;   // words dropped (low confidence or no letter/digit)
+    int dropped;   // words dropped (low confidence, no letter/digit, or a line without a real word)
     int timed_out; // 1: the deadline stopped recognition (text is partial)
     double ms;     // wall time of ocr_run
 } ocr_result;
@@ -83,6 +83,23 @@ void ocr_result_clear(ocr_result *r);
 // which the caller clears. Only engine or allocation failures are errors; an
 // image without text gives r->text = "".
 int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r);
+
+// The word filter: Tesseract reads texture (gravel, grids, fur) as short
+// confident-looking tokens ("SS S SD 7 AS NNG", "ee © 3 +e", "we ‘> AY" at
+// 0.68-0.73 on real photos), while real text has words. ocr_run() keeps a
+// line only when it holds a real word: after trimming punctuation, at least
+// OCR_REAL_MIN letters (and only letters, apostrophes or hyphens), a vowel
+// and a consonant, no letter three times in a row; or a word of at least two
+// letters in a script other than Latin. Measured with
+// tools/ocr/measure_junk.sh (30 real text-free photos: 7 got text before, see
+// docs/ocr.md for the figures).
+#define OCR_REAL_MIN 4
+
+// 1 when the word (UTF-8, borrowed) is a real word by the rule above.
+int ocr_word_real(const char *w);
+
+// 1 when the line (words separated by spaces, borrowed) holds a real word.
+int ocr_line_keep(const char *line);
 
 // ---------------------------------------------------------------- text test
 

@@ -9,6 +9,7 @@ extern "C" {
 #include <faiss/AutoTune.h>
 #include <faiss/Index.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
@@ -133,6 +134,50 @@ extern "C" int fshim_search(const fshim *f, const float *q, int k, const int64_t
             p.sel = &s;
             f->ix->search(1, q, k, scores, (idx_t *)ids, &p);
         }
+    });
+}
+
+extern "C" int fshim_ivf_raw_codes(fshim *f)
+{
+    auto *ivf = dynamic_cast<faiss::IndexIVFScalarQuantizer *>(f->ix);
+    if (!ivf) return lisa_seterr(LISA_EINVAL, "faiss: raw codes need an IVF scalar-quantizer index");
+    if (ivf->is_trained) return lisa_seterr(LISA_EINVAL, "faiss: raw codes must be chosen before training");
+    ivf->by_residual = false;
+    return 0;
+}
+
+static const faiss::IndexIVFScalarQuantizer *ivf_fp16(const fshim *f)
+{
+    auto *ivf = dynamic_cast<const faiss::IndexIVFScalarQuantizer *>(f->ix);
+    if (!ivf || ivf->sq.qtype != faiss::ScalarQuantizer::QT_fp16 || ivf->code_size != 2 * (size_t)ivf->d ||
+        ivf->by_residual)
+        return nullptr;
+    return ivf;
+}
+
+extern "C" int fshim_ivf_probe(const fshim *f, const float *q, int nprobe, int64_t *lists, int *np)
+{
+    const auto *ivf = ivf_fp16(f);
+    *np = 0;
+    if (!ivf) return lisa_seterr(LISA_EUNSUPPORTED, "faiss: list access needs an IVF index with fp16 codes");
+    int p = nprobe < 1 ? 1 : nprobe > (int)ivf->nlist ? (int)ivf->nlist : nprobe;
+    std::vector<float> d((size_t)p);
+    int rc = guard("probe", [&] { ivf->quantizer->search(1, q, p, d.data(), (idx_t *)lists); });
+    if (rc == 0) *np = p;
+    return rc;
+}
+
+extern "C" int fshim_ivf_list(const fshim *f, int64_t l, const uint16_t **codes, const int64_t **ids, size_t *n)
+{
+    const auto *ivf = ivf_fp16(f);
+    *codes = nullptr, *ids = nullptr, *n = 0;
+    if (!ivf) return lisa_seterr(LISA_EUNSUPPORTED, "faiss: list access needs an IVF index with fp16 codes");
+    if (l < 0 || (size_t)l >= ivf->nlist)
+        return lisa_seterr(LISA_EINVAL, "faiss: list %lld out of range", (long long)l);
+    return guard("list", [&] {
+        *n = ivf->invlists->list_size((size_t)l);
+        *codes = (const uint16_t *)ivf->invlists->get_codes((size_t)l);
+        *ids = (const int64_t *)ivf->invlists->get_ids((size_t)l);
     });
 }
 

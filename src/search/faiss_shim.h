@@ -43,6 +43,19 @@ int fshim_set(fshim *f, const char *name, double value);
 // there are fewer than k). sel (NULL: none) restricts the search to the nsel
 // ids it lists (FAISS IDSelectorBatch).
 int fshim_search(const fshim *f, const float *q, int k, const int64_t *sel, size_t nsel, float *scores, int64_t *ids);
+// IVF with scalar-quantizer codes: encode the vectors themselves, not their
+// residuals to the list centre (FAISS's default), so fp16 codes are the
+// added values exactly. Call before training.
+int fshim_ivf_raw_codes(fshim *f);
+// IVF with raw fp16 codes ("IVFn,SQfp16") only, else LISA_EUNSUPPORTED: the
+// lists a query visits and each list's raw contents, so the caller can scan
+// them with its own fp16 kernel (Debian's FAISS is a baseline x86-64 build).
+// fshim_ivf_probe: the nprobe lists (by the coarse quantizer) nearest q into
+// lists (nprobe entries; -1 pads), nprobe capped to the list count (*np).
+int fshim_ivf_probe(const fshim *f, const float *q, int nprobe, int64_t *lists, int *np);
+// List l's n codes (n x dim IEEE fp16, FAISS's own encoding of the added
+// float32 values) and their ids; valid until the index next changes.
+int fshim_ivf_list(const fshim *f, int64_t l, const uint16_t **codes, const int64_t **ids, size_t *n);
 // Serialises to / reads from an open stdio stream (FAISS's own format).
 int fshim_write(const fshim *f, FILE *out);
 int fshim_read(FILE *in, fshim **out);

@@ -8,6 +8,7 @@
 #include "clip/clip.h"
 #include "image/image.h"
 #include "image/meta.h"
+#include "image/phash.h"
 #include "image/preprocess.h"
 #include "ocr/ocr.h"
 #include "caption/caption.h"
@@ -113,11 +114,14 @@ struct item {
     int skip_emb;   // embed_only with the vector already stored
     int need_ocr;   // run the text test (and OCR) on this item
     int need_cap;   // caption this item
+    int cancelled;  // not decoded: the run was cancelled first (neither stored nor a failure)
     int root;       // index into the run's roots
     item_state st;
     char hash[SHA256_HEX_LEN + 1];
     // filled by the decode stage
     int ok, w, h, orientation;
+    int has_phash; // phash: the perceptual hash of the decoded image (image/phash.h)
+    uint64_t phash;
     float *pixels; // CHW tensor for CLIP, NULL without a model
     ix_meta meta;
     // filled by the OCR step (ocr_done: ocr_text is the result, "" no text)
@@ -138,6 +142,8 @@ typedef struct {
 static __thread item_list *walk_out;
 static __thread const char *walk_skip; // the data dir (never index thumbnails)
 static __thread int walk_root_idx;
+static __thread void (*walk_found)(void *pg, const char *path); // progress_found
+static __thread void *walk_pg;
 
 static int push_item(item_list *l, const char *path, const struct stat *sb)
 {
@@ -167,7 +173,9 @@ static int walk_fn(const char *path, const struct stat *sb, int type, struct FTW
         return FTW_CONTINUE;
     }
     if (type != FTW_F || !S_ISREG(sb->st_mode) || base[0] == '.') return FTW_CONTINUE;
-    return push_item(walk_out, path, sb) < 0 ? FTW_STOP : FTW_CONTINUE;
+    if (push_item(walk_out, path, sb) < 0) return FTW_STOP;
+    if (walk_found) walk_found(walk_pg, path);
+    return FTW_CONTINUE;
 }
 
 // Absolute, symlink-free form of p into out.
@@ -209,12 +217,16 @@ static void items_free(item_list *l)
 
 // ---------------------------------------------------------------- progress
 
+// Every update takes mu, so on_progress sees one call at a time and done
+// counts up by one per file whichever pool thread finished it.
 typedef struct {
     const indexer_opts *o;
     FILE *f;
     int tty;
     double t0, last;
     long long last_done;
+    pthread_mutex_t mu;
+    char current[256];
     indexer_progress p;
 } progress;
 
@@ -237,6 +249,37 @@ static void fmt_dur(double s, char *buf, size_t cap)
         snprintf(buf, cap, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
 }
 
+// The scan's line: files found so far.
+static void draw_scan(progress *pg, int final)
+{
+    if (pg->tty)
+        fprintf(pg->f, "\rscanning: %lld files found%s", pg->p.found, final ? "\n" : "");
+    else
+        fprintf(pg->f, "scan: %lld files found\n", pg->p.found);
+}
+
+// The bar (TTY) or a line: done/total, steps, rate, ETA.
+static void draw_bar(progress *pg, int final)
+{
+    const indexer_progress *p = &pg->p;
+    char eta[32];
+    fmt_dur(p->eta, eta, sizeof eta);
+    if (!pg->tty) {
+        fprintf(pg->f, "%s: %lld/%lld files, %.1f files/s, ETA %s\n", p->phase, p->done, p->total, p->rate, eta);
+        return;
+    }
+    int width = 24, fill = (int)(width * (double)p->done / p->total);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+    bar[width] = 0;
+    fprintf(pg->f, "\r%-5s [%s] %lld/%lld", p->phase, bar, p->done, p->total);
+    if (!strcmp(p->phase, "index"))
+        fprintf(pg->f, " (ocr %lld, caption %lld, embed %lld)", p->steps.ocr, p->steps.caption, p->steps.embed);
+    fprintf(pg->f, " %.1f/s ETA %-7s\033[K", p->rate, eta);
+    if (final) fputc('\n', pg->f);
+}
+
+// Called with mu held: fills the rate and ETA, calls on_progress, draws.
 static void progress_draw(progress *pg, int final)
 {
     indexer_progress *p = &pg->p;
@@ -244,37 +287,89 @@ static void progress_draw(progress *pg, int final)
     p->elapsed = t - pg->t0;
     p->rate = p->elapsed > 0 ? p->done / p->elapsed : 0;
     p->eta = p->rate > 0 ? (p->total - p->done) / p->rate : -1;
+    p->current = pg->current[0] ? pg->current : NULL;
     if (pg->o->on_progress) pg->o->on_progress(pg->o->ud, p);
-    if (!pg->o->progress || !p->total) return;
+    int scan = !strcmp(p->phase, "scan");
+    if (!pg->o->progress || (scan ? !p->found : !p->total)) return;
     if (!final && t - pg->last < (pg->tty ? 0.1 : 2.0)) return;
-    if (final && !pg->tty && pg->last_done == p->done) return; // already printed
+    long long mark = scan ? p->found : p->done;
+    if (final && !pg->tty && pg->last_done == mark) return; // already printed
     pg->last = t;
-    pg->last_done = p->done;
-    char eta[32];
-    fmt_dur(p->eta, eta, sizeof eta);
-    if (pg->tty) {
-        int width = 30, fill = (int)(width * (double)p->done / p->total);
-        char bar[64];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-        bar[width] = 0;
-        fprintf(pg->f, "\r[%s] %lld/%lld %5.1f img/s ETA %-8s", bar, p->done, p->total, p->rate, eta);
-        if (final) fputc('\n', pg->f);
-    } else {
-        fprintf(pg->f, "index: %lld/%lld images, %.1f img/s, ETA %s\n", p->done, p->total, p->rate, eta);
-    }
+    pg->last_done = mark;
+    if (scan)
+        draw_scan(pg, final);
+    else
+        draw_bar(pg, final);
     fflush(pg->f);
+}
+
+static void progress_set_current(progress *pg, const char *path)
+{
+    const char *b = path ? strrchr(path, '/') : NULL;
+    snprintf(pg->current, sizeof pg->current, "%s", b ? b + 1 : path ? path : "");
+}
+
+// Starts phase: done goes back to 0 over total (< 0: keep done and total).
+static void progress_phase(progress *pg, const char *phase, long long total)
+{
+    pthread_mutex_lock(&pg->mu);
+    if (pg->p.phase && !strcmp(pg->p.phase, "scan")) progress_draw(pg, 1); // the scan's last count
+    pg->p.phase = phase;
+    if (total >= 0) pg->p.done = 0, pg->p.total = total, pg->t0 = now_s(), pg->last_done = -1;
+    pg->current[0] = 0;
+    progress_draw(pg, 0);
+    pthread_mutex_unlock(&pg->mu);
+}
+
+// One file through the current phase; step counts and a failure with it.
+static void progress_file(progress *pg, const char *path, const indexer_steps *d, int failed)
+{
+    pthread_mutex_lock(&pg->mu);
+    pg->p.done++;
+    pg->p.errors += failed;
+    if (d)
+        pg->p.steps.decode += d->decode, pg->p.steps.ocr += d->ocr, pg->p.steps.caption += d->caption,
+            pg->p.steps.embed += d->embed;
+    progress_set_current(pg, path);
+    progress_draw(pg, 0);
+    pthread_mutex_unlock(&pg->mu);
+}
+
+// A file found by the walk (phase "scan").
+static void progress_found(progress *pg, const char *path)
+{
+    pthread_mutex_lock(&pg->mu);
+    pg->p.found++;
+    progress_set_current(pg, path);
+    progress_draw(pg, 0);
+    pthread_mutex_unlock(&pg->mu);
+}
+
+// n files embedded (a batch), or a failure found outside the decode stage.
+static void progress_add(progress *pg, long long embedded, long long errors)
+{
+    pthread_mutex_lock(&pg->mu);
+    pg->p.steps.embed += embedded, pg->p.errors += errors;
+    progress_draw(pg, 0);
+    pthread_mutex_unlock(&pg->mu);
+}
+
+static void progress_final(progress *pg)
+{
+    pthread_mutex_lock(&pg->mu);
+    progress_draw(pg, 1);
+    pthread_mutex_unlock(&pg->mu);
 }
 
 // ---------------------------------------------------------------- hash stage
 
 struct hash_ctx {
     item **todo;
+    progress *pg;
 };
 
-static void hash_task(void *ctx, int i, int tid)
+static void hash_item(item *it)
 {
-    (void)tid;
-    item *it = ((struct hash_ctx *)ctx)->todo[i];
     uint8_t head[32];
     FILE *f = fopen(it->path, "rb");
     size_t n = f ? fread(head, 1, sizeof head, f) : 0;
@@ -292,6 +387,14 @@ static void hash_task(void *ctx, int i, int tid)
         it->st = IT_FAILED;
     else
         it->size = (int64_t)size;
+}
+
+static void hash_task(void *ctx, int i, int tid)
+{
+    (void)tid;
+    struct hash_ctx *c = ctx;
+    hash_item(c->todo[i]);
+    progress_file(c->pg, c->todo[i]->path, NULL, 0);
 }
 // ---------------------------------------------------------------- decode stage
 
@@ -326,6 +429,8 @@ struct decode_ctx {
     const ocr_opts *ocr_o;
     cap_model *cap; // NULL: no captions
     const cap_opts *cap_o;
+    progress *pg;
+    volatile int *cancel; // set: the files not started yet are left for the next run
 };
 
 // The text test on the decoded image, then OCR on a copy decoded up to
@@ -388,10 +493,8 @@ static void write_thumb(const img_t *im, const struct decode_ctx *c, const item 
     img_release(&th);
 }
 
-static void decode_task(void *ctx, int i, int tid)
+static void decode_item(const struct decode_ctx *c, item *it, int tid)
 {
-    const struct decode_ctx *c = ctx;
-    item *it = c->batch[i];
     img_opts o;
     img_opts_init(&o);
     o.min_long = c->thumb_size;
@@ -399,11 +502,13 @@ static void decode_task(void *ctx, int i, int tid)
     if (c->ocr && it->need_ocr && o.min_long < OCR_TEST_SIDE) o.min_long = OCR_TEST_SIDE;
     if (c->cap && it->need_cap && o.min_side < cap_cfg(c->cap)->image_size) o.min_side = cap_cfg(c->cap)->image_size;
     img_t im;
-    if (img_load(it->path, &o, &im, &it->orientation) < 0) {
-        snprintf(it->meta.error, sizeof it->meta.error, "%s", lisa_errmsg());
+    int rc = img_load(it->path, &o, &im, &it->orientation);
+    if (rc < 0) {
+        snprintf(it->meta.error, sizeof it->meta.error, "%s", lisa_errmsg_for(rc));
         return;
     }
     it->w = im.w, it->h = im.h;
+    it->has_phash = img_phash(&im, &it->phash) == 0; // for the duplicate finder (search/dupes.h)
     uint8_t head[65536];
     FILE *f = fopen(it->path, "rb");
     size_t n = f ? fread(head, 1, sizeof head, f) : 0;
@@ -429,6 +534,20 @@ static void decode_task(void *ctx, int i, int tid)
     img_release(&im);
     ix_meta_read(it);
     it->ok = 1;
+}
+
+// Decodes one file and reports it: the steps it went through, or its failure.
+static void decode_task(void *ctx, int i, int tid)
+{
+    const struct decode_ctx *c = ctx;
+    item *it = c->batch[i];
+    if (c->cancel && *c->cancel) {
+        it->cancelled = 1;
+        return;
+    }
+    decode_item(c, it, tid);
+    indexer_steps d = {.decode = it->w > 0, .ocr = it->ocr_done, .caption = it->cap_done};
+    progress_file(c->pg, it->path, &d, !it->ok);
 }
 // ---------------------------------------------------------------- pipeline
 
@@ -603,7 +722,7 @@ static int apply_cheap(run_t *r, item_list *l)
         else if (it->st == IT_UNCHANGED)
             r->st->unchanged++;
         else if (it->st == IT_FAILED)
-            warn(r, "lisa: %s: unreadable%s", it->path, ""), r->st->failed++;
+            warn(r, "lisa: %s: unreadable%s", it->path, ""), r->st->failed++, progress_add(&r->pg, 0, 1);
         else if (it->st == IT_FAILED_BEFORE)
             r->st->failed_before++;
     }
@@ -630,9 +749,11 @@ static int commit_batch(run_t *r, item **b, size_t m, float *px, float *emb, siz
         if (b[i]->ok && b[i]->pixels) memcpy(px + ne++ * npx, b[i]->pixels, npx * sizeof *px);
     if (ne && clip_embed_images(r->o->model, px, (int)ne, emb) < 0) return -1;
     r->st->embedded += (long long)ne;
+    if (ne) progress_add(&r->pg, (long long)ne, 0);
     int rc = db_begin(r->db);
     for (size_t i = 0, e = 0; rc == 0 && i < m; i++) {
         item *it = b[i];
+        if (it->cancelled) continue; // the next run does it
         if (!it->ok) {
             warn(r, "lisa: skipped %s%s", it->meta.error[0] ? it->meta.error : it->path, "");
             r->st->failed++;
@@ -676,28 +797,27 @@ static int process(run_t *r, item_list *l)
                                 r->ocr,
                                 &r->ocr_o,
                                 r->o->captioner,
-                                r->o->caption_opts};
+                                r->o->caption_opts,
+                                &r->pg,
+                                r->o->cancel};
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.cv, NULL);
     int rc = (pc && (!px || !emb)) ? lisa_seterr(LISA_ENOMEM, "embedding batch buffers") : 0;
     if (rc == 0 && pthread_create(&pp.th, NULL, producer, &pp) != 0)
         rc = lisa_seterr(LISA_ENOMEM, "decode thread");
     else if (rc == 0) {
-        r->pg.p = (indexer_progress){.total = (long long)n, .phase = "index"};
-        r->pg.t0 = now_s();
+        progress_phase(&r->pg, "index", (long long)n);
         for (size_t start = 0; start < n && rc == 0; start += bsz) {
             size_t m = n - start < bsz ? n - start : bsz;
             pipe_wait(&pp, start + m);
             rc = commit_batch(r, todo + start, m, px, emb, npx);
             int stop = rc < 0 || (r->o->cancel && *r->o->cancel);
             pipe_done(&pp, start + m, stop);
-            r->pg.p.done = (long long)(start + m);
-            progress_draw(&r->pg, 0);
             if (stop) break;
         }
         pipe_done(&pp, n, 1);
         pthread_join(pp.th, NULL);
-        progress_draw(&r->pg, 1);
+        progress_final(&r->pg);
     }
     pthread_cond_destroy(&pp.cv);
     pthread_mutex_destroy(&pp.mu);
@@ -724,8 +844,10 @@ static int hash_pending(run_t *r, item_list *l)
     if (!todo) return lisa_seterr(LISA_ENOMEM, "hash queue");
     for (size_t i = 0, k = 0; i < l->n; i++)
         if (l->v[i].st == IT_HASH) todo[k++] = &l->v[i];
-    struct hash_ctx c = {todo};
+    progress_phase(&r->pg, "hash", (long long)n);
+    struct hash_ctx c = {todo, &r->pg};
     pool_for(r->p, (int)n, hash_task, &c);
+    progress_final(&r->pg);
     int64_t *claimed = malloc(n * sizeof *claimed);
     size_t nclaimed = 0;
     int rc = claimed ? 0 : lisa_seterr(LISA_ENOMEM, "hash queue");
@@ -773,6 +895,11 @@ static int walk_all(const char *const *paths, int npaths, const char *data_abs, 
     return 0;
 }
 
+static void found_cb(void *pg, const char *path)
+{
+    progress_found(pg, path);
+}
+
 static int run_phases(run_t *r, const char *const *paths, int npaths, char roots[][INDEXER_PATH_MAX], item_list *l)
 {
     char data_abs[INDEXER_PATH_MAX], thumbs[INDEXER_PATH_MAX + 16];
@@ -781,13 +908,17 @@ static int run_phases(run_t *r, const char *const *paths, int npaths, char roots
     struct timespec t0;
     clock_gettime(CLOCK_REALTIME, &t0);
     thumbs_sweep_tmp(thumbs, THUMBS_TMP_AGE_S); // leftovers of a killed run
+    progress_phase(&r->pg, "scan", 0);
+    walk_found = found_cb, walk_pg = &r->pg;
     int rc = walk_all(paths, npaths, data_abs, roots, l);
+    walk_found = NULL, walk_pg = NULL;
     r->st->files = (long long)l->n;
     if (rc == 0) rc = classify_by_path(r->db, l, r->model_id);
     if (rc == 0) rc = hash_pending(r, l);
     if (rc == 0) rc = apply_cheap(r, l);
     if (rc == 0) rc = process(r, l);
     int cancelled = r->o->cancel && *r->o->cancel;
+    if (rc == 0 && !cancelled) progress_phase(&r->pg, "cleanup", -1);
     if (rc == 0 && !cancelled) rc = remove_unseen(r, l, roots, npaths);
     if (rc == 0 && !cancelled) { // thumbnails of images gone or changed; those made by this run stay
         int n = thumbs_sweep_orphans(r->db->s, thumbs, (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec);
@@ -817,6 +948,7 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     r.model_id = o->model ? o->model_id : NULL;
     r.dim = o->model ? clip_dim(o->model) : 0;
     r.pg = (progress){.o = o, .f = r.out, .tty = o->progress == 1 && isatty(fileno(r.out))};
+    pthread_mutex_init(&r.pg.mu, NULL);
     double t0 = now_s();
     char(*roots)[INDEXER_PATH_MAX] = calloc((size_t)npaths, sizeof *roots);
     item_list l = {0};
@@ -835,6 +967,7 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     pool_free(r.p);
     items_free(&l);
     free(roots);
+    pthread_mutex_destroy(&r.pg.mu);
     return rc;
 }
 
@@ -1088,6 +1221,7 @@ static int db_put(ix_db *db, const item *it, const char *model_id, const float *
     if (rc == 0) rc = caption_into(db, im.caption, &im.kw_caption);
     if (rc == 0) rc = store_image_upsert(db->s, &im, &id);
     if (rc == 0) rc = store_failure_forget(db->s, it->path);
+    if (rc == 0 && it->has_phash && sha256_is_hex(it->hash)) rc = store_phash_put(db->s, it->hash, it->phash);
     if (rc == 0 && v) rc = store_embedding_put(db->s, id, model_id, dim, v);
     free(im.name_words), free(im.kw_name), free(im.kw_meta), free(im.kw_ocr), free(im.kw_caption);
     return rc;

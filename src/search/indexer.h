@@ -57,13 +57,28 @@ typedef struct clip_model clip_model;
 #define INDEXER_FILES_MAX 10000000 // files per run; more is refused
 #define INDEXER_PATH_MAX 4096
 
+// Progress, reported to on_progress per file (serialised: one call at a
+// time, from whichever thread finished the file). Phase "scan": found counts
+// up as the walk finds files. "hash": done/total over the files that need
+// their content hashed. "index": done/total over the files to decode, moving
+// when a file has been through its per-file steps (decode, OCR, caption);
+// steps.embed moves per CLIP batch. The struct and current are valid only
+// during the call.
 typedef struct {
-    long long total;   // files to decode/embed in this run
-    long long done;    // of those, committed so far
-    double elapsed;    // seconds since the processing phase started
-    double rate;       // images per second so far
-    double eta;        // seconds left (estimate), < 0 unknown
-    const char *phase; // "scan", "hash", "index", "cleanup", "done"
+    long long decode, ocr, embed, caption; // files through each step in this run
+} indexer_steps;
+
+typedef struct {
+    long long found;     // files found so far by the walk
+    long long total;     // files to hash ("hash") or to decode ("index")
+    long long done;      // of those, through their steps so far
+    long long errors;    // files that failed so far in this run
+    indexer_steps steps; // per step, this run
+    const char *current; // base name of the file just worked on, NULL none
+    double elapsed;      // seconds since the phase started
+    double rate;         // files per second in this phase so far
+    double eta;          // seconds left (estimate), < 0 unknown
+    const char *phase;   // "scan", "hash", "index", "cleanup", "done"
 } indexer_progress;
 
 typedef struct {
@@ -75,7 +90,8 @@ typedef struct {
     int thumb_size;       // <= 0: 320
     int progress;         // 0 silent, 1 bar on a TTY else lines, 2 lines
     FILE *out;            // progress and warnings; NULL: stderr
-    volatile int *cancel; // optional: non-zero stops after the batch in flight
+    volatile int *cancel; // optional: non-zero stops after the batch in flight (its files not yet started are left for
+                          // the next run)
     void (*on_progress)(void *ud, const indexer_progress *p); // optional
     void *ud;
     int no_ocr;           // 1: no OCR (images keep ocr_text NULL, done by a later run)

@@ -433,26 +433,148 @@ static void quoted(sbuf *b, const char *t, size_t n)
     sb_put(b, "\"", 1);
 }
 
+// 1 when the token t[0..n) is one character of a script written without
+// spaces (a unigram of kw_clean()).
+static int is_unigram_token(const char *t, size_t n)
+{
+    int32_t c;
+    utf8proc_ssize_t l = utf8proc_iterate((const uint8_t *)t, (utf8proc_ssize_t)n, &c);
+    return l > 0 && (size_t)l == n && is_unigram(c);
+}
+
+typedef struct {
+    const char *t[KW_QUERY_TERMS];
+    size_t n[KW_QUERY_TERMS];
+    int run[KW_QUERY_TERMS]; // 1: t is a run of unigram tokens
+    int count;
+} terms;
+
+static void term_add(terms *ts, const char *t, size_t n, int run)
+{
+    for (int j = 0; j < ts->count; j++)
+        if (ts->n[j] == n && !strncmp(ts->t[j], t, n)) return;
+    if (ts->count < KW_QUERY_TERMS) ts->t[ts->count] = t, ts->n[ts->count] = n, ts->run[ts->count++] = run;
+}
+
+// The end of the run of unigram tokens at p (CJK text, "東 京 タ ワ ー" in
+// the cleaned form).
+static const char *unigram_end(const char *p)
+{
+    const char *end = p;
+    for (const char *q = p;;) {
+        size_t l = strcspn(q, " ");
+        if (!l || !is_unigram_token(q, l)) return end;
+        end = q + l;
+        q += l + (q[l] == ' ');
+    }
+}
+
+// A run of unigram tokens is matched as all of its character bigrams, each an
+// FTS5 phrase: ("東 京" AND "京 タ" AND "タ ワ" AND "ワ ー"). The index holds
+// the characters in order, so a two-character phrase matches exactly where
+// the two stand side by side, and AND keeps the word together while allowing
+// it anywhere in the text. Single characters OR'ed (before) found every text
+// that shared one character ("京都" found "東京"). Measured with
+// bench/cjk/cjk_search.py (docs/search.md).
+static void put_run(sbuf *b, const char *t, size_t n)
+{
+    const char *end = t + n, *prev = NULL;
+    int pairs = 0;
+    for (const char *q = t; q < end;) {
+        size_t l = strcspn(q, " ");
+        if (prev) {
+            if (pairs++)
+                sb_put(b, " AND ", 5);
+            else
+                sb_put(b, "(", 1);
+            quoted(b, prev, (size_t)(q + l - prev));
+        }
+        prev = q;
+        q += l + (q[l] == ' ');
+    }
+    if (pairs)
+        sb_put(b, ")", 1);
+    else
+        quoted(b, t, n); // one character: itself
+}
+
 int kw_query(kw *k, const char *query, char **out)
 {
     char *clean = NULL;
     sbuf b = {0};
-    const char *terms[KW_QUERY_TERMS];
-    size_t lens[KW_QUERY_TERMS];
-    int nt = 0, rc = kw_clean(k, query, KW_CLEAN, &clean);
+    terms ts = {.count = 0};
+    int rc = kw_clean(k, query, KW_CLEAN, &clean);
     *out = NULL;
     if (rc < 0) return rc;
-    for (const char *p = clean; *p && nt < KW_QUERY_TERMS;) {
-        size_t l = strcspn(p, " "), dup = 0;
-        for (int j = 0; j < nt; j++) dup |= lens[j] == l && !strncmp(terms[j], p, l);
-        if (!dup) terms[nt] = p, lens[nt++] = l;
+    for (const char *p = clean; *p && ts.count < KW_QUERY_TERMS;) {
+        size_t l = strcspn(p, " ");
+        int run = is_unigram_token(p, l);
+        if (run) l = (size_t)(unigram_end(p) - p);
+        term_add(&ts, p, l, run);
         p += l + (p[l] == ' ');
     }
-    for (int j = 0; j < nt; j++) {
+    for (int j = 0; j < ts.count; j++) {
         if (j) sb_put(&b, " OR ", 4);
-        quoted(&b, terms[j], lens[j]);
+        if (ts.run[j])
+            put_run(&b, ts.t[j], ts.n[j]);
+        else
+            quoted(&b, ts.t[j], ts.n[j]);
     }
     free(clean);
-    if (nt == 0) return 0;
+    if (ts.count == 0) return 0;
     return sb_finish(&b, out, "query");
+}
+
+// ---------------------------------------------------------------- chips
+
+// 1 when the lowercased word w (n bytes) is worth a chip.
+static int chip_ok(const char *w, size_t n, int32_t first, int ncp)
+{
+    if (ncp == 1 && !is_unigram(first)) return 0; // "s", "7", "a"
+    int digits = 1;
+    for (size_t i = 0; i < n; i++) digits &= w[i] >= '0' && w[i] <= '9';
+    if (digits) return n == 4 && (!strncmp(w, "19", 2) || !strncmp(w, "20", 2));
+    return !kw_is_stopword(w);
+}
+
+static int chip_add(char **chips, int max, int *n, const char *w, size_t len)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(chips[i], w)) return 0;
+    if (*n >= max) return 0;
+    if (!(chips[*n] = strndup(w, len))) return lisa_seterr(LISA_ENOMEM, "chips: out of memory");
+    (*n)++;
+    return 0;
+}
+
+int kw_chips(const char *text, char **chips, int max, int *n)
+{
+    if (!text) return 0;
+    size_t len = strlen(text);
+    if (len > KW_TEXT_MAX) return lisa_seterr(LISA_ETOOBIG, "chips: text over %d bytes", KW_TEXT_MAX);
+    if (check_utf8(text, len) < 0) return lisa_errcode();
+    const uint8_t *p = (const uint8_t *)text;
+    char w[KW_TOKEN_MAX + 8];
+    size_t wn = 0;
+    int ncp = 0, rc = 0, too_long = 0;
+    int32_t first = 0;
+    for (size_t i = 0; i <= len && rc == 0 && *n < max;) {
+        int32_t c = 0;
+        utf8proc_ssize_t l = i < len ? utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c) : 1;
+        int word = i < len && l > 0 && is_word_char(c);
+        if (word) {
+            uint8_t enc[4];
+            utf8proc_ssize_t e = utf8proc_encode_char(utf8proc_tolower(c), enc);
+            if (wn + (size_t)e > KW_TOKEN_MAX) too_long = 1;
+            if (!too_long) memcpy(w + wn, enc, (size_t)e), wn += (size_t)e;
+            if (!ncp++) first = c;
+        }
+        if (!word && wn) { // a word ends
+            w[wn] = 0;
+            if (!too_long && chip_ok(w, wn, first, ncp)) rc = chip_add(chips, max, n, w, wn);
+            wn = 0, ncp = 0, too_long = 0;
+        }
+        i += l > 0 ? (size_t)l : 1;
+    }
+    return rc;
 }

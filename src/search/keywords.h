@@ -81,4 +81,18 @@ int kw_name_words(const char *path, const char *root, char **out);
 // and 0 is returned: the caller skips the keyword part.
 int kw_query(kw *k, const char *query, char **out);
 
+// Chips: the words of text as a result shows them, grouped by source in the
+// API (docs/api.md `chips`). Readable, not stemmed: text is split on anything
+// that is not a letter, digit or mark (punctuation goes: "cups." -> "cups",
+// "Denmark." -> "denmark"), lowercased with diacritics kept ("Zürich" ->
+// "zürich"; a run of CJK ideographs or kana stays one chip: "東京タワー"), and
+// stop words, single characters other than one ideograph or kana, and
+// numbers other than years 1900..2099 are dropped. Each word is
+// added once (also against the words already in chips[0..*n)) until max.
+// chips[i] are malloc'd (the caller frees them); text is borrowed (NULL: none).
+// LISA_EFORMAT for invalid UTF-8 (nothing added), LISA_ETOOBIG over
+// KW_TEXT_MAX, LISA_ENOMEM.
+#define KW_CHIPS_MAX 12 // chips per source in the API
+int kw_chips(const char *text, char **chips, int max, int *n);
+
 #endif

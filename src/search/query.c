@@ -85,7 +85,7 @@ static int match_clause(query *q, kw *k, span p, const char *s, size_t n, int ne
     if (!raw) return lisa_seterr(LISA_ENOMEM, "query");
     int rc = kw_clean(k, raw, KW_CLEAN, &clean);
     free(raw);
-    if (rc < 0) return bad(p, "%s", lisa_errmsg());
+    if (rc < 0) return bad(p, "%s", lisa_errmsg_for(rc));
     store_clause *c = NULL;
     if (!clean[0])
         rc = bad(p, "%s", "nothing searchable is left (only stop words or symbols); drop it or quote other words");

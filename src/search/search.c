@@ -295,19 +295,18 @@ static int topk_exact(search_ctx *s, const float *q, int k, const search_filter 
     return rc;
 }
 
-// ANN mode: FAISS candidates, re-ranked with exact cosines from the store.
-// The index's codes are the stored fp16 values, so its order is the exact
-// order up to float32 summation: k + SEARCH_RERANK_EXTRA candidates are
-// re-read (one SQLite lookup each, the main cost past FAISS's scan).
-// With a filter: post-filter (ask FAISS for k * library / allowed, keep the
-// allowed) when the filter keeps at least SEARCH_POSTFILTER_MIN_FRACTION of
-// the library, else pre-filter (exact cosines of every allowed image); and
-// pre-filter again when post-filtering came back short of k.
+// ANN mode: the index's top-k over the lists it visits, with exact scores
+// (vindex.h: LISA's fp16 kernel over FAISS's raw fp16 codes), so nothing is
+// re-read from SQLite.
+// With a filter: post-filter (ask the index for k * library / allowed, keep
+// the allowed) when the filter keeps at least SEARCH_POSTFILTER_MIN_FRACTION
+// of the library, else pre-filter (exact cosines of every allowed image from
+// the store); and pre-filter again when post-filtering came back short of k.
 static int topk_ann(search_ctx *s, const float *q, int k, const search_filter *f, search_vhit *out, int *nout)
 {
     int64_t lib = (int64_t)s->n > 0 ? (int64_t)s->n : 1;
     int pre = f && (double)f->n < s->post_min * (double)lib;
-    size_t want = (size_t)k + SEARCH_RERANK_EXTRA;
+    size_t want = (size_t)k;
     if (f && !pre) want = (size_t)((double)want * (double)lib / (double)(f->n ? f->n : 1) * 1.5) + 1;
     if (want > VINDEX_CAND_MAX) want = VINDEX_CAND_MAX;
     int64_t *ids = NULL;
@@ -320,10 +319,8 @@ static int topk_ann(search_ctx *s, const float *q, int k, const search_filter *f
         tmp = malloc(want * sizeof *tmp);
         rc = ids && sc && tmp ? vindex_search(s->vx, q, (int)want, NULL, 0, ids, sc, &n)
                               : lisa_seterr(LISA_ENOMEM, "ANN candidates");
-        size_t keep = 0;
         for (int i = 0; rc == 0 && i < n; i++)
-            if (allowed(f, ids[i])) ids[keep++] = ids[i];
-        if (rc == 0) rc = exact_of_ids(s, q, ids, keep, tmp, &m);
+            if (allowed(f, ids[i])) tmp[m].id = ids[i], tmp[m++].cosine = sc[i];
         // Short of k while the filter allows more: post-filtering missed some.
         if (rc == 0 && f && m < k && (size_t)m < f->n) pre = 1;
     }
@@ -860,8 +857,8 @@ int search_model_load(const char *models, const char *data_dir, int threads, cli
     }
     int rc = modeldir_resolve(explicit, data_dir, NULL, dir, sizeof dir);
     if (rc < 0) return rc;
-    if (modeldir_check(dir, MODELDIR_CLIP, NULL, NULL) < 0) {
-        snprintf(missing, mcap, "%s", lisa_errmsg());
+    if ((rc = modeldir_check(dir, MODELDIR_CLIP, NULL, NULL)) < 0) {
+        snprintf(missing, mcap, "%s", lisa_errmsg_for(rc));
         return 0;
     }
     if ((rc = clip_load(dir, threads, m)) < 0) return rc;

@@ -42,7 +42,6 @@ typedef struct search_ctx search_ctx;
 #define SEARCH_KEYWORD_HITS_MAX 2000   // best keyword hits considered
 #define SEARCH_MSG_MAX 512
 #define SEARCH_ANN_CANDIDATES 1000           // ANN mode: CLIP candidates of a ranked query (or 4 pages)
-#define SEARCH_RERANK_EXTRA 20               // ANN: candidates re-ranked exactly beyond the k asked for
 #define SEARCH_POSTFILTER_MIN_FRACTION 0.003 // ANN + filter: post-filter from this share of the library
 
 typedef struct {

@@ -3,6 +3,7 @@
 
 #include "base/err.h"
 #include "base/file.h"
+#include "caption/caption.h"
 #include "clip/clip.h"
 
 #include <ctype.h>
@@ -16,7 +17,8 @@
 
 // ---------------------------------------------------------------- keys
 
-enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_PREC, K_CAPTIONS, K_ANN, K_NONE };
+enum { K_TOP_K, K_WEIGHT, K_THUMB, K_PORT, K_DATA, K_MODELS, K_OCR, K_OCR_LANG, K_PREC, K_CAPTIONS, K_ANN, K_AUTO };
+enum { K_WATCH = K_AUTO + 1, K_NONE };
 
 static const struct {
     const char *name, *alias, *env, *flag;
@@ -33,6 +35,8 @@ static const struct {
     {"precision", "precision", "LISA_PRECISION", "--precision", K_PREC},
     {"captions", "captions", "LISA_CAPTIONS", "--captions", K_CAPTIONS},
     {"ann_min_images", "ann_min_images", "LISA_ANN_MIN_IMAGES", "--ann-min-images", K_ANN},
+    {"auto_index", "auto_index", "LISA_AUTO_INDEX", "--auto-index", K_AUTO},
+    {"watch", "watch_folders", "LISA_WATCH", "--watch", K_WATCH},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -53,22 +57,28 @@ void settings_defaults(settings *s)
     snprintf(s->data_dir, sizeof s->data_dir, "%s", SETTINGS_DATA_DEFAULT);
     s->ocr = 1;
     s->captions = 1;
+    s->auto_index = 1;
+    s->watch = 1;
     snprintf(s->ocr_lang, sizeof s->ocr_lang, "%s", SETTINGS_OCR_LANG_DEFAULT);
     s->ann_min_images = SETTINGS_ANN_MIN_DEFAULT;
     snprintf(s->precision, sizeof s->precision, "%s", clip_precision_name(clip_default_precision()));
 }
 
-// fp32 | bf16 (int8 is named, and refused as not implemented).
+// fp32 | bf16 | int8 (clip/clip.h).
 static int set_precision(settings *s, const char *v, const char *where)
 {
     int prec;
-    if (clip_parse_precision(v, &prec) < 0) {
+    int rc = clip_parse_precision(v, &prec);
+    if (rc < 0) {
         char why[256];
-        snprintf(why, sizeof why, "%s", lisa_errmsg());
+        snprintf(why, sizeof why, "%s", lisa_errmsg_for(rc));
         return lisa_seterr(LISA_EINVAL, "%s: precision: %s", where, why);
     }
     snprintf(s->precision, sizeof s->precision, "%s", clip_precision_name(prec));
     clip_set_precision(prec); // what the next clip_load uses
+    cap_set_precision(prec);  // and the next cap_load
+    _Static_assert((int)CAP_PREC_FP32 == (int)CLIP_PREC_FP32 && (int)CAP_PREC_BF16 == (int)CLIP_PREC_BF16,
+                   "one precision code");
     return 0;
 }
 
@@ -139,6 +149,8 @@ int settings_set(settings *s, const char *key, const char *value, const char *wh
     case K_MODELS: return set_path(s->models, value, where, "models");
     case K_OCR: return parse_bool(value, where, "ocr", &s->ocr);
     case K_CAPTIONS: return parse_bool(value, where, "captions", &s->captions);
+    case K_AUTO: return parse_bool(value, where, "auto_index", &s->auto_index);
+    case K_WATCH: return parse_bool(value, where, "watch", &s->watch);
     case K_OCR_LANG: return set_lang(s->ocr_lang, value, where);
     case K_PREC: return set_precision(s, value, where);
     case K_ANN: return parse_int(value, 0, 2000000000, where, "ann_min_images", &s->ann_min_images);

@@ -17,14 +17,18 @@
 //   ocr                              on/off (1/0, yes/no, true/false), default on
 //   ocr_lang (ocr_language)          Tesseract languages, e.g. eng+deu, default eng
 //   captions                         on/off: BLIP captions while indexing, default on
+//   auto_index                       on/off: `lisa serve` indexes uploads at once, default on
+//   watch (watch_folders)            on/off: `lisa serve` watches the library folders (inotify), default on
 //   ann_min_images                   0..2e9: vectors from which the FAISS ANN index answers
 //                                    instead of the exact scan; 0 = always ANN; default
 //                                    SETTINGS_ANN_MIN_DEFAULT (search/vindex.h, docs/scale.md)
 // Environment: LISA_TOP_K, LISA_CLIP_WEIGHT, LISA_THUMBNAIL_SIZE, LISA_DATA,
-// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_CAPTIONS, LISA_ANN_MIN_IMAGES, LISA_PRECISION
+// LISA_MODELS, LISA_PORT, LISA_OCR, LISA_OCR_LANG, LISA_CAPTIONS, LISA_ANN_MIN_IMAGES, LISA_PRECISION,
+// LISA_AUTO_INDEX, LISA_WATCH
 // (setting it also makes it what clip_load uses: clip_set_precision). Flags: --top-k,
 // --clip-weight, --thumbnail-size, --data, --model, --port, --config,
-// --ocr on|off, --ocr-lang, --captions on|off (and `lisa index --no-ocr`,
+// --ocr on|off, --ocr-lang, --captions on|off, --auto-index on|off,
+// --watch on|off (and `lisa serve --no-auto-index`, `--no-watch`; and `lisa index --no-ocr`,
 // `--no-captions`). Every value is range-checked; errors name
 // where the value came from ("lisa.conf:3: clip_weight: 1.5 is not in [0,1]").
 #ifndef LISA_SEARCH_SETTINGS_H
@@ -52,9 +56,11 @@ typedef struct {
     char config_path[SETTINGS_PATH_MAX];  // the config file that was read; "" none
     int ocr;                              // 1: OCR while indexing
     char ocr_lang[SETTINGS_OCR_LANG_MAX]; // Tesseract languages, "eng+deu"
-    char precision[8];                    // CLIP weights: "fp32" or "bf16" (clip/clip.h)
+    char precision[8];                    // CLIP weights: "fp32", "bf16" or "int8" (clip/clip.h)
     int captions;                         // 1: BLIP captions while indexing (when a model is installed)
     int ann_min_images;                   // ANN index from this many vectors; 0 always
+    int auto_index;                       // 1: the server indexes uploads without a Build click
+    int watch;                            // 1: the server watches its folders (search/watch.h)
 } settings;
 
 // Fills *s with the built-in defaults.

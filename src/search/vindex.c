@@ -1,10 +1,11 @@
-// The FAISS IVF+SQ8 index file: load/verify, rebuild from SQLite, log replay,
+// The FAISS IVF fp16 index file: load/verify, rebuild from SQLite, log replay,
 // crash-safe save (see vindex.h).
 #include "search/vindex.h"
 
 #include "base/err.h"
 #include "base/half.h"
 #include "search/faiss_shim.h"
+#include "search/rank.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <zlib.h>
 
 #define UID_LEN 32
+#define VX_VERSION 2    // 2: raw fp16 codes (1 encoded residuals: rebuilt)
 #define ADD_CHUNK 16384 // rows converted to float32 per FAISS add during a rebuild
 
 // The file header, little-endian, fixed size; the FAISS payload follows.
@@ -106,6 +108,7 @@ static int new_index(vindex *v, int64_t n)
     fshim_free(v->ix);
     v->ix = NULL;
     int rc = fshim_new(fac, v->dim, &v->ix);
+    if (rc == 0) rc = fshim_ivf_raw_codes(v->ix);
     if (rc == 0) rc = fshim_set(v->ix, "nprobe", v->nprobe);
     if (rc == 0) rc = fshim_set_kmeans(v->ix, VINDEX_KMEANS_ITER);
     return rc;
@@ -185,8 +188,8 @@ static int load(vindex *v, store *st, char *why, size_t wcap)
     }
     int rc = 1;
     struct stat sb;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, VINDEX_MAGIC, 8) || h.version != 1)
-        snprintf(why, wcap, "index file header is not LISA's");
+    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, VINDEX_MAGIC, 8) || h.version != VX_VERSION)
+        snprintf(why, wcap, "index file header is not LISA's (or an older format)");
     else if (h.dim != (uint32_t)v->dim || strncmp(h.model, v->model, sizeof h.model) || strncmp(h.uid, v->uid, UID_LEN))
         snprintf(why, wcap, "index file is another store's or model's");
     else if (fstat(fileno(f), &sb) < 0 || (uint64_t)sb.st_size != sizeof h + h.payload_bytes)
@@ -199,8 +202,10 @@ static int load(vindex *v, store *st, char *why, size_t wcap)
         snprintf(why, wcap, "index file is stale (seq %lld, log pruned to %lld, at %lld)", (long long)h.seq,
                  (long long)pruned, (long long)maxseq),
             rc = 1;
-    else if (fseek(f, (long)sizeof h, SEEK_SET) < 0 || fshim_read(f, &v->ix) < 0)
-        snprintf(why, wcap, "index file does not load: %.80s", lisa_errmsg()), rc = 1;
+    else if (fseek(f, (long)sizeof h, SEEK_SET) < 0)
+        snprintf(why, wcap, "index file does not load: %s", strerror(errno)), rc = 1;
+    else if ((rc = fshim_read(f, &v->ix)) < 0)
+        snprintf(why, wcap, "index file does not load: %.80s", lisa_errmsg_for(rc)), rc = 1;
     else if (fshim_count(v->ix) != h.count)
         snprintf(why, wcap, "index file holds %lld vectors, header says %lld", (long long)fshim_count(v->ix),
                  (long long)h.count),
@@ -225,7 +230,7 @@ static int write_file(vindex *v, const char *tmp)
     vx_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, VINDEX_MAGIC, 8);
-    h.version = 1, h.dim = (uint32_t)v->dim;
+    h.version = VX_VERSION, h.dim = (uint32_t)v->dim;
     h.seq = v->seq, h.count = v->count, h.trained = v->trained, h.nlist = v->nlist;
     memcpy(h.uid, v->uid, UID_LEN);
     snprintf(h.model, sizeof h.model, "%s", v->model);
@@ -433,6 +438,91 @@ void vindex_release(vindex *v, store *st)
     vindex_free(v);
 }
 
+// A bounded min-heap of (score, id), root = the worst kept; better = higher
+// score, then lower id (the exact scan's order).
+typedef struct {
+    float *s;
+    int64_t *id;
+    int k, n;
+} vheap;
+
+static int worse(const vheap *h, int a, int b)
+{
+    return h->s[a] < h->s[b] || (h->s[a] == h->s[b] && h->id[a] > h->id[b]);
+}
+
+static void vheap_swap(vheap *h, int a, int b)
+{
+    float s = h->s[a];
+    int64_t i = h->id[a];
+    h->s[a] = h->s[b], h->id[a] = h->id[b], h->s[b] = s, h->id[b] = i;
+}
+
+static void vheap_down(vheap *h, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && worse(h, l, m)) m = l;
+        if (r < h->n && worse(h, r, m)) m = r;
+        if (m == i) return;
+        vheap_swap(h, i, m);
+        i = m;
+    }
+}
+
+static void vheap_push(vheap *h, float s, int64_t id)
+{
+    if (h->n == h->k) {
+        if (s < h->s[0] || (s == h->s[0] && id > h->id[0])) return;
+        h->s[0] = s, h->id[0] = id;
+        vheap_down(h, 0);
+        return;
+    }
+    int i = h->n++;
+    h->s[i] = s, h->id[i] = id;
+    while (i > 0 && worse(h, i, (i - 1) / 2)) {
+        vheap_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+// Heap-sorts in place: best first.
+static int vheap_sort(vheap *h)
+{
+    int n = h->n;
+    while (h->n > 1) {
+        vheap_swap(h, 0, h->n - 1);
+        h->n--;
+        vheap_down(h, 0);
+    }
+    h->n = n;
+    return n;
+}
+
+// The nprobe nearest lists, scanned with LISA's fp16 kernel on FAISS's raw
+// fp16 codes (the stored values exactly): scores are the exact scan's.
+static int scan_lists(vindex *v, const float *q, int k, int64_t *ids, float *scores, int *n)
+{
+    int64_t lists[VINDEX_NPROBE_MAX];
+    float buf[RANK_BLOCK];
+    int np = v->nprobe > VINDEX_NPROBE_MAX ? VINDEX_NPROBE_MAX : v->nprobe;
+    int rc = fshim_ivf_probe(v->ix, q, np, lists, &np);
+    vheap h = {scores, ids, k, 0};
+    for (int p = 0; rc == 0 && p < np; p++) {
+        const uint16_t *codes;
+        const int64_t *lid;
+        size_t len;
+        if (lists[p] < 0 || (rc = fshim_ivf_list(v->ix, lists[p], &codes, &lid, &len)) < 0) continue;
+        for (size_t i = 0; i < len; i += RANK_BLOCK) {
+            size_t m = len - i < RANK_BLOCK ? len - i : RANK_BLOCK;
+            rank_scores_f16(q, codes + i * (size_t)v->dim, m, v->dim, buf);
+            for (size_t j = 0; j < m; j++) vheap_push(&h, buf[j], lid[i + j]);
+        }
+    }
+    if (rc == 0) *n = vheap_sort(&h);
+    return rc;
+}
+
 int vindex_search(vindex *v, const float *q, int k, const int64_t *sel, size_t nsel, int64_t *ids, float *scores,
                   int *n)
 {
@@ -440,8 +530,13 @@ int vindex_search(vindex *v, const float *q, int k, const int64_t *sel, size_t n
     if (k < 1 || k > VINDEX_CAND_MAX)
         return lisa_seterr(LISA_EINVAL, "vector index: %d candidates not in [1,%d]", k, VINDEX_CAND_MAX);
     pthread_rwlock_rdlock(&v->lock);
-    int rc = v->count ? fshim_search(v->ix, q, k, sel, nsel, scores, ids) : 0;
-    while (rc == 0 && v->count && *n < k && ids[*n] >= 0) ++*n;
+    int rc = 0;
+    if (v->count && !sel) {
+        rc = scan_lists(v, q, k, ids, scores, n);
+    } else if (v->count) {
+        rc = fshim_search(v->ix, q, k, sel, nsel, scores, ids);
+        while (rc == 0 && *n < k && ids[*n] >= 0) ++*n;
+    }
     pthread_rwlock_unlock(&v->lock);
     return rc;
 }

@@ -6,9 +6,15 @@
 // built without AVX2, where its SQ8 scan is 2.4x slower than fp16 at equal
 // recall; HNSW builds far slower on 2 cores and cannot remove ids in place).
 //
-// The index only proposes candidates; search.c re-ranks them with exact
-// cosines of the stored fp16 vectors, so a result's score is always exact and
-// a stale candidate (deleted meanwhile) is dropped.
+// The codes are raw fp16 (not residuals to the list centre): FAISS's
+// encoding of the added float32 values, which came from the stored fp16
+// vectors, so they are those vectors bit for bit. FAISS picks the lists a
+// query visits (its coarse quantizer); LISA scans them with its own fp16
+// kernel (rank_scores_f16, AVX-512 / F16C; Debian's FAISS is a baseline
+// x86-64 build whose fp16 decoding is scalar), so a candidate's score is the
+// exact scan's score, bit for bit, and no re-read from SQLite is needed.
+// The index reflects the store as of the last vindex_sync() (search.c syncs
+// before every query when the log has moved).
 //
 // Keeping up with the store. Every embedding insert, update and delete
 // appends to the store's emb_log (a trigger, same transaction). The file's
@@ -41,6 +47,7 @@ typedef struct vindex vindex;
 #define VINDEX_LOG_BATCH 4096    // log rows read per step of a replay
 #define VINDEX_CAND_MAX 100000   // candidates one search may ask for
 #define VINDEX_BUILD_THREADS 2   // OpenMP threads for training and adding in a rebuild
+#define VINDEX_NPROBE_MAX 1024   // lists one query may visit
 #define VINDEX_KMEANS_ITER 10    // k-means iterations training the lists (FAISS: 25)
 #define VINDEX_TRAIN_PER_LIST 50 // training vectors per list (FAISS wants >= 39)
 
@@ -73,17 +80,18 @@ int vindex_sync(vindex *v, store *st);
 // Writes the file now when anything changed since it was last written.
 int vindex_save(vindex *v, store *st);
 
-// The k best candidates of query q (dim floats, unit length) by the index's
-// approximate inner product: ids and approximate scores into the caller's
-// arrays of k entries, best first; *n gets how many (fewer than k only when
-// the index holds fewer). sel (NULL: all) restricts the search to the nsel
-// image ids it lists, inside FAISS (IDSelectorBatch).
+// The k best of the vectors in the nprobe lists nearest query q (dim floats,
+// unit length): ids and scores into the caller's arrays of k entries, best
+// first (ties: lower id), *n gets how many (fewer than k only when those
+// lists hold fewer). Without sel the scores are exact (see above). sel (NULL:
+// all) restricts the search to the nsel image ids it lists, inside FAISS
+// (IDSelectorBatch; FAISS's float32 sums of the same codes).
 int vindex_search(vindex *v, const float *q, int k, const int64_t *sel, size_t nsel, int64_t *ids, float *scores,
                   int *n);
 
 void vindex_get_info(vindex *v, vindex_info *info);
 
-// IVF lists for n vectors: about 4 sqrt(n), at least 39 training points per
+// IVF lists for n vectors: about 2 sqrt(n), at least 39 training points per
 // list (FAISS's k-means minimum), at least 1. And the lists a query visits.
 int vindex_nlist_for(int64_t n);
 int vindex_nprobe_for(int nlist);

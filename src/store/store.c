@@ -89,6 +89,23 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     " INSERT INTO emb_log(model, image_id) VALUES(new.model, new.image_id); END;"
     "CREATE TRIGGER emb_log_del AFTER DELETE ON embeddings BEGIN"
     " INSERT INTO emb_log(model, image_id) VALUES(old.model, old.image_id); END;",
+    // v6 (issue 12): the name each upload had (NFC) and its content hash, so a
+    // second upload of the same bytes is caught before it is indexed; and the
+    // perceptual hash of each content (keyed by SHA-256: a copy shares it, an
+    // edit gets a new one, nothing goes stale) for near-duplicates.
+    "CREATE TABLE uploads("
+    " path TEXT PRIMARY KEY,"
+    " original_name TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " uploaded_at REAL NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX uploads_sha ON uploads(sha256);"
+    "CREATE TABLE phash(sha256 TEXT PRIMARY KEY, phash INTEGER NOT NULL) WITHOUT ROWID;",
+    // v7 (issue 16): the library's folders, indexed in place and watched by
+    // `lisa serve` (DATA/images is implicit, never a row).
+    "CREATE TABLE folders("
+    " id INTEGER PRIMARY KEY,"
+    " path TEXT NOT NULL UNIQUE,"
+    " added_at REAL NOT NULL);",
 };
 
 const char *store_migration_sql(int v)
@@ -286,7 +303,7 @@ static int migrate_step(store *s, int v)
     return store__exec(s, "COMMIT", "migration commit");
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    lisa_seterr(rc, "%s: migrating the schema to v%d: %s", s->path, v, lisa_errmsg());
+    lisa_seterr(rc, "%s: migrating the schema to v%d: %s", s->path, v, lisa_errmsg_for(rc));
     return rc;
 }
 

@@ -37,6 +37,8 @@
 //          L* N* Co M*, which splits a kw_clean() output exactly into its
 //          tokens (the cleaner already folded case and diacritics).
 //   kv(key, value)  small settings/state: "last_index_time", ...
+//   folders(id, path UNIQUE, added_at)  the library folders `lisa serve`
+//          indexes in place and watches (v7; DATA/images is implicit)
 //
 // Content hash: SHA-256 of the file bytes, 64 lowercase hex characters, from
 // sha256_file() in base/sha256.h; moves and renames are found by it.
@@ -52,7 +54,7 @@
 
 typedef struct store store;
 
-#define STORE_SCHEMA_VERSION 5   // user_version of a fully migrated database
+#define STORE_SCHEMA_VERSION 7   // user_version of a fully migrated database
 #define STORE_BUSY_MS 5000       // busy_timeout for every connection
 #define STORE_PATH_MAX 4096      // bytes in an image path
 #define STORE_TEXT_MAX (1 << 20) // bytes in any one text field; more is refused
@@ -383,6 +385,82 @@ int store_failure_forget(store *s, const char *path);
 // not write to s. Returns 0, the callback's non-zero value, or an error.
 typedef int (*store_failure_fn)(void *ud, const store_failure *f);
 int store_failure_list(store *s, const char *prefix, store_failure_fn fn, void *ud);
+
+// ---------------------------------------------------------------- uploads, perceptual hashes (v6)
+
+// Records that path (absolute, under DATA/images) was uploaded under the name
+// original (NFC, as the client sent it) with content sha256 (64 hex digits);
+// a later record of the same path replaces it. All strings are borrowed.
+int store_upload_put(store *s, const char *path, const char *original, const char *sha256);
+
+// *original gets a malloc'd copy (caller frees) of the name path was uploaded
+// under; LISA_ENOTFOUND when path is not a recorded upload.
+int store_upload_name(store *s, const char *path, char **original);
+
+// Up to max paths of recorded uploads whose content is sha256, oldest first,
+// each malloc'd into paths[] (caller frees each); *n gets the count.
+int store_upload_by_hash(store *s, const char *sha256, char **paths, int max, int *n);
+
+// Forgets path's upload record (none: not an error).
+int store_upload_forget(store *s, const char *path);
+
+// The perceptual hash of the content sha256 (image/phash.h): put replaces,
+// get fills *ph or answers LISA_ENOTFOUND.
+int store_phash_put(store *s, const char *sha256, uint64_t ph);
+int store_phash_get(store *s, const char *sha256, uint64_t *ph);
+
+// One image for the duplicate finder; strings are the store's, valid only
+// during the callback.
+typedef struct {
+    int64_t id;
+    const char *path;
+    const char *sha256;
+    int has_phash; // 1: phash holds the content's perceptual hash
+    uint64_t phash;
+} store_dup_entry;
+
+// Calls fn for every image that has a content hash, ordered by hash then id
+// (exact copies come one after another), with its perceptual hash when one
+// is stored. The callback must not write to s; a non-zero return stops the
+// listing and is returned.
+typedef int (*store_dup_fn)(void *ud, const store_dup_entry *e);
+int store_dup_list(store *s, store_dup_fn fn, void *ud);
+
+// ---- library folders (schema v7): the folders `lisa serve` indexes and
+// watches besides DATA/images. Paths are absolute and symlink-free (the
+// caller resolves them); the store only keeps them unique.
+#define STORE_FOLDERS_MAX 256 // rows store_folder_add accepts
+
+typedef struct {
+    int64_t id;
+    const char *path; // the store's, valid during the callback
+} store_folder;
+typedef int (*store_folder_fn)(void *ud, const store_folder *f);
+
+// Adds path: 0 added, 1 already there (*id, optional, gets the row id either
+// way), or an error; over STORE_FOLDERS_MAX rows is LISA_ETOOBIG.
+int store_folder_add(store *s, const char *path, int64_t *id);
+
+// Removes row id: 1 when it was there, 0 when not, or an error. The folder's
+// images stay; store_image_delete_under() drops them.
+int store_folder_remove(store *s, int64_t id);
+
+// Calls fn for every folder in id order; returns 0, fn's non-zero value, or
+// an error. fn must not write to s.
+int store_folder_list(store *s, store_folder_fn fn, void *ud);
+
+// The path of row id into out (cap bytes): 1 found, 0 not, or an error.
+int store_folder_get(store *s, int64_t id, char *out, size_t cap);
+
+// Images whose path lies under folder dir (dir itself excluded, "/a/b" does
+// not cover "/a/bc"): *n counts them.
+int store_image_count_under(store *s, const char *dir, int64_t *n);
+
+// Deletes every image under dir (as above) from the index, with its
+// keywords and embeddings, and forgets the failures under it, in one
+// transaction (or inside the caller's store_begin()). *removed (optional)
+// gets the count. Files on disk are never touched.
+int store_image_delete_under(store *s, const char *dir, int64_t *removed);
 
 enum {
     STORE_EXPORT_EMBEDDINGS = 1, // include vectors (base64 of the float32 bytes)
