@@ -1,9 +1,10 @@
 // The HTTP server end to end, in process on 127.0.0.1 with a free port, talked
 // to with libcurl: every route's JSON shape, uploads (several files, 415, 413,
-// safe unique names), build (202, 409, progress, completion, searches answered
-// during it), the hostile path list for /api/image and /api/thumb, ETag/304,
-// similar and delete, the bearer token, keyword-only answers without a model,
-// static assets, and graceful shutdown with a request and a build in flight.
+// names kept, unique suffixes; names and duplicates in full: test_names.c),
+// build (202, 409, progress, completion, searches answered during it), the
+// hostile path list for /api/image and /api/thumb, ETag/304, similar and
+// delete, the bearer token, keyword-only answers without a model, static
+// assets, and graceful shutdown with a request and a build in flight.
 #include "testutil.h"
 #include "base/err.h"
 #include "image/image.h"
@@ -343,7 +344,7 @@ static void test_upload(void **state)
     assert_string_equal(str(file_n(o, 4), "format"), "bmp");
     assert_string_equal(str(file_n(o, 0), "name"), "land.jpg");
     assert_string_equal(str(file_n(o, 0), "format"), "jpeg");
-    assert_string_equal(str(file_n(o, 1), "name"), "my_photo_.png"); // path part gone, bad bytes '_'
+    assert_string_equal(str(file_n(o, 1), "name"), "my photo!.png"); // path part gone, the name kept
     assert_int_equal((int)num(file_n(o, 2), "status"), 415);
     assert_string_equal(str(cJSON_GetObjectItem(file_n(o, 2), "error"), "code"), "unsupported_type");
     assert_int_equal((int)num(file_n(o, 3), "status"), 413);
@@ -684,11 +685,25 @@ static void test_build_and_search(void **state)
     r = request(port, "POST", "/api/build", NULL, NULL);
     expect_error(&r, 409, "build_running");
     resp_free(&r);
-    int searched_during = 0, saw_progress = 0;
+    r = request_h(port, "POST", "/api/failures/retry", NULL, NULL); // a retry starts a build too: not now
+    expect_error(&r, 409, "build_running");
+    resp_free(&r);
+    int searched_during = 0, saw_progress = 0, moves = 0, saw_current = 0, bad_steps = 0;
+    double last_done = -1, found = 0;
     for (int i = 0; i < 2000; i++) {
         cJSON *b = get_json(port, "/api/build", 200);
         int running = !strcmp(str(b, "state"), "running");
         if (running && num(b, "total") > 0) saw_progress = 1;
+        found = num(b, "found");
+        if (running && !strcmp(str(b, "phase"), "index")) { // per file: done moves between the 32-image batches
+            double done = num(b, "done");
+            const cJSON *steps = cJSON_GetObjectItem(b, "steps");
+            moves += done != last_done && last_done >= 0;
+            last_done = done;
+            saw_current |= done > 0 && cJSON_IsString(cJSON_GetObjectItem(b, "current"));
+            bad_steps += num(steps, "decode") < done || num(steps, "embed") > num(steps, "decode");
+            has(steps, "ocr"), has(steps, "caption"), has(b, "errors");
+        }
         cJSON_Delete(b);
         if (!running) break;
         cJSON *q = get_json(port, "/api/search?query=gen&top_k=5", 200); // answered while building
@@ -699,6 +714,11 @@ static void test_build_and_search(void **state)
     assert_int_equal(wait_build(port, 60), 0);
     assert_true(searched_during > 0);
     assert_true(saw_progress);
+    printf("build progress: done moved %d times over %d files\n", moves, NGEN + NUPLOAD);
+    assert_true(moves > (NGEN + NUPLOAD) / 32 + 1); // more often than once per batch
+    assert_true(saw_current);
+    assert_int_equal(bad_steps, 0);
+    assert_int_equal((int)found, NGEN + NUPLOAD);
     cJSON *b = get_json(port, "/api/build", 200);
     assert_string_equal(str(b, "state"), "done");
     assert_int_equal((int)num(cJSON_GetObjectItem(b, "last"), "added"), NGEN + NUPLOAD);
@@ -983,7 +1003,7 @@ static void test_files_etag(void **state)
     assert_int_equal(r2.n, 0);
     resp_free(&r2);
     resp_free(&r);
-    r = request(port, "GET", "/api/image/gray.png", NULL, NULL); // stored as my_photo_.png? no: by base name
+    r = request(port, "GET", "/api/image/gray.png", NULL, NULL); // stored as "my photo!.png": not found by this name
     resp_free(&r);
     r = request(port, "GET", "/api/thumb/land.jpg", NULL, NULL);
     assert_int_equal(r.status, 200);
@@ -994,7 +1014,7 @@ static void test_files_etag(void **state)
     r = request(port, "GET", "/api/thumb/land.jpg", hdr, NULL);
     assert_int_equal(r.status, 304);
     resp_free(&r);
-    r = request(port, "GET", "/api/image/my_photo_.png", NULL, NULL);
+    r = request(port, "GET", "/api/image/my%20photo!.png", NULL, NULL); // the name it was uploaded under
     assert_int_equal(r.status, 200);
     assert_string_equal(r.ctype, "image/png");
     resp_free(&r);
@@ -1398,16 +1418,19 @@ typedef struct {
     int port;
     long status;
     int sent;
+    uint8_t *png; // a real PNG (uploads are decoded before they are kept)
+    size_t npng;
 } slow_ctx;
 
 static size_t slow_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     slow_ctx *c = ud;
-    if (c->sent >= 8) return 0;
-    usleep(80000); // the body trickles in over ~0.6 s
-    size_t n = size * nitems < 1024 ? size * nitems : 1024;
-    memset(buf, 0, n);
-    if (c->sent == 0) memcpy(buf, "\x89PNG\r\n\x1a\n", 8);
+    size_t chunk = (c->npng + 7) / 8, off = (size_t)c->sent * chunk, left = off < c->npng ? c->npng - off : 0;
+    if (!left) return 0;
+    usleep(80000); // the body trickles in over ~0.6 s, in 8 pieces
+    size_t n = size * nitems < chunk ? size * nitems : chunk;
+    if (n > left) n = left;
+    memcpy(buf, c->png + off, n);
     c->sent++;
     return n;
 }
@@ -1420,7 +1443,7 @@ static void *slow_upload(void *arg)
     curl_mimepart *p = curl_mime_addpart(m);
     curl_mime_name(p, "files");
     curl_mime_filename(p, "slow.png");
-    curl_mime_data_cb(p, 8 * 1024, slow_read, NULL, NULL, c);
+    curl_mime_data_cb(p, (curl_off_t)c->npng, slow_read, NULL, NULL, c);
     resp r = request(c->port, "POST", "/api/upload", NULL, m);
     c->status = r.status;
     resp_free(&r);
@@ -1439,7 +1462,8 @@ static void test_graceful_shutdown(void **state)
     resp r = request(port, "POST", "/api/build", NULL, NULL); // a fresh build of NGEN images
     assert_int_equal(r.status, 202);
     resp_free(&r);
-    slow_ctx c = {port, 0, 0};
+    slow_ctx c = {port, 0, 0, NULL, 0};
+    c.png = tu_read(tu_data("images/gray.png"), &c.npng);
     pthread_t t;
     pthread_create(&t, NULL, slow_upload, &c);
     usleep(200000); // the upload is in flight
@@ -1448,6 +1472,7 @@ static void test_graceful_shutdown(void **state)
     srv_stop(s);
     clock_gettime(CLOCK_MONOTONIC, &b);
     pthread_join(t, NULL);
+    free(c.png);
     assert_int_equal(c.status, 200); // finished, not cut off
     char p[1024];
     snprintf(p, sizeof p, "%s/images/slow.png", data2);
@@ -1469,6 +1494,227 @@ static void test_graceful_shutdown(void **state)
     srv *s2 = NULL;
     assert_int_equal(srv_start(&o, &s2), 0);
     srv_stop(s2);
+}
+
+// ---------------------------------------------------------------- failures, words, limits
+
+static srv *start_lib(const char *data, const char *lib, long long cap)
+{
+    srv_opts o;
+    srv_opts_init(&o);
+    static const char *folders[1];
+    folders[0] = lib;
+    o.data_dir = data, o.port = 0, o.quiet = 1, o.threads = 4, o.version = "test", o.no_model = 1;
+    o.no_captions = 1, o.max_upload = cap, o.folders = folders, o.nfolders = 1;
+    srv *s = NULL;
+    if (srv_start(&o, &s) < 0) fail_msg("srv_start: %s", lisa_errmsg());
+    return s;
+}
+
+static void build_and_wait(int port)
+{
+    resp r = request(port, "POST", "/api/build", NULL, NULL);
+    if (r.status != 202) fail_msg("POST /api/build: %ld %s", r.status, r.body);
+    resp_free(&r);
+    assert_int_equal(wait_build(port, 60), 0);
+}
+
+// A build names the files it could not read (GET /api/failures); a retry of
+// one or all forgets them and builds again; a fixed file then leaves the list.
+static void test_failures_api(void **state)
+{
+    (void)state;
+    char lib[512], data[512], bad[700], good[2200], body[900];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("flib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("fdata"));
+    make_images(lib, 2);
+    snprintf(bad, sizeof bad, "%s/broken.jpg", lib);
+    snprintf(good, sizeof good, "cp '%s' '%s'", tu_data("images/bad/truncated.jpg"), bad);
+    sh(good);
+    srv *s = start_lib(data, lib, 0);
+    int port = srv_port(s);
+    cJSON *f = get_json(port, "/api/failures", 200);
+    assert_int_equal((int)num(f, "count"), 0);
+    cJSON_Delete(f);
+    build_and_wait(port);
+    cJSON *b = get_json(port, "/api/build", 200);
+    assert_int_equal((int)num(b, "errors"), 1);
+    assert_int_equal((int)num(b, "found"), 3);
+    cJSON_Delete(b);
+    f = get_json(port, "/api/failures", 200);
+    assert_int_equal((int)num(f, "count"), 1);
+    cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(f, "failures"), 0);
+    assert_string_equal(str(x, "name"), "broken.jpg");
+    assert_non_null(strstr(str(x, "path"), "/flib/broken.jpg"));
+    snprintf(body, sizeof body, "{\"path\": \"%s\"}", str(x, "path")); // one: tried again, still broken
+    assert_string_equal(str(x, "error"), "broken.jpg cannot be read (JPEG: truncated file).");
+    assert_true(num(x, "size") > 0);
+    assert_int_equal((int)strlen(str(x, "failed_at")), 20); // 2026-12-02T18:00:00Z
+    assert_true(str(x, "failed_at")[19] == 'Z');
+    cJSON_Delete(f);
+    const char *json[] = {"Content-Type: application/json", NULL};
+    resp r = request_h(port, "POST", "/api/failures/retry", json, "{\"path\": \"/no/such.jpg\"}");
+    expect_error(&r, 404, "not_found");
+    resp_free(&r);
+    r = request_h(port, "POST", "/api/failures/retry", json, "[1, 2]");
+    expect_error(&r, 400, "bad_request");
+    resp_free(&r);
+    r = request_h(port, "GET", "/api/failures/retry", NULL, NULL);
+    expect_error(&r, 405, "method_not_allowed");
+    resp_free(&r);
+    r = request_h(port, "POST", "/api/failures/retry", json, body);
+    if (r.status != 202) fail_msg("retry: %ld %s", r.status, r.body);
+    cJSON *o = cJSON_Parse(r.body);
+    assert_string_equal(str(o, "state"), "running");
+    cJSON_Delete(o);
+    resp_free(&r);
+    assert_int_equal(wait_build(port, 60), 0);
+    b = get_json(port, "/api/build", 200);
+    assert_int_equal((int)num(cJSON_GetObjectItem(b, "last"), "failed"), 1); // decoded again, not skipped
+    cJSON_Delete(b);
+    snprintf(good, sizeof good, "cp '%s' '%s' && touch -d 2001-01-01 '%s'", tu_data("images/gray.jpg"), bad, bad);
+    sh(good);
+    r = request_h(port, "POST", "/api/failures/retry", NULL, NULL); // all
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    assert_int_equal(wait_build(port, 60), 0);
+    f = get_json(port, "/api/failures", 200);
+    assert_int_equal((int)num(f, "count"), 0);
+    cJSON_Delete(f);
+    srv_stop(s);
+}
+
+// A GET whose URL is n bytes of query (malloc'd URL: request() caps at 8 KB).
+static resp get_long(int port, size_t n)
+{
+    char *url = malloc(n + 100);
+    int k = snprintf(url, n + 100, "http://127.0.0.1:%d/api/search?query=", port);
+    memset(url + k, 'a', n);
+    url[k + n] = 0;
+    resp r = {0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) fail_msg("long GET: %s", curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_easy_cleanup(c);
+    free(url);
+    if (!r.body) r.body = calloc(1, 1);
+    return r;
+}
+
+// Upload refusals are one sentence each, in MB, naming the file once; an
+// undecodable or over-cap image is refused at upload (422 bad_image); a long
+// URI is JSON 414; /api/stats gives the limits the UI checks before sending.
+static void test_words_limits(void **state)
+{
+    (void)state;
+    char lib[512], data[512];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("wlib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("wdata"));
+    mkdir(lib, 0755);
+    srv *s = start_lib(data, lib, 50LL * 1024 * 1024);
+    int port = srv_port(s);
+    uint8_t *big = calloc(1, 51 * 1024 * 1024);
+    big[0] = 0xff, big[1] = 0xd8, big[2] = 0xff, big[3] = 0xe0;
+    char pbig[600], pempty[600], ptxt[600], ptrunc[600], pbomb[600];
+    snprintf(pbig, sizeof pbig, "%s", tu_tmp("w_big.jpg"));
+    tu_write(pbig, big, 51 * 1024 * 1024);
+    free(big);
+    snprintf(pempty, sizeof pempty, "%s", tu_tmp("w_empty.jpg"));
+    tu_write(pempty, "", 0);
+    snprintf(ptxt, sizeof ptxt, "%s", tu_tmp("w_notes.txt"));
+    tu_write(ptxt, "hello, not an image\n", 20);
+    snprintf(ptrunc, sizeof ptrunc, "%s", tu_data("images/bad/truncated.jpg"));
+    snprintf(pbomb, sizeof pbomb, "%s", tu_data("images/bad/bomb.jpg"));
+    const char *paths[] = {pbig, pempty, ptxt, ptrunc, pbomb};
+    const char *names[] = {"big.jpg", "x.jpg", "notes.txt", "cut.jpg", "IMG.jpg"};
+    static const struct {
+        int status;
+        const char *code, *msg;
+    } want[] = {
+        {413, "too_large", "big.jpg is over the upload limit of 50 MB."},
+        {422, "bad_image", "x.jpg is empty."},
+        {415, "unsupported_type", "notes.txt is not a JPEG, PNG, WebP, GIF, HEIF, BMP or TIFF file."},
+        {422, "bad_image", "cut.jpg cannot be read (JPEG: truncated file)."},
+        {422, "bad_image", "IMG.jpg is 900 MP; the limit is 100 MP."},
+    };
+    cJSON *o = upload(port, paths, names, 5, 413);
+    assert_int_equal((int)num(o, "saved"), 0);
+    for (int i = 0; i < 5; i++) {
+        cJSON *x = file_n(o, i), *e = cJSON_GetObjectItem(x, "error");
+        assert_int_equal((int)num(x, "status"), want[i].status);
+        assert_string_equal(str(e, "code"), want[i].code);
+        assert_string_equal(str(e, "message"), want[i].msg);
+    }
+    cJSON_Delete(o);
+    sh("true");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s/images')\"", data); // nothing kept
+    sh(cmd);
+    resp r = get_long(port, 100 * 1000); // a 100 kB query: JSON, not MHD's HTML page
+    expect_error(&r, 414, "uri_too_long");
+    assert_string_equal(r.ctype, "application/json; charset=utf-8");
+    resp_free(&r);
+    r = get_long(port, 2000); // under the URI cap, over the query's: 400 from the search route
+    expect_error(&r, 400, NULL);
+    resp_free(&r);
+    cJSON *st = get_json(port, "/api/stats", 200), *lim = cJSON_GetObjectItem(st, "limits");
+    assert_int_equal((int)num(lim, "query_bytes"), 1000);
+    assert_int_equal((long long)num(lim, "upload_bytes"), 50LL * 1024 * 1024);
+    cJSON_Delete(st);
+    srv_stop(s);
+}
+
+static int has_chip(const cJSON *arr, const char *w)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) if (!strcmp(e->valuestring, w)) return 1;
+    return 0;
+}
+
+// A photo's XMP description comes back as the sentence it is; its chips are
+// grouped by source, with no stop words or punctuation.
+static void test_chips_description(void **state)
+{
+    (void)state;
+    char lib[512], data[512], cmd[2400];
+    snprintf(lib, sizeof lib, "%s", tu_tmp("clib"));
+    snprintf(data, sizeof data, "%s", tu_tmp("cdata"));
+    mkdir(lib, 0755);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/bondi.jpg'", tu_build("meta/full.jpg"), lib);
+    sh(cmd);
+    srv *s = start_lib(data, lib, 0);
+    int port = srv_port(s);
+    build_and_wait(port);
+    cJSON *q = get_json(port, "/api/search?query=bondi", 200);
+    cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(q, "results"), 0);
+    assert_non_null(x);
+    assert_string_equal(str(x, "description"), "Waves and a red sky");
+    cJSON *chips = cJSON_GetObjectItem(x, "chips"), *meta = cJSON_GetObjectItem(chips, "meta"), *e;
+    const char *groups[] = {"caption", "ocr", "name", "meta"};
+    for (int i = 0; i < 4; i++) {
+        cJSON *g = cJSON_GetObjectItem(chips, groups[i]);
+        if (!cJSON_IsArray(g)) fail_msg("chips.%s is not an array", groups[i]);
+        assert_true(cJSON_GetArraySize(g) <= 12);
+        cJSON_ArrayForEach(e, g)
+        {
+            const char *w = e->valuestring;
+            if (strpbrk(w, ".,;:!?\"'()") || !strcmp(w, "over") || !strcmp(w, "the") || !strcmp(w, "at"))
+                fail_msg("chips.%s has '%s'", groups[i], w);
+        }
+    }
+    assert_true(has_chip(meta, "beach") && has_chip(meta, "café") && has_chip(meta, "東京"));
+    assert_true(has_chip(meta, "harbour") && has_chip(meta, "bondi") && has_chip(meta, "sydney"));
+    assert_false(has_chip(meta, "waves")); // the description is the sentence, not chips
+    assert_true(has_chip(cJSON_GetObjectItem(chips, "name"), "bondi"));
+    cJSON_Delete(q);
+    srv_stop(s);
 }
 
 int main(void)
@@ -1493,6 +1739,9 @@ int main(void)
         cmocka_unit_test(test_nul_deadline),
         cmocka_unit_test(test_keyword_only),
         cmocka_unit_test(test_graceful_shutdown),
+        cmocka_unit_test(test_failures_api),
+        cmocka_unit_test(test_words_limits),
+        cmocka_unit_test(test_chips_description),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

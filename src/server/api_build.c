@@ -1,5 +1,6 @@
 // POST /api/build and GET /api/build: one background incremental index of
-// DATA/images and the --folder folders at a time (docs/api.md).
+// DATA/images and the library folders (api_folders.c) at a time
+// (docs/api.md). The watcher's batches run through srv__build_run() too.
 #include "server/srv.h"
 #include "base/err.h"
 #include "caption/caption.h"
@@ -22,7 +23,9 @@ static void on_progress(void *ud, const indexer_progress *p)
     srv *s = ud;
     pthread_mutex_lock(&s->b_mu);
     snprintf(s->b.phase, sizeof s->b.phase, "%s", p->phase ? p->phase : "");
-    s->b.done = p->done, s->b.total = p->total;
+    s->b.found = p->found, s->b.done = p->done, s->b.total = p->total;
+    s->b.errors = p->errors, s->b.steps = p->steps;
+    snprintf(s->b.current, sizeof s->b.current, "%s", p->current ? p->current : "");
     s->b.rate = p->rate, s->b.eta = p->eta, s->b.elapsed = p->elapsed;
     pthread_mutex_unlock(&s->b_mu);
 }
@@ -31,22 +34,20 @@ static void on_progress(void *ud, const indexer_progress *p)
 // (loaded per build, so an idle server does not hold it); NULL otherwise.
 static cap_model *build_captioner(srv *s)
 {
-    char dir[MODELDIR_PATH_MAX];
     cap_model *m = NULL;
-    if (modeldir_resolve(NULL, s->data, MODELDIR_DEFAULT_CAPTION, dir, sizeof dir) < 0 ||
-        modeldir_check(dir, MODELDIR_BLIP, NULL, NULL) < 0)
-        return NULL;
-    if (cap_load(dir, 0, &m) < 0) srv__log(s, "build: indexing without captions: %s", lisa_errmsg());
+    int rc = cap_load_default(s->data, 0, &m);
+    if (rc < 0 && rc != LISA_ENOTFOUND) srv__log(s, "build: indexing without captions: %s", lisa_errmsg_for(rc));
     return m;
 }
 
-static void *build_main(void *arg)
+// Runs one incremental index of paths and records it in s->b (claimed by
+// the caller: state "running"). Holds ix_mu, so a folder removal never
+// interleaves with a run; roots removed from the library meanwhile are
+// dropped. With again, runs once more while srv_schedule_index() asked for
+// it during the run (uploads meanwhile). Returns indexer_run's code; *st
+// gets the counts of the last run.
+int srv__build_run(srv *s, const char *const *paths, int np, int again, indexer_stats *st)
 {
-    srv *s = arg;
-    const char *paths[SRV_FOLDERS_MAX + 1];
-    int np = 0;
-    paths[np++] = s->images;
-    for (int i = 0; i < s->nfolders; i++) paths[np++] = s->folders[i];
     indexer_opts o;
     indexer_opts_init(&o);
     o.data_dir = s->data, o.model = s->model, o.model_id = s->model ? s->model_id : NULL;
@@ -55,23 +56,53 @@ static void *build_main(void *arg)
     o.no_ocr = s->no_ocr, o.ocr_lang = s->ocr_lang[0] ? s->ocr_lang : NULL;
     cap_model *cm = s->no_captions ? NULL : build_captioner(s);
     o.captioner = cm;
-    indexer_stats st;
-    memset(&st, 0, sizeof st);
+    memset(st, 0, sizeof *st);
     double t0 = srv__now_ms();
-    int rc = indexer_run(paths, np, &o, &st);
+    int rc = 0;
+    for (;;) {
+        pthread_mutex_lock(&s->ix_mu);
+        const char *live[SRV_FOLDERS_MAX + 1];
+        int nl = srv__roots_filter(s, paths, np, live);
+        rc = nl ? indexer_run(live, nl, &o, st) : 0;
+        pthread_mutex_unlock(&s->ix_mu);
+        pthread_mutex_lock(&s->b_mu); // srv_schedule_index() reads b_again under it too
+        if (rc == 0 && again && !s->b_cancel && atomic_exchange(&s->b_again, 0)) {
+            pthread_mutex_unlock(&s->b_mu);
+            continue;
+        }
+        break;
+    }
     cap_free(cm);
-    pthread_mutex_lock(&s->b_mu);
     srv_build *b = &s->b;
     snprintf(b->state, sizeof b->state, "%s", rc < 0 ? "failed" : s->b_cancel ? "cancelled" : "done");
-    if (rc < 0) snprintf(b->message, sizeof b->message, "%s", lisa_errmsg());
+    if (rc < 0) snprintf(b->message, sizeof b->message, "%s", lisa_errmsg_for(rc));
     snprintf(b->phase, sizeof b->phase, "done");
+    b->current[0] = 0;
     iso_now(b->finished_at, sizeof b->finished_at);
     b->elapsed = (srv__now_ms() - t0) / 1e3, b->eta = 0;
-    b->errors = st.failed;
-    if (rc == 0) b->last = st, b->has_last = 1;
+    b->errors = st->failed;
+    if (rc == 0) b->last = *st, b->has_last = 1;
     pthread_mutex_unlock(&s->b_mu);
-    srv__log(s, "build %s: %lld files, %lld new, %lld changed, %lld removed, %lld failed in %.1fs", b->state, st.files,
-             st.added, st.changed, st.removed, st.failed, st.seconds);
+    srv__log(s, "build %s: %lld files, %lld new, %lld changed, %lld moved, %lld removed, %lld failed in %.1fs",
+             b->state, st->files, st->added, st->changed, st->moved, st->removed, st->failed, st->seconds);
+    return rc;
+}
+
+static void *build_main(void *arg)
+{
+    srv *s = arg;
+    int np = 0;
+    char **paths = srv__library_roots(s, 1, &np);
+    indexer_stats st;
+    if (paths) {
+        srv__build_run(s, (const char *const *)paths, np, 1, &st);
+    } else {
+        pthread_mutex_lock(&s->b_mu);
+        snprintf(s->b.state, sizeof s->b.state, "failed");
+        snprintf(s->b.message, sizeof s->b.message, "out of memory for the folder list");
+        pthread_mutex_unlock(&s->b_mu);
+    }
+    srv__roots_free(paths, np);
     return NULL;
 }
 
@@ -94,8 +125,18 @@ cJSON *srv__build_json(srv *s)
         cJSON_AddStringToObject(o, "phase", b.phase);
     else
         cJSON_AddNullToObject(o, "phase");
+    cJSON_AddNumberToObject(o, "found", (double)b.found);
     cJSON_AddNumberToObject(o, "done", (double)b.done);
     cJSON_AddNumberToObject(o, "total", (double)b.total);
+    cJSON *steps = cJSON_AddObjectToObject(o, "steps");
+    cJSON_AddNumberToObject(steps, "decode", (double)b.steps.decode);
+    cJSON_AddNumberToObject(steps, "ocr", (double)b.steps.ocr);
+    cJSON_AddNumberToObject(steps, "embed", (double)b.steps.embed);
+    cJSON_AddNumberToObject(steps, "caption", (double)b.steps.caption);
+    if (b.current[0])
+        cJSON_AddStringToObject(o, "current", b.current);
+    else
+        cJSON_AddNullToObject(o, "current");
     cJSON_AddNumberToObject(o, "rate", b.rate);
     num_or_null(o, "eta", b.eta, b.eta >= 0 && strcmp(b.state, "idle"));
     cJSON_AddNumberToObject(o, "elapsed", b.elapsed);
@@ -138,15 +179,10 @@ enum MHD_Result srv__build_get(srv *s, struct MHD_Connection *c)
     return http_json(c, 200, srv__build_json(s));
 }
 
-enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c)
+// With b_mu held: a fresh "running" state, or LISA_EBUSY while one runs.
+static int claim_locked(srv *s, int is_auto)
 {
-    pthread_mutex_lock(&s->b_mu);
-    if (!strcmp(s->b.state, "running")) {
-        pthread_mutex_unlock(&s->b_mu);
-        return http_error(c, 409, "build_running", "a build is already running; follow it with GET /api/build");
-    }
-    if (s->b_joinable) pthread_join(s->b_thread, NULL); // the last one has finished
-    s->b_joinable = 0;
+    if (!strcmp(s->b.state, "running")) return lisa_seterr(LISA_EBUSY, "a build is already running");
     srv_build fresh = {.eta = -1};
     fresh.last = s->b.last, fresh.has_last = s->b.has_last;
     snprintf(fresh.state, sizeof fresh.state, "running");
@@ -154,6 +190,29 @@ enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c)
     iso_now(fresh.started_at, sizeof fresh.started_at);
     s->b = fresh;
     s->b_cancel = atomic_load(&s->stopping);
+    s->b_auto = is_auto, s->b_started_ms = srv__now_ms();
+    return 0;
+}
+
+int srv__build_claim(srv *s, int is_auto)
+{
+    pthread_mutex_lock(&s->b_mu);
+    int rc = atomic_load(&s->stopping) ? lisa_seterr(LISA_EBUSY, "the server is stopping") : claim_locked(s, is_auto);
+    pthread_mutex_unlock(&s->b_mu);
+    return rc;
+}
+
+// Starts a background build: 0, LISA_EBUSY while one runs, or LISA_EIO.
+int srv__build_start(srv *s, int is_auto)
+{
+    pthread_mutex_lock(&s->b_mu);
+    if (!strcmp(s->b.state, "running")) {
+        pthread_mutex_unlock(&s->b_mu);
+        return lisa_seterr(LISA_EBUSY, "a build is already running");
+    }
+    if (s->b_joinable) pthread_join(s->b_thread, NULL); // the last one has finished
+    s->b_joinable = 0;
+    claim_locked(s, is_auto);
     int err = pthread_create(&s->b_thread, NULL, build_main, s);
     if (err)
         snprintf(s->b.state, sizeof s->b.state, "failed"),
@@ -161,8 +220,29 @@ enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c)
     else
         s->b_joinable = 1;
     pthread_mutex_unlock(&s->b_mu);
-    if (err) return http_error(c, 500, "internal", "cannot start the build thread");
+    if (err) return lisa_seterr(LISA_EIO, "cannot start the build thread");
     srv__log(s, "build started");
+    return 0;
+}
+
+// While an automatic build (the watcher's, or one after an upload) runs, a
+// click on Build joins it (202 with that build): with auto_index on it
+// covers DATA/images and every folder, as the click would.
+static int join_auto(srv *s)
+{
+    pthread_mutex_lock(&s->b_mu);
+    int join = !strcmp(s->b.state, "running") && s->b_auto && s->auto_index;
+    pthread_mutex_unlock(&s->b_mu);
+    return join;
+}
+
+enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c)
+{
+    if (join_auto(s)) return http_json(c, 202, srv__build_json(s));
+    int rc = srv__build_start(s, 0);
+    if (rc == LISA_EBUSY)
+        return http_error(c, 409, "build_running", "a build is already running; follow it with GET /api/build");
+    if (rc < 0) return http_error(c, 500, "internal", "cannot start the build thread");
     return http_json(c, 202, srv__build_json(s));
 }
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <utf8proc.h>
 
 // ---------------------------------------------------------------- lookup
 
@@ -36,10 +37,23 @@ static int all_digits(const char *k)
     return n > 0 && n <= 18 && !k[n];
 }
 
+// Names are looked up in NFC, the form uploads are stored in: a client on
+// macOS may send the same name decomposed.
+static int lookup_name(srv *s, srv_slot *sl, const char *key, store_image *out);
+
 int srv__lookup(srv *s, srv_slot *sl, const char *key, store_image *out)
 {
     if (!http_valid_name(key)) return lisa_seterr(LISA_EINVAL, "malformed name");
     if (all_digits(key)) return store_image_get(sl->st, strtoll(key, NULL, 10), out);
+    char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)key);
+    if (!nfc) return lisa_seterr(LISA_ENOMEM, "normalising a name");
+    int rc = lookup_name(s, sl, nfc, out);
+    free(nfc);
+    return rc;
+}
+
+static int lookup_name(srv *s, srv_slot *sl, const char *key, store_image *out)
+{
     char upload[SRV_PATH_MAX + 512];
     snprintf(upload, sizeof upload, "%s/%s", s->images, key); // uploads first: one indexed lookup
     int rc = store_image_get_by_path(sl->st, upload, out);
@@ -64,8 +78,27 @@ static int lookup_or_answer(srv *s, struct MHD_Connection *c, const char *key, s
     else if (err == LISA_EINVAL)
         *rc = http_error(c, 400, "bad_request", "malformed image name");
     else
-        *rc = http_error(c, 500, "internal", "%s", lisa_errmsg());
+        *rc = http_error(c, 500, "internal", "%s", lisa_errmsg_for(err));
     return -1;
+}
+
+// ---------------------------------------------------------------- names
+
+const char *srv__base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+char *srv__original_name(srv *s, const char *path)
+{
+    char *orig = NULL;
+    if (!srv__is_upload(s, path)) return NULL;
+    srv_slot *sl = srv__slot_get(s);
+    if (srv__slot_store(s, sl) < 0 || store_upload_name(sl->st, path, &orig) < 0) orig = NULL;
+    srv__slot_put(s, sl);
+    if (orig && !http_valid_utf8(orig, strlen(orig))) free(orig), orig = NULL;
+    return orig;
 }
 
 // ---------------------------------------------------------------- serving
@@ -105,8 +138,35 @@ static void http_date(time_t t, char *buf, size_t cap)
     strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+// ---------------------------------------------------------------- Content-Disposition
+
+// RFC 5987 attr-char: what goes unescaped in filename*.
+static int attr_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           strchr("!#$&+-.^_`|~", ch) != NULL;
+}
+
+// `attachment` (or `inline`) with the real name twice (RFC 6266 section 4.3):
+// filename="..." an ASCII fallback (other bytes, quotes, backslashes as '_')
+// for old clients, and filename*=UTF-8''... the name percent-encoded.
+void srv__content_disposition(const char *name, int attachment, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s; filename=\"", attachment ? "attachment" : "inline");
+    for (const unsigned char *p = (const unsigned char *)name; *p && n + 2 < cap; p++)
+        if ((*p & 0xc0) != 0x80) // one '_' per character, not per byte
+            buf[n++] = *p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' ? '_' : (char)*p;
+    n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "\"; filename*=UTF-8''");
+    for (const unsigned char *p = (const unsigned char *)name; *p && n + 4 < cap; p++)
+        if (attr_char(*p))
+            buf[n++] = (char)*p;
+        else
+            n += (size_t)snprintf(buf + n, cap - n, "%%%02X", *p);
+    if (n < cap) buf[n] = 0;
+}
+
 static enum MHD_Result send_fd(struct MHD_Connection *c, int fd, const struct stat *st, const char *etag,
-                               const char *mime)
+                               const char *mime, const char *disposition)
 {
     char date[64];
     http_date(st->st_mtime, date, sizeof date);
@@ -122,6 +182,7 @@ static enum MHD_Result send_fd(struct MHD_Connection *c, int fd, const struct st
     }
     if (!r) return MHD_NO;
     if (status == 200) http_common_headers(r, mime);
+    if (status == 200 && disposition) MHD_add_response_header(r, "Content-Disposition", disposition);
     MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, date);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=0, must-revalidate");
@@ -193,8 +254,15 @@ enum MHD_Result srv__file(srv *s, struct MHD_Connection *c, const char *key, int
     uint8_t head[16] = {0};
     ssize_t got = pread(fd, head, sizeof head, 0);
     img_format f = img_sniff(head, got > 0 ? (size_t)got : 0);
+    char disp[3 * 1024 + 128];
+    if (!thumb) {
+        const char *dl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
+        char *orig = srv__original_name(s, im.path);
+        srv__content_disposition(orig ? orig : srv__base_name(im.path), dl && strcmp(dl, "0"), disp, sizeof disp);
+        free(orig);
+    }
     store_image_clear(&im);
-    return send_fd(c, fd, &st, etag, thumb ? "image/jpeg" : mime_of(f));
+    return send_fd(c, fd, &st, etag, thumb ? "image/jpeg" : mime_of(f), thumb ? NULL : disp);
 }
 
 // ---------------------------------------------------------------- delete
@@ -214,9 +282,16 @@ enum MHD_Result srv__delete(srv *s, struct MHD_Connection *c, const char *key)
     srv__slot_put(s, sl);
     if (err == LISA_ENOTFOUND) return http_error(c, 404, "not_found", "no indexed image named '%s'", key);
     if (err == LISA_EINVAL) return http_error(c, 400, "bad_request", "malformed image name");
-    if (err < 0) return http_error(c, 500, "internal", "%s", lisa_errmsg());
+    if (err < 0) return http_error(c, 500, "internal", "%s", lisa_errmsg_for(err));
     int file_deleted = 0;
     if (srv__is_upload(s, im.path)) file_deleted = unlink(im.path) == 0;
+    if (file_deleted) {
+        sl = srv__slot_get(s);
+        int rc = srv__slot_store(s, sl);
+        if (rc == 0) rc = store_upload_forget(sl->st, im.path);
+        if (rc < 0) srv__log(s, "delete %s: its upload record stays: %s", im.path, lisa_errmsg_for(rc));
+        srv__slot_put(s, sl);
+    }
     if (!others && im.hash && sha256_is_hex(im.hash) && strlen(im.hash) == 64) {
         char tp[SRV_PATH_MAX + 200];
         snprintf(tp, sizeof tp, "%s/%s.jpg", s->thumbs, im.hash);

@@ -1,11 +1,13 @@
 // GET /api/search and GET /api/similar/{key}: ranked results as JSON (docs/api.md).
 #include "server/srv.h"
 #include "base/err.h"
+#include "search/chips.h"
 #include "search/search.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #define KEYWORDS_MAX 32
@@ -90,6 +92,20 @@ static void add_camera(cJSON *o, const store_image *im)
     add_str_or_null(o, "camera", cam[0] && http_valid_utf8(cam, strlen(cam)) ? cam : NULL);
 }
 
+// `description` and `chips` (search/chips.h); both null when they cannot be made.
+static void add_chips(cJSON *o, const store_image *im)
+{
+    cJSON *chips = NULL;
+    char *desc = NULL;
+    if (chips_build(im, &chips, &desc) < 0) chips = NULL, desc = NULL;
+    add_str_or_null(o, "description", desc && http_valid_utf8(desc, strlen(desc)) ? desc : NULL);
+    if (chips)
+        cJSON_AddItemToObject(o, "chips", chips);
+    else
+        cJSON_AddNullToObject(o, "chips");
+    free(desc);
+}
+
 static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
 {
     store_image im = {0};
@@ -100,6 +116,11 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
     cJSON_AddNumberToObject(o, "id", (double)r->id);
     cJSON_AddStringToObject(o, "name",
                             http_valid_utf8(base_name(path), strlen(base_name(path))) ? base_name(path) : "?");
+    char *orig = NULL;
+    if (!srv__is_upload(s, path) || store_upload_name(st, path, &orig) < 0 || !http_valid_utf8(orig, strlen(orig)))
+        free(orig), orig = NULL;
+    cJSON_AddStringToObject(o, "original_name", orig ? orig : cJSON_GetObjectItem(o, "name")->valuestring);
+    free(orig);
     cJSON_AddNumberToObject(o, "rank", rank);
     search_result_scores_json(o, r);
     snprintf(url, sizeof url, "/api/thumb/%lld", (long long)r->id);
@@ -111,6 +132,7 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
                     r->ocr_text && http_valid_utf8(r->ocr_text, strlen(r->ocr_text)) ? r->ocr_text : NULL);
     cJSON *kw = cJSON_AddArrayToObject(o, "keywords");
     add_words(kw, im.name_words), add_words(kw, im.meta_words);
+    add_chips(o, &im);
     if (im.width > 0)
         cJSON_AddNumberToObject(o, "width", im.width);
     else
@@ -132,6 +154,24 @@ static cJSON *result_obj(srv *s, store *st, const search_result *r, int rank)
 }
 
 // ---------------------------------------------------------------- answers
+
+cJSON *srv__image_obj(srv *s, store *st, int64_t id)
+{
+    store_image im = {0};
+    if (store_image_get(st, id, &im) < 0) return NULL;
+    search_result r = {.id = id, .path = im.path, .size = im.size, .ocr_text = im.ocr_text, .caption = im.caption};
+    if (im.date_taken) {
+        snprintf(r.date, sizeof r.date, "%s", im.date_taken);
+    } else {
+        time_t t = (time_t)(im.mtime_ns / 1000000000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(r.date, sizeof r.date, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    cJSON *o = result_obj(s, st, &r, 0);
+    store_image_clear(&im);
+    return o;
+}
 
 static void add_model_fields(srv *s, cJSON *o, const search_results *res)
 {
@@ -221,8 +261,9 @@ static enum MHD_Result run_search(srv *s, struct MHD_Connection *c, double t0, i
     if (err == 0) err = search_run(sl->sc, query, &pg, &res);
     if (err < 0) {
         srv__slot_put(s, sl);
-        if (err == LISA_EINVAL || err == LISA_ENOTFOUND) return http_error(c, 400, "bad_query", "%s", lisa_errmsg());
-        return http_error(c, 500, "internal", "search failed: %s", lisa_errmsg());
+        if (err == LISA_EINVAL || err == LISA_ENOTFOUND)
+            return http_error(c, 400, "bad_query", "%s", lisa_errmsg_for(err));
+        return http_error(c, 500, "internal", "search failed: %s", lisa_errmsg_for(err));
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "query", query);
@@ -266,7 +307,7 @@ enum MHD_Result srv__similar(srv *s, struct MHD_Connection *c, const char *key, 
     if (err < 0) {
         store_image_clear(&im);
         srv__slot_put(s, sl);
-        return http_error(c, 500, "internal", "similar failed: %s", lisa_errmsg());
+        return http_error(c, 500, "internal", "similar failed: %s", lisa_errmsg_for(err));
     }
     cJSON *o = cJSON_CreateObject(), *to = cJSON_AddObjectToObject(o, "similar_to");
     cJSON_AddNumberToObject(to, "id", (double)im.id);

@@ -111,8 +111,9 @@ static void add_model(srv *s, cJSON *arr, const store_stats *st, const char *nam
     cJSON_AddStringToObject(m, "install", install);
     long long vectors = 0;
     int dim = 0;
-    for (int i = 0; loaded && i < st->n_models; i++)
-        if (!strcmp(st->models[i].id, s->model_id)) vectors = st->models[i].count, dim = st->models[i].dim;
+    const char *vid = loaded ? s->model_id : name;
+    for (int i = 0; i < st->n_models; i++)
+        if (!strcmp(st->models[i].id, vid)) vectors = st->models[i].count, dim = st->models[i].dim;
     cJSON_AddNumberToObject(m, "vectors", (double)vectors);
     if (dim)
         cJSON_AddNumberToObject(m, "dim", dim);
@@ -129,7 +130,7 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     int err = srv__slot_store(s, sl);
     if (err == 0) err = store_get_stats(sl->st, &st);
     srv__slot_put(s, sl);
-    if (err < 0) return http_error(c, 500, "internal", "stats: %s", lisa_errmsg());
+    if (err < 0) return http_error(c, 500, "internal", "stats: %s", lisa_errmsg_for(err));
     long long uploads, up_bytes, thumbs, thumb_bytes;
     dir_usage(s->images, 0, &uploads, &up_bytes);
     dir_usage(s->thumbs, 1, &thumbs, &thumb_bytes);
@@ -154,13 +155,21 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
         cJSON_AddNullToObject(o, "last_build");
     models = cJSON_AddArrayToObject(o, "models");
     add_model(s, models, &st, MODELDIR_DEFAULT_CLIP, "clip", s->model != NULL);
+    for (int i = 0; i < st.n_models; i++) // the other models with stored vectors (model switching)
+        if (strcmp(st.models[i].id, s->model ? s->model_id : MODELDIR_DEFAULT_CLIP) &&
+            strcmp(st.models[i].id, MODELDIR_DEFAULT_CLIP))
+            add_model(s, models, &st, st.models[i].id, "clip", 0);
     add_model(s, models, &st, MODELDIR_DEFAULT_CAPTION, "caption", 0);
+    srv__models_json(s, o, models, &st);
     cJSON_AddItemToObject(o, "latency_ms", latency_json(s));
     cJSON_AddNumberToObject(o, "rss_bytes", (double)rss_bytes());
     // The CLIP weights' precision: the loaded model's, else what a load would use.
     cJSON_AddStringToObject(o, "precision", s->model ? clip_precision(s->model) : clip_load_precision());
-    cJSON_AddStringToObject(o, "kernel", clip_kernel_path());
+    cJSON_AddStringToObject(o, "kernel", s->model ? clip_model_kernel(s->model) : clip_kernel_path());
     cJSON_AddItemToObject(o, "build", srv__build_json(s));
+    cJSON *lim = cJSON_AddObjectToObject(o, "limits");
+    cJSON_AddNumberToObject(lim, "query_bytes", HTTP_QUERY_MAX);
+    cJSON_AddNumberToObject(lim, "upload_bytes", (double)s->max_upload);
     char vi[1024];
     search_vector_index_json(&st, s->data, search_ann_min_default(s->data), vi, sizeof vi);
     cJSON_AddItemToObject(o, "vector_index", cJSON_Parse(vi));

@@ -109,6 +109,16 @@ long http_param(struct MHD_Connection *c, const char *name, char *out, size_t ca
     return r < 0 ? -2 : r;
 }
 
+const char *http_mb(long long bytes, char *buf, size_t cap)
+{
+    double mb = bytes / 1048576.0;
+    if (mb >= 10 || mb == (long long)mb)
+        snprintf(buf, cap, "%.0f MB", mb);
+    else
+        snprintf(buf, cap, "%.1f MB", mb < 0.1 ? 0.1 : mb);
+    return buf;
+}
+
 // ---------------------------------------------------------------- names
 
 int http_valid_utf8(const char *str, size_t n)
@@ -148,7 +158,7 @@ int http_valid_name(const char *key)
     if (!strcmp(key, ".") || !strcmp(key, "..")) return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)key[i];
-        if (ch < 0x20 || ch == 0x7f || ch == '/' || ch == '\\' || ch == ':') return 0;
+        if (ch < 0x20 || ch == 0x7f || ch == '/' || ch == '\\') return 0; // ':' is fine: uploads keep it
     }
     return http_valid_utf8(key, n);
 }

@@ -35,6 +35,10 @@ long http_unescape(const char *in, size_t n, char *out, size_t cap, int plus_spa
 // length, -1 when absent, -2 when malformed (bad escape, NUL) or too long.
 long http_param(struct MHD_Connection *c, const char *name, char *out, size_t cap);
 
+// bytes as people read a size, into buf: "50 MB", "1.5 MB", "0.2 MB"
+// (1 MB = 1048576 bytes, the unit the limits are set in). Returns buf.
+const char *http_mb(long long bytes, char *buf, size_t cap);
+
 // 1 when key is acceptable as a file-name lookup key: 1..HTTP_NAME_MAX bytes,
 // valid shortest-form UTF-8 (no overlong forms, surrogates or > U+10FFFF), no
 // control characters, no '/', '\\' or ':', not "." or "..". Else 0.

@@ -18,7 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SRV_URI_MAX 8192 // request-target bytes; longer is 414 from MHD's memory limit or 400 here
+#define SRV_URI_MAX 8192 // request-target bytes; longer is 414 uri_too_long (JSON)
+// MHD's per-connection memory: the request line and headers must fit in it
+// for the 414 above to be ours; a target past it gets MHD's own HTML 414.
+#define SRV_CONN_MEMORY (256 * 1024)
 
 enum { R_NONE, R_UPLOAD };
 
@@ -99,10 +102,15 @@ int srv__slot_store(srv *s, srv_slot *sl)
 
 int srv__slot_search(srv *s, srv_slot *sl)
 {
-    int rc = 0;
+    int rc = 0, gen = atomic_load(&s->answer_gen);
+    if (sl->sc && sl->sc_gen != gen) search_close(sl->sc), sl->sc = NULL; // the answering model changed
     if (!sl->sc) {
-        search_opts so = {s->data, s->model, s->model ? s->model_id : NULL, s->missing[0] ? s->missing : NULL};
+        clip_model *m;
+        const char *id;
+        srv__answering(s, &m, &id);
+        search_opts so = {s->data, m, m ? id : NULL, s->missing[0] ? s->missing : NULL};
         rc = search_open(&so, &sl->sc);
+        sl->sc_gen = gen;
     }
     return rc;
 }
@@ -123,7 +131,8 @@ static void slots_free(srv *s)
 // or a matching "Authorization: Bearer T" header (or ?token=T).
 static int authorized(srv *s, struct MHD_Connection *c, const char *path)
 {
-    if (!s->token || strncmp(path, "/api/", 5) || !strcmp(path, "/api/health")) return 1;
+    int share = !strcmp(path, "/share"); // the PWA's share target is an upload
+    if (!s->token || (!share && strncmp(path, "/api/", 5)) || !strcmp(path, "/api/health")) return 1;
     const char *h = http_header(c, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h && !strncasecmp(h, "Bearer ", 7)) {
         h += 7;
@@ -165,8 +174,9 @@ static enum MHD_Result dispatch_key(srv *s, struct MHD_Connection *c, const char
     return http_error(c, 405, "method_not_allowed", thumb ? "use GET" : "use GET or DELETE");
 }
 
-static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, const char *m, const char *path, double t0)
+static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, const char *m, const char *path, srv_req *q)
 {
+    double t0 = q->t0;
     if (!strncmp(path, "/api/similar/", 13) || !strncmp(path, "/api/image/", 11) || !strncmp(path, "/api/thumb/", 11))
         return dispatch_key(s, c, m, path, t0);
     int get = is(m, "GET") || is(m, "HEAD");
@@ -183,8 +193,17 @@ static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, const char *m,
         if (is(m, "POST")) return srv__build_post(s, c);
         return http_error(c, 405, "method_not_allowed", "use GET or POST");
     }
-    if (!strcmp(path, "/api/upload"))
+    if (!strcmp(path, "/api/duplicates"))
+        return get ? srv__duplicates(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
+    if (!strcmp(path, "/api/failures"))
+        return get ? srv__failures_get(s, c) : http_error(c, 405, "method_not_allowed", "use GET");
+    if (!strcmp(path, "/api/failures/retry"))
+        return is(m, "POST") ? srv__failures_retry(s, c, q->body_buf, q->body_len)
+                             : http_error(c, 405, "method_not_allowed", "use POST");
+    if (!strcmp(path, "/api/upload") || !strcmp(path, "/share"))
         return http_error(c, 405, "method_not_allowed", "use POST with multipart/form-data");
+    if (!strcmp(path, "/api/folders") || !strncmp(path, "/api/folders/", 13))
+        return srv__folders(s, c, m, path, q->body_buf, q->body_len);
     if (!strncmp(path, "/api/", 5) || !strcmp(path, "/api"))
         return http_error(c, 404, "not_found", "no such API route");
     if (!get) return http_error(c, 405, "method_not_allowed", "static files: use GET");
@@ -198,6 +217,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     srv_req *q = *con_cls;
     if (!q) return;
     srv__upload_free(q->up);
+    free(q->body_buf);
     if (q->counted) atomic_fetch_sub(&s->inflight, 1);
     free(q);
     *con_cls = NULL;
@@ -247,12 +267,16 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
 {
     srv_req *q = *con_cls ? *con_cls : calloc(1, sizeof *q);
     if (!q) return MHD_NO;
+    lisa_clearerr(); // this worker thread's message is this request's from here on
     if (!q->t0) q->t0 = srv__now_ms();
     q->started = q->counted = 1;
     atomic_fetch_add(&s->inflight, 1);
     *con_cls = q;
     if (atomic_load(&s->stopping)) return http_error(c, 503, "shutting_down", "the server is stopping");
-    if (strlen(path) > SRV_URI_MAX) return http_error(c, 400, "bad_request", "request target too long");
+    size_t target = q->raw_uri ? q->raw_len : strlen(path);
+    if (target > SRV_URI_MAX || strlen(path) > SRV_URI_MAX)
+        return http_error(c, 414, "uri_too_long", "The request address (%zu KB) is over the limit of %d KB.",
+                          (target + 1023) / 1024, SRV_URI_MAX / 1024);
     if (nul_in_target(q, path, version)) return http_error(c, 400, "bad_request", "NUL byte in the request line");
     if (srv__now_ms() - q->t0 > s->deadline_ms) return MHD_NO; // headers trickled in past the deadline
     const char *host = http_header(c, MHD_HTTP_HEADER_HOST);
@@ -265,13 +289,28 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
         !srv__same_origin(s, http_header(c, MHD_HTTP_HEADER_ORIGIN), http_header(c, "Sec-Fetch-Site"), host))
         return http_error(c, 403, "forbidden", "cross-site request refused: only pages served by lisa may change it");
     if (!authorized(s, c, path)) return unauthorized(c);
-    if (!strcmp(method, "POST") && !strcmp(path, "/api/upload")) {
-        q->route = R_UPLOAD;
+    if (!strcmp(method, "POST") && (!strcmp(path, "/api/upload") || !strcmp(path, "/share"))) {
+        q->route = R_UPLOAD, q->share = path[1] == 's';
         int rc = srv__upload_begin(s, c, q);
-        if (rc == LISA_ETOOBIG) return http_error(c, 413, "too_large", "%s", lisa_errmsg());
-        if (rc < 0) return http_error(c, 400, "bad_request", "%s", lisa_errmsg());
+        if (rc == LISA_ETOOBIG) return http_error(c, 413, "too_large", "%s", lisa_errmsg_for(rc));
+        if (rc < 0) return http_error(c, 400, "bad_request", "%s", lisa_errmsg_for(rc));
     }
     return MHD_YES;
+}
+
+// Keeps a non-upload body (JSON for POST /api/folders), up to SRV_BODY_MAX
+// bytes; past that only counts it (413 below).
+static int keep_body(srv_req *q, const char *data, size_t n)
+{
+    size_t have = q->body;
+    q->body += n;
+    if (q->body > SRV_BODY_MAX) return 0;
+    char *b = realloc(q->body_buf, q->body + 1);
+    if (!b) return -1;
+    memcpy(b + have, data, n);
+    b[q->body] = 0;
+    q->body_buf = b, q->body_len = q->body;
+    return 0;
 }
 
 // url is the raw (undecoded) path: unescape_none() leaves it alone so that
@@ -287,17 +326,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_NO;
     }
     if (*upload_data_size) {
-        if (q->route == R_UPLOAD && srv__upload_feed(q, upload_data, *upload_data_size) < 0) {
-            srv__log(s, "upload cut off: %s", lisa_errmsg());
+        int rc = q->route == R_UPLOAD ? srv__upload_feed(q, upload_data, *upload_data_size) : 0;
+        if (rc < 0) {
+            srv__log(s, "upload cut off: %s", lisa_errmsg_for(rc));
             return MHD_NO; // MHD cannot answer in the middle of a body: the connection is closed
         }
-        if (q->route != R_UPLOAD) q->body += *upload_data_size; // bodies of other routes are ignored (capped below)
+        if (q->route != R_UPLOAD && keep_body(q, upload_data, *upload_data_size) < 0) return MHD_NO;
         *upload_data_size = 0;
         if (q->body > SRV_BODY_MAX) return http_error(c, 413, "too_large", "request body too large for this route");
         return MHD_YES;
     }
     if (q->route == R_UPLOAD) return srv__upload_finish(s, c, q);
-    return dispatch(s, c, method, url, q->t0);
+    return dispatch(s, c, method, url, q);
 }
 
 // ---------------------------------------------------------------- start/stop
@@ -351,6 +391,7 @@ static int copy_opts(srv *s, const srv_opts *o)
     s->clip_weight = o->clip_weight >= 0 && o->clip_weight <= 1 ? o->clip_weight : 0.7;
     s->thumb_size = o->thumb_size > 0 ? o->thumb_size : 320;
     s->no_ocr = o->no_ocr, s->no_captions = o->no_captions;
+    s->auto_index = o->auto_index, s->watch_on = o->watch;
     if (o->ocr_lang && strlen(o->ocr_lang) >= sizeof s->ocr_lang)
         return lisa_seterr(LISA_EINVAL, "ocr_lang '%.80s': too long", o->ocr_lang);
     snprintf(s->ocr_lang, sizeof s->ocr_lang, "%s", o->ocr_lang ? o->ocr_lang : "");
@@ -427,12 +468,12 @@ static int start_mhd(srv *s, const srv_opts *o)
     if (rc < 0) return rc;
     if (o->port < 0 || o->port > 65535) return lisa_seterr(LISA_EINVAL, "port %d out of range", o->port);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_AUTO | (v6 ? MHD_USE_IPv6 : 0);
-    s->d =
-        MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
-                         unescape_none, s, MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_END);
+    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+                            completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, s, MHD_OPTION_URI_LOG_CALLBACK,
+                            uri_log, s, MHD_OPTION_END);
     if (!s->d)
         return lisa_seterr(LISA_EIO, "cannot listen on %s:%d (port taken?)", o->host ? o->host : "127.0.0.1", o->port);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -443,10 +484,11 @@ static int start_mhd(srv *s, const srv_opts *o)
 static void srv_free(srv *s)
 {
     if (!s) return;
+    srv__reembed_stop(s);
     slots_free(s);
+    srv__reembed_free(s);
     clip_free(s->model);
-    for (int i = 0; s->folders && i < s->nfolders; i++) free(s->folders[i]);
-    free(s->folders);
+    srv__folders_free(s);
     free(s->token);
     for (int i = 0; i < s->nhosts; i++) free(s->hosts[i]);
     free(s->hosts);
@@ -455,6 +497,8 @@ static void srv_free(srv *s)
     pthread_cond_destroy(&s->slot_cv);
     pthread_mutex_destroy(&s->lat_mu);
     pthread_mutex_destroy(&s->b_mu);
+    pthread_mutex_destroy(&s->f_mu);
+    pthread_mutex_destroy(&s->ix_mu);
     free(s);
 }
 
@@ -468,16 +512,22 @@ int srv_start(const srv_opts *o, srv **out)
     pthread_cond_init(&s->slot_cv, NULL);
     pthread_mutex_init(&s->lat_mu, NULL);
     pthread_mutex_init(&s->b_mu, NULL);
+    pthread_mutex_init(&s->r_mu, NULL);
+    pthread_mutex_init(&s->f_mu, NULL);
+    pthread_mutex_init(&s->ix_mu, NULL);
     snprintf(s->b.state, sizeof s->b.state, "idle");
     s->t0 = srv__now_ms() / 1e3;
     int rc = copy_opts(s, o);
     if (rc == 0) rc = set_dirs(s, o->data_dir);
+    if (rc == 0) rc = srv__folders_init(s);
     if (rc == 0) rc = load_model(s, o);
     if (rc == 0 && !(s->slots = calloc((size_t)s->threads, sizeof *s->slots)))
         rc = lisa_seterr(LISA_ENOMEM, "out of memory");
     for (int i = 0; rc == 0 && i < s->threads; i++) srv__slot_put(s, &s->slots[i]);
     if (rc == 0) rc = srv__assets_init(s);
+    if (rc == 0) rc = srv__reembed_start(s);
     if (rc == 0) rc = start_mhd(s, o);
+    if (rc == 0) rc = srv__watch_start(s); // catches up with what changed while stopped
     if (rc < 0) {
         srv_free(s);
         return rc;
@@ -493,7 +543,10 @@ void srv_stop(srv *s)
     MHD_socket fd = MHD_quiesce_daemon(s->d); // no new connections from here on
     double until = srv__now_ms() + SRV_DRAIN_MS;
     while (atomic_load(&s->inflight) > 0 && srv__now_ms() < until) usleep(10000);
+    s->b_cancel = 1; // a watcher batch in flight stops after its batch
+    srv__watch_stop(s);
     srv__build_stop(s);
+    srv__reembed_stop(s);
     MHD_stop_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET) close(fd);
     srv_free(s);

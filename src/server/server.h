@@ -54,9 +54,13 @@ typedef struct {
     int no_ocr;           // 1: builds skip OCR (the `ocr = off` setting)
     const char *ocr_lang; // Tesseract languages for builds; NULL/"": eng
     int no_captions;      // 1: builds skip BLIP captions (the `captions = off` setting)
+
+    int auto_index; // 1: uploads are indexed without a Build click (`lisa serve` sets it from auto_index)
+    int watch;      // 1: watch DATA/images (with auto_index) and the folders with inotify, catching up at start
 } srv_opts;
 
-// Sets the defaults (everything 0/NULL except clip_weight = -1).
+// Sets the defaults (everything 0/NULL except clip_weight = -1: so no
+// watching and no auto-index unless asked; `lisa serve` asks by default).
 void srv_opts_init(srv_opts *o);
 
 // Requests are refused unless their Host header names this server (421:

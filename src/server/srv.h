@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 typedef struct search_ctx search_ctx;
+typedef struct clip_model clip_model;
 
 #define SRV_PATH_MAX 4096
 #define SRV_LAT_RING 1000    // search latencies kept for the percentiles
@@ -28,13 +29,16 @@ typedef struct search_ctx search_ctx;
 typedef struct srv_slot {
     store *st;      // NULL until first use
     search_ctx *sc; // NULL until first search
+    int sc_gen;     // srv.answer_gen when sc was opened (reopened when it moves)
     struct srv_slot *next;
 } srv_slot;
 
 typedef struct {
     char state[16]; // idle, running, done, failed, cancelled
     char phase[16]; // "" when idle
-    long long done, total, errors;
+    long long found, done, total, errors;
+    indexer_steps steps;
+    char current[256]; // "" none
     double rate, eta, elapsed;
     char started_at[32], finished_at[32];
     char message[512];
@@ -47,8 +51,18 @@ struct srv {
     char images[SRV_PATH_MAX + 32]; // data/images (uploads)
     char thumbs[SRV_PATH_MAX + 32]; // data/thumbnails
     char tmp[SRV_PATH_MAX + 32];    // data/tmp (uploads in flight)
-    char **folders;
+    char **folders;                 // the library folders (absolute), guarded by f_mu: api_folders.c
+    int64_t *folder_ids;            // their store ids
     int nfolders;
+    pthread_mutex_t f_mu;
+    pthread_mutex_t ix_mu; // held around every indexer run and a folder's removal
+    int auto_index;        // index uploads without a Build click (srv_opts.auto_index)
+    int watch_on;          // watch the folders (srv_opts.watch)
+    struct watch *watch;   // NULL: not watching
+    indexer_opts wix;      // the watcher's indexer options (data_dir; its runs go through srv__build_run)
+    atomic_int b_again;    // an upload arrived during a build: run once more
+    int b_auto;            // the running build was started by the server itself (b_mu)
+    double b_started_ms;   // srv__now_ms() when it was claimed (b_mu)
     char *token;
     char bind[64]; // the --host address as given ("" = 127.0.0.1)
     char **hosts;  // extra names accepted in Host (--allow-host), lower case
@@ -67,6 +81,18 @@ struct srv {
     char model_id[256];
     char missing[512]; // why there is no model, "" with one
     char models_arg[SRV_PATH_MAX];
+
+    // Model switching (api_models.c): the previous model answers vector
+    // searches while the active one's vectors are re-embedded in the background.
+    clip_model *prev_model; // owned; NULL when the active model answers
+    char prev_model_id[256];
+    int answer_prev;       // under r_mu: 1 while prev_model answers
+    atomic_int answer_gen; // moves when the answering model changes
+    pthread_mutex_t r_mu;
+    pthread_t r_thread;
+    int r_joinable, r_running; // r_running under r_mu
+    long long r_done, r_total; // under r_mu
+    volatile int r_cancel;
 
     struct MHD_Daemon *d;
     int port;
@@ -101,7 +127,10 @@ typedef struct {
     double t0;           // ms, monotonic, when the request line arrived
     const char *raw_uri; // the request target as MHD logged it (NUL-check), and its length
     size_t raw_len;
-    int started; // the handler saw the request
+    int started;    // the handler saw the request
+    int share;      // POST /share (the PWA's share target): an upload answered with a redirect
+    char *body_buf; // the body of a non-upload route (JSON of POST /api/folders), up to SRV_BODY_MAX
+    size_t body_len;
 } srv_req;
 
 double srv__now_ms(void);
@@ -124,11 +153,51 @@ enum MHD_Result srv__build_post(srv *s, struct MHD_Connection *c);
 enum MHD_Result srv__build_get(srv *s, struct MHD_Connection *c);
 cJSON *srv__build_json(srv *s);
 void srv__build_stop(srv *s);
+int srv__build_start(srv *s, int is_auto); // a background build: 0, LISA_EBUSY while one runs
+int srv__build_claim(srv *s, int is_auto); // marks a build running for the caller's thread: 0 or LISA_EBUSY
+int srv__build_run(srv *s, const char *const *paths, int np, int again, indexer_stats *st);
+
+// Folders (api_folders.c). srv__folders_init: at start, puts the --folder
+// folders into the store's list and loads it. srv__library_roots: malloc'd
+// copies of DATA/images (with_images) and the folders that are there now, to
+// srv__roots_free(). srv__roots_filter: the paths still in the library, into
+// out (pointers into paths). srv__watch_start/stop: the watcher of the roots.
+int srv__folders_init(srv *s);
+void srv__folders_free(srv *s);
+char **srv__library_roots(srv *s, int with_images, int *n);
+void srv__roots_free(char **r, int n);
+int srv__roots_filter(srv *s, const char *const *paths, int np, const char **out);
+int srv__watch_start(srv *s);
+void srv__watch_stop(srv *s);
+void srv__watch_kick(srv *s); // a batch soon (no-op without a watcher)
+enum MHD_Result srv__folders(srv *s, struct MHD_Connection *c, const char *method, const char *path, const char *body,
+                             size_t n);
+enum MHD_Result srv__share_answer(srv *s, struct MHD_Connection *c, int saved, int failed);
+
+// After a successful upload: indexes the new files when auto_index is on
+// (through the watcher when there is one, else a background build, or one
+// more run of the build in flight). Safe from any request thread.
+void srv_schedule_index(srv *s);
 enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c);
+enum MHD_Result srv__failures_get(srv *s, struct MHD_Connection *c);
+// body: the request's JSON body (n bytes, may be NULL).
+enum MHD_Result srv__failures_retry(srv *s, struct MHD_Connection *c, const char *body, size_t n);
 enum MHD_Result srv__health(srv *s, struct MHD_Connection *c);
 enum MHD_Result srv__static(srv *s, struct MHD_Connection *c, const char *path);
 int srv__assets_init(srv *s);
 void srv__lat_record(srv *s, double ms);
+
+// Model switching (api_models.c). start: after the model is loaded, starts
+// the background re-embedding when the active model's vectors do not cover
+// the library (loading the previous model to answer meanwhile). stop: cancels
+// and joins it. free: the previous model. answering: the model (and id)
+// vector searches use now. models_json: active_model, reembed and each
+// models[] entry's active/answering/coverage in GET /api/stats.
+int srv__reembed_start(srv *s);
+void srv__reembed_stop(srv *s);
+void srv__reembed_free(srv *s);
+void srv__answering(srv *s, clip_model **m, const char **id);
+void srv__models_json(srv *s, cJSON *o, cJSON *models, const store_stats *st);
 
 // Uploads: the request body is fed through MHD's post processor.
 // srv__upload_begin and srv__upload_feed return LISA_ETOOBIG for a body over
@@ -164,5 +233,25 @@ int srv__open_nofollow(const char *path, struct stat *st);
 
 // 1 when path lies directly in s->images (an upload).
 int srv__is_upload(const srv *s, const char *path);
+
+// The last component of path (borrowed from it).
+const char *srv__base_name(const char *path);
+
+// The name the upload at path came with (malloc'd, caller frees), or NULL
+// when path is no recorded upload (then its base name is the original one).
+// Borrows a slot of its own: call it without holding one.
+char *srv__original_name(srv *s, const char *path);
+
+// A Content-Disposition value for name (UTF-8) into buf: attachment or
+// inline, with an ASCII filename= fallback and filename*=UTF-8'' (RFC 6266,
+// RFC 5987). Truncated to cap.
+void srv__content_disposition(const char *name, int attachment, char *buf, size_t cap);
+
+// The JSON result object of image id (docs/api.md "Result object"), as the
+// listing builds it; NULL when id is gone.
+cJSON *srv__image_obj(srv *s, store *st, int64_t id);
+
+// GET /api/duplicates (api_dupes.c).
+enum MHD_Result srv__duplicates(srv *s, struct MHD_Connection *c);
 
 #endif

@@ -34,7 +34,8 @@ static const char *type_of(const char *path, int *revalidate)
     *revalidate = 1;
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++) {
         if (strcasecmp(dot + 1, types[i][0])) continue;
-        *revalidate = i < 6; // html/css/js/json/txt: no-cache; fonts and images: a week
+        *revalidate = i < 6 || !strcmp(types[i][0], "webmanifest"); // html/css/js/json/txt/manifest: no-cache;
+                                                                    // fonts and images: a week
         return types[i][1];
     }
     return "application/octet-stream";
