@@ -241,6 +241,15 @@ static void gemm_path_ext(t_path q, t_prec prec, unsigned ext, const char *kerne
         for (int i = 0; i < n; i++)
             for (int c = out; c < ldy; c++) y[(size_t)i * ldy + c] = 12345.0f;
         t_gemm(s % 2 ? p : NULL, y, ldy, x, ldx, pw, bias, n, act);
+        // A row alone is bit-equal to the same row in the batch: an image's
+        // vector must not depend on what it was indexed with.
+        float *one = rvec((size_t)out, 1);
+        for (int i = 0; i < n; i += n / 3 + 1) {
+            t_gemm(s % 2 ? NULL : p, one, out, x + (size_t)i * ldx, ldx, pw, bias, 1, act);
+            if (memcmp(one, y + (size_t)i * ldy, (size_t)out * sizeof *one))
+                fail_msg("%s n=%d in=%d out=%d: row %d alone differs from the batch", kernel, n, in, out, i);
+        }
+        free(one);
         double num = 0, den = 0;
         t_gemm_ref(NULL, r, ldy, x, ldx, pw, bias, n, act);
         t_gemm_ref(NULL, r32, ldy, x, ldx, p32, bias, n, act);

@@ -1074,8 +1074,9 @@ static void gemm_run_q(pool *p, float *y, int ldy, const float *x, int ldx, cons
     // A k slice of a panel fills L1 (twice the fp32 kernels' half: fewer k
     // slices, so fewer passes of the tile over y, measured 1.2x faster for
     // bf16 at batch 8 on Zen 5).
+    // The slice never depends on n: a row's sums then run in the same order
+    // in any batch, so an image's vector is bit-equal alone or in a batch.
     int kc = 2 * g_kc * (int)(4 / es) * 16 / w->nr;
-    if (n <= 2 * j.mr) kc = w->inp; // few rows: stream whole panels
     j.kc = kc < w->kg ? w->kg : kc / w->kg * w->kg;
     j.ldq = ((size_t)w->inp * es + 63) / 64 * 64;
     if (j.ldq % 4096 == 0) j.ldq += 64; // rows 4 KiB apart alias in L1
@@ -1119,10 +1120,8 @@ static void gemm_run(pool *p, float *y, int ldy, const float *x, int ldx, const 
     j.kern = w->path == T_PATH_AVX512 ? kern_avx512 : w->path == T_PATH_AVX2 ? kern_avx2 : kern_c;
     j.mr = path_mr(w->path);
     // bf16 widens each slice into t_wide, which must stay in L1: the old slice.
+    // It never depends on n (see gemm_run_q).
     j.kc = w->nr != 32 ? g_kc : w->prec == T_PREC_BF16 ? (g_kc / 2 < 128 ? 128 : g_kc / 2) : g_kc32;
-    // A few rows: x is tiny and the weight streams from memory once, so
-    // whole panels are read front to back (bf16 widens slices of MAX_KC).
-    if (n <= 2 * path_mr(w->path)) j.kc = w->prec == T_PREC_BF16 ? MAX_KC : w->in;
     // Rows per block: a k slice of x in half of L2, a multiple of MR.
     int mc = g_l2 / 2 / (j.kc * (int)sizeof(float));
     mc = mc / j.mr * j.mr;
