@@ -182,9 +182,9 @@ int clip_parse_precision(const char *name, int *prec)
 
 int clip_default_precision(void)
 {
-    // bf16 where it runs on VDPBF16PS (AVX512_BF16): see CLIP_DEFAULT_PREC.
-    if (CLIP_DEFAULT_PREC == CLIP_PREC_BF16 && strcmp(t_gemm_kernel_name(T_PREC_BF16), "avx512_bf16"))
-        return CLIP_PREC_FP32;
+    // bf16 on the AVX-512 path (VDPBF16PS or widened, whichever gemm timed
+    // faster; both beat fp32 there by reading half the bytes): see CLIP_DEFAULT_PREC.
+    if (CLIP_DEFAULT_PREC == CLIP_PREC_BF16 && t_gemm_path() != T_PATH_AVX512) return CLIP_PREC_FP32;
     return CLIP_DEFAULT_PREC;
 }
 

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 // How a packed weight is multiplied (chosen at pack time from path, precision
@@ -86,6 +87,7 @@ static long cache_size(int name, long fallback)
 
 static int path_ok(t_path q);
 static int ext_ok(unsigned e);
+static int dp_pays(void);
 
 static void gemm_init(void)
 {
@@ -136,6 +138,7 @@ static void gemm_init(void)
                      e == T_EXT_BF16 ? "avx512_bf16" : "avx512_vnni");
         }
     }
+    if ((g_ext & T_EXT_BF16) && !dp_pays()) g_ext &= ~T_EXT_BF16;
 }
 
 t_path t_gemm_path(void)
@@ -1236,4 +1239,56 @@ static int path_ok(t_path q)
 static int ext_ok(unsigned e)
 {
     return check_prec(T_PATH_AVX512, e == T_EXT_BF16 ? T_PREC_BF16 : T_PREC_INT8, e);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// Whether VDPBF16PS beats widening bf16 to fp32 FMAs on this CPU, timed once
+// on one thread (a 192 x 768 -> 768 product, four images' worth of ViT-B/32
+// rows, about 20 ms in all). CPUID says only that the instruction exists, not
+// how fast it runs: Zen 5 retires two a cycle, twice fp32's rate, while on an
+// Intel Xeon (family 6, model 207) it measured 82-89 GFLOP/s against 122-131
+// for widening. The two are timed in turn, best of three each, and VDPBF16PS
+// is kept only when it is at least 1.2x faster, so noise cannot flip a close
+// call from one start to the next.
+static int dp_pays(void)
+{
+    enum { N = 192, IN = 768, OUT = 768, RUNS = 3 };
+    const char *force = getenv("LISA_GEMM_BF16"); // "dp" or "widen": skip the timing
+    if (force && (!strcmp(force, "dp") || !strcmp(force, "widen"))) return !strcmp(force, "dp");
+    float *w = malloc(sizeof(float) * OUT * IN), *x = malloc(sizeof(float) * N * IN);
+    float *y = malloc(sizeof(float) * N * OUT);
+    t_packed *dp = NULL, *wide = NULL;
+    const void *wp = w;
+    t_src src = T_SRC_F32;
+    int rows = OUT, pays = 1; // on any failure keep what CPUID allows
+    uint32_t s = 777;
+    if (!w || !x || !y) goto out;
+    for (int i = 0; i < OUT * IN; i++) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < N * IN; i++) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    if (pack_rows(1, &wp, &src, &rows, IN, T_PREC_BF16, T_PATH_AVX512, T_EXT_BF16, &dp) < 0 ||
+        pack_rows(1, &wp, &src, &rows, IN, T_PREC_BF16, T_PATH_AVX512, 0, &wide) < 0)
+        goto out;
+    double best[2] = {1e9, 1e9};
+    for (int r = 0; r < RUNS; r++)
+        for (int k = 0; k < 2; k++) {
+            double t0 = now_s();
+            gemm_run(NULL, y, OUT, x, IN, k ? wide : dp, NULL, N, T_ACT_NONE);
+            double dt = now_s() - t0;
+            if (dt < best[k]) best[k] = dt;
+        }
+    double gf = 2.0 * N * IN * OUT * 1e-9;
+    pays = best[0] * 1.2 <= best[1];
+    log_debug("gemm: bf16 with VDPBF16PS %.0f GFLOP/s, widened to fp32 %.0f GFLOP/s (one thread): using %s",
+              gf / best[0], gf / best[1], pays ? "avx512_bf16" : "the widening kernel");
+out:
+    t_packed_free(dp), t_packed_free(wide);
+    free(w), free(x), free(y);
+    lisa_clearerr();
+    return pays;
 }
