@@ -407,13 +407,21 @@ static void kern_avx2(int mr, int kc, const float *a, size_t lda, const float *b
     }
 }
 
-// AVX-512F: MR rows x 32 columns in 2*MR zmm accumulators.
-#define KERN_AVX512(MR)                                                                                                \
-    __attribute__((target("avx512f"))) static void kern_avx512_##MR(int kc, const float *a, size_t lda,                \
-                                                                    const float *b, float *t)                          \
+// AVX-512F: MR rows x 32 columns in 2*MR zmm accumulators, accumulated
+// straight into y (full 32-column panels; rows ldy apart): the accumulators
+// start from y, or zero on the first k slice, and are stored back with bias
+// added when given (the last slice), so no tile is written and merged
+// (measured 1.1x on ViT-B/32's fc1 and fc2, one thread, Intel).
+#define KERN_AVX512Y(MR)                                                                                               \
+    __attribute__((target("avx512f"))) static void kern_avx512y_##MR(                                                  \
+        int kc, const float *a, size_t lda, const float *b, float *y, size_t ldy, const float *bias, int first)        \
     {                                                                                                                  \
         __m512 c0[MR], c1[MR];                                                                                         \
-        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();                     \
+        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                          \
+        {                                                                                                              \
+            c0[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy);                                        \
+            c1[r] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + r * ldy + 16);                                   \
+        }                                                                                                              \
         for (int k = 0; k < kc; k++) {                                                                                 \
             __m512 b0 = _mm512_load_ps(b + (size_t)k * 32), b1 = _mm512_load_ps(b + (size_t)k * 32 + 16);              \
             _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                      \
@@ -423,37 +431,43 @@ static void kern_avx2(int mr, int kc, const float *a, size_t lda, const float *b
                 c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);                                                                \
             }                                                                                                          \
         }                                                                                                              \
+        __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();                                                \
+        __m512 z1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();                                           \
         _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                          \
         {                                                                                                              \
-            _mm512_storeu_ps(t + r * 32, c0[r]);                                                                       \
-            _mm512_storeu_ps(t + r * 32 + 16, c1[r]);                                                                  \
+            _mm512_storeu_ps(y + r * ldy, bias ? _mm512_add_ps(c0[r], z0) : c0[r]);                                    \
+            _mm512_storeu_ps(y + r * ldy + 16, bias ? _mm512_add_ps(c1[r], z1) : c1[r]);                               \
         }                                                                                                              \
     }
-KERN_AVX512(1)
-KERN_AVX512(2)
-KERN_AVX512(3)
-KERN_AVX512(4)
-KERN_AVX512(6)
-KERN_AVX512(8)
-KERN_AVX512(12)
+KERN_AVX512Y(1)
+KERN_AVX512Y(2)
+KERN_AVX512Y(3)
+KERN_AVX512Y(4)
+KERN_AVX512Y(6)
+KERN_AVX512Y(8)
+KERN_AVX512Y(12)
 
-static void kern_avx512(int mr, int kc, const float *a, size_t lda, const float *b, float *t)
+static void kern_avx512y(int mr, int kc, const float *a, size_t lda, const float *b, float *y, size_t ldy,
+                         const float *bias, int first)
 {
-    // Short blocks run the next larger kernel on repeated rows? No: on
-    // exactly mr rows, splitting into the kernels above.
     while (mr > 0) {
         int m = mr >= 12 ? 12 : mr >= 8 ? 8 : mr >= 6 ? 6 : mr >= 4 ? 4 : mr;
         switch (m) {
-        case 12: kern_avx512_12(kc, a, lda, b, t); break;
-        case 8: kern_avx512_8(kc, a, lda, b, t); break;
-        case 6: kern_avx512_6(kc, a, lda, b, t); break;
-        case 4: kern_avx512_4(kc, a, lda, b, t); break;
-        case 3: kern_avx512_3(kc, a, lda, b, t); break;
-        case 2: kern_avx512_2(kc, a, lda, b, t); break;
-        default: kern_avx512_1(kc, a, lda, b, t); break;
+        case 12: kern_avx512y_12(kc, a, lda, b, y, ldy, bias, first); break;
+        case 8: kern_avx512y_8(kc, a, lda, b, y, ldy, bias, first); break;
+        case 6: kern_avx512y_6(kc, a, lda, b, y, ldy, bias, first); break;
+        case 4: kern_avx512y_4(kc, a, lda, b, y, ldy, bias, first); break;
+        case 3: kern_avx512y_3(kc, a, lda, b, y, ldy, bias, first); break;
+        case 2: kern_avx512y_2(kc, a, lda, b, y, ldy, bias, first); break;
+        default: kern_avx512y_1(kc, a, lda, b, y, ldy, bias, first); break;
         }
-        a += (size_t)m * lda, t += m * 32, mr -= m;
+        a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m;
     }
+}
+
+static void kern_avx512(int mr, int kc, const float *a, size_t lda, const float *b, float *t)
+{
+    kern_avx512y(mr, kc, a, lda, b, t, 32, NULL, 1); // into a tile of 32-float rows
 }
 
 // Widens n bf16 words to fp32.
@@ -937,10 +951,16 @@ static void gemm_task(void *ctx, int task, int tid)
             int nblk = (m1 - m0 + j->mr - 1) / j->mr, h = (m1 - m0 + nblk - 1) / nblk;
             for (int i = m0; i < m1; i += h) {
                 int mr = m1 - i < h ? m1 - i : h;
-                if (abuf)
-                    j->kern(mr, kc, abuf + (size_t)(i - m0) * alda, alda, b, tile);
-                else
-                    j->kern(mr, kc, j->x + (size_t)i * j->ldx + k0, (size_t)j->ldx, b, tile);
+                const float *a = abuf ? abuf + (size_t)(i - m0) * alda : j->x + (size_t)i * j->ldx + k0;
+                size_t lda = abuf ? alda : (size_t)j->ldx;
+                if (cols == nr && w->path == T_PATH_AVX512) { // full panel: accumulate in y
+                    float *yi = j->y + (size_t)i * j->ldy + c0;
+                    kern_avx512y(mr, kc, a, lda, b, yi, (size_t)j->ldy, last && j->bias ? j->bias + c0 : NULL, first);
+                    for (int r = 0; last && j->act != T_ACT_NONE && r < mr; r++)
+                        act_vec(w->path, j->act, yi + (size_t)r * j->ldy, (size_t)cols);
+                    continue;
+                }
+                j->kern(mr, kc, a, lda, b, tile);
                 for (int r = 0; r < mr; r++) {
                     float *yr = j->y + (size_t)(i + r) * j->ldy + c0;
                     const float *tr = tile + r * nr;
