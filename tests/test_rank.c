@@ -11,12 +11,6 @@
 #include <string.h>
 
 static uint64_t rng = 88172645463325252ull;
-static float frand(void) // xorshift, uniform in [-1, 1)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1;
-}
-
 static float *rand_unit_rows(size_t n, int d)
 {
     float *m = malloc(n * (size_t)d * sizeof *m);
@@ -24,7 +18,7 @@ static float *rand_unit_rows(size_t n, int d)
     for (size_t i = 0; i < n; i++) {
         double s = 0;
         for (int j = 0; j < d; j++) {
-            float x = frand();
+            float x = tu_frand(&rng);
             m[i * d + j] = x;
             s += (double)x * x;
         }

@@ -14,20 +14,6 @@
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 
-static float frand(void) // uniform in [-1, 1)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0) * 2 - 1);
-}
-
-static float *rvec(size_t n, float scale)
-{
-    float *v = malloc((n ? n : 1) * sizeof *v);
-    assert_non_null(v);
-    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
-    return v;
-}
-
 typedef struct {
     float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *o_w, *o_b, *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
 } raw_layer;
@@ -35,18 +21,18 @@ typedef struct {
 static raw_layer raw_new(int d, int ff)
 {
     float s = 1.0f / sqrtf((float)d);
-    raw_layer r = {rvec(d, 1),
-                   rvec(d, 0.1f),
-                   rvec((size_t)3 * d * d, s),
-                   rvec(3 * d, 0.1f),
-                   rvec((size_t)d * d, s),
-                   rvec(d, 0.1f),
-                   rvec(d, 1),
-                   rvec(d, 0.1f),
-                   rvec((size_t)ff * d, s),
-                   rvec(ff, 0.1f),
-                   rvec((size_t)d * ff, 1.0f / sqrtf((float)ff)),
-                   rvec(d, 0.1f)};
+    raw_layer r = {tu_rvec(&rng, d, 1),
+                   tu_rvec(&rng, d, 0.1f),
+                   tu_rvec(&rng, (size_t)3 * d * d, s),
+                   tu_rvec(&rng, 3 * d, 0.1f),
+                   tu_rvec(&rng, (size_t)d * d, s),
+                   tu_rvec(&rng, d, 0.1f),
+                   tu_rvec(&rng, d, 1),
+                   tu_rvec(&rng, d, 0.1f),
+                   tu_rvec(&rng, (size_t)ff * d, s),
+                   tu_rvec(&rng, ff, 0.1f),
+                   tu_rvec(&rng, (size_t)d * ff, 1.0f / sqrtf((float)ff)),
+                   tu_rvec(&rng, d, 0.1f)};
     return r;
 }
 
@@ -107,7 +93,7 @@ static void check_block(pool *p, int nseq, int n, int d, int heads, int ff, int 
     raw_layer r = raw_new(d, ff);
     vit_layer l = pack_layer(&r, d, ff, prec);
     size_t rows = (size_t)nseq * n;
-    float *x0 = rvec(rows * d, 1), *want = malloc(rows * d * 4);
+    float *x0 = tu_rvec(&rng, rows * d, 1), *want = malloc(rows * d * 4);
     assert_non_null(want);
     memcpy(want, x0, rows * d * 4);
     ref_block(want, &l, &c, nseq, n, causal);
@@ -154,7 +140,7 @@ static void test_unfold(void **state)
 {
     (void)state;
     int C = 3, S = 12, p = 4, g = S / p, K = C * p * p;
-    float *img = rvec((size_t)C * S * S, 1), *dst = malloc((size_t)g * g * K * sizeof *dst);
+    float *img = tu_rvec(&rng, (size_t)C * S * S, 1), *dst = malloc((size_t)g * g * K * sizeof *dst);
     assert_non_null(dst);
     vit_unfold(img, C, S, p, dst);
     for (int py = 0; py < g; py++)

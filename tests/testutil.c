@@ -133,3 +133,17 @@ int tu_run(const char *cmd, char **out)
     *out = buf;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+float tu_frand(uint64_t *rng)
+{
+    *rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+    return (float)((*rng >> 11) * (1.0 / 9007199254740992.0) * 2 - 1);
+}
+
+float *tu_rvec(uint64_t *rng, size_t n, float scale)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) fail_msg("out of memory for %zu floats", n);
+    for (size_t i = 0; i < n; i++) v[i] = tu_frand(rng) * scale;
+    return v;
+}

@@ -47,4 +47,10 @@ int tu_run(const char *cmd, char **out);
 // into out. 0, or -1 with a message naming the setup scripts to run.
 int tu_find_models(const char *probe, char *out, size_t cap, const char *scripts);
 
+// Uniform in [-1, 1) from xorshift64 state *rng (each suite keeps its own
+// seed, so its inputs do not depend on the order tests run in).
+float tu_frand(uint64_t *rng);
+// n values tu_frand(rng) * scale (caller frees; fails the test without memory).
+float *tu_rvec(uint64_t *rng, size_t n, float scale);
+
 #endif

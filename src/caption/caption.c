@@ -1,6 +1,7 @@
 // BLIP captioner: config, weights, vision tower, text decoder with KV cache,
 // greedy and beam search (see caption.h).
 #include "caption/caption.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/half.h"
 #include "base/json.h"
@@ -30,13 +31,6 @@
 #define CAP_MAX_POS 8192
 
 /* ---------------------------------------------------------------- config */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 void cap_opts_default(cap_opts *o)
 {
@@ -558,9 +552,9 @@ static int vision_forward(cap_model *m, const float *pixels, float *out)
 int cap_vision(cap_model *m, const float *pixels, float *out)
 {
     pthread_mutex_lock(&m->mu);
-    double t0 = now_ms();
+    double t0 = mono_ms();
     int rc = vision_forward(m, pixels, out);
-    m->last.vision_ms = now_ms() - t0;
+    m->last.vision_ms = mono_ms() - t0;
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
@@ -953,9 +947,9 @@ int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt,
     seq[0] = c->bos_token_id;
     if (nprompt) memcpy(seq + 1, prompt, (size_t)nprompt * sizeof *seq);
     pthread_mutex_lock(&m->mu);
-    double t0 = now_ms();
+    double t0 = mono_ms();
     if ((rc = dec_init(m, &s, K, L, image_embeds)) == 0) {
-        m->last.cross_kv_ms = now_ms() - t0;
+        m->last.cross_kv_ms = mono_ms() - t0;
         // The prompt once, on sequence 0; every beam then starts from its cache.
         for (int i = 0; i < plen; i++) dec_step(m, &s, seq + i, 1, i == plen - 1);
         dec_broadcast(m, &s);
@@ -965,7 +959,7 @@ int cap_generate(cap_model *m, const float *image_embeds, const int32_t *prompt,
         } else {
             rc = beam(m, &s, seq, plen, o, seen, ids, n);
         }
-        m->last.decode_ms = now_ms() - t0 - m->last.cross_kv_ms, m->last.steps = s.len;
+        m->last.decode_ms = mono_ms() - t0 - m->last.cross_kv_ms, m->last.steps = s.len;
         dec_release(&s);
     }
     pthread_mutex_unlock(&m->mu);

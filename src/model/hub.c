@@ -1,5 +1,6 @@
 // Hugging Face hub downloads with libcurl: resume, progress, size + SHA-256 checks.
 #include "model/hub.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
 #include "base/sha256.h"
@@ -144,13 +145,6 @@ static int mkdirs(const char *path)
     struct stat st;
     if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) return lisa_seterr(LISA_EIO, "%s: not a directory", path);
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static const char *fmt_bytes(double n, char buf[32])
@@ -392,7 +386,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 static void progress_draw(xfer *x, int final)
 {
     if (!x->out) return;
-    double t = now_s(), dt = t - x->t0 > 1e-3 ? t - x->t0 : 1e-3, rate = x->got / dt;
+    double t = mono_s(), dt = t - x->t0 > 1e-3 ? t - x->t0 : 1e-3, rate = x->got / dt;
     int pct = x->total > 0 ? (int)(100.0 * x->have / x->total) : -1;
     char a[32], b[32], r[32];
     if (x->tty) {
@@ -783,7 +777,7 @@ static int transfer(pull *p, xfer *x, const char *url, int *retry)
     curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, x);
     snprintf(range, sizeof range, "%llu-", (unsigned long long)x->offset);
     curl_easy_setopt(p->curl, CURLOPT_RANGE, x->offset ? range : NULL);
-    x->t0 = x->last_draw = now_s();
+    x->t0 = x->last_draw = mono_s();
     CURLcode res = curl_easy_perform(p->curl);
     int rc = close_part(x);
     p->rep->bytes += x->got;
@@ -896,7 +890,7 @@ static int fetch_named(pull *p, const char *name, const meta_file *m, int requir
     check_sidecar(part, m->sha);
     sha256_ctx *sha = sha256_new();
     if (!sha) return lisa_seterr(LISA_ENOMEM, "%s: out of memory for its SHA-256", name);
-    double t0 = now_s();
+    double t0 = mono_s();
     for (int attempt = 0;; attempt++) {
         xfer x = {.name = name,
                   .part = part,
@@ -912,7 +906,7 @@ static int fetch_named(pull *p, const char *name, const meta_file *m, int requir
         rc = fetch_attempt(p, m, &x, url, &retry);
         if (rc >= 0) {
             p->rep->files_downloaded++;
-            say(p->out, "  %s: %s in %.1f s, %s", name, fmt_bytes(x.have, a), now_s() - t0,
+            say(p->out, "  %s: %s in %.1f s, %s", name, fmt_bytes(x.have, a), mono_s() - t0,
                 rc == 2   ? "sha256 ok"
                 : rc == 3 ? "git blob id ok"
                 : rc == 1 ? "size ok, no checksum from the server"

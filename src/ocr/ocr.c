@@ -1,6 +1,7 @@
 // OCR through Tesseract's C API, behind a cheap text-likelihood test.
 #include "ocr/ocr.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 
 #include <tesseract/capi.h>
@@ -14,13 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 // ---------------------------------------------------------------- grayscale resize
 
@@ -359,14 +353,14 @@ int ocr_text_likely(const img_t *im, ocr_test_info *info)
     ocr_test_info tmp;
     if (!info) info = &tmp;
     memset(info, 0, sizeof *info);
-    double t0 = now_ms();
+    double t0 = mono_ms();
     int l = im->w > im->h ? im->w : im->h, w, h;
     fit(im, l > OCR_TEST_SIDE ? (double)OCR_TEST_SIDE / l : 1.0, &w, &h);
     uint8_t *g;
     int rc = ocr_gray(im, w, h, &g);
     if (rc == 0) rc = test_gray(g, w, h, info);
     free(g);
-    info->ms = now_ms() - t0;
+    info->ms = mono_ms() - t0;
     if (rc < 0) return rc;
     return info->aligned >= OCR_TEST_MIN_ALIGNED && info->lines >= OCR_TEST_MIN_LINES;
 }
@@ -655,10 +649,10 @@ static int pass(ocr_engine *e, const uint8_t *g, int w, int h, int psm, int budg
     TessBaseAPISetImage(e->api, g, w, h, 1, w);
     ETEXT_DESC *mon = TessMonitorCreate();
     if (!mon) return lisa_seterr(LISA_ENOMEM, "ocr: monitor");
-    double t0 = now_ms();
+    double t0 = mono_ms();
     TessMonitorSetDeadlineMSecs(mon, budget_ms);
     TessBaseAPIRecognize(e->api, mon); // non-zero on a cancel: keep what was recognised
-    r->timed_out = now_ms() - t0 >= budget_ms;
+    r->timed_out = mono_ms() - t0 >= budget_ms;
     int rc = collect(e, r);
     TessMonitorDelete(mon);
     TessBaseAPIClear(e->api);
@@ -686,7 +680,7 @@ int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r)
 {
     omp_serial();
     memset(r, 0, sizeof *r);
-    double t0 = now_ms();
+    double t0 = mono_ms();
     int l = im->w > im->h ? im->w : im->h, w, h;
     double scale = l > OCR_MAX_SIDE ? (double)OCR_MAX_SIDE / l : 1.0;
     if (l < OCR_MIN_SIDE)
@@ -705,7 +699,7 @@ int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r)
         free(tmp);
     }
     rc = pass(e, g, w, h, e->osd ? PSM_AUTO_OSD : PSM_AUTO, e->timeout_ms, r);
-    int left = e->timeout_ms - (int)(now_ms() - t0);
+    int left = e->timeout_ms - (int)(mono_ms() - t0);
     if (rc == 0 && r->words < OCR_SPARSE_RETRY && left > 0) {
         ocr_result s;
         memset(&s, 0, sizeof s);
@@ -717,7 +711,7 @@ int ocr_run(ocr_engine *e, const img_t *im, ocr_result *r)
     }
     if (rc == 0 && !r->text && !(r->text = strdup(""))) rc = lisa_seterr(LISA_ENOMEM, "ocr: text");
     free(g);
-    r->ms = now_ms() - t0;
+    r->ms = mono_ms() - t0;
     if (rc < 0) ocr_result_clear(r);
     return rc;
 }

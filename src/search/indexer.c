@@ -2,6 +2,7 @@
 // pool pipelined with batched CLIP embedding, commit per batch.
 #include "search/indexer.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/pool.h"
 #include "base/sha256.h"
@@ -230,13 +231,6 @@ typedef struct {
     indexer_progress p;
 } progress;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static void fmt_dur(double s, char *buf, size_t cap)
 {
     if (s < 0)
@@ -283,7 +277,7 @@ static void draw_bar(progress *pg, int final)
 static void progress_draw(progress *pg, int final)
 {
     indexer_progress *p = &pg->p;
-    double t = now_s();
+    double t = mono_s();
     p->elapsed = t - pg->t0;
     p->rate = p->elapsed > 0 ? p->done / p->elapsed : 0;
     p->eta = p->rate > 0 ? (p->total - p->done) / p->rate : -1;
@@ -315,7 +309,7 @@ static void progress_phase(progress *pg, const char *phase, long long total)
     pthread_mutex_lock(&pg->mu);
     if (pg->p.phase && !strcmp(pg->p.phase, "scan")) progress_draw(pg, 1); // the scan's last count
     pg->p.phase = phase;
-    if (total >= 0) pg->p.done = 0, pg->p.total = total, pg->t0 = now_s(), pg->last_done = -1;
+    if (total >= 0) pg->p.done = 0, pg->p.total = total, pg->t0 = mono_s(), pg->last_done = -1;
     pg->current[0] = 0;
     progress_draw(pg, 0);
     pthread_mutex_unlock(&pg->mu);
@@ -472,9 +466,9 @@ static void caption_item(const struct decode_ctx *c, item *it, const img_t *im)
 {
     cap_opts dflt;
     cap_opts_default(&dflt);
-    double t0 = now_s();
+    double t0 = mono_s();
     if (cap_caption(c->cap, im, NULL, c->cap_o ? c->cap_o : &dflt, NULL, 0, NULL, &it->caption) == 0)
-        it->cap_done = 1, it->cap_ms = (now_s() - t0) * 1e3;
+        it->cap_done = 1, it->cap_ms = (mono_s() - t0) * 1e3;
 }
 
 static void write_thumb(const img_t *im, const struct decode_ctx *c, const item *it)
@@ -949,7 +943,7 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     r.dim = o->model ? clip_dim(o->model) : 0;
     r.pg = (progress){.o = o, .f = r.out, .tty = o->progress == 1 && isatty(fileno(r.out))};
     pthread_mutex_init(&r.pg.mu, NULL);
-    double t0 = now_s();
+    double t0 = mono_s();
     char(*roots)[INDEXER_PATH_MAX] = calloc((size_t)npaths, sizeof *roots);
     item_list l = {0};
     int rc = roots ? pool_new(o->threads, &r.p) : lisa_seterr(LISA_ENOMEM, "roots");
@@ -959,7 +953,7 @@ int indexer_run(const char *const *paths, int npaths, const indexer_opts *o, ind
     if (rc == 0 && !o->no_ocr) rc = ocr_open(&r);
     if (rc == 0 && o->captioner) r.db->cap = 1;
     if (rc == 0) rc = run_phases(&r, paths, npaths, roots, &l);
-    st->seconds = now_s() - t0;
+    st->seconds = mono_s() - t0;
     if (rc == 0) rc = db_finish(r.db, st);
     db_close(r.db);
     for (int i = 0; r.ocr && i < pool_size(r.p); i++) ocr_free(r.ocr[i]);

@@ -1,6 +1,7 @@
 // Re-embedding every stored image for one model (reembed.h).
 #include "search/reembed.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "clip/clip.h"
 #include "image/image.h"
@@ -19,13 +20,6 @@ typedef struct {
     const char *model_id;
     int dim;
 } todo_list;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static int collect(void *ud, const store_entry *e)
 {
@@ -117,7 +111,7 @@ int reembed_run(const reembed_opts *o, reembed_stats *out)
         return lisa_seterr(LISA_EINVAL, "re-embed: needs a data dir, a model and its id");
     const prep_cfg *pc = clip_prep(o->model);
     if (!pc) return lisa_seterr(LISA_ENOTFOUND, "re-embed: model %s has no image preprocessor config", o->model_id);
-    double t0 = now_s();
+    double t0 = mono_s();
     char path[4200];
     snprintf(path, sizeof path, "%s/lisa.db", o->data_dir);
     todo_list l = {.model_id = o->model_id, .dim = clip_dim(o->model)};
@@ -133,13 +127,13 @@ int reembed_run(const reembed_opts *o, reembed_stats *out)
     for (size_t i = 0; rc == 0 && i < l.n && !(o->cancel && *o->cancel); i += REEMBED_BATCH) {
         size_t m = l.n - i < REEMBED_BATCH ? l.n - i : REEMBED_BATCH;
         rc = batch(o, &l, i, m, px, emb, &st);
-        st.seconds = now_s() - t0;
+        st.seconds = mono_s() - t0;
         if (rc == 0 && o->on_progress) o->on_progress(o->ud, &st);
     }
     free(px), free(emb);
     todo_free(&l);
     store_close(l.st);
-    st.seconds = now_s() - t0;
+    st.seconds = mono_s() - t0;
     if (out) *out = st;
     return rc;
 }

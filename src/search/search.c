@@ -2,6 +2,7 @@
 // rank_hybrid(); image-to-image similarity.
 #include "search/search.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/pool.h"
 #include "clip/clip.h"
@@ -46,13 +47,6 @@ struct search_ctx {
     // ANN mode: the process-wide index (mat is NULL); n = vectors stored.
     vindex *vx;
 };
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 // ---------------------------------------------------------------- open/close
 
@@ -608,9 +602,9 @@ static int query_vector(search_ctx *s, const query *q, float *v, search_results 
     int rc = 0;
     memset(v, 0, (size_t)s->dim * sizeof *v);
     if (q->text[0]) {
-        double t1 = now_ms();
+        double t1 = mono_ms();
         rc = clip_embed_text_str(s->model, q->text, v);
-        res->text_ms = now_ms() - t1;
+        res->text_ms = mono_ms() - t1;
     }
     float *x = q->n_like ? malloc((size_t)s->dim * sizeof *x) : NULL;
     if (q->n_like && !x) rc = lisa_seterr(LISA_ENOMEM, "like: vector");
@@ -759,7 +753,7 @@ static int run_ranked(search_ctx *s, const query *q, const search_page *pg, int 
 int search_run(search_ctx *s, const char *text, const search_page *pg, search_results *res)
 {
     memset(res, 0, sizeof *res);
-    double t0 = now_ms(), w = pg->clip_weight;
+    double t0 = mono_ms(), w = pg->clip_weight;
     if (pg->limit < 1 || pg->limit > SEARCH_PAGE_MAX)
         return lisa_seterr(LISA_EINVAL, "limit %d is not in [1,%d]", pg->limit, SEARCH_PAGE_MAX);
     if (pg->offset < 0) return lisa_seterr(LISA_EINVAL, "offset %lld is negative", (long long)pg->offset);
@@ -774,7 +768,7 @@ int search_run(search_ctx *s, const char *text, const search_page *pg, search_re
     rc = ranks ? run_ranked(s, q, pg, sort, res) : run_listing(s, q, pg, sort, res);
     if (rc == 0) empty_message(q, text ? text : "", res);
     query_free(q);
-    res->total_ms = now_ms() - t0;
+    res->total_ms = mono_ms() - t0;
     if (rc < 0) search_results_free(res);
     return rc;
 }
@@ -809,7 +803,7 @@ static int embed_file(search_ctx *s, const char *path, float *q)
 int search_similar(search_ctx *s, const char *path, int top_k, search_results *res)
 {
     memset(res, 0, sizeof *res);
-    double t0 = now_ms();
+    double t0 = mono_ms();
     int rc = check_k(top_k);
     if (rc < 0) return rc;
     if (!s->model) return lisa_seterr(LISA_ENOTFOUND, "similar needs a CLIP model: %s", s->missing);
@@ -836,7 +830,7 @@ int search_similar(search_ctx *s, const char *path, int top_k, search_results *r
     }
     free(cs.c);
     free(q);
-    res->total_ms = now_ms() - t0;
+    res->total_ms = mono_ms() - t0;
     if (rc < 0) search_results_free(res);
     return rc;
 }

@@ -2,6 +2,7 @@
 // crash-safe save (see vindex.h).
 #include "search/vindex.h"
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/half.h"
 #include "search/faiss_shim.h"
@@ -51,13 +52,6 @@ struct vindex {
     int save_now;    // rebuilt: write the file at the end of this sync
     vindex_info info;
 };
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 int vindex_nlist_for(int64_t n)
 {
@@ -118,7 +112,7 @@ static int new_index(vindex *v, int64_t n)
 // them, add all in chunks (fp16 -> float32 per chunk).
 static int rebuild(vindex *v, store *st, const char *why)
 {
-    double t0 = now_ms();
+    double t0 = mono_ms();
     uint16_t *mat = NULL;
     int64_t *ids = NULL, seq = 0;
     size_t n = 0;
@@ -151,7 +145,7 @@ static int rebuild(vindex *v, store *st, const char *why)
     v->dirty = 1, v->unsaved = 0, v->save_now = 1;
     v->info.built = 1;
     snprintf(v->info.why, sizeof v->info.why, "%s", why);
-    v->info.build_ms = now_ms() - t0;
+    v->info.build_ms = mono_ms() - t0;
     return 0;
 }
 
@@ -180,7 +174,7 @@ static int load(vindex *v, store *st, char *why, size_t wcap)
     vx_header h;
     uint32_t crc;
     int64_t pruned, maxseq;
-    double t0 = now_ms();
+    double t0 = mono_ms();
     FILE *f = fopen(v->path, "rb");
     if (!f) {
         snprintf(why, wcap, errno == ENOENT ? "no index file" : "index file unreadable: %s", strerror(errno));
@@ -221,7 +215,7 @@ static int load(vindex *v, store *st, char *why, size_t wcap)
     v->seq = h.seq, v->count = h.count, v->trained = h.trained, v->nlist = h.nlist;
     v->nprobe = vindex_nprobe_for(v->nlist);
     v->info.file_bytes = (int64_t)sb.st_size;
-    v->info.build_ms = now_ms() - t0;
+    v->info.build_ms = mono_ms() - t0;
     return fshim_set(v->ix, "nprobe", v->nprobe);
 }
 

@@ -1,6 +1,7 @@
 // Watched folders: inotify, debounce, one incremental indexer run per batch
 // (search/watch.h).
 #include "search/watch.h"
+#include "base/clock.h"
 #include "base/err.h"
 
 #include <errno.h>
@@ -52,13 +53,6 @@ struct watch {
     int started;
     atomic_int stop;
 };
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 void watch_opts_init(watch_opts *o)
 {
@@ -269,7 +263,7 @@ static int read_events(watch *w)
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return 0;
         if (n <= 0) return lisa_seterr(LISA_EIO, "watch: reading inotify events: %s", strerror(errno));
-        double t = now_ms();
+        double t = mono_ms();
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
             int rc = on_event(w, ev, t);
@@ -287,7 +281,7 @@ static void read_kick(watch *w)
     int k = w->kicked;
     w->kicked = 0;
     pthread_mutex_unlock(&w->mu);
-    if (k) mark(w, now_ms());
+    if (k) mark(w, mono_ms());
 }
 
 // ---------------------------------------------------------------- batches
@@ -351,7 +345,7 @@ static int run_batch(watch *w, int rescan)
     int run_rc = 0;
     if (n) run_rc = w->o.run ? w->o.run(w->o.ud, roots, n, &st) : indexer_run(roots, n, w->o.ix, &st);
     if (run_rc < 0) fprintf(out_of(w), "lisa: watch: indexing failed: %s\n", lisa_errmsg_for(run_rc));
-    w->next_rescan = now_ms() + w->o.rescan_ms;
+    w->next_rescan = mono_ms() + w->o.rescan_ms;
     pthread_mutex_lock(&w->mu);
     w->st.running = 0, w->st.last_rc = run_rc, w->st.last = st;
     watch_status copy = w->st;
@@ -363,7 +357,7 @@ static int run_batch(watch *w, int rescan)
 int watch_step(watch *w, int timeout_ms)
 {
     take_roots(w);
-    double t = now_ms(), due = due_at(w);
+    double t = mono_ms(), due = due_at(w);
     int wait = timeout_ms;
     if (due >= 0) wait = due <= t ? 0 : (int)(due - t) + 1 < wait ? (int)(due - t) + 1 : wait;
     struct pollfd p[2] = {{w->ifd, POLLIN, 0}, {w->efd, POLLIN, 0}};
@@ -374,7 +368,7 @@ int watch_step(watch *w, int timeout_ms)
     int rc = p[0].revents & POLLIN ? read_events(w) : 0;
     if (rc < 0) return rc;
     take_roots(w);
-    t = now_ms(), due = due_at(w);
+    t = mono_ms(), due = due_at(w);
     if (due < 0 || due > t) return 0;
     return run_batch(w, !w->pending);
 }
@@ -403,8 +397,8 @@ int watch_open(const char *const *roots, int nroots, const watch_opts *o, watch 
         rc = lisa_seterr(LISA_ENOMEM, "watch: out of memory");
     if (rc == 0) rc = resync(w);
     if (rc < 0) return watch_close(w), rc;
-    w->next_rescan = now_ms() + w->o.rescan_ms;
-    if (o->catch_up) w->pending = 1, w->first_ms = w->last_ms = now_ms() - w->o.max_delay_ms;
+    w->next_rescan = mono_ms() + w->o.rescan_ms;
+    if (o->catch_up) w->pending = 1, w->first_ms = w->last_ms = mono_ms() - w->o.max_delay_ms;
     *out = w;
     return 0;
 }

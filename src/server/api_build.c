@@ -57,7 +57,7 @@ int srv__build_run(srv *s, const char *const *paths, int np, int again, indexer_
     cap_model *cm = s->no_captions ? NULL : build_captioner(s);
     o.captioner = cm;
     memset(st, 0, sizeof *st);
-    double t0 = srv__now_ms();
+    double t0 = mono_ms();
     int rc = 0;
     for (;;) {
         pthread_mutex_lock(&s->ix_mu);
@@ -79,7 +79,7 @@ int srv__build_run(srv *s, const char *const *paths, int np, int again, indexer_
     snprintf(b->phase, sizeof b->phase, "done");
     b->current[0] = 0;
     iso_now(b->finished_at, sizeof b->finished_at);
-    b->elapsed = (srv__now_ms() - t0) / 1e3, b->eta = 0;
+    b->elapsed = (mono_ms() - t0) / 1e3, b->eta = 0;
     b->errors = st->failed;
     if (rc == 0) b->last = *st, b->has_last = 1;
     pthread_mutex_unlock(&s->b_mu);
@@ -190,7 +190,7 @@ static int claim_locked(srv *s, int is_auto)
     iso_now(fresh.started_at, sizeof fresh.started_at);
     s->b = fresh;
     s->b_cancel = atomic_load(&s->stopping);
-    s->b_auto = is_auto, s->b_started_ms = srv__now_ms();
+    s->b_auto = is_auto, s->b_started_ms = mono_ms();
     return 0;
 }
 

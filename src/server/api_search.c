@@ -198,7 +198,7 @@ static enum MHD_Result send_results(srv *s, struct MHD_Connection *c, srv_slot *
         cJSON_AddItemToArray(arr, result_obj(s, sl->st, &res->r[i], (int)res->offset + ++rank));
     }
     srv__slot_put(s, sl);
-    double ms = srv__now_ms() - t0;
+    double ms = mono_ms() - t0;
     if (query) srv__lat_record(s, ms);
     cJSON_AddNumberToObject(o, "latency_ms", ms);
     cJSON_AddNumberToObject(o, "text_ms", res->text_ms);

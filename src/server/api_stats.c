@@ -136,7 +136,7 @@ enum MHD_Result srv__stats(srv *s, struct MHD_Connection *c)
     dir_usage(s->thumbs, 1, &thumbs, &thumb_bytes);
     cJSON *o = cJSON_CreateObject(), *models;
     cJSON_AddStringToObject(o, "version", s->version);
-    cJSON_AddNumberToObject(o, "uptime_s", srv__now_ms() / 1e3 - s->t0);
+    cJSON_AddNumberToObject(o, "uptime_s", mono_ms() / 1e3 - s->t0);
     cJSON_AddNumberToObject(o, "images", (double)st.images);
     long long indexed = s->model ? 0 : st.images;
     for (int i = 0; s->model && i < st.n_models; i++)
@@ -181,7 +181,7 @@ enum MHD_Result srv__health(srv *s, struct MHD_Connection *c)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ok");
     cJSON_AddStringToObject(o, "version", s->version);
-    cJSON_AddNumberToObject(o, "uptime_s", srv__now_ms() / 1e3 - s->t0);
+    cJSON_AddNumberToObject(o, "uptime_s", mono_ms() / 1e3 - s->t0);
     if (s->model)
         cJSON_AddStringToObject(o, "model", s->model_id);
     else

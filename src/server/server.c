@@ -25,13 +25,6 @@
 
 enum { R_NONE, R_UPLOAD };
 
-double srv__now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
 void srv__log(srv *s, const char *fmt, ...)
 {
     if (s->quiet) return;
@@ -229,7 +222,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
     (void)cls, (void)c;
     srv_req *q = calloc(1, sizeof *q);
-    if (q) q->t0 = srv__now_ms(), q->raw_uri = uri, q->raw_len = strlen(uri);
+    if (q) q->t0 = mono_ms(), q->raw_uri = uri, q->raw_len = strlen(uri);
     return q;
 }
 
@@ -268,7 +261,7 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
     srv_req *q = *con_cls ? *con_cls : calloc(1, sizeof *q);
     if (!q) return MHD_NO;
     lisa_clearerr(); // this worker thread's message is this request's from here on
-    if (!q->t0) q->t0 = srv__now_ms();
+    if (!q->t0) q->t0 = mono_ms();
     q->started = q->counted = 1;
     atomic_fetch_add(&s->inflight, 1);
     *con_cls = q;
@@ -278,7 +271,7 @@ static enum MHD_Result first_call(srv *s, struct MHD_Connection *c, const char *
         return http_error(c, 414, "uri_too_long", "The request address (%zu KB) is over the limit of %d KB.",
                           (target + 1023) / 1024, SRV_URI_MAX / 1024);
     if (nul_in_target(q, path, version)) return http_error(c, 400, "bad_request", "NUL byte in the request line");
-    if (srv__now_ms() - q->t0 > s->deadline_ms) return MHD_NO; // headers trickled in past the deadline
+    if (mono_ms() - q->t0 > s->deadline_ms) return MHD_NO; // headers trickled in past the deadline
     const char *host = http_header(c, MHD_HTTP_HEADER_HOST);
     if (!srv__host_ok(s, host))
         return http_error(c, 421, "misdirected",
@@ -321,7 +314,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     srv *s = cls;
     srv_req *q = *con_cls;
     if (!q || !q->started) return first_call(s, c, url, method, version, con_cls);
-    if (srv__now_ms() - q->t0 > s->deadline_ms) { // a slow client: the idle timer alone resets on every byte
+    if (mono_ms() - q->t0 > s->deadline_ms) { // a slow client: the idle timer alone resets on every byte
         srv__log(s, "%s %s: past the %.0f s deadline, closed", method, url, s->deadline_ms / 1e3);
         return MHD_NO;
     }
@@ -516,7 +509,7 @@ int srv_start(const srv_opts *o, srv **out)
     pthread_mutex_init(&s->f_mu, NULL);
     pthread_mutex_init(&s->ix_mu, NULL);
     snprintf(s->b.state, sizeof s->b.state, "idle");
-    s->t0 = srv__now_ms() / 1e3;
+    s->t0 = mono_ms() / 1e3;
     int rc = copy_opts(s, o);
     if (rc == 0) rc = set_dirs(s, o->data_dir);
     if (rc == 0) rc = srv__folders_init(s);
@@ -541,8 +534,8 @@ void srv_stop(srv *s)
     if (!s) return;
     atomic_store(&s->stopping, 1);
     MHD_socket fd = MHD_quiesce_daemon(s->d); // no new connections from here on
-    double until = srv__now_ms() + SRV_DRAIN_MS;
-    while (atomic_load(&s->inflight) > 0 && srv__now_ms() < until) usleep(10000);
+    double until = mono_ms() + SRV_DRAIN_MS;
+    while (atomic_load(&s->inflight) > 0 && mono_ms() < until) usleep(10000);
     s->b_cancel = 1; // a watcher batch in flight stops after its batch
     srv__watch_stop(s);
     srv__build_stop(s);

@@ -3,6 +3,7 @@
 #ifndef LISA_SERVER_SRV_H
 #define LISA_SERVER_SRV_H
 
+#include "base/clock.h"
 #include "server/server.h"
 #include "server/http.h"
 #include "search/indexer.h"
@@ -62,7 +63,7 @@ struct srv {
     indexer_opts wix;      // the watcher's indexer options (data_dir; its runs go through srv__build_run)
     atomic_int b_again;    // an upload arrived during a build: run once more
     int b_auto;            // the running build was started by the server itself (b_mu)
-    double b_started_ms;   // srv__now_ms() when it was claimed (b_mu)
+    double b_started_ms;   // mono_ms() when it was claimed (b_mu)
     char *token;
     char bind[64]; // the --host address as given ("" = 127.0.0.1)
     char **hosts;  // extra names accepted in Host (--allow-host), lower case
@@ -133,7 +134,6 @@ typedef struct {
     size_t body_len;
 } srv_req;
 
-double srv__now_ms(void);
 void srv__log(srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 // Borrow / return a slot; srv__slot_store() opens its store on first use.
