@@ -168,7 +168,11 @@ static void check_bf16(const char *name)
     assert_int_equal(clip_load_prec(dir, 1, CLIP_PREC_BF16, &m16), 0);
     assert_string_equal(clip_precision(m16), "bf16");
     assert_string_equal(clip_precision(m32), "fp32");
-    assert_true(clip_weight_bytes(m16) * 2 <= clip_weight_bytes(m32) + 256);
+    // AMX pads k to 32 (tiny-b's 48-wide text layers to 64): at most 1.5x there.
+    if (!strcmp(clip_model_kernel(m16), "amx_bf16"))
+        assert_true(clip_weight_bytes(m16) * 2 <= clip_weight_bytes(m32) * 3 / 2);
+    else
+        assert_true(clip_weight_bytes(m16) * 2 <= clip_weight_bytes(m32) + 256);
     size_t bytes16 = clip_weight_bytes(m16);
     clip_free(m32), clip_free(m16);
     cJSON_Delete(g);

@@ -11,20 +11,6 @@
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
-static float frand(void) // uniform in [-1, 1)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0) * 2 - 1);
-}
-
-static float *rvec(size_t n, float scale)
-{
-    float *v = malloc((n ? n : 1) * sizeof *v);
-    assert_non_null(v);
-    for (size_t i = 0; i < n; i++) v[i] = frand() * scale;
-    return v;
-}
-
 static void test_matmul_matches_ref(void **state)
 {
     (void)state;
@@ -33,8 +19,9 @@ static void test_matmul_matches_ref(void **state)
                                     {16, 40, 11},  {6, 9, 2}, {17, 33, 5}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-        float *x = rvec((size_t)n * in, 1), *w = rvec((size_t)out * in, 1), *b = rvec(out, 1);
-        float *y = rvec((size_t)n * out, 1), *r = rvec((size_t)n * out, 1);
+        float *x = tu_rvec(&rng, (size_t)n * in, 1), *w = tu_rvec(&rng, (size_t)out * in, 1),
+              *b = tu_rvec(&rng, out, 1);
+        float *y = tu_rvec(&rng, (size_t)n * out, 1), *r = tu_rvec(&rng, (size_t)n * out, 1);
         for (int bias = 0; bias < 2; bias++) {
             t_matmul(y, x, w, bias ? b : NULL, n, in, out);
             t_matmul_ref(r, x, w, bias ? b : NULL, n, in, out);
@@ -53,8 +40,9 @@ static void test_matmul_pool_matches_ref(void **state)
     assert_int_equal(pool_new(3, &p), 0);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-        float *x = rvec((size_t)n * in, 1), *w = rvec((size_t)out * in, 1), *b = rvec(out, 1);
-        float *y = rvec((size_t)n * out, 1), *r = rvec((size_t)n * out, 1);
+        float *x = tu_rvec(&rng, (size_t)n * in, 1), *w = tu_rvec(&rng, (size_t)out * in, 1),
+              *b = tu_rvec(&rng, out, 1);
+        float *y = tu_rvec(&rng, (size_t)n * out, 1), *r = tu_rvec(&rng, (size_t)n * out, 1);
         t_matmul_pool(p, y, x, w, s & 1 ? NULL : b, n, in, out);
         t_matmul_ref(r, x, w, s & 1 ? NULL : b, n, in, out);
         assert_true(t_nmse(y, r, (size_t)n * out) < 1e-10);
@@ -79,8 +67,8 @@ static void test_matmul_ref_known_values(void **state)
 static void check_attention(int n, int heads, int hd, int ld, int causal)
 {
     size_t sz = (size_t)n * ld;
-    float *q = rvec(sz, 2), *k = rvec(sz, 2), *v = rvec(sz, 1);
-    float *o = calloc(sz, sizeof *o), *r = calloc(sz, sizeof *r), *s = rvec((size_t)n * n, 1);
+    float *q = tu_rvec(&rng, sz, 2), *k = tu_rvec(&rng, sz, 2), *v = tu_rvec(&rng, sz, 1);
+    float *o = calloc(sz, sizeof *o), *r = calloc(sz, sizeof *r), *s = tu_rvec(&rng, (size_t)n * n, 1);
     t_attention(o, q, k, v, n, heads, hd, ld, causal, s);
     t_attention_ref(r, q, k, v, n, heads, hd, ld, causal, s);
     assert_true(t_nmse(o, r, sz) < 1e-10);
@@ -106,7 +94,7 @@ static void test_causal_mask_is_applied(void **state)
     (void)state;
     // Changing a later token must not change earlier outputs under the mask.
     int n = 9, hd = 8;
-    float *q = rvec(n * hd, 1), *k = rvec(n * hd, 1), *v = rvec(n * hd, 1);
+    float *q = tu_rvec(&rng, n * hd, 1), *k = tu_rvec(&rng, n * hd, 1), *v = tu_rvec(&rng, n * hd, 1);
     float o1[72], o2[72], s[81];
     t_attention(o1, q, k, v, n, 1, hd, hd, 1, s);
     for (int c = 0; c < hd; c++) k[(n - 1) * hd + c] += 3, v[(n - 1) * hd + c] -= 2;
@@ -136,8 +124,15 @@ static void test_attention_heads_in_pool(void **state)
     assert_int_equal(pool_new(3, &p), 0);
     int n = 197, heads = 12, hd = 64, ld = heads * hd;
     size_t sz = (size_t)n * ld;
-    struct par_attn a = {rvec(sz, 1), rvec(sz, 1), rvec(sz, 1), calloc(sz, 4), rvec(3 * (size_t)n * n, 1), n, hd, ld};
-    float *r = calloc(sz, 4), *s = rvec((size_t)n * n, 1);
+    struct par_attn a = {tu_rvec(&rng, sz, 1),
+                         tu_rvec(&rng, sz, 1),
+                         tu_rvec(&rng, sz, 1),
+                         calloc(sz, 4),
+                         tu_rvec(&rng, 3 * (size_t)n * n, 1),
+                         n,
+                         hd,
+                         ld};
+    float *r = calloc(sz, 4), *s = tu_rvec(&rng, (size_t)n * n, 1);
     for (int rep = 0; rep < 3; rep++) pool_for(p, heads, attn_head_task, &a);
     t_attention_ref(r, a.q, a.k, a.v, n, heads, hd, ld, 0, s);
     assert_true(t_nmse(a.o, r, sz) < 1e-10);
@@ -149,7 +144,8 @@ static void test_layernorm(void **state)
 {
     (void)state;
     int n = 5, d = 37;
-    float *x = rvec((size_t)n * d, 3), *g = rvec(d, 1), *b = rvec(d, 1), *y = rvec((size_t)n * d, 1);
+    float *x = tu_rvec(&rng, (size_t)n * d, 3), *g = tu_rvec(&rng, d, 1), *b = tu_rvec(&rng, d, 1),
+          *y = tu_rvec(&rng, (size_t)n * d, 1);
     float ones[37], zeros[37] = {0};
     for (int j = 0; j < d; j++) ones[j] = 1;
     t_layernorm(y, x, ones, zeros, n, d, 1e-5f);
@@ -228,8 +224,10 @@ static void gemm_path_ext(t_path q, t_prec prec, unsigned ext, const char *kerne
         int ldx = in + s % 3, ldy = out + (s % 2) * 3;
         if (s >= 24) n = 29 + s, in = 1000 + (s - 24) * 17, ldx = 1024; // x copied per k slice (4 KiB rows)
         t_act act = (t_act)(s % 4);
-        float *x = rvec((size_t)n * ldx, 1), *w = rvec((size_t)out * in, 0.5f), *b = rvec((size_t)out, 1);
-        float *y = rvec((size_t)n * ldy, 1), *r = rvec((size_t)n * ldy, 1), *r32 = rvec((size_t)n * ldy, 1);
+        float *x = tu_rvec(&rng, (size_t)n * ldx, 1), *w = tu_rvec(&rng, (size_t)out * in, 0.5f),
+              *b = tu_rvec(&rng, (size_t)out, 1);
+        float *y = tu_rvec(&rng, (size_t)n * ldy, 1), *r = tu_rvec(&rng, (size_t)n * ldy, 1),
+              *r32 = tu_rvec(&rng, (size_t)n * ldy, 1);
         t_packed *pw, *p32;
         assert_int_equal(t_pack(w, T_SRC_F32, out, in, prec, &pw), 0);
         assert_int_equal(t_pack(w, T_SRC_F32, out, in, T_PREC_F32, &p32), 0);
@@ -243,7 +241,7 @@ static void gemm_path_ext(t_path q, t_prec prec, unsigned ext, const char *kerne
         t_gemm(s % 2 ? p : NULL, y, ldy, x, ldx, pw, bias, n, act);
         // A row alone is bit-equal to the same row in the batch: an image's
         // vector must not depend on what it was indexed with.
-        float *one = rvec((size_t)out, 1);
+        float *one = tu_rvec(&rng, (size_t)out, 1);
         for (int i = 0; i < n; i += n / 3 + 1) {
             t_gemm(s % 2 ? NULL : p, one, out, x + (size_t)i * ldx, ldx, pw, bias, 1, act);
             if (memcmp(one, y + (size_t)i * ldy, (size_t)out * sizeof *one))
@@ -326,6 +324,11 @@ static void test_gemm_avx512_bf16_dp(void **state)
     (void)state;
     gemm_path_ext(T_PATH_AVX512, T_PREC_BF16, T_EXT_BF16, "avx512_bf16");
 }
+static void test_gemm_amx_bf16(void **state)
+{
+    (void)state;
+    gemm_path_ext(T_PATH_AVX512, T_PREC_BF16, T_EXT_AMX, "amx_bf16");
+}
 static void test_gemm_c_int8(void **state)
 {
     (void)state;
@@ -359,11 +362,15 @@ static void test_gemm_best_path_chosen(void **state)
     if (getenv("LISA_GEMM_PATH") || getenv("LISA_GEMM_NO_EXT")) skip();
     assert_string_equal(t_gemm_path_name(t_gemm_path()), t_gemm_path_name(best));
     assert_int_equal(!!(t_gemm_ext() & T_EXT_VNNI), t_gemm_ext_supported(T_EXT_VNNI));
-    // AVX512_BF16 is used only where it has it and VDPBF16PS was timed faster
-    // than widening (LISA_GEMM_BF16=dp|widen decides without the timing).
+    // AVX512_BF16 and AMX are used only where the CPU has them and they were
+    // timed faster than widening (LISA_GEMM_BF16=widen|dp|amx decides without the timing).
     if (!t_gemm_ext_supported(T_EXT_BF16)) assert_false(t_gemm_ext() & T_EXT_BF16);
-    if (t_gemm_ext_supported(T_EXT_BF16) && bf16 && !strcmp(bf16, "dp")) assert_true(t_gemm_ext() & T_EXT_BF16);
-    if (bf16 && !strcmp(bf16, "widen")) assert_false(t_gemm_ext() & T_EXT_BF16);
+    if (!t_gemm_ext_supported(T_EXT_AMX)) assert_false(t_gemm_ext() & T_EXT_AMX);
+    if (t_gemm_ext_supported(T_EXT_BF16) && bf16 && !strcmp(bf16, "dp"))
+        assert_string_equal(t_gemm_kernel_name(T_PREC_BF16), "avx512_bf16");
+    if (t_gemm_ext_supported(T_EXT_AMX) && bf16 && !strcmp(bf16, "amx"))
+        assert_string_equal(t_gemm_kernel_name(T_PREC_BF16), "amx_bf16");
+    if (bf16 && !strcmp(bf16, "widen")) assert_false(t_gemm_ext() & (T_EXT_BF16 | T_EXT_AMX));
     print_message("      path %s, bf16 kernel %s, int8 kernel %s\n", t_gemm_path_name(t_gemm_path()),
                   t_gemm_kernel_name(T_PREC_BF16), t_gemm_kernel_name(T_PREC_INT8));
 }
@@ -374,7 +381,8 @@ static void test_gemm_pack_sources(void **state)
 {
     (void)state;
     int out = 19, in = 23, n = 5;
-    float *w = rvec((size_t)out * in, 1), *x = rvec((size_t)n * in, 1), *wr = malloc((size_t)out * in * sizeof *wr);
+    float *w = tu_rvec(&rng, (size_t)out * in, 1), *x = tu_rvec(&rng, (size_t)n * in, 1),
+          *wr = malloc((size_t)out * in * sizeof *wr);
     uint16_t *hb = malloc((size_t)out * in * 2), *hf = malloc((size_t)out * in * 2);
     float y1[5 * 19], y2[5 * 19];
     for (int i = 0; i < out * in; i++) {
@@ -470,9 +478,11 @@ static void test_attention_head_ld(void **state)
 {
     (void)state;
     int n = 13, hd = 24, ld = 3 * 2 * hd + 5, ldo = 2 * hd;
-    float *qkv = rvec((size_t)n * ld, 1), *o = rvec((size_t)n * ldo, 1), *s = rvec((size_t)n, 1);
-    float *q = rvec((size_t)n * hd, 0), *k = rvec((size_t)n * hd, 0), *v = rvec((size_t)n * hd, 0);
-    float *r = rvec((size_t)n * hd, 0), *sc = rvec((size_t)n, 0);
+    float *qkv = tu_rvec(&rng, (size_t)n * ld, 1), *o = tu_rvec(&rng, (size_t)n * ldo, 1),
+          *s = tu_rvec(&rng, (size_t)n, 1);
+    float *q = tu_rvec(&rng, (size_t)n * hd, 0), *k = tu_rvec(&rng, (size_t)n * hd, 0),
+          *v = tu_rvec(&rng, (size_t)n * hd, 0);
+    float *r = tu_rvec(&rng, (size_t)n * hd, 0), *sc = tu_rvec(&rng, (size_t)n, 0);
     for (int causal = 0; causal < 2; causal++) {
         for (int i = 0; i < n; i++)
             for (int c = 0; c < hd; c++) {
@@ -508,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_gemm_avx512_f32),
         cmocka_unit_test(test_gemm_avx512_bf16),
         cmocka_unit_test(test_gemm_avx512_bf16_dp),
+        cmocka_unit_test(test_gemm_amx_bf16),
         cmocka_unit_test(test_gemm_c_int8),
         cmocka_unit_test(test_gemm_avx2_int8),
         cmocka_unit_test(test_gemm_avx512_int8),

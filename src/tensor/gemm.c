@@ -1,16 +1,19 @@
 #include "tensor/gemm.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/half.h"
 #include "base/log.h"
 #include "base/pool.h"
 #include "tensor/tensor.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 // How a packed weight is multiplied (chosen at pack time from path, precision
@@ -19,6 +22,7 @@ typedef enum {
     K_F32,        // fp32 panels, fp32 FMAs
     K_BF16_WIDEN, // bf16 panels widened per k slice to fp32, fp32 FMAs
     K_BF16_DP,    // bf16 pairs, activations rounded to bf16, VDPBF16PS
+    K_BF16_AMX,   // the same pairs, k padded to 32, AMX tiles (TDPBF16PS)
     K_INT8_VNNI,  // s8 quads, u8 activations, VPDPBUSD
     K_INT8_AVX2,  // the same on AVX2 without VNNI: u8 and s8 widened to 16 bits, VPMADDWD
     K_INT8_C,     // the same layout and integer arithmetic in portable C
@@ -26,7 +30,8 @@ typedef enum {
 
 struct t_packed {
     int out, in, nr, npanels;
-    int kg, inp; // k group (1, 2 bf16 pairs or 4 int8 quads) and in padded to it
+    int kg, inp; // k group (1, 2 bf16 pairs or 4 int8 quads) and in padded to a multiple of kpad
+    int kpad;    // kg, or 32 for AMX (one tile row of bf16)
     t_path path;
     t_prec prec;
     kkind kind;
@@ -38,6 +43,7 @@ struct t_packed {
 
 #define MAX_NR 32
 #define MAX_MR 12
+#define AMX_MR 32 // two 16-row A tiles
 #define MAX_KC 512
 
 /* ---------------------------------------------------------------- conversions */
@@ -57,12 +63,31 @@ static t_path g_path;
 static unsigned g_ext;         // T_EXT_* the kernels may use (supported and self-checked)
 static int g_kc, g_kc32, g_l2; // k slice for 16- and 32-column panels (fp32), L2 bytes
 
+// AMX-TILE and AMX-BF16 in CPUID leaf 7 (EDX bits 24 and 22), and the
+// kernel's permission for this process to use the tile data state.
+static pthread_once_t g_amx_once = PTHREAD_ONCE_INIT;
+static int g_amx;
+static void amx_request(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22))) return;
+    __builtin_cpu_init(); // activations are rounded with VCVTNEPS2BF16
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bf16")) return;
+    g_amx = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+}
+static int amx_usable(void)
+{
+    pthread_once(&g_amx_once, amx_request);
+    return g_amx;
+}
+
 int t_gemm_ext_supported(unsigned e)
 {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) return 0;
     if (e == T_EXT_BF16) return !!__builtin_cpu_supports("avx512bf16");
     if (e == T_EXT_VNNI) return !!__builtin_cpu_supports("avx512vnni");
+    if (e == T_EXT_AMX) return amx_usable();
     return 0;
 }
 
@@ -87,7 +112,11 @@ static long cache_size(int name, long fallback)
 
 static int path_ok(t_path q);
 static int ext_ok(unsigned e);
-static int dp_pays(void);
+static unsigned bf16_pick(unsigned ext);
+static const char *ext_name(unsigned e)
+{
+    return e == T_EXT_BF16 ? "avx512_bf16" : e == T_EXT_VNNI ? "avx512_vnni" : "amx_bf16";
+}
 
 static void gemm_init(void)
 {
@@ -129,16 +158,15 @@ static void gemm_init(void)
     // AVX512_BF16 and AVX512_VNNI run with the AVX-512 path only, and only if
     // their kernels agree with the scalar reference too.
     const char *noext = getenv("LISA_GEMM_NO_EXT"); // "1": the widening / C int8 kernels
-    for (unsigned e = T_EXT_BF16; e <= T_EXT_VNNI; e <<= 1) {
+    for (unsigned e = T_EXT_BF16; e <= T_EXT_AMX; e <<= 1) {
         if (g_path != T_PATH_AVX512 || !t_gemm_ext_supported(e) || (noext && *noext == '1')) continue;
         g_ext |= e;
         if (!ext_ok(e)) {
             g_ext &= ~e;
-            log_warn("gemm: the %s kernel disagrees with the scalar reference on this CPU; not using it",
-                     e == T_EXT_BF16 ? "avx512_bf16" : "avx512_vnni");
+            log_warn("gemm: the %s kernel disagrees with the scalar reference on this CPU; not using it", ext_name(e));
         }
     }
-    if ((g_ext & T_EXT_BF16) && !dp_pays()) g_ext &= ~T_EXT_BF16;
+    if (g_ext & (T_EXT_BF16 | T_EXT_AMX)) g_ext = bf16_pick(g_ext);
 }
 
 t_path t_gemm_path(void)
@@ -165,17 +193,17 @@ unsigned t_gemm_ext(void)
 int t_gemm_set_ext(unsigned mask)
 {
     pthread_once(&g_once, gemm_init);
-    for (unsigned e = T_EXT_BF16; e <= T_EXT_VNNI; e <<= 1)
+    for (unsigned e = T_EXT_BF16; e <= T_EXT_AMX; e <<= 1)
         if ((mask & e) && !t_gemm_ext_supported(e))
-            return lisa_seterr(LISA_EINVAL, "gemm: this CPU lacks %s", e == T_EXT_BF16 ? "AVX512_BF16" : "AVX512_VNNI");
-    g_ext = mask & (T_EXT_BF16 | T_EXT_VNNI);
+            return lisa_seterr(LISA_EINVAL, "gemm: this CPU lacks %s", ext_name(e));
+    g_ext = mask & T_EXT_ALL;
     return 0;
 }
 
 static kkind pick_kind(t_path path, t_prec prec, unsigned ext)
 {
     if (path != T_PATH_AVX512) ext = 0;
-    if (prec == T_PREC_BF16) return ext & T_EXT_BF16 ? K_BF16_DP : K_BF16_WIDEN;
+    if (prec == T_PREC_BF16) return ext & T_EXT_AMX ? K_BF16_AMX : ext & T_EXT_BF16 ? K_BF16_DP : K_BF16_WIDEN;
     if (prec == T_PREC_INT8) return ext & T_EXT_VNNI ? K_INT8_VNNI : path != T_PATH_C ? K_INT8_AVX2 : K_INT8_C;
     return K_F32;
 }
@@ -184,6 +212,7 @@ static const char *kind_name(kkind k, t_path path)
 {
     switch (k) {
     case K_BF16_DP: return "avx512_bf16";
+    case K_BF16_AMX: return "amx_bf16";
     case K_INT8_VNNI: return "avx512_vnni";
     case K_INT8_AVX2: return "avx2_int8";
     case K_INT8_C: return "c_int8";
@@ -260,8 +289,9 @@ static int pack_rows(int nparts, const void *const *w, const t_src *src, const i
         }
     p->out = out, p->in = in, p->path = path, p->prec = prec;
     p->kind = pick_kind(path, prec, ext);
-    p->kg = p->kind == K_BF16_DP ? 2 : prec == T_PREC_INT8 ? 4 : 1;
-    p->inp = (in + p->kg - 1) / p->kg * p->kg;
+    p->kg = p->kind == K_BF16_DP || p->kind == K_BF16_AMX ? 2 : prec == T_PREC_INT8 ? 4 : 1;
+    p->kpad = p->kind == K_BF16_AMX ? 32 : p->kg;
+    p->inp = (in + p->kpad - 1) / p->kpad * p->kpad;
     p->nr = path_nr(p->path);
     p->npanels = (out + p->nr - 1) / p->nr;
     size_t n = (size_t)p->npanels * p->inp * p->nr, es = prec == T_PREC_BF16 ? 2 : prec == T_PREC_INT8 ? 1 : 4;
@@ -586,6 +616,64 @@ KERN_VNNI(12)
     }
 KERN_SPLIT(kern_bf16, kern_bf16)
 KERN_SPLIT(kern_vnni, kern_vnni)
+
+// AMX-BF16: up to 32 rows x 32 columns in four 16 x 16 fp32 tiles (tmm0-3),
+// A as two 16-row tiles of 32 bf16 (tmm4-5), B as the panel's two 16-column
+// halves of 16 k pairs (tmm6-7: the pair layout is AMX's B layout, 128 bytes
+// a pair apart). kc is a multiple of 32. Each thread loads its tile
+// configuration when the row count changes.
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg;
+static _Thread_local int t_amx_rows = -1;
+
+__attribute__((target("amx-tile,amx-bf16"))) static void amx_config(int mr)
+{
+    amx_cfg c;
+    memset(&c, 0, sizeof c);
+    int r0 = mr < 16 ? mr : 16, r1 = mr - r0;
+    c.palette = 1;
+    c.rows[0] = c.rows[1] = c.rows[4] = (uint8_t)r0;
+    c.rows[2] = c.rows[3] = c.rows[5] = (uint8_t)r1; // 0 leaves them unconfigured
+    c.rows[6] = c.rows[7] = 16;
+    for (int i = 0; i < 8; i++) c.colsb[i] = c.rows[i] ? 64 : 0;
+    _tile_loadconfig(&c);
+    t_amx_rows = mr;
+}
+
+__attribute__((target("amx-tile,amx-bf16"))) static void kern_amx(int mr, int kc, const uint8_t *a, size_t lda,
+                                                                  const uint8_t *b, float *t, int nr)
+{
+    (void)nr; // 32: the AVX-512 panel
+    if (t_amx_rows != mr) amx_config(mr);
+    _tile_zero(0);
+    _tile_zero(1);
+    if (mr > 16) {
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int k = 0; k < kc; k += 32) {
+        const uint8_t *ak = a + (size_t)k * 2, *bk = b + (size_t)k * 64;
+        _tile_loadd(4, ak, lda);
+        _tile_loadd(6, bk, 128);
+        _tile_loadd(7, bk + 64, 128);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (mr > 16) {
+            _tile_loadd(5, ak + 16 * lda, lda);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+    _tile_stored(0, t, 128);
+    _tile_stored(1, t + 16, 128);
+    if (mr > 16) {
+        _tile_stored(2, t + 16 * 32, 128);
+        _tile_stored(3, t + 16 * 32 + 16, 128);
+    }
+}
 
 // int8 without VNNI: the same layout and exact integer sums in portable C.
 static void kern_i8_c(int mr, int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *t, int nr)
@@ -1023,7 +1111,7 @@ static void gemm_task_q(void *ctx, int task, int tid)
     int mb = task % j->mblocks, nb = task / j->mblocks;
     int m0 = mb * j->mc, m1 = m0 + j->mc < j->n ? m0 + j->mc : j->n;
     int p0 = nb * j->pblock, p1 = p0 + j->pblock < w->npanels ? p0 + j->pblock : w->npanels;
-    float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
+    float tile[AMX_MR * MAX_NR] __attribute__((aligned(64)));
     int nblk = (m1 - m0 + j->mr - 1) / j->mr, h = (m1 - m0 + nblk - 1) / nblk;
     for (int k0 = 0; k0 < inp; k0 += j->kc) {
         int kc = inp - k0 < j->kc ? inp - k0 : j->kc, first = k0 == 0, last = k0 + kc >= inp;
@@ -1058,7 +1146,7 @@ static void conv_row(void *ctx, int i, int tid)
     const float *x = c->x + (size_t)i * c->ldx;
     uint8_t *d = c->xq + (size_t)i * c->ldq;
     if (w->prec == T_PREC_BF16)
-        to_bf16_avx512((uint16_t *)d, x, w->in, w->inp); // K_BF16_DP runs on AVX512_BF16 only
+        to_bf16_avx512((uint16_t *)d, x, w->in, w->inp); // K_BF16_DP and K_BF16_AMX need AVX512_BF16
     else if (w->path == T_PATH_AVX512)
         quant_row_avx512(d, x, w->in, w->inp, c->rs + i, c->rz + i);
     else
@@ -1088,11 +1176,12 @@ static void gemm_run_q(pool *p, float *y, int ldy, const float *x, int ldx, cons
                        t_act act)
 {
     struct gemm_job j = {.y = y, .bias = bias, .w = w, .ldy = ldy, .act = act};
-    j.kq = w->kind == K_BF16_DP     ? kern_bf16
+    j.kq = w->kind == K_BF16_AMX    ? kern_amx
+           : w->kind == K_BF16_DP   ? kern_bf16
            : w->kind == K_INT8_VNNI ? kern_vnni
            : w->kind == K_INT8_AVX2 ? kern_i8_avx2
                                     : kern_i8_c;
-    j.mr = path_mr(w->path);
+    j.mr = w->kind == K_BF16_AMX ? AMX_MR : path_mr(w->path);
     size_t es = w->prec == T_PREC_INT8 ? 1 : 2;
     // A k slice of a panel fills L1 (twice the fp32 kernels' half: fewer k
     // slices, so fewer passes of the tile over y, measured 1.2x faster for
@@ -1100,7 +1189,7 @@ static void gemm_run_q(pool *p, float *y, int ldy, const float *x, int ldx, cons
     // The slice never depends on n: a row's sums then run in the same order
     // in any batch, so an image's vector is bit-equal alone or in a batch.
     int kc = 2 * g_kc * (int)(4 / es) * 16 / w->nr;
-    j.kc = kc < w->kg ? w->kg : kc / w->kg * w->kg;
+    j.kc = kc < w->kpad ? w->kpad : kc / w->kpad * w->kpad;
     j.ldq = ((size_t)w->inp * es + 63) / 64 * 64;
     if (j.ldq % 4096 == 0) j.ldq += 64; // rows 4 KiB apart alias in L1
     int T = pool_size(p);
@@ -1202,7 +1291,7 @@ static void ref_row(void *ctx, int i, int tid)
             int64_t a = 0;
             for (int k = 0; k < w->in; k++) a += (int64_t)(q[k] - z) * (int64_t)packed_at(w, o, k);
             acc = (double)a * s * w->scale[o];
-        } else if (w->kind == K_BF16_DP) { // activations rounded to bf16 as the kernel does
+        } else if (w->kind == K_BF16_DP || w->kind == K_BF16_AMX) { // activations rounded to bf16 as the kernels do
             for (int k = 0; k < w->in; k++) acc += (double)bf16_to_f32(bf16_from_f32(x[k])) * packed_at(w, o, k);
         } else {
             for (int k = 0; k < w->in; k++) acc += (double)x[k] * packed_at(w, o, k);
@@ -1258,57 +1347,62 @@ static int path_ok(t_path q)
 
 static int ext_ok(unsigned e)
 {
-    return check_prec(T_PATH_AVX512, e == T_EXT_BF16 ? T_PREC_BF16 : T_PREC_INT8, e);
+    return check_prec(T_PATH_AVX512, e == T_EXT_VNNI ? T_PREC_INT8 : T_PREC_BF16, e);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-// Whether VDPBF16PS beats widening bf16 to fp32 FMAs on this CPU, timed once
-// on one thread (a 192 x 768 -> 768 product, four images' worth of ViT-B/32
-// rows, about 20 ms in all). CPUID says only that the instruction exists, not
-// how fast it runs: Zen 5 retires two a cycle, twice fp32's rate, while on an
-// Intel Xeon (family 6, model 207) it measured 82-89 GFLOP/s against 122-131
-// for widening. The two are timed in turn, best of three each, and VDPBF16PS
-// is kept only when it is at least 1.2x faster, so noise cannot flip a close
-// call from one start to the next.
-static int dp_pays(void)
+// Which bf16 kernel runs here, timed once on one thread: a 192 x 768 -> 768
+// product (four images' worth of ViT-B/32 rows), best of three each, in turn,
+// about 20 ms in all. CPUID says only that an instruction exists, not how fast
+// it runs: Zen 5 retires two VDPBF16PS a cycle, twice fp32's rate, while an
+// Intel Xeon (family 6, model 207) ran it at 82-89 GFLOP/s against 122-131
+// for widening to fp32 FMAs (and has AMX tiles, far faster than both). The
+// fastest of AMX and VDPBF16PS is kept only when it beats widening by 1.2x,
+// so noise cannot flip a close call from one start to the next. Returns ext
+// without the bf16 extensions not chosen.
+static unsigned bf16_pick(unsigned ext)
 {
     enum { N = 192, IN = 768, OUT = 768, RUNS = 3 };
-    const char *force = getenv("LISA_GEMM_BF16"); // "dp" or "widen": skip the timing
-    if (force && (!strcmp(force, "dp") || !strcmp(force, "widen"))) return !strcmp(force, "dp");
+    static const unsigned cand[3] = {0, T_EXT_BF16, T_EXT_AMX}; // 0: widening
+    const char *force = getenv("LISA_GEMM_BF16");               // widen, dp or amx: skip the timing
+    if (force && !strcmp(force, "widen")) return ext & ~(T_EXT_BF16 | T_EXT_AMX);
+    if (force && !strcmp(force, "dp")) return ext & ~T_EXT_AMX;
+    if (force && !strcmp(force, "amx")) return ext;
     float *w = malloc(sizeof(float) * OUT * IN), *x = malloc(sizeof(float) * N * IN);
     float *y = malloc(sizeof(float) * N * OUT);
-    t_packed *dp = NULL, *wide = NULL;
+    t_packed *pk[3] = {NULL, NULL, NULL};
     const void *wp = w;
     t_src src = T_SRC_F32;
-    int rows = OUT, pays = 1; // on any failure keep what CPUID allows
+    int rows = OUT;
     uint32_t s = 777;
-    if (!w || !x || !y) goto out;
+    double best[3] = {1e9, 1e9, 1e9};
+    if (!w || !x || !y) goto out; // keep what CPUID allows
     for (int i = 0; i < OUT * IN; i++) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
     for (int i = 0; i < N * IN; i++) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
-    if (pack_rows(1, &wp, &src, &rows, IN, T_PREC_BF16, T_PATH_AVX512, T_EXT_BF16, &dp) < 0 ||
-        pack_rows(1, &wp, &src, &rows, IN, T_PREC_BF16, T_PATH_AVX512, 0, &wide) < 0)
-        goto out;
-    double best[2] = {1e9, 1e9};
+    for (int c = 0; c < 3; c++)
+        if ((c == 0 || (ext & cand[c])) &&
+            pack_rows(1, &wp, &src, &rows, IN, T_PREC_BF16, T_PATH_AVX512, cand[c], &pk[c]) < 0)
+            goto out;
     for (int r = 0; r < RUNS; r++)
-        for (int k = 0; k < 2; k++) {
-            double t0 = now_s();
-            gemm_run(NULL, y, OUT, x, IN, k ? wide : dp, NULL, N, T_ACT_NONE);
-            double dt = now_s() - t0;
-            if (dt < best[k]) best[k] = dt;
+        for (int c = 0; c < 3; c++) {
+            if (!pk[c]) continue;
+            double t0 = mono_s();
+            gemm_run(NULL, y, OUT, x, IN, pk[c], NULL, N, T_ACT_NONE);
+            double dt = mono_s() - t0;
+            if (dt < best[c]) best[c] = dt;
         }
+    int pick = best[2] <= best[1] ? 2 : 1;
+    if (best[pick] * 1.2 > best[0]) pick = 0;
     double gf = 2.0 * N * IN * OUT * 1e-9;
-    pays = best[0] * 1.2 <= best[1];
-    log_debug("gemm: bf16 with VDPBF16PS %.0f GFLOP/s, widened to fp32 %.0f GFLOP/s (one thread): using %s",
-              gf / best[0], gf / best[1], pays ? "avx512_bf16" : "the widening kernel");
+    log_debug("gemm: bf16 GFLOP/s on one thread: widened %.0f, VDPBF16PS %.0f, AMX %.0f: using %s", gf / best[0],
+              pk[1] ? gf / best[1] : 0.0, pk[2] ? gf / best[2] : 0.0,
+              pick == 2   ? "amx_bf16"
+              : pick == 1 ? "avx512_bf16"
+                          : "the widening kernel");
+    ext &= ~(T_EXT_BF16 | T_EXT_AMX);
+    ext |= pick == 2 ? (T_EXT_AMX | T_EXT_BF16) : pick == 1 ? T_EXT_BF16 : 0;
 out:
-    t_packed_free(dp), t_packed_free(wide);
+    for (int c = 0; c < 3; c++) t_packed_free(pk[c]);
     free(w), free(x), free(y);
     lisa_clearerr();
-    return pays;
+    return ext;
 }

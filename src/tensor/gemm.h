@@ -113,15 +113,17 @@ int t_gemm_set_path(t_path q);
 
 // Instruction-set extensions the AVX-512 path may use for reduced precision.
 // gemm_init enables those the CPU has (and whose kernels agree with the
-// scalar reference); LISA_GEMM_NO_EXT=1 in the environment disables both.
-enum { T_EXT_BF16 = 1, T_EXT_VNNI = 2 };
-int t_gemm_ext_supported(unsigned e); // 1 if the CPU has AVX-512F and extension e
+// scalar reference); LISA_GEMM_NO_EXT=1 in the environment disables them.
+// T_EXT_AMX is AMX-BF16 tiles (TDPBF16PS), usable once the kernel grants this
+// process the tile state (arch_prctl ARCH_REQ_XCOMP_PERM).
+enum { T_EXT_BF16 = 1, T_EXT_VNNI = 2, T_EXT_AMX = 4, T_EXT_ALL = 7 };
+int t_gemm_ext_supported(unsigned e); // 1 if the CPU (and OS) has AVX-512F and extension e
 unsigned t_gemm_ext(void);            // the extensions later t_pack calls use (0 off the AVX-512 path)
 int t_gemm_set_ext(unsigned mask);    // 0, or LISA_EINVAL when the CPU lacks one in mask
 
 // The kernel a t_pack in prec would use now, and the kernel of a packed
 // weight: "avx512f", "avx2+fma", "c" (fp32 arithmetic, bf16 widened), or
-// "avx512_bf16", "avx512_vnni", "avx2_int8", "c_int8".
+// "amx_bf16", "avx512_bf16", "avx512_vnni", "avx2_int8", "c_int8".
 const char *t_gemm_kernel_name(t_prec prec);
 const char *t_packed_kernel(const t_packed *pw);
 
