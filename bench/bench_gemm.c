@@ -4,7 +4,9 @@
 // on one thread, timed by the thread's CPU time (so a loaded machine inflates
 // it less than wall time does; caches are still shared), the median of RUNS.
 // SHAPE: fc1_b8 (400 x 768 -> 3072, batch 8 of 50 tokens), fc2_b8 (400 x 3072
-// -> 768) and fc1_t7 (7 x 512 -> 2048, a 7-token text query).
+// -> 768), fc1_t7 (7 x 512 -> 2048, a 7-token text query), fc1_577 (577 x
+// 768 -> 3072, BLIP-base's vision tower) and fc1_dec3 (3 x 768 -> 3072, a
+// beam-3 decoder step).
 #include "tensor/gemm.h"
 
 #include <stdio.h>
@@ -63,7 +65,11 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int n, in, out;
-    } shapes[] = {{"fc1_b8", 400, 768, 3072}, {"fc2_b8", 400, 3072, 768}, {"fc1_t7", 7, 512, 2048}};
+    } shapes[] = {{"fc1_b8", 400, 768, 3072},
+                  {"fc2_b8", 400, 3072, 768},
+                  {"fc1_t7", 7, 512, 2048},
+                  {"fc1_577", 577, 768, 3072},
+                  {"fc1_dec3", 3, 768, 3072}};
     static const char *const pnames[] = {"fp32", "bf16", "int8"};
     t_path best = t_gemm_path();
     unsigned ext = t_gemm_ext();
