@@ -1,7 +1,9 @@
-// SigLIP throughput: `bench_siglip MODEL_DIR [THREADS]` prints
-//   lisa image_b1_per_s X    images per second, batch 1
-//   lisa image_b8_per_s X    images per second, batch 8
-//   lisa text_latency_ms X   milliseconds per text (the processor's 64-id padded row)
+// SigLIP throughput: `bench_siglip MODEL_DIR [THREADS]` prints, for the
+// encoder layers packed in fp32 ("lisa") and in bf16 ("lisa_bf16"),
+//   TAG image_b1_per_s X    images per second, batch 1
+//   TAG image_b8_per_s X    images per second, batch 8
+//   TAG text_latency_ms X   milliseconds per text (the processor's 64-id padded row)
+//   TAG kernel NAME         the GEMM kernel that precision ran on
 // each the median of several timed runs after a warm-up, 2 threads by default.
 // bench/siglip_refs.sh measures ONNX Runtime on the same weights.
 // Then the bf16 bar (issue 9's: cosine >= 0.999 to fp32 on images and text):
@@ -99,35 +101,51 @@ static int bf16_bar(const char *dir, int threads, const float *px, int B)
     return rc;
 }
 
+// One precision's speeds, printed with tag ("lisa" fp32, "lisa_bf16").
+static int speed(const char *dir, int threads, t_prec prec, const char *tag, float *px, int B)
+{
+    siglip_model *m;
+    if (siglip_load_prec(dir, threads, prec, &m) < 0) return -1;
+    float *out = malloc((size_t)B * siglip_dim(m) * sizeof *out);
+    double t1 = out ? time_images(m, px, 1, out) : -1, t8 = t1 < 0 ? -1 : time_images(m, px, B, out);
+    double tt = t8 < 0 ? -1 : time_text(m, out);
+    free(out);
+    siglip_free(m);
+    if (tt < 0) return -1;
+    printf("%s image_b1_per_s %.2f\n", tag, 1 / t1);
+    printf("%s image_b8_per_s %.2f\n", tag, B / t8);
+    printf("%s text_latency_ms %.3f\n", tag, tt * 1e3);
+    printf("%s kernel %s\n", tag, t_gemm_kernel_name(prec));
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_siglip MODEL_DIR [THREADS]\n");
         return 2;
     }
+    int threads = argc > 2 ? atoi(argv[2]) : 2, B = 8;
     siglip_model *m;
-    if (siglip_load(argv[1], argc > 2 ? atoi(argv[2]) : 2, &m) < 0) {
+    if (siglip_load(argv[1], threads, &m) < 0) {
         fprintf(stderr, "bench_siglip: %s\n", lisa_errmsg());
         return 1;
     }
-    int S = siglip_cfg(m)->image_size, B = 8;
+    int S = siglip_cfg(m)->image_size;
+    siglip_free(m);
     size_t per = (size_t)3 * S * S;
-    float *px = malloc(B * per * sizeof *px), *out = malloc((size_t)B * siglip_dim(m) * sizeof *out);
-    if (!px || !out) return 1;
+    float *px = malloc(B * per * sizeof *px);
+    if (!px) return 1;
     unsigned s = 12345;
     for (size_t i = 0; i < B * per; i++) px[i] = (float)((s = s * 1103515245u + 12345u) >> 8) / (1 << 24) * 4 - 2;
-    double t1 = time_images(m, px, 1, out), t8 = time_images(m, px, B, out), tt = time_text(m, out);
-    if (t1 < 0 || t8 < 0 || tt < 0) {
+    if (speed(argv[1], threads, T_PREC_F32, "lisa", px, B) < 0 ||
+        speed(argv[1], threads, T_PREC_BF16, "lisa_bf16", px, B) < 0) {
         fprintf(stderr, "bench_siglip: %s\n", lisa_errmsg());
         return 1;
     }
-    printf("lisa image_b1_per_s %.2f\n", 1 / t1);
-    printf("lisa image_b8_per_s %.2f\n", B / t8);
-    printf("lisa text_latency_ms %.3f\n", tt * 1e3);
-    fflush(stdout);
-    siglip_free(m);
-    int rc = bf16_bar(argv[1], argc > 2 ? atoi(argv[2]) : 2, px, B);
+    int rc = bf16_bar(argv[1], threads, px, B);
     if (rc < 0) fprintf(stderr, "bench_siglip: bf16: %s\n", lisa_errmsg());
-    free(px), free(out);
+    free(px);
     return rc < 0 ? 1 : 0;
 }

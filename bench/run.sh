@@ -67,9 +67,12 @@ if [ -x "$build/bench/bench_siglip" ]; then
     sh bench/siglip_refs.sh "$build" "$runs" > "$out" || exit 1
     "$build/bench/bench_siglip" "$build/models/siglip-b16" 2 >> "$out"
     for k in image_b1_per_s image_b8_per_s text_latency_ms; do
-        printf '  %-16s lisa %8s  ort %8s   lisa/ort %s\n' "$k" "$(val lisa $k "$out")" "$(val ort $k "$out")" \
-            "$(ratio "$(val lisa $k "$out")" "$(val ort $k "$out")")"
+        printf '  %-16s fp32 %8s  bf16 %8s  ort %8s   /ort: fp32 %s bf16 %s\n' "$k" "$(val lisa $k "$out")" \
+            "$(val lisa_bf16 $k "$out")" "$(val ort $k "$out")" \
+            "$(ratio "$(val lisa $k "$out")" "$(val ort $k "$out")")" \
+            "$(ratio "$(val lisa_bf16 $k "$out")" "$(val ort $k "$out")")"
     done
+    printf '  kernels: fp32 %s, bf16 %s\n' "$(val lisa kernel "$out")" "$(val lisa_bf16 kernel "$out")"
     echo "  (for text_latency_ms lower is better: a ratio below 1 means LISA is faster)"
     printf '  bf16 (%s) cosine to fp32: images >= %s, text %s (bar: >= 0.999)\n' "$(val lisa_bf16 precision "$out")" \
         "$(val lisa_bf16 image_cosine_min "$out")" "$(val lisa_bf16 text_cosine "$out")"

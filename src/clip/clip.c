@@ -252,7 +252,7 @@ int clip_load_prec(const char *dir, int threads, int prec, clip_model **out)
     snprintf(path, sizeof path, "%s/config.json", dir);
     if ((rc = cfg_load(path, &m->cfg)) < 0) goto fail;
     if (m->cfg.siglip) {
-        if ((rc = siglip_load(dir, threads, &m->sg)) < 0) goto fail;
+        if ((rc = siglip_load_prec(dir, threads, m->prec, &m->sg)) < 0) goto fail;
         *out = m;
         return 0;
     }

@@ -43,6 +43,7 @@ struct siglip_model {
     gemma_tok *tok; // SigLIP 2: tokenizer.json
     spiece_tok *sp; // SigLIP 1: spiece.model (when there is no tokenizer.json)
     sg_tower text, vision;
+    t_prec prec;                   // the encoder layers' packed weights
     float logit_scale, logit_bias; // scale already exp()'d
     pool *pool;
     vit_state st;
@@ -70,7 +71,7 @@ static int load_layer(siglip_model *m, const char *tw, const cfg_tower *c, int i
 {
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s.encoder.layers.%d.", tw, i);
-    return vl_layer(m->ck, prefix, 0, "out_proj", c->hidden, c->intermediate, T_PREC_F32, l);
+    return vl_layer(m->ck, prefix, 0, "out_proj", c->hidden, c->intermediate, m->prec, l);
 }
 
 static vit_dims dims_of(const cfg_tower *c)
@@ -204,11 +205,19 @@ static int load_extras(siglip_model *m, const char *dir)
 
 int siglip_load(const char *dir, int threads, siglip_model **out)
 {
+    return siglip_load_prec(dir, threads, T_PREC_F32, out);
+}
+
+int siglip_load_prec(const char *dir, int threads, t_prec prec, siglip_model **out)
+{
     char path[4096];
     int rc;
     *out = NULL;
+    if (prec != T_PREC_F32 && prec != T_PREC_BF16 && prec != T_PREC_INT8)
+        return lisa_seterr(LISA_EINVAL, "siglip: unknown precision %d", (int)prec);
     siglip_model *m = calloc(1, sizeof *m);
     if (!m) return lisa_seterr(LISA_ENOMEM, "siglip: out of memory");
+    m->prec = prec;
     pthread_mutex_init(&m->mu, NULL);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if ((rc = cfg_load(path, &m->cfg)) < 0) goto fail;

@@ -25,6 +25,7 @@
 
 #include "image/preprocess.h"
 #include "model/config.h"
+#include "tensor/gemm.h"
 
 #include <stdint.h>
 
@@ -41,6 +42,10 @@ typedef struct siglip_model siglip_model;
 // mean = std = 0.5). threads <= 0: one per CPU. The caller owns *out and frees
 // it with siglip_free(). Errors name the file and the tensor.
 int siglip_load(const char *dir, int threads, siglip_model **out);
+// The same with the encoder layers' GEMM weights packed in prec (T_PREC_F32,
+// T_PREC_BF16 or T_PREC_INT8; tensor/gemm.h); siglip_load is T_PREC_F32. The
+// patch embedding and the pooling head stay fp32 (a few percent of the work).
+int siglip_load_prec(const char *dir, int threads, t_prec prec, siglip_model **out);
 
 // Frees the model. siglip_free(NULL) is a no-op.
 void siglip_free(siglip_model *m);
