@@ -1411,8 +1411,9 @@ static unsigned bf16_pick(unsigned ext)
               pick == 2   ? "amx_bf16"
               : pick == 1 ? "avx512_bf16"
                           : "the widening kernel");
+    unsigned had = ext; // AMX keeps VDPBF16PS only if it passed its own self-check
     ext &= ~(T_EXT_BF16 | T_EXT_AMX);
-    ext |= pick == 2 ? (T_EXT_AMX | T_EXT_BF16) : pick == 1 ? T_EXT_BF16 : 0;
+    ext |= pick == 2 ? T_EXT_AMX | (had & T_EXT_BF16) : pick == 1 ? T_EXT_BF16 : 0;
 out:
     for (int c = 0; c < 3; c++) t_packed_free(pk[c]);
     free(w), free(x), free(y);
