@@ -6,6 +6,7 @@
 //   gflops_b8 X, gflops_text X, weight_mib X, kernel NAME
 // each the median of several timed runs after a warm-up, 2 threads by default;
 // then an estimated fp32 peak, and bf16's and int8's cosines to fp32.
+#include "base/clock.h"
 #include "base/err.h"
 #include "clip/clip.h"
 #include "tensor/gemm.h"
@@ -17,13 +18,6 @@
 #include <time.h>
 
 #define RUNS 7
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -43,9 +37,9 @@ static double time_images(clip_model *m, const float *px, int batch, float *out)
     double t[RUNS];
     clip_embed_images(m, px, batch, out); // warm-up: scratch allocation, page-in
     for (int r = 0; r < RUNS; r++) {
-        double t0 = now();
+        double t0 = mono_s();
         if (clip_embed_images(m, px, batch, out) < 0) return -1;
-        t[r] = now() - t0;
+        t[r] = mono_s() - t0;
     }
     return median(t, RUNS);
 }
@@ -56,9 +50,9 @@ static double time_text(clip_model *m, float *out)
     double t[RUNS * 3];
     clip_embed_text(m, ids, 7, out);
     for (int r = 0; r < RUNS * 3; r++) {
-        double t0 = now();
+        double t0 = mono_s();
         if (clip_embed_text(m, ids, 7, out) < 0) return -1;
-        t[r] = now() - t0;
+        t[r] = mono_s() - t0;
     }
     return median(t, RUNS * 3);
 }

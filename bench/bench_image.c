@@ -2,6 +2,7 @@
 // decode vs libjpeg-turbo DCT-scaled decode (the largest 1/2^k that keeps
 // the short side >= 224). Single thread; prints medians of several runs.
 //   build/bench/bench_image [N_RUNS]
+#include "base/clock.h"
 #include "base/err.h"
 #include "image/image.h"
 #include "image/preprocess.h"
@@ -16,13 +17,6 @@
 #define W 4000
 #define H 3000
 #define NIMG 3
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 // A photo-like picture: smooth color waves, hard-edged discs, grain.
 static void make_photo(img_t *im, unsigned seed)
@@ -59,7 +53,7 @@ static double pass(char paths[][256], int min_side, float *tensor, int *dw, int 
     prep_cfg_default(&c);
     img_opts_init(&o);
     o.min_side = min_side;
-    double t0 = now();
+    double t0 = mono_s();
     for (int i = 0; i < NIMG; i++) {
         img_t im;
         if (img_load(paths[i], &o, &im, NULL) < 0 || prep_image(&im, &c, tensor) < 0) {
@@ -69,7 +63,7 @@ static double pass(char paths[][256], int min_side, float *tensor, int *dw, int 
         *dw = im.w, *dh = im.h;
         img_release(&im);
     }
-    return NIMG / (now() - t0);
+    return NIMG / (mono_s() - t0);
 }
 
 int main(int argc, char **argv)

@@ -25,6 +25,7 @@
 // 6 words each from a skewed 5000-word vocabulary), and a check that the
 // top-k order is bm25's.
 // Prints a readable table and `lisa <key> <value>` lines for bench/run.sh.
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/half.h"
 #include "base/pool.h"
@@ -56,13 +57,6 @@
 #define MAXN 1000000
 
 extern char **environ;
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void)
@@ -161,11 +155,11 @@ static void bench_exact(pool *p, const float *rows, const uint16_t *rows16, cons
     rank_topk_f16(p, q, rows16, n, DIM, NULL, 0, TOPK, h16, &g16);
     for (int i = 0; i < nq; i++) {
         mixture(q, QNOISE);
-        double t0 = now_ms();
+        double t0 = mono_ms();
         rank_topk(p, q, rows, n, DIM, TOPK, h32, &g32);
-        double t1 = now_ms();
+        double t1 = mono_ms();
         rank_topk_f16(p, q, rows16, n, DIM, NULL, 0, TOPK, h16, &g16);
-        t32[i] = t1 - t0, t16[i] = now_ms() - t1;
+        t32[i] = t1 - t0, t16[i] = mono_ms() - t1;
         keep16 += same_top(h16, g16, h32, g32);
         if (bf) {
             rank_topk(p, q, bf, n, DIM, TOPK, hb, &gb);
@@ -208,7 +202,7 @@ static int make_store(const char *dir, const float *rows, size_t n, double *ms)
     if (have == (int64_t)n) return 0;
     snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
     if (system(cmd) != 0 || store_open(path, STORE_CREATE, &s) < 0) return -1;
-    double t0 = now_ms();
+    double t0 = mono_ms();
     int rc = store_begin(s);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char p[64];
@@ -220,7 +214,7 @@ static int make_store(const char *dir, const float *rows, size_t n, double *ms)
         if (rc == 0 && i % 50000 == 49999) rc = store_commit(s), rc = rc ? rc : store_begin(s);
     }
     if (rc == 0) rc = store_commit(s);
-    *ms = now_ms() - t0;
+    *ms = mono_ms() - t0;
     store_close(s);
     return rc;
 }
@@ -269,9 +263,9 @@ static int rss_main(const char *dir)
     int n;
     for (int i = 0; i < 100; i++) {
         mixture(q, QNOISE);
-        double t0 = now_ms();
+        double t0 = mono_ms();
         if (search_vector_topk(c, q, TOPK, NULL, h, &n) < 0) return fprintf(stderr, "%s\n", lisa_errmsg()), 1;
-        t[i] = now_ms() - t0;
+        t[i] = mono_ms() - t0;
     }
     printf("%.1f %.3f\n", vm_hwm_mb(), pct(t, 100, .5));
     search_close(c);
@@ -287,11 +281,11 @@ static int bench_calibrated(pool *p, const uint16_t *rows, size_t n, int nq, dou
     if (!t || !cos) return free(t), free(cos), LISA_ENOMEM;
     for (int i = 0; i < nq; i++) {
         mixture(q, QNOISE);
-        double t0 = now_ms();
+        double t0 = mono_ms();
         rank_cal cal;
         rank_scores_all_f16(p, q, rows, n, DIM, cos);
         if (rank_calibrate(cos, n, RANK_NORM_TEXT, &cal) < 0) return free(t), free(cos), -1;
-        t[i] = now_ms() - t0;
+        t[i] = mono_ms() - t0;
     }
     *p50 = pct(t, nq, 0.50);
     *p99 = pct(t, nq, 0.99);
@@ -315,9 +309,9 @@ static double index_alone_p50(const char *dir, const char *vpath, int nq)
     int got;
     for (int i = 0; t && i < nq; i++) {
         mixture(q, QNOISE);
-        double t0 = now_ms();
+        double t0 = mono_ms();
         vindex_search(v, q, TOPK, NULL, 0, ids, sc, &got);
-        t[i] = now_ms() - t0;
+        t[i] = mono_ms() - t0;
     }
     if (t) r = pct(t, nq, .5);
     free(t);
@@ -338,7 +332,7 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
     search_vindex_path(dir, "bench", vpath, sizeof vpath);
     int keep = getenv("BENCH_KEEP_INDEX") != NULL; // reuse the file: "build" is then its load
     if (!keep) unlink(vpath);
-    double t0 = now_ms();
+    double t0 = mono_ms();
     search_ctx *c = open_ann(dir);
     float q[DIM];
     search_vhit h[TOPK];
@@ -348,7 +342,7 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
         fprintf(stderr, "bench_search: ann: %s\n", lisa_errmsg());
         return;
     }
-    double build = now_ms() - t0;
+    double build = mono_ms() - t0;
     struct stat sb;
     double fbytes = stat(vpath, &sb) == 0 ? (double)sb.st_size : 0;
     double *t = malloc((size_t)nq * sizeof *t);
@@ -357,9 +351,9 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
     int ng;
     for (int i = 0; i < nq; i++) {
         mixture(q, QNOISE);
-        double t1 = now_ms();
+        double t1 = mono_ms();
         search_vector_topk(c, q, TOPK, NULL, h, &got);
-        t[i] = now_ms() - t1;
+        t[i] = mono_ms() - t1;
         rank_topk_f16(p, q, rows16, n, DIM, NULL, 0, TOPK, ex, &ng); // the exact answer: id = row + 1
         for (int j = 0; j < ng; j++) hit += vhit_has(h, got, (int64_t)ex[j].row + 1);
     }
@@ -384,15 +378,15 @@ static void bench_ann(const char *self, pool *p, const uint16_t *rows16, const f
             if (!first) first = id;
         }
         store_commit(s);
-        double t2 = now_ms();
+        double t2 = mono_ms();
         search_vector_topk(c, q, TOPK, NULL, h, &got);
-        add_rate = add / ((now_ms() - t2) / 1e3);
+        add_rate = add / ((mono_ms() - t2) / 1e3);
         store_begin(s);
         for (int64_t i = first; i < first + (int64_t)add; i++) store_image_delete(s, i);
         store_commit(s);
-        t2 = now_ms();
+        t2 = mono_ms();
         search_vector_topk(c, q, TOPK, NULL, h, &got);
-        del_rate = add / ((now_ms() - t2) / 1e3);
+        del_rate = add / ((mono_ms() - t2) / 1e3);
         store_close(s);
     }
     search_close(c); // saves
@@ -434,12 +428,12 @@ static void bench_filters(size_t n, int nq)
         for (int i = 0; i < q; i++) {
             mixture(v, QNOISE);
             search_set_postfilter_fraction(c, 2.0); // always pre
-            double t0 = now_ms();
+            double t0 = mono_ms();
             search_vector_topk(c, v, TOPK, &f, h, &got);
             search_set_postfilter_fraction(c, 0.0); // always post (pre when short)
-            double t1 = now_ms();
+            double t1 = mono_ms();
             search_vector_topk(c, v, TOPK, &f, h, &got);
-            tp[i] = t1 - t0, to[i] = now_ms() - t1;
+            tp[i] = t1 - t0, to[i] = mono_ms() - t1;
         }
         double a = pct(tp, q, .5), b = pct(to, q, .5);
         printf("    %6.1f%%  %8.2f  %8.2f\n", sel[k] * 100, a, b);
@@ -464,7 +458,7 @@ static void bench_index_types(const float *rows, const uint16_t *rows16, size_t 
     static const char *tag[] = {"ivf_fp16", "ivf_sq8", "hnsw32_sq8"};
     for (int k = 0; k < 3; k++) {
         fshim *f;
-        double t0 = now_ms();
+        double t0 = mono_ms();
         if (fshim_new(types[k], DIM, &f) < 0) continue;
         if (k < 2) fshim_set_kmeans(f, VINDEX_KMEANS_ITER);
         fshim_threads(THREADS);
@@ -472,7 +466,7 @@ static void bench_index_types(const float *rows, const uint16_t *rows16, size_t 
         fshim_train(f, ntrain, rows);
         fshim_add(f, n, rows, NULL);
         fshim_threads(1);
-        double build = now_ms() - t0;
+        double build = mono_ms() - t0;
         if (k < 2)
             fshim_set(f, "nprobe", vindex_nprobe_for(vindex_nlist_for((int64_t)n)));
         else
@@ -485,7 +479,7 @@ static void bench_index_types(const float *rows, const uint16_t *rows16, size_t 
             rank_hit top[TOPK], truth[TOPK];
             int ng, nt;
             mixture(q, QNOISE);
-            double t1 = now_ms();
+            double t1 = mono_ms();
             fshim_search(f, q, 200, NULL, 0, sc, id);
             rank_heap hp;
             rank_heap_init(&hp, top, TOPK);
@@ -495,7 +489,7 @@ static void bench_index_types(const float *rows, const uint16_t *rows16, size_t 
                     rank_heap_push(&hp, ex[j], (uint32_t)id[j]);
                 }
             ng = rank_heap_sort(&hp);
-            t[i] = now_ms() - t1;
+            t[i] = mono_ms() - t1;
             rank_topk_f16(p, q, rows16, n, DIM, NULL, 0, TOPK, truth, &nt);
             hit += same_top(top, ng, truth, nt);
         }
@@ -550,13 +544,13 @@ static void bench_fts(size_t n, int nq)
 {
     char dir[128];
     snprintf(dir, sizeof dir, "build/bench/fts-%zu", n);
-    double t0 = now_ms();
+    double t0 = mono_ms();
     store *s = make_fts(dir, n);
     if (!s) {
         fprintf(stderr, "bench_search: fts store: %s\n", lisa_errmsg());
         return;
     }
-    double build = now_ms() - t0;
+    double build = mono_ms() - t0;
     // The reference: FTS5's own bm25() in the query LISA ran before (same
     // columns, lisa_cols included), on a second connection, same queries.
     char path[256];
@@ -568,11 +562,11 @@ static void bench_fts(size_t n, int nq)
                        "SELECT rowid, -bm25(image_fts) FROM image_fts WHERE image_fts MATCH ?1"
                        " ORDER BY bm25(image_fts), rowid LIMIT 2000",
                        -1, &ref, NULL);
-    double *t = malloc((size_t)nq * sizeof *t), *tr = malloc((size_t)nq * sizeof *tr), tl = now_ms();
+    double *t = malloc((size_t)nq * sizeof *t), *tr = malloc((size_t)nq * sizeof *tr), tl = mono_ms();
     store_hit *w;
     int nw;
     if (store_keyword_search(s, "\"w1\"", 10, &w, &nw) == 0) free(w); // loads the row-length cache
-    tl = now_ms() - tl;
+    tl = mono_ms() - tl;
     int same = 1;
     for (int i = 0; t && tr && i < nq; i++) {
         char match[64];
@@ -580,10 +574,10 @@ static void bench_fts(size_t n, int nq)
         snprintf(match, sizeof match, "\"w%d\" OR \"w%d\"", (int)(5000 * u * u), (int)(5000 * v));
         store_hit *hits = NULL;
         int nh = 0, k = 0;
-        double t1 = now_ms();
+        double t1 = mono_ms();
         if (store_keyword_search(s, match, 2000, &hits, &nh) < 0) nh = 0;
-        t[i] = now_ms() - t1;
-        t1 = now_ms();
+        t[i] = mono_ms() - t1;
+        t1 = mono_ms();
         sqlite3_reset(ref);
         sqlite3_bind_text(ref, 1, match, -1, SQLITE_TRANSIENT);
         while (sqlite3_step(ref) == SQLITE_ROW) {
@@ -591,7 +585,7 @@ static void bench_fts(size_t n, int nq)
                 same = 0;
             k++;
         }
-        tr[i] = now_ms() - t1;
+        tr[i] = mono_ms() - t1;
         if (k != nh) same = 0;
         free(hits);
     }
@@ -620,9 +614,9 @@ static void bench_text(const char *dir, int nq)
     float *e = malloc((size_t)clip_dim(m) * sizeof *e);
     double *t = malloc((size_t)nq * sizeof *t);
     for (int i = 0; e && t && i < nq; i++) {
-        double t0 = now_ms();
+        double t0 = mono_ms();
         clip_embed_text_str(m, qs[i % 4], e);
-        t[i] = now_ms() - t0;
+        t[i] = mono_ms() - t0;
     }
     if (e && t) {
         double p50 = pct(t, nq, 0.5);

@@ -10,6 +10,7 @@
 //   lisa_bf16 image_cosine_min X, lisa_bf16 text_cosine X
 // from clip_load_prec(fp32) and clip_load_prec(bf16) of the same directory
 // (the CLIP entry point loads a SiglipModel dir through src/siglip).
+#include "base/clock.h"
 #include "base/err.h"
 #include "clip/clip.h"
 #include "siglip/siglip.h"
@@ -21,13 +22,6 @@
 #include <time.h>
 
 #define RUNS 7
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -46,9 +40,9 @@ static double time_images(siglip_model *m, const float *px, int batch, float *ou
     double t[RUNS];
     siglip_embed_images(m, px, batch, out);
     for (int r = 0; r < RUNS; r++) {
-        double t0 = now();
+        double t0 = mono_s();
         if (siglip_embed_images(m, px, batch, out) < 0) return -1;
-        t[r] = now() - t0;
+        t[r] = mono_s() - t0;
     }
     return median(t, RUNS);
 }
@@ -59,9 +53,9 @@ static double time_text(siglip_model *m, float *out)
     double t[RUNS * 3];
     siglip_embed_text(m, ids, 64, out);
     for (int r = 0; r < RUNS * 3; r++) {
-        double t0 = now();
+        double t0 = mono_s();
         if (siglip_embed_text(m, ids, 64, out) < 0) return -1;
-        t[r] = now() - t0;
+        t[r] = mono_s() - t0;
     }
     return median(t, RUNS * 3);
 }

@@ -1,6 +1,7 @@
 // CLIP tokenizer against Hugging Face's own (JS) tokenizer: the goldens in
 // tests/data/tokenizer/clip_goldens.jsonl come from tools/js/tokenize_goldens.mjs.
 #include "testutil.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
 #include "clip/bpe.h"
@@ -27,13 +28,6 @@ static bpe_tok *g_tok;
 static golden *g_cases;
 static int g_n;
 static double g_load_ms;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int32_t *int_array(const cJSON *a, int *n)
 {
@@ -68,9 +62,9 @@ static void parse_golden(const char *line, size_t len, golden *g)
 static int setup(void **state)
 {
     (void)state;
-    double t0 = now_ms();
+    double t0 = mono_ms();
     int rc = bpe_load(CLIP_JSON, &g_tok);
-    g_load_ms = now_ms() - t0;
+    g_load_ms = mono_ms() - t0;
     if (rc) {
         fprintf(stderr, "cannot load %s: %s\n", CLIP_JSON, lisa_errmsg());
         return -1;
@@ -322,7 +316,7 @@ static void test_speed(void **state)
     int32_t ids[BPE_CONTEXT_LEN];
     int n;
     size_t bytes = 0, toks = 0;
-    double t0 = now_ms();
+    double t0 = mono_ms();
     int reps = 20;
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < g_n; i++) {
@@ -330,12 +324,12 @@ static void test_speed(void **state)
                 bpe_encode(g_tok, (const char *)g_cases[i].bytes, g_cases[i].len, ids, BPE_CONTEXT_LEN, &n), 0);
             bytes += g_cases[i].len, toks += (size_t)n;
         }
-    double ms = now_ms() - t0, best = g_load_ms;
+    double ms = mono_ms() - t0, best = g_load_ms;
     for (int r = 0; r < 5; r++) {
         bpe_tok *t;
-        double l0 = now_ms();
+        double l0 = mono_ms();
         assert_int_equal(bpe_load(CLIP_JSON, &t), 0);
-        double l = now_ms() - l0;
+        double l = mono_ms() - l0;
         best = l < best ? l : best;
         bpe_free(t);
     }

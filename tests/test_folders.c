@@ -6,6 +6,7 @@
 // caught up at start), indexing after upload (on, and off), and the PWA's
 // share target (POST /share: 303 to the UI; the token still applies).
 #include "testutil.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "image/image.h"
 #include "server/server.h"
@@ -23,13 +24,6 @@ static const char *tiny(void)
     static char p[1536];
     if (!p[0]) snprintf(p, sizeof p, "%s", tu_build("models/tiny-a"));
     return p;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static void make_image(const char *path, int k)
@@ -176,9 +170,9 @@ static int search_has(int port, const char *query, const char *name)
 
 static double until_search(int port, const char *query, const char *name, int want, double seconds)
 {
-    double t0 = now_s();
-    while (now_s() - t0 < seconds) {
-        if (search_has(port, query, name) == want) return now_s() - t0;
+    double t0 = mono_s();
+    while (mono_s() - t0 < seconds) {
+        if (search_has(port, query, name) == want) return mono_s() - t0;
         usleep(100 * 1000);
     }
     return -1;
@@ -390,8 +384,8 @@ static void test_share_target(void **state)
     assert_int_equal(r.status, 405);
     free(r.body);
     r = http(port, "GET", "/api/search?query=puffin&clip_weight=0", NULL, NULL, "Authorization: Bearer tok-123");
-    double t0 = now_s();
-    while (r.body && !strstr(r.body, "puffin.jpg") && now_s() - t0 < 5) {
+    double t0 = mono_s();
+    while (r.body && !strstr(r.body, "puffin.jpg") && mono_s() - t0 < 5) {
         free(r.body);
         usleep(100 * 1000);
         r = http(port, "GET", "/api/search?query=puffin&clip_weight=0", NULL, NULL, "Authorization: Bearer tok-123");

@@ -6,6 +6,7 @@
 // the store the runs wrote; a move must keep the image's id and vector and
 // embed nothing.
 #include "testutil.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "clip/clip.h"
 #include "image/image.h"
@@ -31,13 +32,6 @@ typedef struct {
     watch_opts wo;
     FILE *log;
 } fixture;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void make_image(const char *path, int k)
 {
@@ -88,7 +82,7 @@ static void close_fixture(fixture *f)
 // Steps until a batch has run (1) or seconds passed (0).
 static int until_batch(fixture *f, double seconds)
 {
-    for (double t0 = now_s(); now_s() - t0 < seconds;) {
+    for (double t0 = mono_s(); mono_s() - t0 < seconds;) {
         int rc = watch_step(f->w, 100);
         if (rc < 0) fail_msg("watch_step: %s", lisa_errmsg());
         if (rc == 1) return 1;
@@ -169,12 +163,12 @@ static void test_create_rename_move_delete(void **state)
     assert_true(row(lib("before.jpg"), NULL) > 0);
 
     make_image(lib("cat.jpg"), 2); // create + close-write
-    double t0 = now_s();
+    double t0 = mono_s();
     assert_true(until_batch(&f, 10));
     int vec = 0;
     int64_t id = row(lib("cat.jpg"), &vec);
     assert_true(id > 0 && vec);
-    assert_true(now_s() - t0 < 5); // the bound, with the debounce
+    assert_true(mono_s() - t0 < 5); // the bound, with the debounce
     assert_int_equal(status(&f).last.added, 1);
 
     assert_int_equal(rename(lib("cat.jpg"), lib("kitten.jpg")), 0); // rename in place
@@ -203,10 +197,10 @@ static void test_create_rename_move_delete(void **state)
     assert_true(until_batch(&f, 10));
     assert_true(row(lib("back.jpg"), &vec) > 0 && vec);
 
-    t0 = now_s();
+    t0 = mono_s();
     assert_int_equal(unlink(lib("back.jpg")), 0); // deleted
     assert_true(until_batch(&f, 10));
-    assert_true(now_s() - t0 < 5);
+    assert_true(mono_s() - t0 < 5);
     assert_int_equal(row(lib("back.jpg"), NULL), 0);
     assert_int_equal(status(&f).last.removed, 1);
 
@@ -295,9 +289,9 @@ static void test_watch_limit(void **state)
     assert_true(log_has("max_user_watches"));
     assert_true(log_has("2 folders are not watched"));
     make_image(lib("l1/l2/l3/quiet.jpg"), 8); // in a folder without a watch: found by the rescan
-    double t0 = now_s();
+    double t0 = mono_s();
     int64_t id = 0;
-    while (!id && now_s() - t0 < 10) {
+    while (!id && mono_s() - t0 < 10) {
         until_batch(&f, 2);
         id = row(lib("l1/l2/l3/quiet.jpg"), NULL);
     }

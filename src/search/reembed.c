@@ -138,35 +138,35 @@ int reembed_run(const reembed_opts *o, reembed_stats *out)
     return rc;
 }
 
-int reembed_coverage(const char *data_dir, const char *model_id, int64_t *images, int64_t *with)
+// The library's counts (images, vectors per model) from data_dir's store.
+static int library_stats(const char *data_dir, store_stats *ss)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/lisa.db", data_dir);
     store *s;
-    store_stats ss;
-    *images = *with = 0;
+    memset(ss, 0, sizeof *ss);
     int rc = store_open(path, STORE_CREATE, &s);
     if (rc < 0) return rc;
-    memset(&ss, 0, sizeof ss);
-    rc = store_get_stats(s, &ss);
+    rc = store_get_stats(s, ss);
+    store_close(s);
+    return rc;
+}
+
+int reembed_coverage(const char *data_dir, const char *model_id, int64_t *images, int64_t *with)
+{
+    store_stats ss;
+    *images = *with = 0;
+    int rc = library_stats(data_dir, &ss);
     if (rc == 0) *images = ss.images;
     for (int i = 0; rc == 0 && i < ss.n_models; i++)
         if (!strcmp(ss.models[i].id, model_id)) *with = ss.models[i].count;
-    store_close(s);
     return rc;
 }
 
 int reembed_print_coverage(FILE *out, const char *data_dir, const char *active)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/lisa.db", data_dir);
-    store *s;
     store_stats ss;
-    int rc = store_open(path, STORE_CREATE, &s);
-    if (rc < 0) return rc;
-    memset(&ss, 0, sizeof ss);
-    rc = store_get_stats(s, &ss);
-    store_close(s);
+    int rc = library_stats(data_dir, &ss);
     int seen = 0;
     for (int i = 0; rc == 0 && i < ss.n_models; i++) {
         int act = active && !strcmp(ss.models[i].id, active);

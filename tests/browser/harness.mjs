@@ -113,3 +113,12 @@ export function finish() {
   log(`${counts.passed} passed, ${counts.failed} failed`);
   process.exit(counts.failed ? 1 : 0);
 }
+
+// Runs a suite's main; an exception outside every test counts as one failure.
+export function run(main) {
+  main().catch((e) => {
+    log('[FAIL] harness: ' + (e && e.stack || e));
+    counts.failed++;
+    finish();
+  });
+}

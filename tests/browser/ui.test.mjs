@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  LISA, BUILD, MODEL, IMAGES, CHROMIUM, HOST, counts, test, assert, eq, sleep, until, startServer, apiJson, launch, shot, settled, finish, log,
+  LISA, BUILD, MODEL, IMAGES, CHROMIUM, HOST, counts, run, test, assert, eq, sleep, until, startServer, apiJson, launch, shot, settled, finish, log,
 } from './harness.mjs';
 
 const UPLOAD_CAP_MB = 1; // --max-upload, in MB; the test's big.jpg is 1.5 MB
@@ -641,8 +641,4 @@ async function main() {
   finish();
 }
 
-main().catch((e) => {
-  log('[FAIL] harness: ' + (e && e.stack || e));
-  counts.failed++;
-  finish();
-});
+run(main);

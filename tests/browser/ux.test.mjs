@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test, assert, eq, sleep, until, startServer, apiJson, launch, shot, settled, finish, log, counts,
+import { test, assert, eq, sleep, until, startServer, apiJson, launch, shot, settled, finish, log, counts, run,
   LISA, MODEL, IMAGES, CHROMIUM, ROOT } from './harness.mjs';
 
 const UPLOADS = ['land.jpg', 'port.jpg', 'wide.jpg', 'gray.png', 'lossy.webp'];
@@ -550,8 +550,4 @@ async function main() {
   finish();
 }
 
-main().catch((e) => {
-  log('[FAIL] harness: ' + (e && e.stack || e));
-  counts.failed++;
-  finish();
-});
+run(main);
