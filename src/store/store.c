@@ -165,8 +165,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FTS_DELETE] = "DELETE FROM image_fts WHERE rowid = ?1",
     [ST_FTS_INSERT] = "INSERT INTO image_fts(rowid, name, meta, caption, ocr) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_FTS_SET_NAME] = "UPDATE image_fts SET name = ?2 WHERE rowid = ?1",
-    [ST_FTS_SEARCH] = "SELECT rowid, lisa_bm25(image_fts) AS r, lisa_cols(image_fts) FROM image_fts"
-                      " WHERE image_fts MATCH ?1 ORDER BY r DESC, rowid LIMIT ?2",
+    [ST_FTS_SEARCH] = "SELECT rowid, lisa_bm25(image_fts), lisa_cols(image_fts) FROM image_fts"
+                      " WHERE image_fts MATCH ?1", // top-k in C: store_keyword_search
     [ST_EMB_PUT] = "INSERT INTO embeddings(model, image_id, dim, vec) VALUES(?1, ?2, ?3, ?4)"
                    " ON CONFLICT(model, image_id) DO UPDATE SET dim = excluded.dim, vec = excluded.vec",
     [ST_EMB_HAS] = "SELECT 1 FROM embeddings WHERE model = ?1 AND image_id = ?2 AND dim = ?3",

@@ -211,13 +211,57 @@ int store__fts_register(store *s)
 
 // ---------------------------------------------------------------- search
 
-static int grow_hits(store *s, store_hit **hits, int *cap)
+// The best `limit` hits are kept in a min-heap (the worst kept hit at the
+// root) in C instead of SQLite's ORDER BY ... LIMIT, which inserts every
+// matching row into a b-tree sorter: for a term in 30% of a 100k library
+// that sorter was a third of the query's time. The order is the one the SQL
+// gave: bm25 descending, then ascending id.
+static int hit_better(const store_hit *a, const store_hit *b)
 {
-    int nc = *cap ? *cap * 2 : 64;
-    store_hit *h = realloc(*hits, (size_t)nc * sizeof *h);
-    if (!h) return lisa_seterr(LISA_ENOMEM, "%s: %d keyword hits", s->path, nc);
-    *hits = h;
-    *cap = nc;
+    return a->bm25 > b->bm25 || (a->bm25 == b->bm25 && a->id < b->id);
+}
+
+static void heap_down(store_hit *h, int n, int i)
+{
+    for (;;) {
+        int w = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && hit_better(&h[w], &h[l])) w = l;
+        if (r < n && hit_better(&h[w], &h[r])) w = r;
+        if (w == i) return;
+        store_hit t = h[i];
+        h[i] = h[w], h[w] = t, i = w;
+    }
+}
+
+static void heap_up(store_hit *h, int i)
+{
+    while (i > 0 && hit_better(&h[(i - 1) / 2], &h[i])) {
+        store_hit t = h[i];
+        h[i] = h[(i - 1) / 2], h[(i - 1) / 2] = t, i = (i - 1) / 2;
+    }
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    return hit_better(a, b) ? -1 : hit_better(b, a);
+}
+
+// Offers hit x to the heap h of *n kept hits (at most limit, room for cap).
+static int heap_offer(store *s, store_hit **h, int *n, int *cap, int limit, const store_hit *x)
+{
+    if (*n < limit) {
+        if (*n == *cap) {
+            int nc = *cap ? (*cap * 2 < limit ? *cap * 2 : limit) : (limit < 64 ? limit : 64);
+            store_hit *g = realloc(*h, (size_t)nc * sizeof *g);
+            if (!g) return lisa_seterr(LISA_ENOMEM, "%s: %d keyword hits", s->path, nc);
+            *h = g, *cap = nc;
+        }
+        (*h)[*n] = *x;
+        heap_up(*h, (*n)++);
+    } else if (hit_better(x, &(*h)[0])) {
+        (*h)[0] = *x;
+        heap_down(*h, *n, 0);
+    }
     return 0;
 }
 
@@ -232,13 +276,11 @@ int store_keyword_search(store *s, const char *match, int limit, store_hit **hit
                            STORE_HITS_MAX);
     if ((rc = fts_len_sync(s)) < 0 || (rc = store__stmt(s, ST_FTS_SEARCH, &st)) < 0) return rc;
     store__bind_text(st, 1, match);
-    sqlite3_bind_int(st, 2, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && (rc = grow_hits(s, hits, &cap)) < 0) break;
-        store_hit *h = &(*hits)[(*n)++];
-        h->id = sqlite3_column_int64(st, 0);
-        h->bm25 = sqlite3_column_double(st, 1);
-        h->cols = sqlite3_column_int(st, 2);
+        store_hit h = {.id = sqlite3_column_int64(st, 0),
+                       .bm25 = sqlite3_column_double(st, 1),
+                       .cols = sqlite3_column_int(st, 2)};
+        if ((rc = heap_offer(s, hits, n, &cap, limit, &h)) < 0) break;
     }
     if (rc != SQLITE_DONE)
         rc = rc < 0 ? rc : store__err(s, rc, "keyword search");
@@ -249,8 +291,10 @@ int store_keyword_search(store *s, const char *match, int limit, store_hit **hit
         free(*hits);
         *hits = NULL;
         *n = 0;
+        return rc;
     }
-    return rc;
+    if (*n) qsort(*hits, (size_t)*n, sizeof **hits, cmp_hit);
+    return 0;
 }
 
 // ---------------------------------------------------------------- rebuild
