@@ -570,14 +570,16 @@ typedef struct {
     float *k2, *v2;                  // the same, for reordering beams
     float *ck, *cv;                  // cross K (layers, heads, m, hd), V^T (layers, heads, hd, m)
     float *x, *a, *t, *ctx, *scores; // (B, d) x4, (B, max(cap, m))
-    float *qkv, *ff;                 // (B, 3d), (B, ff)
-    float *logits;                   // (B, V)
+    float *xs;                       // per pool thread: a cross-attention head's scratch, xs_per floats
+    size_t xs_per;
+    float *qkv, *ff; // (B, 3d), (B, ff)
+    float *logits;   // (B, V)
 } dec_state;
 
 static void dec_release(dec_state *s)
 {
-    float **p[] = {&s->k, &s->v,   &s->k2,     &s->v2,  &s->ck, &s->cv,     &s->x, &s->a,
-                   &s->t, &s->ctx, &s->scores, &s->qkv, &s->ff, &s->logits, NULL};
+    float **p[] = {&s->k, &s->v,   &s->k2,     &s->v2,  &s->ck, &s->cv,     &s->x,  &s->a,
+                   &s->t, &s->ctx, &s->scores, &s->qkv, &s->ff, &s->logits, &s->xs, NULL};
     free_all(p);
 }
 
@@ -616,12 +618,14 @@ static int dec_init(cap_model *m, dec_state *s, int B, int cap, const float *ima
     size_t kv = (size_t)L * B * cap * d, cross = (size_t)L * nimg * d;
     float **p1[] = {&s->k, &s->v, &s->k2, &s->v2, NULL}, **p2[] = {&s->ck, &s->cv, NULL};
     float **p3[] = {&s->x, &s->a, &s->t, &s->ctx, NULL}, **p4[] = {&s->ff, NULL}, **p7[] = {&s->qkv, NULL};
-    float **p5[] = {&s->scores, NULL}, **p6[] = {&s->logits, NULL};
+    float **p5[] = {&s->scores, NULL}, **p6[] = {&s->logits, NULL}, **p8[] = {&s->xs, NULL};
+    s->xs_per = ((size_t)B * (2 * (d / c->text.heads) + nimg) + 15) / 16 * 16;
     int rc;
     if ((rc = alloc_all(kv, p1)) < 0 || (rc = alloc_all(cross, p2)) < 0 || (rc = alloc_all((size_t)B * d, p3)) < 0 ||
         (rc = alloc_all((size_t)B * c->text.intermediate, p4)) < 0 || (rc = alloc_all((size_t)B * 3 * d, p7)) < 0 ||
         (rc = alloc_all((size_t)B * (cap > nimg ? cap : nimg), p5)) < 0 ||
-        (rc = alloc_all((size_t)B * c->vocab_size, p6)) < 0 || (rc = cross_kv(m, s, image_embeds)) < 0) {
+        (rc = alloc_all((size_t)B * c->vocab_size, p6)) < 0 ||
+        (rc = alloc_all(s->xs_per * (size_t)pool_size(m->pool), p8)) < 0 || (rc = cross_kv(m, s, image_embeds)) < 0) {
         dec_release(s);
         return rc;
     }
@@ -629,25 +633,39 @@ static int dec_init(cap_model *m, dec_state *s, int B, int cap, const float *ima
 }
 
 // Cross-attention of layer l for the nb query rows (stride 3d in s->qkv) into
-// s->ctx; uses s->t and s->a as scratch.
+// s->ctx, one head per pool item (each thread's scratch in s->xs): the
+// image's K and V (1.8 MB a layer at 577 tokens) are read by both threads.
+struct cross_job {
+    cap_model *m;
+    dec_state *s;
+    int l, nb;
+};
+
+static void cross_head(void *ctx, int h, int tid)
+{
+    const struct cross_job *j = ctx;
+    dec_state *s = j->s;
+    int d = j->m->cfg.text.hidden, H = j->m->cfg.text.heads, hd = d / H, n = s->m, nb = j->nb;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *q = s->xs + (size_t)tid * s->xs_per, *out = q + (size_t)nb * hd, *sc = out + (size_t)nb * hd;
+    const float *kh = s->ck + ((size_t)j->l * H + h) * n * hd, *vt = s->cv + ((size_t)j->l * H + h) * hd * n;
+    for (int b = 0; b < nb; b++)
+        memcpy(q + (size_t)b * hd, s->qkv + (size_t)b * 3 * d + (size_t)h * hd, (size_t)hd * sizeof(float));
+    t_matmul(sc, q, kh, NULL, nb, hd, n);
+    for (int b = 0; b < nb; b++) {
+        float *r = sc + (size_t)b * n;
+        for (int i = 0; i < n; i++) r[i] *= scale;
+        t_softmax(r, n);
+    }
+    t_matmul(out, sc, vt, NULL, nb, n, hd);
+    for (int b = 0; b < nb; b++)
+        memcpy(s->ctx + (size_t)b * d + (size_t)h * hd, out + (size_t)b * hd, (size_t)hd * sizeof(float));
+}
+
 static void cross_attend(cap_model *m, dec_state *s, int l, int nb)
 {
-    int d = m->cfg.text.hidden, H = m->cfg.text.heads, hd = d / H, n = s->m;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < H; h++) {
-        const float *kh = s->ck + ((size_t)l * H + h) * n * hd, *vt = s->cv + ((size_t)l * H + h) * hd * n;
-        for (int b = 0; b < nb; b++)
-            memcpy(s->t + (size_t)b * hd, s->qkv + (size_t)b * 3 * d + (size_t)h * hd, (size_t)hd * sizeof(float));
-        t_matmul(s->scores, s->t, kh, NULL, nb, hd, n);
-        for (int b = 0; b < nb; b++) {
-            float *r = s->scores + (size_t)b * n;
-            for (int j = 0; j < n; j++) r[j] *= scale;
-            t_softmax(r, n);
-        }
-        t_matmul(s->a, s->scores, vt, NULL, nb, n, hd);
-        for (int b = 0; b < nb; b++)
-            memcpy(s->ctx + (size_t)b * d + (size_t)h * hd, s->a + (size_t)b * hd, (size_t)hd * sizeof(float));
-    }
+    struct cross_job j = {m, s, l, nb};
+    pool_for(m->pool, m->cfg.text.heads, cross_head, &j);
 }
 
 // y = LN(y + (x . W^T + b)) over nb rows: BERT's post-LN "output" sublayer.

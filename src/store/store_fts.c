@@ -277,9 +277,8 @@ int store_keyword_search(store *s, const char *match, int limit, store_hit **hit
     if ((rc = fts_len_sync(s)) < 0 || (rc = store__stmt(s, ST_FTS_SEARCH, &st)) < 0) return rc;
     store__bind_text(st, 1, match);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_hit h = {.id = sqlite3_column_int64(st, 0),
-                       .bm25 = sqlite3_column_double(st, 1),
-                       .cols = sqlite3_column_int(st, 2)};
+        store_hit h = {
+            .id = sqlite3_column_int64(st, 0), .bm25 = sqlite3_column_double(st, 1), .cols = sqlite3_column_int(st, 2)};
         if ((rc = heap_offer(s, hits, n, &cap, limit, &h)) < 0) break;
     }
     if (rc != SQLITE_DONE)

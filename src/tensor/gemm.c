@@ -1024,6 +1024,78 @@ __attribute__((target("avx512f,avx2,fma"))) static void act_avx512(t_act act, fl
     if (i < n) act_avx2(act, x + i, n - i);
 }
 
+// Softmax of one row on 16 (8) lanes with exp16 (exp8); entries at -INFINITY
+// (a mask) get exactly 0, as in t_softmax_ref, which does the tail.
+#define SOFTMAX_VEC(NAME, TGT, V, W, SET1, LOAD, STORE, MAX, SUB, MUL, ADD, EXP, ZERO, RMAX, RADD, KEEP)               \
+    __attribute__((target(TGT))) static void NAME(float *x, int n)                                                     \
+    {                                                                                                                  \
+        V mx = SET1(-INFINITY);                                                                                        \
+        int i = 0;                                                                                                     \
+        for (; i + W <= n; i += W) mx = MAX(mx, LOAD(x + i));                                                          \
+        float m = RMAX(mx);                                                                                            \
+        for (int t = i; t < n; t++) m = x[t] > m ? x[t] : m;                                                           \
+        if (m == -INFINITY) {                                                                                          \
+            memset(x, 0, (size_t)n * sizeof *x);                                                                       \
+            return;                                                                                                    \
+        }                                                                                                              \
+        V vm = SET1(m), acc = ZERO();                                                                                  \
+        for (i = 0; i + W <= n; i += W) {                                                                              \
+            V v = LOAD(x + i), e = KEEP(v, EXP(SUB(v, vm)));                                                           \
+            STORE(x + i, e);                                                                                           \
+            acc = ADD(acc, e);                                                                                         \
+        }                                                                                                              \
+        float sum = RADD(acc);                                                                                         \
+        for (int t = i; t < n; t++) sum += x[t] = expf(x[t] - m);                                                      \
+        V inv = SET1(1.0f / sum);                                                                                      \
+        for (i = 0; i + W <= n; i += W) STORE(x + i, MUL(LOAD(x + i), inv));                                           \
+        for (int t = i; t < n; t++) x[t] *= 1.0f / sum;                                                                \
+    }
+
+__attribute__((target("avx512f"))) static inline __m512 keep512(__m512 v, __m512 e)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
+}
+__attribute__((target("avx512f"))) static inline float rmax512(__m512 v)
+{
+    return _mm512_reduce_max_ps(v);
+}
+__attribute__((target("avx512f"))) static inline float radd512(__m512 v)
+{
+    return _mm512_reduce_add_ps(v);
+}
+__attribute__((target("avx2"))) static inline __m256 keep256(__m256 v, __m256 e)
+{
+    return _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ), e);
+}
+__attribute__((target("avx2"))) static inline float rmax256(__m256 v)
+{
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+}
+__attribute__((target("avx2"))) static inline float radd256(__m256 v)
+{
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+}
+SOFTMAX_VEC(softmax_avx512, "avx512f,avx2,fma", __m512, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+            _mm512_max_ps, _mm512_sub_ps, _mm512_mul_ps, _mm512_add_ps, exp16, _mm512_setzero_ps, rmax512, radd512,
+            keep512)
+SOFTMAX_VEC(softmax_avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_max_ps,
+            _mm256_sub_ps, _mm256_mul_ps, _mm256_add_ps, exp8, _mm256_setzero_ps, rmax256, radd256, keep256)
+
+void t_softmax(float *x, int n)
+{
+    t_path q = t_gemm_path();
+    if (q == T_PATH_AVX512)
+        softmax_avx512(x, n);
+    else if (q == T_PATH_AVX2)
+        softmax_avx2(x, n);
+    else
+        t_softmax_ref(x, n);
+}
+
 // The epilogue's activation on path q's widest vectors.
 static void act_vec(t_path q, t_act act, float *x, size_t n)
 {

@@ -255,7 +255,7 @@ void t_attention_ref(float *out, const float *q, const float *k, const float *v,
                 for (int c = 0; c < hd; c++) d += (double)qi[c] * k[(size_t)j * ld + h * hd + c];
                 s[j] = (causal && j > i) ? -INFINITY : (float)(d * scale);
             }
-            t_softmax(s, n);
+            t_softmax_ref(s, n);
             for (int c = 0; c < hd; c++) {
                 double o = 0;
                 for (int j = 0; j < n; j++) o += (double)s[j] * v[(size_t)j * ld + h * hd + c];
@@ -280,7 +280,7 @@ void t_layernorm(float *y, const float *x, const float *g, const float *b, int n
     }
 }
 
-void t_softmax(float *x, int n)
+void t_softmax_ref(float *x, int n)
 {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;

@@ -51,8 +51,11 @@ void t_attention_head_ld(float *out, int ldo, const float *q, const float *k, co
 // y may equal x.
 void t_layernorm(float *y, const float *x, const float *g, const float *b, int n, int d, float eps);
 
-// In-place softmax of one row of n values (-INFINITY entries get 0).
+// In-place softmax of one row of n values (-INFINITY entries get 0): t_softmax
+// on the GEMM path's vectors (gemm.c, with the epilogue's exp), t_softmax_ref
+// the scalar reference with libm's expf.
 void t_softmax(float *x, int n);
+void t_softmax_ref(float *x, int n);
 
 // In-place activations over n values.
 void t_gelu(float *x, size_t n);       // x * Phi(x), exact (erf)
