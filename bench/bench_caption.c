@@ -98,7 +98,11 @@ int main(int argc, char **argv)
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2, runs = argc > 3 ? atoi(argv[3]) : 5, prec = CAP_PREC_AUTO;
     if (runs < 1 || runs > 100) runs = 5;
-    if (argc > 4) prec = !strcmp(argv[4], "fp32") ? CAP_PREC_FP32 : !strcmp(argv[4], "bf16") ? CAP_PREC_BF16 : prec;
+    if (argc > 4)
+        prec = !strcmp(argv[4], "fp32")   ? CAP_PREC_FP32
+               : !strcmp(argv[4], "bf16") ? CAP_PREC_BF16
+               : !strcmp(argv[4], "int8") ? CAP_PREC_INT8
+                                          : prec;
     cap_model *m;
     if (cap_load_prec(argv[1], threads, prec, &m) < 0) {
         fprintf(stderr, "bench_caption: %s\n", lisa_errmsg());

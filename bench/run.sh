@@ -106,22 +106,24 @@ if [ -x "$build/bench/bench_caption" ] && "$py" -c "import numpy" 2>/dev/null; t
         [ -f "$mdir/onnx/vision.onnx" ] || "$py" tools/caption/export_onnx.py "$mdir" >/dev/null
         [ -f "$mdir/onnx/vision.onnx" ] && have_ort=1
     fi
-    # Interleaved: ORT, LISA fp32, LISA bf16, torch, ORT again (the ORT figure is the
+    # Interleaved: ORT, LISA fp32, bf16 and int8, torch, ORT again (the ORT figure is the
     # better of its two medians), so that load changes hit every engine alike.
     [ -n "$have_ort" ] && node bench/ref/blip_ort_bench.mjs "$mdir" --runs "$runs" >> "$out"
     "$build/bench/bench_caption" "$mdir" 2 "$runs" fp32 >> "$out"
     "$build/bench/bench_caption" "$mdir" 2 "$runs" bf16 >> "$out"
+    "$build/bench/bench_caption" "$mdir" 2 "$runs" int8 >> "$out"
     "$py" -c "import torch" 2>/dev/null && "$py" bench/ref/blip_torch_bench.py "$mdir" "$runs" >> "$out"
     [ -n "$have_ort" ] && node bench/ref/blip_ort_bench.mjs "$mdir" --runs "$runs" >> "$out"
     echo "lisa loadavg_end $(cut -d' ' -f1 /proc/loadavg)" >> "$out"
     ort=$(awk '$1 == "ort" && $2 == "caption_vision_ms" { if (m == "" || $3 < m) m = $3 } END { print m }' "$out")
     torch=$(val torch caption_vision_ms "$out")
-    printf '  %-22s %10s %10s %10s %10s\n' "median ms" lisa_fp32 lisa_bf16 ort torch
+    printf '  %-22s %10s %10s %10s %10s %10s\n' "median ms" lisa_fp32 lisa_bf16 lisa_int8 ort torch
     for k in vision greedy_kv greedy_decode greedy beam3_kv beam3_decode beam3; do
-        printf '  %-22s %10s %10s %10s %10s\n' "caption_$k" "$(val lisa_fp32 caption_${k}_ms "$out")" \
-            "$(val lisa_bf16 caption_${k}_ms "$out")" "$([ $k = vision ] && echo "$ort")" "$([ $k = vision ] && echo "$torch")"
+        printf '  %-22s %10s %10s %10s %10s %10s\n' "caption_$k" "$(val lisa_fp32 caption_${k}_ms "$out")" \
+            "$(val lisa_bf16 caption_${k}_ms "$out")" "$(val lisa_int8 caption_${k}_ms "$out")" \
+            "$([ $k = vision ] && echo "$ort")" "$([ $k = vision ] && echo "$torch")"
     done
-    for p in fp32 bf16; do
+    for p in fp32 bf16 int8; do
         printf '  %s: vision lisa/ort %s, lisa/torch %s; whole beam-3 caption / ort vision %s (target <= 1.0), greedy %s\n' \
             "$p" "$(ratio "$(val lisa_$p caption_vision_ms "$out")" "$ort")" \
             "$(ratio "$(val lisa_$p caption_vision_ms "$out")" "$torch")" \

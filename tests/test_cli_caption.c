@@ -96,7 +96,7 @@ static void test_text_and_errors(void **state)
     free(out);
     assert_int_equal(tu_run(LISA " caption --beams 0 x.jpg", &out), 2);
     free(out);
-    assert_int_equal(tu_run(LISA " caption --precision int8 x.jpg", &out), 2);
+    assert_int_equal(tu_run(LISA " caption --precision fp8 x.jpg", &out), 2);
     free(out);
 }
 

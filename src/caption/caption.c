@@ -377,12 +377,12 @@ static int g_prec = CAP_PREC_AUTO; // cap_set_precision's choice
 
 void cap_set_precision(int prec)
 {
-    g_prec = prec == CAP_PREC_BF16 || prec == CAP_PREC_FP32 ? prec : CAP_PREC_AUTO;
+    g_prec = prec == CAP_PREC_BF16 || prec == CAP_PREC_FP32 || prec == CAP_PREC_INT8 ? prec : CAP_PREC_AUTO;
 }
 
 const char *cap_precision(const cap_model *m)
 {
-    return m->prec == T_PREC_BF16 ? "bf16" : "fp32";
+    return m->prec == T_PREC_BF16 ? "bf16" : m->prec == T_PREC_INT8 ? "int8" : "fp32";
 }
 
 // AUTO: bf16 when the checkpoint's word embeddings are BF16 (packing them as
@@ -396,14 +396,16 @@ static int resolve_prec(const cap_model *m, int prec, t_prec *out)
             prec = CAP_PREC_FP32;
         else if (!strcmp(env, "bf16"))
             prec = CAP_PREC_BF16;
+        else if (!strcmp(env, "int8"))
+            prec = CAP_PREC_INT8;
         else
-            return lisa_seterr(LISA_EINVAL, "LISA_PRECISION: \"%.20s\" is not fp32 or bf16 (captioning)", env);
+            return lisa_seterr(LISA_EINVAL, "LISA_PRECISION: \"%.20s\" is not fp32, bf16 or int8 (captioning)", env);
     }
     if (prec == CAP_PREC_AUTO) {
         const st_tensor *t = ckpt_find(m->ck, "text_decoder.bert.embeddings.word_embeddings.weight");
         prec = t && t->dtype == ST_BF16 ? CAP_PREC_BF16 : CAP_PREC_FP32;
     }
-    *out = prec == CAP_PREC_BF16 ? T_PREC_BF16 : T_PREC_F32;
+    *out = prec == CAP_PREC_BF16 ? T_PREC_BF16 : prec == CAP_PREC_INT8 ? T_PREC_INT8 : T_PREC_F32;
     return 0;
 }
 
@@ -414,7 +416,7 @@ int cap_load_prec(const char *dir, int threads, int prec, cap_model **out)
     char path[4096];
     int rc;
     *out = NULL;
-    if (prec != CAP_PREC_AUTO && prec != CAP_PREC_FP32 && prec != CAP_PREC_BF16)
+    if (prec != CAP_PREC_AUTO && prec != CAP_PREC_FP32 && prec != CAP_PREC_BF16 && prec != CAP_PREC_INT8)
         return lisa_seterr(LISA_EINVAL, "caption: unknown precision %d", prec);
     cap_model *m = calloc(1, sizeof *m);
     if (!m) return lisa_seterr(LISA_ENOMEM, "caption: out of memory");

@@ -84,17 +84,19 @@ int cap_load(const char *dir, int threads, cap_model **out);
 int cap_load_default(const char *data_dir, int threads, cap_model **out);
 
 // Weight precision. AUTO: cap_set_precision's choice, else LISA_PRECISION
-// (fp32 | bf16), else bf16 for a BF16 checkpoint (exact) and fp32 for F32 /
-// F16 ones. bf16 halves the resident weights (blip-image-captioning-base:
-// ~450 MiB against ~900 MiB); the kernels widen it to fp32.
-enum { CAP_PREC_AUTO = -1, CAP_PREC_FP32 = 0, CAP_PREC_BF16 = 1 };
+// (fp32 | bf16 | int8), else bf16 for a BF16 checkpoint (exact) and fp32 for
+// F32 / F16 ones. bf16 halves the resident weights (blip-image-captioning-base:
+// ~450 MiB against ~900 MiB); int8 (per-output-channel weights, activations
+// quantised per row, as for CLIP) halves them again, and the decoder's steps,
+// which stream every weight once, with them.
+enum { CAP_PREC_AUTO = -1, CAP_PREC_FP32 = 0, CAP_PREC_BF16 = 1, CAP_PREC_INT8 = 2 };
 int cap_load_prec(const char *dir, int threads, int prec, cap_model **out);
 
 // Sets the precision AUTO resolves to for later loads (the settings layer calls
 // it with `precision =` / --precision); CAP_PREC_AUTO clears it.
 void cap_set_precision(int prec);
 
-// The precision m runs in ("fp32", "bf16") and the bytes of its packed weights.
+// The precision m runs in ("fp32", "bf16", "int8") and the bytes of its packed weights.
 const char *cap_precision(const cap_model *m);
 size_t cap_weight_bytes(const cap_model *m);
 

@@ -18,7 +18,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: lisa caption [--model DIR] [--data DIR] [--beams K] [--max-length N] [--min-length N]\n"
             "                    [--repetition-penalty P] [--length-penalty P] [--prompt TEXT] [--threads N]\n"
-            "                    [--precision fp32|bf16] [--json] IMAGE...\n"
+            "                    [--precision fp32|bf16|int8] [--json] IMAGE...\n"
             "  DIR is a Hugging Face BlipForConditionalGeneration directory; by default\n"
             "  %s is looked up ($LISA_MODELS, DATA/models/).\n"
             "  Defaults are Hugging Face generate()'s: greedy (K = 1), max length 20 ids.\n"
@@ -81,8 +81,8 @@ static int parse(int argc, char **argv, args *a)
             a->o.length_penalty = (float)x;
         else if (!strcmp(o, "--threads") && num(v, 0, 256, &x) == 0 && x == (int)x)
             a->threads = (int)x;
-        else if (!strcmp(o, "--precision") && (!strcmp(v, "fp32") || !strcmp(v, "bf16")))
-            a->prec = !strcmp(v, "bf16") ? CAP_PREC_BF16 : CAP_PREC_FP32;
+        else if (!strcmp(o, "--precision") && (!strcmp(v, "fp32") || !strcmp(v, "bf16") || !strcmp(v, "int8")))
+            a->prec = !strcmp(v, "bf16") ? CAP_PREC_BF16 : !strcmp(v, "int8") ? CAP_PREC_INT8 : CAP_PREC_FP32;
         else
             return fprintf(stderr, "lisa caption: bad option %s %s\n", o, v), -1;
     }

@@ -77,7 +77,8 @@ static int set_precision(settings *s, const char *v, const char *where)
     snprintf(s->precision, sizeof s->precision, "%s", clip_precision_name(prec));
     clip_set_precision(prec); // what the next clip_load uses
     cap_set_precision(prec);  // and the next cap_load
-    _Static_assert((int)CAP_PREC_FP32 == (int)CLIP_PREC_FP32 && (int)CAP_PREC_BF16 == (int)CLIP_PREC_BF16,
+    _Static_assert((int)CAP_PREC_FP32 == (int)CLIP_PREC_FP32 && (int)CAP_PREC_BF16 == (int)CLIP_PREC_BF16 &&
+                       (int)CAP_PREC_INT8 == (int)CLIP_PREC_INT8,
                    "one precision code");
     return 0;
 }
