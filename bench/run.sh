@@ -45,6 +45,18 @@ if [ -x "$build/bench/bench_clip" ]; then
             "$(val lisa gflops_b8 "$out")" "$(val lisa_bf16 gflops_b8 "$out")" "$(val lisa_int8 gflops_b8 "$out")" \
             "$(val lisa peak_gflops_est "$out")"
         echo "    (peak: 2 FMA ports x fp32 width x 2 x clock x threads; VDPBF16PS doubles it, VPDPBUSD quadruples it)"
+        if [ -x "$build/bench/bench_gemm" ]; then
+            pk=$("$build/bench/bench_gemm" --peak)
+            pf=$(echo "$pk" | awk '$3 == "fp32" && $4 == "avx512f" { print $6 }')
+            [ -n "$pf" ] || pf=$(echo "$pk" | awk '$3 == "fp32" { print $6; exit }')
+            pb=$(echo "$pk" | awk '$3 == "bf16" { print $6 }')
+            pi=$(echo "$pk" | awk '$3 == "int8" { print $6 }')
+            echo "    measured one-thread peaks (16 independent chains of the instruction): fp32 ${pf:-?}, bf16 ${pb:-n/a}, int8 ${pi:-n/a} GFLOP/s;"
+            awk -v f="$pf" -v b="$pb" -v i="$pi" -v gf="$(val lisa gflops_b8 "$out")" -v gb="$(val lisa_bf16 gflops_b8 "$out")" \
+                -v gi="$(val lisa_int8 gflops_b8 "$out")" 'BEGIN {
+                    printf "    batch 8 on 2 threads reaches %.0f%% / %s / %s of them\n", 100 * gf / (2 * f),
+                        b ? sprintf("%.0f%%", 100 * gb / (2 * b)) : "n/a", i ? sprintf("%.0f%%", 100 * gi / (2 * i)) : "n/a" }'
+        fi
         printf '  weights %s / %s / %s MiB; cosine to fp32: bf16 images >= %s text %s (bar 0.999), int8 images >= %s text %s (bar 0.995)\n' \
             "$(val lisa weight_mib "$out")" "$(val lisa_bf16 weight_mib "$out")" "$(val lisa_int8 weight_mib "$out")" \
             "$(val lisa_bf16 image_cosine_min "$out")" "$(val lisa_bf16 text_cosine "$out")" \
