@@ -621,6 +621,16 @@ static void kern_bf16y(int mr, int kc, const uint8_t *a, size_t lda, const uint8
     }
 }
 
+// VPDPBUSD (c += u8 a x s8 b, four byte pairs a lane) through inline asm:
+// GCC 12 moves _mm512_dpbusd_epi32's accumulators through the stack on every
+// k step of the 12-row kernel (41 stack accesses and 67 register copies a
+// step), which halved the int8 kernels' speed.
+__attribute__((target("avx512f,avx512vnni"))) static inline __m512i dpbusd512(__m512i c, __m512i a, __m512i b)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b));
+    return c;
+}
+
 // AVX512_VNNI: per k quad, two 32-column loads of s8, MR broadcasts of four
 // u8 activations and 2*MR VPDPBUSD into int32 accumulators (exact: at most
 // 4 * 255 * 127 a step, so 2^31 is safe for k below 16 million).
@@ -635,8 +645,8 @@ static void kern_bf16y(int mr, int kc, const uint8_t *a, size_t lda, const uint8
             _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                      \
             {                                                                                                          \
                 __m512i av = _mm512_set1_epi32(load32(a + r * lda + (size_t)k));                                       \
-                c0[r] = _mm512_dpbusd_epi32(c0[r], av, b0);                                                            \
-                c1[r] = _mm512_dpbusd_epi32(c1[r], av, b1);                                                            \
+                c0[r] = dpbusd512(c0[r], av, b0);                                                                      \
+                c1[r] = dpbusd512(c1[r], av, b1);                                                                      \
             }                                                                                                          \
         }                                                                                                              \
         _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                          \
@@ -674,6 +684,62 @@ KERN_VNNI(12)
     }
 KERN_SPLIT(kern_bf16, kern_bf16)
 KERN_SPLIT(kern_vnni, kern_vnni)
+
+// KERN_VNNI accumulated straight into y (full 32-column panels, rows ldy
+// apart): the slice's integer sums converted to float and added to y, as the
+// tile merge did, so the dequantisation after the last slice sees the same
+// values; no tile stored and reloaded at once by narrower loads.
+#define KERN_VNNIY(MR)                                                                                                 \
+    __attribute__((target("avx512f,avx512vnni"))) static void kern_vnniy_##MR(int kc, const uint8_t *a, size_t lda,    \
+                                                                              const uint8_t *b, float *y, size_t ldy,  \
+                                                                              int first)                               \
+    {                                                                                                                  \
+        __m512i c0[MR], c1[MR];                                                                                        \
+        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_si512();                  \
+        for (int k = 0; k < kc; k += 4) {                                                                              \
+            __m512i b0 = _mm512_loadu_si512(b + (size_t)k * 32), b1 = _mm512_loadu_si512(b + (size_t)k * 32 + 64);     \
+            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                      \
+            {                                                                                                          \
+                __m512i av = _mm512_set1_epi32(load32(a + r * lda + (size_t)k));                                       \
+                c0[r] = dpbusd512(c0[r], av, b0);                                                                      \
+                c1[r] = dpbusd512(c1[r], av, b1);                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                          \
+        {                                                                                                              \
+            __m512 v0 = _mm512_cvtepi32_ps(c0[r]), v1 = _mm512_cvtepi32_ps(c1[r]);                                     \
+            if (!first) {                                                                                              \
+                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(y + r * ldy));                                                  \
+                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(y + r * ldy + 16));                                             \
+            }                                                                                                          \
+            _mm512_storeu_ps(y + r * ldy, v0);                                                                         \
+            _mm512_storeu_ps(y + r * ldy + 16, v1);                                                                    \
+        }                                                                                                              \
+    }
+KERN_VNNIY(1)
+KERN_VNNIY(2)
+KERN_VNNIY(3)
+KERN_VNNIY(4)
+KERN_VNNIY(6)
+KERN_VNNIY(8)
+KERN_VNNIY(12)
+
+static void kern_vnniy(int mr, int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy, int first)
+{
+    while (mr > 0) {
+        int m = mr >= 12 ? 12 : mr >= 8 ? 8 : mr >= 6 ? 6 : mr >= 4 ? 4 : mr;
+        switch (m) {
+        case 12: kern_vnniy_12(kc, a, lda, b, y, ldy, first); break;
+        case 8: kern_vnniy_8(kc, a, lda, b, y, ldy, first); break;
+        case 6: kern_vnniy_6(kc, a, lda, b, y, ldy, first); break;
+        case 4: kern_vnniy_4(kc, a, lda, b, y, ldy, first); break;
+        case 3: kern_vnniy_3(kc, a, lda, b, y, ldy, first); break;
+        case 2: kern_vnniy_2(kc, a, lda, b, y, ldy, first); break;
+        default: kern_vnniy_1(kc, a, lda, b, y, ldy, first); break;
+        }
+        a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m;
+    }
+}
 
 // AMX-BF16: up to 32 rows x 32 columns in four 16 x 16 fp32 tiles (tmm0-3),
 // A as two 16-row tiles of 32 bf16 (tmm4-5), B as the panel's two 16-column
@@ -1265,6 +1331,17 @@ static void gemm_task_q(void *ctx, int task, int tid)
                     kern_bf16y(mr, kc, a, j->ldq, b, yi, (size_t)j->ldy, last && j->bias ? j->bias + c0 : NULL, first);
                     for (int r = 0; last && j->act != T_ACT_NONE && r < mr; r++)
                         act_vec(w->path, j->act, yi + (size_t)r * j->ldy, (size_t)cols);
+                    continue;
+                }
+                if (w->kind == K_INT8_VNNI && cols == nr) { // full panel: integer sums into y, then dequantised
+                    float *yi = j->y + (size_t)i * j->ldy + c0;
+                    kern_vnniy(mr, kc, a, j->ldq, b, yi, (size_t)j->ldy, first);
+                    for (int r = 0; last && r < mr; r++) {
+                        float *yr = yi + (size_t)r * j->ldy;
+                        dequant_avx512(yr, cols, j->rs[i + r], j->rz[i + r], w->scale + c0, w->wsum + c0,
+                                       j->bias ? j->bias + c0 : NULL);
+                        act_vec(w->path, j->act, yr, (size_t)cols);
+                    }
                     continue;
                 }
                 j->kq(mr, kc, a, j->ldq, b, tile, nr);
