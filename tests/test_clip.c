@@ -375,11 +375,13 @@ static int find_models(void **state)
     return tu_find_models("tiny-a/model.safetensors", models, sizeof models, "tests/setup/clip_models.sh");
 }
 
-// The default precision: bf16 on the AVX-512 path (either bf16 kernel), else fp32.
+// The default precision: int8 where gemm timed its VNNI kernel faster than
+// bf16's (never without VNNI), else bf16 on the AVX-512 path, else fp32.
 static void test_default_precision(void **state)
 {
     (void)state;
-    int want = t_gemm_path() == T_PATH_AVX512 ? CLIP_PREC_BF16 : CLIP_PREC_FP32;
+    if (!(t_gemm_ext() & T_EXT_VNNI)) assert_false(t_gemm_int8_faster());
+    int want = t_gemm_int8_faster() ? CLIP_PREC_INT8 : t_gemm_path() == T_PATH_AVX512 ? CLIP_PREC_BF16 : CLIP_PREC_FP32;
     assert_int_equal(clip_default_precision(), want);
     unsetenv("LISA_PRECISION");
     assert_string_equal(clip_load_precision(), clip_precision_name(want));

@@ -182,10 +182,8 @@ int clip_parse_precision(const char *name, int *prec)
 
 int clip_default_precision(void)
 {
-    // bf16 on the AVX-512 path (VDPBF16PS or widened, whichever gemm timed
-    // faster; both beat fp32 there by reading half the bytes): see CLIP_DEFAULT_PREC.
-    if (CLIP_DEFAULT_PREC == CLIP_PREC_BF16 && t_gemm_path() != T_PATH_AVX512) return CLIP_PREC_FP32;
-    return CLIP_DEFAULT_PREC;
+    if (t_gemm_int8_faster()) return CLIP_PREC_INT8;
+    return t_gemm_path() == T_PATH_AVX512 ? CLIP_PREC_BF16 : CLIP_PREC_FP32;
 }
 
 const char *clip_precision_name(int prec)

@@ -47,16 +47,18 @@ int clip_load(const char *dir, int threads, clip_model **out);
 enum { CLIP_PREC_FP32 = 0, CLIP_PREC_BF16 = 1, CLIP_PREC_INT8 = 2 };
 
 // The precision clip_load uses without LISA_PRECISION: the fastest that meets
-// the accuracy bar on this CPU. bf16 on the AVX-512 path, on the bf16 kernel
-// gemm timed fastest: AMX tiles (Intel Xeon family 6 model 207: ViT-B/32 at
-// 56 images/s at batch 8, 2.7x fp32), VDPBF16PS (Zen 5: about 1.6-2x fp32's
-// GEMM rate), or bf16 weights widened to fp32 FMAs (half the bytes read). On
-// random full-size ViT-B/32 the cosine to fp32 is >= 0.99998 (images) /
-// 0.99997 (text). Elsewhere fp32 (AVX2 widening was not measured faster).
-// int8 meets its bar too (0.9998 / 0.9997), but random weights lack the
-// outlier activations real checkpoints have, and without AVX512_VNNI its
-// kernel is slower than fp32: it stays opt-in. See docs/precision.md.
-#define CLIP_DEFAULT_PREC CLIP_PREC_BF16
+// the accuracy bar on this CPU, from gemm's timing at start.
+// - int8 where the VNNI kernel timed >= 1.2x the bf16 one (t_gemm_int8_faster;
+//   Zen 5: ViT-B/32 at batch 8 51 images/s against bf16's 31-34). On random
+//   full-size ViT-B/32 its cosine to fp32 is >= 0.9998 (images) / 0.9997
+//   (text), bar 0.995.
+// - else bf16 on the AVX-512 path, on the bf16 kernel gemm timed fastest: AMX
+//   tiles (Intel Xeon family 6 model 207: 2.7x fp32 at batch 8), VDPBF16PS, or
+//   bf16 weights widened to fp32 FMAs; cosine >= 0.99998 / 0.99997, bar 0.999.
+// - else fp32 (AVX2 widening and the AVX2 int8 kernel were not measured faster).
+// Random weights lack the outlier activations real checkpoints have, which
+// per-row activation scales handle worst: `precision = bf16` keeps bf16. See
+// docs/precision.md.
 int clip_default_precision(void);
 
 // "fp32" / "bf16" / "int8" -> *prec; errors name the accepted values.

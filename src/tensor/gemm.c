@@ -62,6 +62,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static t_path g_path;
 static unsigned g_ext;         // T_EXT_* the kernels may use (supported and self-checked)
 static int g_kc, g_kc32, g_l2; // k slice for 16- and 32-column panels (fp32), L2 bytes
+static int g_int8_faster;      // bf16_pick timed the VNNI kernel >= 1.2x the chosen bf16 one
 
 // AMX-TILE and AMX-BF16 in CPUID leaf 7 (EDX bits 24 and 22), and the
 // kernel's permission for this process to use the tile data state.
@@ -166,7 +167,7 @@ static void gemm_init(void)
             log_warn("gemm: the %s kernel disagrees with the scalar reference on this CPU; not using it", ext_name(e));
         }
     }
-    if (g_ext & (T_EXT_BF16 | T_EXT_AMX)) g_ext = bf16_pick(g_ext);
+    if (g_ext & (T_EXT_BF16 | T_EXT_AMX | T_EXT_VNNI)) g_ext = bf16_pick(g_ext);
 }
 
 t_path t_gemm_path(void)
@@ -182,6 +183,12 @@ int t_gemm_set_path(t_path q)
         return lisa_seterr(LISA_EINVAL, "gemm: this CPU cannot run the %s path", t_gemm_path_name(q));
     g_path = q;
     return 0;
+}
+
+int t_gemm_int8_faster(void)
+{
+    pthread_once(&g_once, gemm_init);
+    return (t_gemm_ext() & T_EXT_VNNI) && g_int8_faster;
 }
 
 unsigned t_gemm_ext(void)
@@ -690,9 +697,8 @@ KERN_SPLIT(kern_vnni, kern_vnni)
 // tile merge did, so the dequantisation after the last slice sees the same
 // values; no tile stored and reloaded at once by narrower loads.
 #define KERN_VNNIY(MR)                                                                                                 \
-    __attribute__((target("avx512f,avx512vnni"))) static void kern_vnniy_##MR(int kc, const uint8_t *a, size_t lda,    \
-                                                                              const uint8_t *b, float *y, size_t ldy,  \
-                                                                              int first)                               \
+    __attribute__((target("avx512f,avx512vnni"))) static void kern_vnniy_##MR(                                         \
+        int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy, int first)                       \
     {                                                                                                                  \
         __m512i c0[MR], c1[MR];                                                                                        \
         _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_si512();                  \
@@ -1590,28 +1596,28 @@ static int ext_ok(unsigned e)
 static unsigned bf16_pick(unsigned ext)
 {
     enum { N = 192, IN = 768, OUT = 768, RUNS = 3 };
-    static const unsigned cand[3] = {0, T_EXT_BF16, T_EXT_AMX}; // 0: widening
-    const char *force = getenv("LISA_GEMM_BF16");               // widen, dp or amx: skip the timing
+    static const unsigned cand[4] = {0, T_EXT_BF16, T_EXT_AMX, T_EXT_VNNI}; // 0: widening; 3: int8
+    const char *force = getenv("LISA_GEMM_BF16");                           // widen, dp or amx: skip the timing
     if (force && !strcmp(force, "widen")) return ext & ~(T_EXT_BF16 | T_EXT_AMX);
     if (force && !strcmp(force, "dp")) return ext & ~T_EXT_AMX;
     if (force && !strcmp(force, "amx")) return ext;
     float *w = malloc(sizeof(float) * OUT * IN), *x = malloc(sizeof(float) * N * IN);
     float *y = malloc(sizeof(float) * N * OUT);
-    t_packed *pk[3] = {NULL, NULL, NULL};
+    t_packed *pk[4] = {NULL, NULL, NULL, NULL};
     const void *wp = w;
     t_src src = T_SRC_F32;
     int rows = OUT;
     uint32_t s = 777;
-    double best[3] = {1e9, 1e9, 1e9};
+    double best[4] = {1e9, 1e9, 1e9, 1e9};
     if (!w || !x || !y) goto out; // keep what CPUID allows
     for (int i = 0; i < OUT * IN; i++) w[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
     for (int i = 0; i < N * IN; i++) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < 4; c++)
         if ((c == 0 || (ext & cand[c])) &&
-            pack_rows(1, &wp, &src, &rows, IN, T_PREC_BF16, T_PATH_AVX512, cand[c], &pk[c]) < 0)
+            pack_rows(1, &wp, &src, &rows, IN, c == 3 ? T_PREC_INT8 : T_PREC_BF16, T_PATH_AVX512, cand[c], &pk[c]) < 0)
             goto out;
     for (int r = 0; r < RUNS; r++)
-        for (int c = 0; c < 3; c++) {
+        for (int c = 0; c < 4; c++) {
             if (!pk[c]) continue;
             double t0 = mono_s();
             gemm_run(NULL, y, OUT, x, IN, pk[c], NULL, N, T_ACT_NONE);
@@ -1620,17 +1626,21 @@ static unsigned bf16_pick(unsigned ext)
         }
     int pick = best[2] <= best[1] ? 2 : 1;
     if (best[pick] * 1.2 > best[0]) pick = 0;
+    // int8 on VNNI is the faster precision when it beats the chosen bf16
+    // kernel by the same 1.2x margin (t_gemm_int8_faster).
+    g_int8_faster = pk[3] && best[3] * 1.2 <= best[pick];
     double gf = 2.0 * N * IN * OUT * 1e-9;
-    log_debug("gemm: bf16 GFLOP/s on one thread: widened %.0f, VDPBF16PS %.0f, AMX %.0f: using %s", gf / best[0],
-              pk[1] ? gf / best[1] : 0.0, pk[2] ? gf / best[2] : 0.0,
+    log_debug("gemm: GFLOP/s on one thread: bf16 widened %.0f, VDPBF16PS %.0f, AMX %.0f: using %s; int8 VNNI %.0f",
+              gf / best[0], pk[1] ? gf / best[1] : 0.0, pk[2] ? gf / best[2] : 0.0,
               pick == 2   ? "amx_bf16"
               : pick == 1 ? "avx512_bf16"
-                          : "the widening kernel");
+                          : "the widening kernel",
+              pk[3] ? gf / best[3] : 0.0);
     unsigned had = ext; // AMX keeps VDPBF16PS only if it passed its own self-check
     ext &= ~(T_EXT_BF16 | T_EXT_AMX);
     ext |= pick == 2 ? T_EXT_AMX | (had & T_EXT_BF16) : pick == 1 ? T_EXT_BF16 : 0;
 out:
-    for (int c = 0; c < 3; c++) t_packed_free(pk[c]);
+    for (int c = 0; c < 4; c++) t_packed_free(pk[c]);
     free(w), free(x), free(y);
     lisa_clearerr();
     return ext;
