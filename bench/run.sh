@@ -6,11 +6,15 @@ runs=${BENCH_RUNS:-5}
 py=/usr/bin/python3
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
 val() { awk -v e="$1" -v k="$2" '$1 == e && $2 == k { print $3 }' "$3" | tail -1; }
+# BENCH_ONLY=image|clip|siglip|search|caption|dupes runs one section (for a developer's rerun).
+only() { [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = "$1" ]; }
 
+if only image; then
 echo "== image pipeline =========================================================="
 out=$build/bench/image.txt
 "$build/bench/bench_image" "$runs" | tee "$out" | grep -v '^lisa '
-if "$py" -c "import PIL, numpy" 2>/dev/null; then
+fi
+if only image && "$py" -c "import PIL, numpy" 2>/dev/null; then
     "$py" bench/image_ref.py "$runs" "$build"/bench/photo12mp_*.jpg >> "$out"
     printf '  PIL + numpy (HF CLIPImageProcessor steps), full decode  %7.2f images/s\n' "$(val pil prep_full_per_s "$out")"
     printf '  PIL + numpy with draft() DCT scaling                    %7.2f images/s\n' "$(val pil prep_draft_per_s "$out")"
@@ -19,7 +23,7 @@ if "$py" -c "import PIL, numpy" 2>/dev/null; then
         "$(ratio "$(val lisa prep_dct_per_s "$out")" "$(val pil prep_draft_per_s "$out")")"
 fi
 
-if [ -x "$build/bench/bench_clip" ]; then
+if only clip && [ -x "$build/bench/bench_clip" ]; then
     echo "== CLIP engine (random weights in HF layout, 2 threads) ======================"
     [ -d tools/js/node_modules/onnxruntime-node ] || (cd tools/js && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>&1)
     # ViT-B/32 always; B/16 and L/14 (batch 8 only) with BENCH_LARGE=1: L/14 is 1.7 GB to generate and export,
@@ -73,7 +77,7 @@ if [ -x "$build/bench/bench_clip" ]; then
     sh bench/clip_rss.sh "$build" "$build/models/vit-b32" int8
 fi
 
-if [ -x "$build/bench/bench_siglip" ]; then
+if only siglip && [ -x "$build/bench/bench_siglip" ]; then
     echo "== SigLIP engine (siglip-base-patch16-224 shapes, random weights, 2 threads)"
     out=$build/bench/siglip.txt
     sh bench/siglip_refs.sh "$build" "$runs" > "$out" || exit 1
@@ -90,7 +94,7 @@ if [ -x "$build/bench/bench_siglip" ]; then
         "$(val lisa_bf16 image_cosine_min "$out")" "$(val lisa_bf16 text_cosine "$out")"
 fi
 
-if [ -x "$build/bench/bench_search" ]; then
+if only search && [ -x "$build/bench/bench_search" ]; then
     echo "== search (exact scans, FAISS IVF ANN, FTS5 bm25, 2 threads) =============="
     echo "  (10k + 100k about 1 minute; 1M about 17 more minutes and 5.6 GB resident the first time, store and"
     echo "   index kept in $build/bench/ann2-*; BENCH_SIZES=10000,100000 skips 1M)"
@@ -105,7 +109,7 @@ if [ -x "$build/bench/bench_search" ]; then
         "$(val lisa ann_p99_ms_100k "$out")" "$(val lisa ann_recall20_100k "$out")"
 fi
 
-if [ -x "$build/bench/bench_caption" ] && "$py" -c "import numpy" 2>/dev/null; then
+if only caption && [ -x "$build/bench/bench_caption" ] && "$py" -c "import numpy" 2>/dev/null; then
     echo "== BLIP captioner (blip-image-captioning-base shapes, random bf16 weights, 2 threads) =="
     mdir=$build/models/blip-base-bf16
     [ -f "$mdir/model.safetensors" ] ||
@@ -148,5 +152,7 @@ if [ -x "$build/bench/bench_caption" ] && "$py" -c "import numpy" 2>/dev/null; t
     echo "  (time ratios: below 1 means LISA is faster; load average $(val lisa loadavg_start "$out") at the start, $(val lisa loadavg_end "$out") at the end)"
 fi
 
-echo "== duplicates (generated set: resize, JPEG q35, 5-10% crop) ================"
-sh bench/dupes/bench.sh "$build" "$runs"
+if only dupes; then
+    echo "== duplicates (generated set: resize, JPEG q35, 5-10% crop) ================"
+    sh bench/dupes/bench.sh "$build" "$runs"
+fi
