@@ -155,7 +155,7 @@ static void test_incremental(void **state)
     assert_int_equal(res.n, 1);
     assert_non_null(strstr(res.r[0].path, "sub/beach.jpg"));
     assert_true(res.keyword_only);
-    assert_non_null(strstr(res.message, "lisa models pull clip-vit-base-patch32"));
+    assert_non_null(strstr(res.message, "lisa models pull clip-vit-base-patch32-laion2b"));
     assert_true(res.r[0].keyword_score == 1.0f && res.r[0].bm25 > 0);
     search_results_free(&res);
     assert_int_equal(search_query(s, "holidays", 10, 0.7, &res), 0); // root folder name

@@ -56,9 +56,22 @@ static void test_resolve_order(void **state)
     (void)state;
     char data[1024];
     snprintf(data, sizeof data, "%s", mk("data"));
-    // Nothing installed: where pull would put it.
+    // Nothing installed: where pull would put the default.
     assert_int_equal(modeldir_resolve(NULL, data, NULL, buf, sizeof buf), 0);
-    assert_true(strstr(buf, "/data/models/clip-vit-base-patch32") != NULL);
+    assert_true(strstr(buf, "/data/models/clip-vit-base-patch32-laion2b") != NULL);
+    // OpenAI's B/32, the default before, serves while it is the one installed;
+    // the new default wins once it is there too.
+    char old[1024], new[1024];
+    mk("data/models");
+    snprintf(old, sizeof old, "%s", mk("data/models/clip-vit-base-patch32"));
+    assert_int_equal(modeldir_resolve(NULL, data, NULL, buf, sizeof buf), 0);
+    assert_string_equal(buf, old);
+    snprintf(new, sizeof new, "%s", mk("data/models/clip-vit-base-patch32-laion2b"));
+    assert_int_equal(modeldir_resolve(NULL, data, NULL, buf, sizeof buf), 0);
+    assert_string_equal(buf, new);
+    assert_int_equal(modeldir_resolve(NULL, data, "clip-vit-base-patch32", buf, sizeof buf), 0);
+    assert_string_equal(buf, old);
+    rmdir(new), rmdir(old);
     assert_int_equal(modeldir_resolve(NULL, data, "openai/clip-vit-large-patch14", buf, sizeof buf), 0);
     assert_true(strstr(buf, "/data/models/clip-vit-large-patch14") != NULL);
     // An explicit directory wins, as given.
@@ -103,7 +116,7 @@ static void test_check_names_missing_file(void **state)
     snprintf(d, sizeof d, "%s", dir);
     assert_int_equal(modeldir_check(d, MODELDIR_CLIP, NULL, &missing), LISA_ENOTFOUND);
     assert_string_equal(missing, "config.json");
-    assert_non_null(strstr(lisa_errmsg(), "install it with: lisa models pull clip-vit-base-patch32"));
+    assert_non_null(strstr(lisa_errmsg(), "install it with: lisa models pull clip-vit-base-patch32-laion2b"));
     put(d, "config.json", "{\"model_type\": \"clip\"}");
     put(d, "model.safetensors", ""); // empty counts as missing
     assert_int_equal(modeldir_check(d, MODELDIR_CLIP, NULL, &missing), LISA_ENOTFOUND);

@@ -449,7 +449,7 @@ static void test_pull_required_file_404(void **state)
     assert_false(exists(dest, "model.safetensors"));
     assert_int_equal(modeldir_check(dest, MODELDIR_CLIP, NULL, &missing), LISA_ENOTFOUND);
     assert_string_equal(missing, "model.safetensors");
-    assert_non_null(strstr(lisa_errmsg(), "lisa models pull clip-vit-base-patch32"));
+    assert_non_null(strstr(lisa_errmsg(), "lisa models pull clip-vit-base-patch32-laion2b"));
     // An unknown repo: the API answers 404, then config.json's 404 names the file.
     assert_int_equal(pull("test/nosuchrepo", dest_for("nosuch"), 0, NULL), LISA_ENOTFOUND);
     assert_non_null(strstr(lisa_errmsg(), "config.json: HTTP 404"));

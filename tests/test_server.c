@@ -1398,9 +1398,9 @@ static void test_keyword_only(void **state)
     cJSON *q = get_json(port, "/api/search?query=land", 200);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(q, "keyword_only")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(q, "model")));
-    assert_non_null(strstr(str(q, "message"), "lisa models pull clip-vit-base-patch32"));
+    assert_non_null(strstr(str(q, "message"), "lisa models pull clip-vit-base-patch32-laion2b"));
     assert_string_equal(str(cJSON_GetObjectItem(q, "missing_model"), "install"),
-                        "lisa models pull clip-vit-base-patch32");
+                        "lisa models pull clip-vit-base-patch32-laion2b");
     cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(q, "results"), 0);
     assert_non_null(x);
     assert_string_equal(str(x, "name"), "land.jpg");

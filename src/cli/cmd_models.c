@@ -13,9 +13,9 @@ static const char usage[] =
     "usage: lisa models pull NAME [--dest DIR] [--revision REV] [--data DIR]\n"
     "       lisa models list [--available] [--data DIR]\n"
     "       lisa models path [NAME] [--model DIR] [--data DIR]\n"
-    "  NAME: clip-vit-base-patch32 (default), clip-vit-base-patch16, clip-vit-large-patch14,\n"
-    "        blip-image-captioning-base, blip-image-captioning-large, a name from `lisa models list --available`\n"
-    "        (clip-vit-base-patch32-laion2b, siglip-base-patch16-224, siglip2-base-patch16-224,\n"
+    "  NAME: clip-vit-base-patch32-laion2b (default), clip-vit-base-patch32, clip-vit-base-patch16,\n"
+    "        clip-vit-large-patch14, blip-image-captioning-base, blip-image-captioning-large, a name from\n"
+    "        `lisa models list --available` (siglip-base-patch16-224, siglip2-base-patch16-224,\n"
     "        siglip2-large-patch16-256), or a hub repo id owner/name\n"
     "  pull downloads from $LISA_HF_ENDPOINT (default https://huggingface.co) into\n"
     "  DATA/models/NAME (DATA: --data, $LISA_DATA or ./data); an interrupted pull resumes.\n"
@@ -135,7 +135,8 @@ static int models_path(const args *a)
 {
     char dir[MODELDIR_PATH_MAX];
     const char *name = a->name ? a->name : MODELDIR_DEFAULT_CLIP;
-    if (modeldir_resolve(a->model, a->data, name, dir, sizeof dir) < 0) return cli_fail("models path");
+    if (modeldir_resolve(a->model, a->data, a->name, dir, sizeof dir) < 0)
+        return cli_fail("models path"); // NULL: the default, or the legacy one installed
     printf("%s\n", dir);
     int rc = modeldir_check(dir, modeldir_kind_of(name), name, NULL);
     if (rc < 0) {

@@ -102,7 +102,7 @@ int hub_resolve_name(const char *name, char repo[HUB_NAME_MAX], char local[HUB_N
     const char *slash = strchr(name, '/');
     if (!slash)
         return lisa_seterr(LISA_EINVAL,
-                           "unknown model '%.100s': use one of clip-vit-base-patch32, "
+                           "unknown model '%.100s': use one of clip-vit-base-patch32-laion2b, clip-vit-base-patch32, "
                            "clip-vit-base-patch16, clip-vit-large-patch14, "
                            "blip-image-captioning-base, blip-image-captioning-large, or a hub repo id owner/name",
                            name);

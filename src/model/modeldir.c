@@ -73,12 +73,11 @@ static int type_fits(const char *dir, modeldir_kind kind)
     return kind == MODELDIR_BLIP ? !strncmp(type, "blip", 4) : !strncmp(type, "clip", 4) || !strcmp(type, "siglip");
 }
 
-int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char *name, char *out, size_t cap)
+static int resolve_name(const char *data_dir, const char *name, char *out, size_t cap)
 {
     char repo[HUB_NAME_MAX], local[HUB_NAME_MAX];
     int rc;
-    if (explicit_dir && *explicit_dir) return put_path(out, cap, explicit_dir, NULL, NULL);
-    if ((rc = hub_resolve_name(name ? name : MODELDIR_DEFAULT_CLIP, repo, local)) < 0) return rc;
+    if ((rc = hub_resolve_name(name, repo, local)) < 0) return rc;
     const char *env = getenv("LISA_MODELS");
     if (env && *env && is_dir(env)) {
         char sub[MODELDIR_PATH_MAX];
@@ -88,6 +87,18 @@ int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char 
             return put_path(out, cap, sub, NULL, NULL);
     }
     return put_path(out, cap, modeldir_data_dir(data_dir), "models", local);
+}
+
+int modeldir_resolve(const char *explicit_dir, const char *data_dir, const char *name, char *out, size_t cap)
+{
+    if (explicit_dir && *explicit_dir) return put_path(out, cap, explicit_dir, NULL, NULL);
+    if (name) return resolve_name(data_dir, name, out, cap);
+    int rc = resolve_name(data_dir, MODELDIR_DEFAULT_CLIP, out, cap);
+    if (rc < 0 || is_dir(out)) return rc;
+    char legacy[MODELDIR_PATH_MAX];
+    if (resolve_name(data_dir, MODELDIR_LEGACY_CLIP, legacy, sizeof legacy) == 0 && is_dir(legacy))
+        return put_path(out, cap, legacy, NULL, NULL);
+    return rc; // where `lisa models pull` would put the default
 }
 
 /* ---------------------------------------------------------------------------

@@ -76,7 +76,7 @@ int search_open(const search_opts *o, search_ctx **out)
     }
     snprintf(s->missing, sizeof s->missing, "%s",
              o->missing ? o->missing
-                        : "no CLIP model installed; install one with: lisa models pull clip-vit-base-patch32");
+                        : "no CLIP model installed; install one with: lisa models pull " MODELDIR_DEFAULT_CLIP);
     *out = s;
     return 0;
 }

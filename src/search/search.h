@@ -4,7 +4,7 @@
 // (rank_hybrid) of the relevant set only (docs/ranking.md). Without a model
 // (or without vectors for it) the search is keyword-only and the result says
 // so: keyword_only = 1 and message names the missing model and the command
-// that installs it (`lisa models pull clip-vit-base-patch32`).
+// that installs it (`lisa models pull clip-vit-base-patch32-laion2b`).
 //
 // Vectors. Below the ann_min_images threshold (search/settings.h) the stored
 // fp16 vectors are read once per search_ctx into one (n, dim) matrix, re-read
@@ -189,9 +189,9 @@ void search_result_scores_json(void *o, const search_result *r);
 
 // Finds and loads the CLIP model for the CLI and server: `models` (a model dir
 // from --model / LISA_MODELS / the config; a directory of model dirs is searched
-// by modeldir_resolve()), else DATA/models/clip-vit-base-patch32. When no
+// by modeldir_resolve()), else DATA/models/clip-vit-base-patch32-laion2b (or an installed clip-vit-base-patch32). When no
 // complete model is installed it returns 0 with *m NULL and a message in
-// missing (which file is absent and `lisa models pull clip-vit-base-patch32`);
+// missing (which file is absent and `lisa models pull clip-vit-base-patch32-laion2b`);
 // a model that is there but fails to load is an error. id (idcap bytes) gets
 // the model id embeddings are stored under: the model directory's name.
 // The caller owns *m: clip_free() it.

@@ -1,6 +1,7 @@
 // GET /api/search and GET /api/similar/{key}: ranked results as JSON (docs/api.md).
 #include "server/srv.h"
 #include "base/err.h"
+#include "model/modeldir.h"
 #include "search/chips.h"
 #include "search/search.h"
 
@@ -179,8 +180,8 @@ static void add_model_fields(srv *s, cJSON *o, const search_results *res)
     add_str_or_null(o, "message", res->keyword_only ? (res->message[0] ? res->message : s->missing) : NULL);
     if (!s->model) {
         cJSON *m = cJSON_AddObjectToObject(o, "missing_model");
-        cJSON_AddStringToObject(m, "name", "clip-vit-base-patch32");
-        cJSON_AddStringToObject(m, "install", "lisa models pull clip-vit-base-patch32");
+        cJSON_AddStringToObject(m, "name", MODELDIR_DEFAULT_CLIP);
+        cJSON_AddStringToObject(m, "install", "lisa models pull " MODELDIR_DEFAULT_CLIP);
     } else {
         cJSON_AddNullToObject(o, "missing_model");
     }

@@ -2,6 +2,7 @@
 #include "server/srv.h"
 #include "base/err.h"
 #include "clip/clip.h"
+#include "model/modeldir.h"
 #include "search/search.h"
 #include "search/thumbs.h"
 
@@ -428,7 +429,7 @@ static int load_model(srv *s, const srv_opts *o)
 {
     if (o->no_model) {
         snprintf(s->missing, sizeof s->missing,
-                 "no CLIP model loaded; install one with: lisa models pull clip-vit-base-patch32");
+                 "no CLIP model loaded; install one with: lisa models pull " MODELDIR_DEFAULT_CLIP);
         return 0;
     }
     int rc = search_model_load(o->models && o->models[0] ? o->models : NULL, s->data, 0, &s->model, s->model_id,

@@ -430,14 +430,14 @@ async function main() {
       await page.waitForSelector('#results[data-view="library"] #grid .card'); // the library, with the banner
       assert(await page.isVisible('#model-banner'), 'no-model banner over the library');
       const cmd = (await page.textContent('#model-cmd')).trim();
-      eq(cmd, 'lisa models pull clip-vit-base-patch32', 'install command');
+      eq(cmd, 'lisa models pull clip-vit-base-patch32-laion2b', 'install command');
       await shot(page, '07-no-model');
       await page.fill('#q', 'wide');
       await page.press('#q', 'Enter');
       await page.waitForSelector('#grid .card');
       await settled(page);
       assert(await page.isVisible('#model-banner'), 'banner visible while searching');
-      eq((await page.textContent('#model-cmd')).trim(), 'lisa models pull clip-vit-base-patch32', 'banner command');
+      eq((await page.textContent('#model-cmd')).trim(), 'lisa models pull clip-vit-base-patch32-laion2b', 'banner command');
       const cs = await cards(page);
       eq(cs[0].name, 'wide.jpg', 'keyword hit found without CLIP');
       assert(Number.isNaN(cs[0].clip), 'no CLIP score without a model (absent, not 0): ' + cs[0].clip);

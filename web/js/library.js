@@ -116,7 +116,7 @@ export const clipModel = () => state.stats && state.stats.models.find((m) => m.k
 export const clipMissing = () => { const m = clipModel(); return m ? !m.installed : !!state.missingModel; };
 export function modelCommand() {
   const m = clipModel();
-  return (m && m.command) || (state.missingModel && state.missingModel.install) || 'lisa models pull clip-vit-base-patch32';
+  return (m && m.command) || (state.missingModel && state.missingModel.install) || 'lisa models pull clip-vit-base-patch32-laion2b';
 }
 
 function suggestions() {
