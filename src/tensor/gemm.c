@@ -444,6 +444,16 @@ static void kern_avx2(int mr, int kc, const float *a, size_t lda, const float *b
     }
 }
 
+// Every row count 1..12: a row block (of equal-height blocks, at most MR_MAX
+// rows) runs in one kernel call, its panel streamed once (ViT-B/32 at batch 1
+// has 50 rows: five blocks of 10, which ran as 8 + 2 with the panel read twice).
+#define KERN_ROWS(K) K(1) K(2) K(3) K(4) K(5) K(6) K(7) K(8) K(9) K(10) K(11) K(12)
+#define KERN_TABLE(NAME)                                                                                               \
+    {                                                                                                                  \
+        NULL, NAME##_1, NAME##_2, NAME##_3, NAME##_4, NAME##_5, NAME##_6, NAME##_7, NAME##_8, NAME##_9, NAME##_10,     \
+            NAME##_11, NAME##_12                                                                                       \
+    }
+
 // AVX-512F: MR rows x 32 columns in 2*MR zmm accumulators, accumulated
 // straight into y (full 32-column panels; rows ldy apart): the accumulators
 // start from y, or zero on the first k slice, and are stored back with bias
@@ -476,29 +486,18 @@ static void kern_avx2(int mr, int kc, const float *a, size_t lda, const float *b
             _mm512_storeu_ps(y + r * ldy + 16, bias ? _mm512_add_ps(c1[r], z1) : c1[r]);                               \
         }                                                                                                              \
     }
-KERN_AVX512Y(1)
-KERN_AVX512Y(2)
-KERN_AVX512Y(3)
-KERN_AVX512Y(4)
-KERN_AVX512Y(6)
-KERN_AVX512Y(8)
-KERN_AVX512Y(12)
+KERN_ROWS(KERN_AVX512Y)
+
+typedef void (*kern_y_fn)(int kc, const float *a, size_t lda, const float *b, float *y, size_t ldy, const float *bias,
+                          int first);
+static const kern_y_fn kern_avx512y_tab[13] = KERN_TABLE(kern_avx512y);
 
 static void kern_avx512y(int mr, int kc, const float *a, size_t lda, const float *b, float *y, size_t ldy,
                          const float *bias, int first)
 {
-    while (mr > 0) {
-        int m = mr >= 12 ? 12 : mr >= 8 ? 8 : mr >= 6 ? 6 : mr >= 4 ? 4 : mr;
-        switch (m) {
-        case 12: kern_avx512y_12(kc, a, lda, b, y, ldy, bias, first); break;
-        case 8: kern_avx512y_8(kc, a, lda, b, y, ldy, bias, first); break;
-        case 6: kern_avx512y_6(kc, a, lda, b, y, ldy, bias, first); break;
-        case 4: kern_avx512y_4(kc, a, lda, b, y, ldy, bias, first); break;
-        case 3: kern_avx512y_3(kc, a, lda, b, y, ldy, bias, first); break;
-        case 2: kern_avx512y_2(kc, a, lda, b, y, ldy, bias, first); break;
-        default: kern_avx512y_1(kc, a, lda, b, y, ldy, bias, first); break;
-        }
-        a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m;
+    for (int m; mr > 0; a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m) {
+        m = mr > 12 ? 12 : mr;
+        kern_avx512y_tab[m](kc, a, lda, b, y, ldy, bias, first);
     }
 }
 
@@ -602,29 +601,18 @@ KERN_BF16(12)
             _mm512_storeu_ps(y + r * ldy + 16, bias ? _mm512_add_ps(c1[r], z1) : c1[r]);                               \
         }                                                                                                              \
     }
-KERN_BF16Y(1)
-KERN_BF16Y(2)
-KERN_BF16Y(3)
-KERN_BF16Y(4)
-KERN_BF16Y(6)
-KERN_BF16Y(8)
-KERN_BF16Y(12)
+KERN_ROWS(KERN_BF16Y)
+
+typedef void (*kern_qy_fn)(int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy,
+                           const float *bias, int first);
+static const kern_qy_fn kern_bf16y_tab[13] = KERN_TABLE(kern_bf16y);
 
 static void kern_bf16y(int mr, int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy,
                        const float *bias, int first)
 {
-    while (mr > 0) {
-        int m = mr >= 12 ? 12 : mr >= 8 ? 8 : mr >= 6 ? 6 : mr >= 4 ? 4 : mr;
-        switch (m) {
-        case 12: kern_bf16y_12(kc, a, lda, b, y, ldy, bias, first); break;
-        case 8: kern_bf16y_8(kc, a, lda, b, y, ldy, bias, first); break;
-        case 6: kern_bf16y_6(kc, a, lda, b, y, ldy, bias, first); break;
-        case 4: kern_bf16y_4(kc, a, lda, b, y, ldy, bias, first); break;
-        case 3: kern_bf16y_3(kc, a, lda, b, y, ldy, bias, first); break;
-        case 2: kern_bf16y_2(kc, a, lda, b, y, ldy, bias, first); break;
-        default: kern_bf16y_1(kc, a, lda, b, y, ldy, bias, first); break;
-        }
-        a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m;
+    for (int m; mr > 0; a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m) {
+        m = mr > 12 ? 12 : mr;
+        kern_bf16y_tab[m](kc, a, lda, b, y, ldy, bias, first);
     }
 }
 
@@ -722,28 +710,16 @@ KERN_SPLIT(kern_vnni, kern_vnni)
             _mm512_storeu_ps(y + r * ldy + 16, v1);                                                                    \
         }                                                                                                              \
     }
-KERN_VNNIY(1)
-KERN_VNNIY(2)
-KERN_VNNIY(3)
-KERN_VNNIY(4)
-KERN_VNNIY(6)
-KERN_VNNIY(8)
-KERN_VNNIY(12)
+KERN_ROWS(KERN_VNNIY)
+
+typedef void (*kern_vy_fn)(int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy, int first);
+static const kern_vy_fn kern_vnniy_tab[13] = KERN_TABLE(kern_vnniy);
 
 static void kern_vnniy(int mr, int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy, int first)
 {
-    while (mr > 0) {
-        int m = mr >= 12 ? 12 : mr >= 8 ? 8 : mr >= 6 ? 6 : mr >= 4 ? 4 : mr;
-        switch (m) {
-        case 12: kern_vnniy_12(kc, a, lda, b, y, ldy, first); break;
-        case 8: kern_vnniy_8(kc, a, lda, b, y, ldy, first); break;
-        case 6: kern_vnniy_6(kc, a, lda, b, y, ldy, first); break;
-        case 4: kern_vnniy_4(kc, a, lda, b, y, ldy, first); break;
-        case 3: kern_vnniy_3(kc, a, lda, b, y, ldy, first); break;
-        case 2: kern_vnniy_2(kc, a, lda, b, y, ldy, first); break;
-        default: kern_vnniy_1(kc, a, lda, b, y, ldy, first); break;
-        }
-        a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m;
+    for (int m; mr > 0; a += (size_t)m * lda, y += (size_t)m * ldy, mr -= m) {
+        m = mr > 12 ? 12 : mr;
+        kern_vnniy_tab[m](kc, a, lda, b, y, ldy, first);
     }
 }
 
