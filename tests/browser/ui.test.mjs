@@ -563,6 +563,8 @@ async function main() {
       await page.selectOption('#sort', 'name');
       await until(async () => new URL(page.url()) && (await gridIds()).length === 60, 'name order, first page again');
       await settled(page);
+      eq(await page.evaluate(() => window.scrollY), 0, 'the new order is shown from its top');
+      eq((await gridIds()).length, 60, 'and its second page is not fetched at once');
       const names = (await cards(page)).map((c) => c.name);
       eq(names.slice(0, 3).join(), 'photo000.jpg,photo001.jpg,photo002.jpg', 'sorted by name');
       await page.selectOption('#sort', 'relevance');

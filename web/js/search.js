@@ -195,6 +195,9 @@ export function initSearch() {
   $('#sort').addEventListener('change', () => {
     const v = $('#sort').value;
     if (state.view === 'library') state.sortLib = v; else state.sortSearch = v;
+    // A new order starts at its top: left scrolled down, the first page would
+    // show its end and the infinite scroll would fetch the second at once.
+    window.scrollTo(0, 0);
     runSearch();
   });
   const w = $('#weight');
