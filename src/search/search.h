@@ -189,10 +189,11 @@ void search_result_scores_json(void *o, const search_result *r);
 
 // Finds and loads the CLIP model for the CLI and server: `models` (a model dir
 // from --model / LISA_MODELS / the config; a directory of model dirs is searched
-// by modeldir_resolve()), else DATA/models/clip-vit-base-patch32-laion2b (or an installed clip-vit-base-patch32). When no
-// complete model is installed it returns 0 with *m NULL and a message in
-// missing (which file is absent and `lisa models pull clip-vit-base-patch32-laion2b`);
-// a model that is there but fails to load is an error. id (idcap bytes) gets
+// by modeldir_resolve()), else DATA/models/clip-vit-base-patch32-laion2b (or an
+// installed clip-vit-base-patch32). When no complete model is installed it
+// returns 0 with *m NULL and a message in missing (which file is absent and
+// `lisa models pull clip-vit-base-patch32-laion2b`); a model that is there but
+// fails to load is an error. id (idcap bytes) gets
 // the model id embeddings are stored under: the model directory's name.
 // The caller owns *m: clip_free() it.
 int search_model_load(const char *models, const char *data_dir, int threads, clip_model **m, char *id, size_t idcap,
