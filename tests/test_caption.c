@@ -88,6 +88,28 @@ static int gen_matches(cap_model *m, const float *emb, const cJSON *g, const cJS
     return ok;
 }
 
+// Next-token logits of every golden prefix of image im, on image_embeds emb:
+// the worst cosine and max |diff| to the goldens, folded into *cos and *diff.
+static void check_logits(cap_model *m, const cJSON *im, const float *emb, double *cos, double *diff)
+{
+    const cJSON *lg;
+    cJSON_ArrayForEach(lg, cJSON_GetObjectItem(im, "logits"))
+    {
+        size_t nl;
+        float *want = read_f32(cJSON_GetObjectItem(lg, "file")->valuestring, &nl), *got = malloc(nl * sizeof *got);
+        const cJSON *pre = cJSON_GetObjectItem(lg, "prefix");
+        int32_t ids[64];
+        int k = cJSON_GetArraySize(pre);
+        for (int i = 0; i < k; i++) ids[i] = cJSON_GetArrayItem(pre, i)->valueint;
+        assert_int_equal(nl, (size_t)cap_cfg(m)->vocab_size);
+        assert_int_equal(cap_logits(m, emb, ids, k, got), 0);
+        double lc = t_cosine(got, want, nl), ld = t_max_abs_diff(got, want, nl);
+        *cos = lc < *cos ? lc : *cos;
+        *diff = ld > *diff ? ld : *diff;
+        free(want), free(got);
+    }
+}
+
 // Every golden of one preset: pixels (C preprocessing of the image file), vision
 // hidden states, next-token logits, and every generation config's ids.
 static void check_preset(const char *preset)
@@ -121,22 +143,9 @@ static void check_preset(const char *preset)
         worst_cos = cs < worst_cos ? cs : worst_cos;
         assert_true(t_max_abs_diff(emb, vis, nv) < 2e-4);
         // next-token logits
-        const cJSON *lg;
-        cJSON_ArrayForEach(lg, cJSON_GetObjectItem(im, "logits"))
-        {
-            size_t nl;
-            float *want = read_f32(cJSON_GetObjectItem(lg, "file")->valuestring, &nl), *got = malloc(nl * sizeof *got);
-            const cJSON *pre = cJSON_GetObjectItem(lg, "prefix");
-            int32_t ids[64];
-            int k = cJSON_GetArraySize(pre);
-            for (int i = 0; i < k; i++) ids[i] = cJSON_GetArrayItem(pre, i)->valueint;
-            assert_int_equal(nl, (size_t)c->vocab_size);
-            assert_int_equal(cap_logits(m, emb, ids, k, got), 0);
-            double lc = t_cosine(got, want, nl);
-            worst_lcos = lc < worst_lcos ? lc : worst_lcos;
-            assert_true(t_max_abs_diff(got, want, nl) < 1e-3);
-            free(want), free(got);
-        }
+        double ldiff = 0;
+        check_logits(m, im, emb, &worst_lcos, &ldiff);
+        assert_true(ldiff < 1e-3);
         // generation, on this engine's own image_embeds
         const cJSON *r;
         cJSON_ArrayForEach(r, cJSON_GetObjectItem(im, "runs"))
@@ -221,30 +230,17 @@ static void check_prec(const char *preset, int prec, double *vis_cos, double *lo
     cap_model *m = NULL;
     snprintf(dir, sizeof dir, "%s/%s", g_models, preset);
     if (cap_load_prec(dir, 2, prec, &m)) fail_msg("cap_load_prec %s %d: %s", dir, prec, lisa_errmsg());
-    const cap_config *c = cap_cfg(m);
     const cJSON *im;
     cJSON_ArrayForEach(im, cJSON_GetObjectItem(doc, "images"))
     {
-        size_t npx, nv, nl;
+        size_t npx, nv;
         float *px = read_f32(cJSON_GetObjectItem(im, "pixels")->valuestring, &npx);
         float *vis = read_f32(cJSON_GetObjectItem(im, "vision")->valuestring, &nv), *emb = malloc(nv * sizeof *emb);
         assert_int_equal(cap_vision(m, px, emb), 0);
         double cs = t_cosine(emb, vis, nv);
         *vis_cos = cs < *vis_cos ? cs : *vis_cos;
-        const cJSON *lg;
-        cJSON_ArrayForEach(lg, cJSON_GetObjectItem(im, "logits"))
-        {
-            const cJSON *pre = cJSON_GetObjectItem(lg, "prefix");
-            float *want = read_f32(cJSON_GetObjectItem(lg, "file")->valuestring, &nl), *got = malloc(nl * sizeof *got);
-            int32_t ids[64];
-            int k = cJSON_GetArraySize(pre);
-            for (int i = 0; i < k; i++) ids[i] = cJSON_GetArrayItem(pre, i)->valueint;
-            assert_int_equal(nl, (size_t)c->vocab_size);
-            assert_int_equal(cap_logits(m, vis, ids, k, got), 0);
-            double lc = t_cosine(got, want, nl);
-            *log_cos = lc < *log_cos ? lc : *log_cos;
-            free(want), free(got);
-        }
+        double ldiff = 0;
+        check_logits(m, im, vis, log_cos, &ldiff);
         const cJSON *r;
         cJSON_ArrayForEach(r, cJSON_GetObjectItem(im, "runs"))
         {

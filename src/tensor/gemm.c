@@ -539,41 +539,11 @@ static inline int32_t load32(const uint8_t *p)
 }
 
 // AVX512_BF16: per k pair, two 32-column loads, MR broadcasts of a bf16 pair
-// and 2*MR VDPBF16PS (each 16 columns x 2 k) into fp32 accumulators.
-#define KERN_BF16(MR)                                                                                                  \
-    __attribute__((target("avx512f,avx512bf16"))) static void kern_bf16_##MR(int kc, const uint8_t *a, size_t lda,     \
-                                                                             const uint8_t *b, float *t)               \
-    {                                                                                                                  \
-        __m512 c0[MR], c1[MR];                                                                                         \
-        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();                     \
-        for (int k = 0; k < kc; k += 2) {                                                                              \
-            __m512i b0 = _mm512_loadu_si512(b + (size_t)k * 64), b1 = _mm512_loadu_si512(b + (size_t)k * 64 + 64);     \
-            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                      \
-            {                                                                                                          \
-                __m512i av = _mm512_set1_epi32(load32(a + r * lda + (size_t)k * 2));                                   \
-                c0[r] = _mm512_dpbf16_ps(c0[r], (__m512bh)av, (__m512bh)b0);                                           \
-                c1[r] = _mm512_dpbf16_ps(c1[r], (__m512bh)av, (__m512bh)b1);                                           \
-            }                                                                                                          \
-        }                                                                                                              \
-        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                          \
-        {                                                                                                              \
-            _mm512_storeu_ps(t + r * 32, c0[r]);                                                                       \
-            _mm512_storeu_ps(t + r * 32 + 16, c1[r]);                                                                  \
-        }                                                                                                              \
-    }
-KERN_BF16(1)
-KERN_BF16(2)
-KERN_BF16(3)
-KERN_BF16(4)
-KERN_BF16(6)
-KERN_BF16(8)
-KERN_BF16(12)
-
-// KERN_BF16 accumulated straight into y, as KERN_AVX512Y does for fp32 (full
-// 32-column panels; rows ldy apart; bias added on the last slice). Without
-// the tile, its 64-byte stores are no longer reloaded at once by the merge's
-// narrower loads: ViT-B/32 bf16 at batch 8 spent 11% of its time merging on
-// Zen 5.
+// and 2*MR VDPBF16PS (each 16 columns x 2 k) into fp32 accumulators, which
+// start from y (or zero on the first slice) and go straight back, bias added
+// on the last slice, as KERN_AVX512Y does for fp32 (rows ldy apart). A tile
+// stored with 64-byte stores and reloaded at once by the merge's narrower
+// loads cost ViT-B/32 bf16 at batch 8 11% of its time on Zen 5.
 #define KERN_BF16Y(MR)                                                                                                 \
     __attribute__((target("avx512f,avx512bf16"))) static void kern_bf16y_##MR(                                         \
         int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy, const float *bias, int first)    \
@@ -628,62 +598,9 @@ __attribute__((target("avx512f,avx512vnni"))) static inline __m512i dpbusd512(__
 
 // AVX512_VNNI: per k quad, two 32-column loads of s8, MR broadcasts of four
 // u8 activations and 2*MR VPDPBUSD into int32 accumulators (exact: at most
-// 4 * 255 * 127 a step, so 2^31 is safe for k below 16 million).
-#define KERN_VNNI(MR)                                                                                                  \
-    __attribute__((target("avx512f,avx512vnni"))) static void kern_vnni_##MR(int kc, const uint8_t *a, size_t lda,     \
-                                                                             const uint8_t *b, float *t)               \
-    {                                                                                                                  \
-        __m512i c0[MR], c1[MR];                                                                                        \
-        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_si512();                  \
-        for (int k = 0; k < kc; k += 4) {                                                                              \
-            __m512i b0 = _mm512_loadu_si512(b + (size_t)k * 32), b1 = _mm512_loadu_si512(b + (size_t)k * 32 + 64);     \
-            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                      \
-            {                                                                                                          \
-                __m512i av = _mm512_set1_epi32(load32(a + r * lda + (size_t)k));                                       \
-                c0[r] = dpbusd512(c0[r], av, b0);                                                                      \
-                c1[r] = dpbusd512(c1[r], av, b1);                                                                      \
-            }                                                                                                          \
-        }                                                                                                              \
-        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                                          \
-        {                                                                                                              \
-            _mm512_storeu_ps(t + r * 32, _mm512_cvtepi32_ps(c0[r]));                                                   \
-            _mm512_storeu_ps(t + r * 32 + 16, _mm512_cvtepi32_ps(c1[r]));                                              \
-        }                                                                                                              \
-    }
-KERN_VNNI(1)
-KERN_VNNI(2)
-KERN_VNNI(3)
-KERN_VNNI(4)
-KERN_VNNI(6)
-KERN_VNNI(8)
-KERN_VNNI(12)
-
-// Splits mr rows into the 12/8/6/4/3/2/1-row kernels of a family.
-#define KERN_SPLIT(NAME, FAM)                                                                                          \
-    static void NAME(int mr, int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *t, int nr)                 \
-    {                                                                                                                  \
-        (void)nr;                                                                                                      \
-        while (mr > 0) {                                                                                               \
-            int m = mr >= 12 ? 12 : mr >= 8 ? 8 : mr >= 6 ? 6 : mr >= 4 ? 4 : mr;                                      \
-            switch (m) {                                                                                               \
-            case 12: FAM##_12(kc, a, lda, b, t); break;                                                                \
-            case 8: FAM##_8(kc, a, lda, b, t); break;                                                                  \
-            case 6: FAM##_6(kc, a, lda, b, t); break;                                                                  \
-            case 4: FAM##_4(kc, a, lda, b, t); break;                                                                  \
-            case 3: FAM##_3(kc, a, lda, b, t); break;                                                                  \
-            case 2: FAM##_2(kc, a, lda, b, t); break;                                                                  \
-            default: FAM##_1(kc, a, lda, b, t); break;                                                                 \
-            }                                                                                                          \
-            a += (size_t)m * lda, t += m * 32, mr -= m;                                                                \
-        }                                                                                                              \
-    }
-KERN_SPLIT(kern_bf16, kern_bf16)
-KERN_SPLIT(kern_vnni, kern_vnni)
-
-// KERN_VNNI accumulated straight into y (full 32-column panels, rows ldy
-// apart): the slice's integer sums converted to float and added to y, as the
-// tile merge did, so the dequantisation after the last slice sees the same
-// values; no tile stored and reloaded at once by narrower loads.
+// 4 * 255 * 127 a step, so 2^31 is safe for k below 16 million). The slice's
+// sums go to y as floats, added to it after the first slice (rows ldy apart);
+// the dequantisation follows the last slice.
 #define KERN_VNNIY(MR)                                                                                                 \
     __attribute__((target("avx512f,avx512vnni"))) static void kern_vnniy_##MR(                                         \
         int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *y, size_t ldy, int first)                       \
@@ -721,6 +638,20 @@ static void kern_vnniy(int mr, int kc, const uint8_t *a, size_t lda, const uint8
         m = mr > 12 ? 12 : mr;
         kern_vnniy_tab[m](kc, a, lda, b, y, ldy, first);
     }
+}
+
+// The tile forms (rows of 32 floats) for partial panels, as kern_avx512 wraps
+// kern_avx512y.
+static void kern_bf16(int mr, int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *t, int nr)
+{
+    (void)nr;
+    kern_bf16y(mr, kc, a, lda, b, t, 32, NULL, 1);
+}
+
+static void kern_vnni(int mr, int kc, const uint8_t *a, size_t lda, const uint8_t *b, float *t, int nr)
+{
+    (void)nr;
+    kern_vnniy(mr, kc, a, lda, b, t, 32, 1);
 }
 
 // AMX-BF16: up to 32 rows x 32 columns in four 16 x 16 fp32 tiles (tmm0-3),
