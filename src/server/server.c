@@ -534,7 +534,8 @@ void srv_stop(srv *s)
 {
     if (!s) return;
     atomic_store(&s->stopping, 1);
-    MHD_socket fd = MHD_quiesce_daemon(s->d); // no new connections from here on
+    // New requests get 503 shutting_down from here on. Not MHD_quiesce_daemon(): in libmicrohttpd 0.9.75 it races
+    // its own epoll workers over removing the listen FD and aborts the process when a worker wins.
     double until = mono_ms() + SRV_DRAIN_MS;
     while (atomic_load(&s->inflight) > 0 && mono_ms() < until) usleep(10000);
     s->b_cancel = 1; // a watcher batch in flight stops after its batch
@@ -542,6 +543,5 @@ void srv_stop(srv *s)
     srv__build_stop(s);
     srv__reembed_stop(s);
     MHD_stop_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
     srv_free(s);
 }
