@@ -192,8 +192,13 @@ static void test_softmax_paths(void **state)
         for (int n = 1; n <= 577; n = n < 80 ? n + 1 : n == 80 ? 577 : 578) {
             float a[577], b[577];
             double sum = 0;
+            float scale = n % 2 ? 1 : 0.125f; // even rows: the scaled softmax against scaling, then the reference
             for (int i = 0; i < n; i++) a[i] = b[i] = (i % 7 == 3 && n > 1) ? -INFINITY : 12 * tu_frand(&rng);
-            t_softmax(a, n);
+            for (int i = 0; i < n; i++) b[i] *= scale;
+            if (n % 2)
+                t_softmax(a, n);
+            else
+                t_softmax_scaled(a, n, scale);
             t_softmax_ref(b, n);
             for (int i = 0; i < n; i++) {
                 if (isinf(b[i]) || fabsf(a[i] - b[i]) > 2e-6f)
@@ -447,6 +452,25 @@ static void test_gemm_pack_sources(void **state)
     t_gemm(NULL, y2, out, x, in, b, NULL, n, T_ACT_NONE);
     assert_memory_equal(y1, y2, sizeof y1);
     t_packed_free(a), t_packed_free(b);
+    // t_pack_f32: rows ld apart, and k-major (W^T stored), into one reused
+    // packing that grows for a bigger weight; the products equal t_pack's.
+    size_t ld = (size_t)in + 3;
+    float *ws = calloc((size_t)out * ld, sizeof *ws), *wt = calloc((size_t)in * (out + 5), sizeof *wt);
+    for (int o = 0; o < out; o++)
+        for (int k = 0; k < in; k++) ws[o * ld + k] = w[o * in + k], wt[(size_t)k * (out + 5) + o] = w[o * in + k];
+    assert_int_equal(t_pack(w, T_SRC_F32, out, in, T_PREC_F32, &b), 0);
+    t_gemm(NULL, y2, out, x, in, b, NULL, n, T_ACT_NONE);
+    t_packed *c = NULL;
+    assert_int_equal(t_pack_f32(&c, w, (size_t)in, 3, 4, 0), 0); // small first: the next ones grow it
+    for (int km = 0; km < 2; km++) {
+        assert_int_equal(t_pack_f32(&c, km ? wt : ws, km ? (size_t)out + 5 : ld, out, in, km), 0);
+        assert_int_equal(t_packed_out(c), out);
+        memset(y1, 0, sizeof y1);
+        t_gemm(NULL, y1, out, x, in, c, NULL, n, T_ACT_NONE);
+        assert_memory_equal(y1, y2, sizeof y1);
+    }
+    assert_int_equal(t_pack_f32(&c, w, (size_t)in, 0, in, 0), LISA_EINVAL);
+    t_packed_free(b), t_packed_free(c), free(ws), free(wt);
     assert_int_equal(t_pack(w, T_SRC_F32, 0, in, T_PREC_F32, &a), LISA_EINVAL);
     assert_null(a);
     assert_int_equal(t_pack(w, T_SRC_F32, out, -1, T_PREC_BF16, &a), LISA_EINVAL);

@@ -98,7 +98,7 @@ static void check_block(pool *p, int nseq, int n, int d, int heads, int ff, int 
     memcpy(want, x0, rows * d * 4);
     ref_block(want, &l, &c, nseq, n, causal);
     vit_state s = {0};
-    assert_int_equal(vit_reserve(&s, pool_size(p), rows * d, rows * ff, n, d, "test"), 0);
+    assert_int_equal(vit_reserve(&s, pool_size(p), rows * d, rows * ff, n, "test"), 0);
     memcpy(s.x, x0, rows * d * 4);
     vit_block(&s, p, &c, &l, nseq, n, causal);
     double err = t_max_abs_diff(s.x, want, rows * d), nmse = t_nmse(s.x, want, rows * d);

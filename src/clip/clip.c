@@ -340,15 +340,6 @@ siglip_model *clip_siglip(const clip_model *m)
     return m->sg;
 }
 
-/* ---------------------------------------------------------------- scratch */
-
-// Makes room for act floats per activation buffer, mlp in the MLP buffer and
-// scores for each of the threads of p. On failure everything is released.
-static int state_reserve(vit_state *s, pool *p, size_t act, size_t mlp, int n, int d)
-{
-    return vit_reserve(s, pool_size(p), act, mlp, n, d, "clip");
-}
-
 /* ---------------------------------------------------------------- encoder */
 
 // One pre-LN transformer block (tensor/vit.h) over nseq sequences of n tokens in s->x.
@@ -380,7 +371,8 @@ static int text_forward(clip_model *m, const int32_t *ids, int n, float *out)
     const clip_tower *t = &m->text;
     vit_state *s = &m->states[0];
     int d = t->c.hidden, P = m->cfg.projection_dim, rc;
-    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, n, d)) < 0) return rc;
+    if ((rc = vit_reserve(s, pool_size(m->pool), (size_t)n * d, (size_t)n * t->c.intermediate, n, "clip")) < 0)
+        return rc;
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * d;
         size_t row = (size_t)ids[i] * d;
@@ -437,7 +429,8 @@ static int vision_forward(const clip_model *m, vit_state *s, pool *pl, const flo
     int C = m->cfg.num_channels, S = m->cfg.image_size, p = m->cfg.patch_size, g = S / p, np = g * g;
     int n = np + 1, d = t->c.hidden, K = C * p * p, P = m->cfg.projection_dim, rc;
     size_t act = (size_t)B * n * d, patches = (size_t)B * np * K;
-    if ((rc = state_reserve(s, pl, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, n, d)) < 0)
+    if ((rc = vit_reserve(s, pool_size(pl), act > patches ? act : patches, (size_t)B * n * t->c.intermediate, n,
+                          "clip")) < 0)
         return rc;
     for (int b = 0; b < B; b++) vit_unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * np * K);
     t_gemm(pl, s->qkv, d, s->att, K, t->patch, NULL, B * np, T_ACT_NONE);

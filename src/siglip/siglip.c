@@ -292,13 +292,6 @@ float siglip_prob(const siglip_model *m, float cos)
     return 1.0f / (1.0f + expf(-(cos * m->logit_scale + m->logit_bias)));
 }
 
-/* ---------------------------------------------------------------- scratch */
-
-static int state_reserve(vit_state *s, pool *p, size_t act, size_t mlp, int n, int d)
-{
-    return vit_reserve(s, pool_size(p), act, mlp, n, d, "siglip");
-}
-
 /* ---------------------------------------------------------------- encoder */
 
 static void activate(cfg_act a, float *x, size_t n)
@@ -318,7 +311,8 @@ static int text_forward(siglip_model *m, const int32_t *ids, int n, float *out)
     const sg_tower *t = &m->text;
     vit_state *s = &m->st;
     int d = t->c.hidden, P = m->cfg.projection_dim, rc;
-    if ((rc = state_reserve(s, m->pool, (size_t)n * d, (size_t)n * t->c.intermediate, n, d)) < 0) return rc;
+    if ((rc = vit_reserve(s, pool_size(m->pool), (size_t)n * d, (size_t)n * t->c.intermediate, n, "siglip")) < 0)
+        return rc;
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * d;
         memcpy(xi, t->tok + (size_t)ids[i] * d, (size_t)d * sizeof *xi);
@@ -398,7 +392,8 @@ static int vision_forward(siglip_model *m, const float *pixels, int B, float *ou
     int C = m->cfg.num_channels, S = m->cfg.image_size, p = m->cfg.patch_size, g = S / p, n = g * g;
     int d = t->c.hidden, K = C * p * p, rc;
     size_t act = (size_t)B * n * d, patches = (size_t)B * n * K;
-    if ((rc = state_reserve(s, m->pool, act > patches ? act : patches, (size_t)B * n * t->c.intermediate, n, d)) < 0)
+    if ((rc = vit_reserve(s, pool_size(m->pool), act > patches ? act : patches, (size_t)B * n * t->c.intermediate, n,
+                          "siglip")) < 0)
         return rc;
     for (int b = 0; b < B; b++) vit_unfold(pixels + (size_t)b * C * S * S, C, S, p, s->att + (size_t)b * n * K);
     t_matmul_pool(m->pool, s->x, s->att, t->patch, t->patch_b, B * n, K, d);

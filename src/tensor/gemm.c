@@ -35,10 +35,10 @@ struct t_packed {
     t_path path;
     t_prec prec;
     kkind kind;
-    size_t bytes;
-    void *data;    // npanels * inp * nr elements (float, uint16_t or int8_t), 64-byte aligned
-    float *scale;  // int8: per output column (npanels * nr), W[o] = scale[o] * q[o]
-    int32_t *wsum; // int8: sum over k of q[o][k] (the zero point's compensation)
+    size_t bytes, cap; // resident bytes; bytes allocated at data
+    void *data;        // npanels * inp * nr elements (float, uint16_t or int8_t), 64-byte aligned
+    float *scale;      // int8: per output column (npanels * nr), W[o] = scale[o] * q[o]
+    int32_t *wsum;     // int8: sum over k of q[o][k] (the zero point's compensation)
 };
 
 #define MAX_NR 32
@@ -305,6 +305,7 @@ static int pack_rows(int nparts, const void *const *w, const t_src *src, const i
     size_t ncol = (size_t)p->npanels * p->nr;
     p->bytes = (n * es + 63) / 64 * 64;
     if (!(p->data = aligned_alloc(64, p->bytes))) goto nomem;
+    p->cap = p->bytes;
     memset(p->data, 0, p->bytes); // the padding (columns past out, k past in) is zero
     if (prec == T_PREC_INT8) {
         p->scale = calloc(ncol, sizeof *p->scale), p->wsum = calloc(ncol, sizeof *p->wsum);
@@ -344,6 +345,44 @@ int t_pack_rows(int nparts, const void *const *w, const t_src *src, const int *r
 int t_pack(const void *w, t_src src, int out, int in, t_prec prec, t_packed **pw)
 {
     return t_pack_rows(1, &w, &src, &out, in, prec, pw);
+}
+
+int t_pack_f32(t_packed **pw, const float *w, size_t ld, int out, int in, int kmajor)
+{
+    if (out <= 0 || in <= 0 || out > (1 << 28) || in > (1 << 28))
+        return lisa_seterr(LISA_EINVAL, "gemm: cannot pack a %d x %d weight", out, in);
+    t_path path = t_gemm_path();
+    int nr = path_nr(path), npanels = (out + nr - 1) / nr;
+    size_t bytes = ((size_t)npanels * in * nr * sizeof(float) + 63) / 64 * 64;
+    t_packed *p = *pw;
+    if (p && (p->prec != T_PREC_F32 || p->cap < bytes)) t_packed_free(p), p = *pw = NULL;
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p)) || !(p->data = aligned_alloc(64, bytes))) {
+            free(p);
+            return lisa_seterr(LISA_ENOMEM, "gemm: out of memory packing a %d x %d weight", out, in);
+        }
+        p->cap = bytes, *pw = p;
+    }
+    p->out = out, p->in = p->inp = in, p->nr = nr, p->npanels = npanels, p->kg = p->kpad = 1;
+    p->path = path, p->prec = T_PREC_F32, p->kind = pick_kind(path, T_PREC_F32, 0), p->bytes = bytes;
+    float *f = p->data;
+    for (int pn = 0; pn < npanels; pn++) {
+        int c0 = pn * nr, cols = out - c0 < nr ? out - c0 : nr;
+        float *dst = f + (size_t)pn * in * nr;
+        if (kmajor) { // panel row k is w's row k, columns c0..: a copy
+            for (int k = 0; k < in; k++) {
+                memcpy(dst + (size_t)k * nr, w + (size_t)k * ld + c0, (size_t)cols * sizeof *f);
+                if (cols < nr) memset(dst + (size_t)k * nr + cols, 0, (size_t)(nr - cols) * sizeof *f);
+            }
+            continue;
+        }
+        if (cols < nr) memset(dst, 0, (size_t)in * nr * sizeof *f);
+        for (int c = 0; c < cols; c++) {
+            const float *src = w + (size_t)(c0 + c) * ld;
+            for (int k = 0; k < in; k++) dst[(size_t)k * nr + c] = src[k];
+        }
+    }
+    return 0;
 }
 
 void t_packed_free(t_packed *pw)
@@ -1003,10 +1042,10 @@ __attribute__((target("avx512f,avx2,fma"))) static void act_avx512(t_act act, fl
     if (i < n) act_avx2(act, x + i, n - i);
 }
 
-// Softmax of one row on 16 (8) lanes with exp16 (exp8); entries at -INFINITY
-// (a mask) get exactly 0, as in t_softmax_ref, which does the tail.
+// Softmax of one row of scale * x (scale > 0) on 16 (8) lanes with exp16
+// (exp8); entries at -INFINITY (a mask) get exactly 0, as in t_softmax_ref.
 #define SOFTMAX_VEC(NAME, TGT, V, W, SET1, LOAD, STORE, MAX, SUB, MUL, ADD, EXP, ZERO, RMAX, RADD, KEEP)               \
-    __attribute__((target(TGT))) static void NAME(float *x, int n)                                                     \
+    __attribute__((target(TGT))) static void NAME(float *x, int n, float scale)                                        \
     {                                                                                                                  \
         V mx = SET1(-INFINITY);                                                                                        \
         int i = 0;                                                                                                     \
@@ -1017,14 +1056,14 @@ __attribute__((target("avx512f,avx2,fma"))) static void act_avx512(t_act act, fl
             memset(x, 0, (size_t)n * sizeof *x);                                                                       \
             return;                                                                                                    \
         }                                                                                                              \
-        V vm = SET1(m), acc = ZERO();                                                                                  \
+        V vm = SET1(m), vs = SET1(scale), acc = ZERO();                                                                \
         for (i = 0; i + W <= n; i += W) {                                                                              \
-            V v = LOAD(x + i), e = KEEP(v, EXP(SUB(v, vm)));                                                           \
+            V v = LOAD(x + i), e = KEEP(v, EXP(MUL(SUB(v, vm), vs)));                                                  \
             STORE(x + i, e);                                                                                           \
             acc = ADD(acc, e);                                                                                         \
         }                                                                                                              \
         float sum = RADD(acc);                                                                                         \
-        for (int t = i; t < n; t++) sum += x[t] = expf(x[t] - m);                                                      \
+        for (int t = i; t < n; t++) sum += x[t] = expf((x[t] - m) * scale);                                            \
         V inv = SET1(1.0f / sum);                                                                                      \
         for (i = 0; i + W <= n; i += W) STORE(x + i, MUL(LOAD(x + i), inv));                                           \
         for (int t = i; t < n; t++) x[t] *= 1.0f / sum;                                                                \
@@ -1064,15 +1103,22 @@ SOFTMAX_VEC(softmax_avx512, "avx512f,avx2,fma", __m512, 16, _mm512_set1_ps, _mm5
 SOFTMAX_VEC(softmax_avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_max_ps,
             _mm256_sub_ps, _mm256_mul_ps, _mm256_add_ps, exp8, _mm256_setzero_ps, rmax256, radd256, keep256)
 
-void t_softmax(float *x, int n)
+void t_softmax_scaled(float *x, int n, float scale)
 {
     t_path q = t_gemm_path();
     if (q == T_PATH_AVX512)
-        softmax_avx512(x, n);
+        softmax_avx512(x, n, scale);
     else if (q == T_PATH_AVX2)
-        softmax_avx2(x, n);
-    else
+        softmax_avx2(x, n, scale);
+    else {
+        for (int i = 0; scale != 1 && i < n; i++) x[i] *= scale;
         t_softmax_ref(x, n);
+    }
+}
+
+void t_softmax(float *x, int n)
+{
+    t_softmax_scaled(x, n, 1);
 }
 
 // The epilogue's activation on path q's widest vectors.

@@ -82,6 +82,13 @@ void t_packed_free(t_packed *pw); // NULL is a no-op
 int t_pack_rows(int nparts, const void *const *w, const t_src *src, const int *rows, int in, t_prec prec,
                 t_packed **pw);
 
+// Packs an fp32 weight for the current path into *pw, reusing *pw's memory
+// when it is an fp32 packing big enough (else it is freed and *pw replaced;
+// NULL allocates): for per-call operands such as attention's K and V. W[o][k]
+// is w[o*ld + k], or with kmajor w[k*ld + o] (W stored transposed, as the
+// right-hand matrix of y = x B). Returns 0, LISA_EINVAL or LISA_ENOMEM.
+int t_pack_f32(t_packed **pw, const float *w, size_t ld, int out, int in, int kmajor);
+
 int t_packed_out(const t_packed *pw);
 int t_packed_in(const t_packed *pw);
 t_prec t_packed_prec(const t_packed *pw);

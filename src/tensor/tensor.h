@@ -55,6 +55,8 @@ void t_layernorm(float *y, const float *x, const float *g, const float *b, int n
 // on the GEMM path's vectors (gemm.c, with the epilogue's exp), t_softmax_ref
 // the scalar reference with libm's expf.
 void t_softmax(float *x, int n);
+// The softmax of scale * x (scale > 0, one multiply inside the exp's argument).
+void t_softmax_scaled(float *x, int n, float scale);
 void t_softmax_ref(float *x, int n);
 
 // In-place activations over n values.

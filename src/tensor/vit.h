@@ -49,17 +49,21 @@ typedef struct {
     float *x, *h, *att; // (rows, d) each; x is the residual stream, the caller's input and output
     float *qkv;         // (rows, 3d)
     float *mlp;         // (rows, ffn)
-    float *scores;      // (threads, per_thread): attention scratch, n * (n + d) per thread
+    float *scores;      // (threads, per_thread): attention scratch, n * min(n, VIT_ATTN_ROWS) per thread
+    t_packed **kv;      // (threads, 2): each thread's packings of one head's K and V, reused
+    int kv_threads;
 } vit_state;
 
 // Sequences of at least this many tokens run attention as two GEMMs per head.
 #define VIT_GEMM_ATTN_MIN 32
+// Query rows per block of scores in that path.
+#define VIT_ATTN_ROWS 48
 
 // Makes room for act floats in x, h and att (3 * act in qkv), mlp in the MLP
 // buffer and the attention scratch of `threads` threads for sequences of n
-// tokens of width d. Contents survive only when nothing grows. On failure
+// tokens. Contents survive only when nothing grows. On failure
 // everything is released and LISA_ENOMEM returned (the message names `who`).
-int vit_reserve(vit_state *s, int threads, size_t act, size_t mlp, int n, int d, const char *who);
+int vit_reserve(vit_state *s, int threads, size_t act, size_t mlp, int n, const char *who);
 void vit_release(vit_state *s); // frees the buffers; the state may be reserved again
 
 // One block over nseq sequences of n tokens in s->x ((nseq * n, d), updated in
