@@ -452,7 +452,7 @@ static void test_gemm_pack_sources(void **state)
     t_gemm(NULL, y2, out, x, in, b, NULL, n, T_ACT_NONE);
     assert_memory_equal(y1, y2, sizeof y1);
     t_packed_free(a), t_packed_free(b);
-    // t_pack_f32: rows ld apart, and k-major (W^T stored), into one reused
+    // t_pack_act: rows ld apart, and k-major (W^T stored), into one reused
     // packing that grows for a bigger weight; the products equal t_pack's.
     size_t ld = (size_t)in + 3;
     float *ws = calloc((size_t)out * ld, sizeof *ws), *wt = calloc((size_t)in * (out + 5), sizeof *wt);
@@ -461,15 +461,24 @@ static void test_gemm_pack_sources(void **state)
     assert_int_equal(t_pack(w, T_SRC_F32, out, in, T_PREC_F32, &b), 0);
     t_gemm(NULL, y2, out, x, in, b, NULL, n, T_ACT_NONE);
     t_packed *c = NULL;
-    assert_int_equal(t_pack_f32(&c, w, (size_t)in, 3, 4, 0), 0); // small first: the next ones grow it
+    assert_int_equal(t_pack_act(&c, w, (size_t)in, 3, 4, 0, T_PREC_F32), 0); // small first: the next ones grow it
     for (int km = 0; km < 2; km++) {
-        assert_int_equal(t_pack_f32(&c, km ? wt : ws, km ? (size_t)out + 5 : ld, out, in, km), 0);
+        assert_int_equal(t_pack_act(&c, km ? wt : ws, km ? (size_t)out + 5 : ld, out, in, km, T_PREC_F32), 0);
         assert_int_equal(t_packed_out(c), out);
         memset(y1, 0, sizeof y1);
         t_gemm(NULL, y1, out, x, in, c, NULL, n, T_ACT_NONE);
         assert_memory_equal(y1, y2, sizeof y1);
     }
-    assert_int_equal(t_pack_f32(&c, w, (size_t)in, 0, in, 0), LISA_EINVAL);
+    // In bf16 (VDPBF16PS where the CPU has it): against the scalar reference of the same packing.
+    int dp = t_gemm_path() == T_PATH_AVX512 && (t_gemm_ext() & T_EXT_BF16);
+    for (int km = 0; km < 2; km++) {
+        assert_int_equal(t_pack_act(&c, km ? wt : ws, km ? (size_t)out + 5 : ld, out, in, km, T_PREC_BF16), 0);
+        assert_int_equal(t_packed_prec(c), dp ? T_PREC_BF16 : T_PREC_F32);
+        t_gemm(NULL, y1, out, x, in, c, NULL, n, T_ACT_NONE);
+        t_gemm_ref(NULL, y2, out, x, in, c, NULL, n, T_ACT_NONE);
+        assert_true(t_nmse(y1, y2, (size_t)n * out) < 1e-10);
+    }
+    assert_int_equal(t_pack_act(&c, w, (size_t)in, 0, in, 0, T_PREC_F32), LISA_EINVAL);
     t_packed_free(b), t_packed_free(c), free(ws), free(wt);
     assert_int_equal(t_pack(w, T_SRC_F32, 0, in, T_PREC_F32, &a), LISA_EINVAL);
     assert_null(a);

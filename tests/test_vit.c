@@ -4,6 +4,7 @@
 // as two GEMMs per head), causal and not, several sequences, fp32 and bf16
 // packing, with and without a pool.
 #include "testutil.h"
+#include "base/half.h"
 #include "base/pool.h"
 #include "tensor/gemm.h"
 #include "tensor/tensor.h"
@@ -62,8 +63,37 @@ static vit_layer pack_layer(const raw_layer *r, int d, int ff, t_prec prec)
     return l;
 }
 
+static float rb(float v)
+{
+    return bf16_to_f32(bf16_from_f32(v));
+}
+
+// Attention as the bf16 path defines it (vit.c's head_gemm on VDPBF16PS): q, k,
+// v and the probabilities rounded to bf16, products summed in double here.
+static void ref_attention_bf16(float *out, const float *q, int n, int heads, int hd, int ld, int causal, float *p)
+{
+    const float *k = q + ld / 3, *v = q + 2 * (ld / 3);
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < n; i++) {
+            int len = causal ? i + 1 : n;
+            for (int j = 0; j < len; j++) {
+                double a = 0;
+                for (int e = 0; e < hd; e++)
+                    a += (double)rb(q[(size_t)i * ld + h * hd + e]) * rb(k[(size_t)j * ld + h * hd + e]);
+                p[j] = (float)a / sqrtf((float)hd);
+            }
+            t_softmax_ref(p, len);
+            for (int e = 0; e < hd; e++) {
+                double a = 0;
+                for (int j = 0; j < len; j++) a += (double)rb(p[j]) * rb(v[(size_t)j * ld + h * hd + e]);
+                out[(size_t)i * ld + h * hd + e] = (float)a;
+            }
+        }
+}
+
 // The block from reference kernels, one sequence at a time, on the same packed
-// weights (t_gemm_ref reads them exactly as packed).
+// weights (t_gemm_ref reads them exactly as packed). Long sequences of a bf16
+// block on VDPBF16PS take the bf16 attention (see vit.h).
 static void ref_block(float *x, const vit_layer *l, const vit_dims *c, int nseq, int n, int causal)
 {
     int d = c->hidden, ff = c->intermediate, hd = d / c->heads;
@@ -75,7 +105,11 @@ static void ref_block(float *x, const vit_layer *l, const vit_dims *c, int nseq,
     t_gemm_ref(NULL, qkv, 3 * d, h, d, l->qkv, l->qkv_b, (int)rows, T_ACT_NONE);
     for (int s = 0; s < nseq; s++) {
         const float *q = qkv + (size_t)s * n * 3 * d;
-        t_attention_ref(att + (size_t)s * n * 3 * d, q, q + d, q + 2 * d, n, c->heads, hd, 3 * d, causal, sc);
+        if (n >= VIT_GEMM_ATTN_MIN && t_packed_prec(l->qkv) != T_PREC_F32 && t_gemm_path() == T_PATH_AVX512 &&
+            (t_gemm_ext() & T_EXT_BF16))
+            ref_attention_bf16(att + (size_t)s * n * 3 * d, q, n, c->heads, hd, 3 * d, causal, sc);
+        else
+            t_attention_ref(att + (size_t)s * n * 3 * d, q, q + d, q + 2 * d, n, c->heads, hd, 3 * d, causal, sc);
     }
     for (size_t i = 0; i < rows; i++) memcpy(h + i * d, att + i * 3 * d, (size_t)d * 4);
     t_gemm_ref(NULL, o, d, h, d, l->o, l->o_b, (int)rows, T_ACT_NONE);

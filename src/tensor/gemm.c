@@ -347,15 +347,43 @@ int t_pack(const void *w, t_src src, int out, int in, t_prec prec, t_packed **pw
     return t_pack_rows(1, &w, &src, &out, in, prec, pw);
 }
 
-int t_pack_f32(t_packed **pw, const float *w, size_t ld, int out, int in, int kmajor)
+// One panel of t_pack_act's in the VDPBF16PS layout: k pairs of nr columns.
+static void pack_act_bf16(uint16_t *dst, const float *w, size_t ld, int c0, int cols, int nr, int in, int inp,
+                          int kmajor)
+{
+    if (cols < nr || inp > in) memset(dst, 0, (size_t)inp * nr * sizeof *dst);
+    for (int c = 0; !kmajor && c < cols; c++) {
+        const float *src = w + (size_t)(c0 + c) * ld;
+        for (int k = 0; k < in; k++) dst[(size_t)(k >> 1) * 2 * nr + 2 * c + (k & 1)] = bf16_from_f32(src[k]);
+    }
+    for (int k = 0; kmajor && k < in; k++) {
+        const float *src = w + (size_t)k * ld + c0;
+        uint16_t *d = dst + (size_t)(k >> 1) * 2 * nr + (k & 1);
+        for (int c = 0; c < cols; c++) d[2 * c] = bf16_from_f32(src[c]);
+    }
+}
+
+// One panel of t_pack_act's fp32 layout: k rows of nr columns.
+static void pack_act_f32(float *dst, const float *w, size_t ld, int c0, int cols, int nr, int in, int kmajor)
+{
+    if (cols < nr) memset(dst, 0, (size_t)in * nr * sizeof *dst);
+    for (int k = 0; kmajor && k < in; k++) memcpy(dst + (size_t)k * nr, w + (size_t)k * ld + c0, (size_t)cols * 4);
+    for (int c = 0; !kmajor && c < cols; c++) {
+        const float *src = w + (size_t)(c0 + c) * ld;
+        for (int k = 0; k < in; k++) dst[(size_t)k * nr + c] = src[k];
+    }
+}
+
+int t_pack_act(t_packed **pw, const float *w, size_t ld, int out, int in, int kmajor, t_prec prec)
 {
     if (out <= 0 || in <= 0 || out > (1 << 28) || in > (1 << 28))
         return lisa_seterr(LISA_EINVAL, "gemm: cannot pack a %d x %d weight", out, in);
     t_path path = t_gemm_path();
-    int nr = path_nr(path), npanels = (out + nr - 1) / nr;
-    size_t bytes = ((size_t)npanels * in * nr * sizeof(float) + 63) / 64 * 64;
+    int dp = prec == T_PREC_BF16 && path == T_PATH_AVX512 && (t_gemm_ext() & T_EXT_BF16);
+    int nr = path_nr(path), npanels = (out + nr - 1) / nr, inp = dp ? (in + 1) / 2 * 2 : in;
+    size_t bytes = ((size_t)npanels * inp * nr * (dp ? 2 : 4) + 63) / 64 * 64;
     t_packed *p = *pw;
-    if (p && (p->prec != T_PREC_F32 || p->cap < bytes)) t_packed_free(p), p = *pw = NULL;
+    if (p && (p->scale || p->cap < bytes)) t_packed_free(p), p = *pw = NULL;
     if (!p) {
         if (!(p = calloc(1, sizeof *p)) || !(p->data = aligned_alloc(64, bytes))) {
             free(p);
@@ -363,24 +391,15 @@ int t_pack_f32(t_packed **pw, const float *w, size_t ld, int out, int in, int km
         }
         p->cap = bytes, *pw = p;
     }
-    p->out = out, p->in = p->inp = in, p->nr = nr, p->npanels = npanels, p->kg = p->kpad = 1;
-    p->path = path, p->prec = T_PREC_F32, p->kind = pick_kind(path, T_PREC_F32, 0), p->bytes = bytes;
-    float *f = p->data;
+    p->out = out, p->in = in, p->inp = inp, p->nr = nr, p->npanels = npanels, p->kg = p->kpad = dp ? 2 : 1;
+    p->path = path, p->prec = dp ? T_PREC_BF16 : T_PREC_F32, p->kind = dp ? K_BF16_DP : K_F32, p->bytes = bytes;
     for (int pn = 0; pn < npanels; pn++) {
         int c0 = pn * nr, cols = out - c0 < nr ? out - c0 : nr;
-        float *dst = f + (size_t)pn * in * nr;
-        if (kmajor) { // panel row k is w's row k, columns c0..: a copy
-            for (int k = 0; k < in; k++) {
-                memcpy(dst + (size_t)k * nr, w + (size_t)k * ld + c0, (size_t)cols * sizeof *f);
-                if (cols < nr) memset(dst + (size_t)k * nr + cols, 0, (size_t)(nr - cols) * sizeof *f);
-            }
-            continue;
-        }
-        if (cols < nr) memset(dst, 0, (size_t)in * nr * sizeof *f);
-        for (int c = 0; c < cols; c++) {
-            const float *src = w + (size_t)(c0 + c) * ld;
-            for (int k = 0; k < in; k++) dst[(size_t)k * nr + c] = src[k];
-        }
+        size_t off = (size_t)pn * inp * nr;
+        if (dp)
+            pack_act_bf16((uint16_t *)p->data + off, w, ld, c0, cols, nr, in, inp, kmajor);
+        else
+            pack_act_f32((float *)p->data + off, w, ld, c0, cols, nr, in, kmajor);
     }
     return 0;
 }

@@ -82,12 +82,14 @@ void t_packed_free(t_packed *pw); // NULL is a no-op
 int t_pack_rows(int nparts, const void *const *w, const t_src *src, const int *rows, int in, t_prec prec,
                 t_packed **pw);
 
-// Packs an fp32 weight for the current path into *pw, reusing *pw's memory
-// when it is an fp32 packing big enough (else it is freed and *pw replaced;
-// NULL allocates): for per-call operands such as attention's K and V. W[o][k]
-// is w[o*ld + k], or with kmajor w[k*ld + o] (W stored transposed, as the
-// right-hand matrix of y = x B). Returns 0, LISA_EINVAL or LISA_ENOMEM.
-int t_pack_f32(t_packed **pw, const float *w, size_t ld, int out, int in, int kmajor);
+// Packs an fp32 operand computed at run time (attention's K and V) for the
+// current path into *pw, reusing *pw's memory when it is big enough (else it
+// is freed and *pw replaced; NULL allocates). W[o][k] is w[o*ld + k], or with
+// kmajor w[k*ld + o] (W stored transposed, as the right-hand matrix of
+// y = x B). prec T_PREC_BF16 packs for the VDPBF16PS kernel where the CPU has
+// it (t_gemm then rounds x to bf16 too), fp32 otherwise; T_PREC_F32 packs
+// fp32. Returns 0, LISA_EINVAL or LISA_ENOMEM.
+int t_pack_act(t_packed **pw, const float *w, size_t ld, int out, int in, int kmajor, t_prec prec);
 
 int t_packed_out(const t_packed *pw);
 int t_packed_in(const t_packed *pw);

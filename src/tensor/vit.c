@@ -72,6 +72,7 @@ int vit_reserve(vit_state *s, int threads, size_t act, size_t mlp, int n, const 
 struct attn_job {
     vit_state *s;
     int n, d, heads, causal;
+    t_prec prec; // of the scores and the weighted sum: bf16 in a reduced-precision model
 };
 
 // Rows i0.. i0 + rows of the scores: the softmax of scale * S over the
@@ -90,14 +91,16 @@ static void softmax_rows(float *sc, int i0, int rows, int n, float scale, int ca
 // S = Q K^T (K packed as the (n, hd) weight it is), softmax, then O = S V (V
 // packed as the (hd, n) weight V^T, which is V read k-major), so only one
 // block of scores exists and stays in L2 (BLIP-base's 577 tokens: 48 x 577
-// floats, 108 KiB, against 1.3 MiB for all). kv is this thread's two packings,
-// reused across calls; sc holds VIT_ATTN_ROWS * n floats. Returns 0 or
-// LISA_ENOMEM.
-static int head_gemm(float *out, int ldo, const float *q, int ld, int n, int hd, int causal, t_packed **kv, float *sc)
+// floats, 108 KiB, against 1.3 MiB for all). prec T_PREC_BF16 runs both
+// products on VDPBF16PS where the CPU has it. kv is this thread's two
+// packings, reused across calls; sc holds VIT_ATTN_ROWS * n floats. Returns 0
+// or LISA_ENOMEM.
+static int head_gemm(float *out, int ldo, const float *q, int ld, int n, int hd, int causal, t_prec prec, t_packed **kv,
+                     float *sc)
 {
     int rc;
-    if ((rc = t_pack_f32(&kv[0], q + ld / 3, (size_t)ld, n, hd, 0)) < 0 ||
-        (rc = t_pack_f32(&kv[1], q + 2 * (ld / 3), (size_t)ld, hd, n, 1)) < 0)
+    if ((rc = t_pack_act(&kv[0], q + ld / 3, (size_t)ld, n, hd, 0, prec)) < 0 ||
+        (rc = t_pack_act(&kv[1], q + 2 * (ld / 3), (size_t)ld, hd, n, 1, prec)) < 0)
         return rc;
     for (int i0 = 0; i0 < n; i0 += VIT_ATTN_ROWS) {
         int rows = n - i0 < VIT_ATTN_ROWS ? n - i0 : VIT_ATTN_ROWS;
@@ -119,7 +122,8 @@ static void attn_task(void *ctx, int i, int tid)
     const float *q = j->s->qkv + (size_t)seq * n * 3 * d + (size_t)h * hd;
     float *out = j->s->att + (size_t)seq * n * d + (size_t)h * hd,
           *scratch = j->s->scores + (size_t)tid * j->s->per_thread;
-    if (n < VIT_GEMM_ATTN_MIN || head_gemm(out, d, q, 3 * d, n, hd, j->causal, j->s->kv + 2 * tid, scratch) < 0)
+    if (n < VIT_GEMM_ATTN_MIN ||
+        head_gemm(out, d, q, 3 * d, n, hd, j->causal, j->prec, j->s->kv + 2 * tid, scratch) < 0)
         t_attention_head_ld(out, d, q, q + d, q + 2 * d, 3 * d, n, hd, j->causal, scratch);
 }
 
@@ -128,7 +132,7 @@ void vit_block(vit_state *s, pool *p, const vit_dims *c, const vit_layer *l, int
     int d = c->hidden, ff = c->intermediate, rows = nseq * n;
     t_layernorm(s->h, s->x, l->ln1_w, l->ln1_b, rows, d, c->eps);
     t_gemm(p, s->qkv, 3 * d, s->h, d, l->qkv, l->qkv_b, rows, T_ACT_NONE);
-    struct attn_job job = {s, n, d, c->heads, causal};
+    struct attn_job job = {s, n, d, c->heads, causal, t_packed_prec(l->qkv) == T_PREC_F32 ? T_PREC_F32 : T_PREC_BF16};
     if (p)
         pool_for(p, nseq * c->heads, attn_task, &job);
     else

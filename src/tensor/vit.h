@@ -54,7 +54,9 @@ typedef struct {
     int kv_threads;
 } vit_state;
 
-// Sequences of at least this many tokens run attention as two GEMMs per head.
+// Sequences of at least this many tokens run attention as two GEMMs per head
+// (in bf16 on VDPBF16PS where the CPU has it and the block's weights are bf16
+// or int8: q, k, v and the probabilities are rounded to bf16).
 #define VIT_GEMM_ATTN_MIN 32
 // Query rows per block of scores in that path.
 #define VIT_ATTN_ROWS 48
