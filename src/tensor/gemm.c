@@ -347,19 +347,41 @@ int t_pack(const void *w, t_src src, int out, int in, t_prec prec, t_packed **pw
     return t_pack_rows(1, &w, &src, &out, in, prec, pw);
 }
 
-// One panel of t_pack_act's in the VDPBF16PS layout: k pairs of nr columns.
-static void pack_act_bf16(uint16_t *dst, const float *w, size_t ld, int c0, int cols, int nr, int in, int inp,
-                          int kmajor)
+// One panel of t_pack_act's in the VDPBF16PS layout: k pairs of nr (32)
+// columns, a 32-bit word per column holding W[o][2p] (low) and W[o][2p + 1];
+// rounded by VCVTNEPS2BF16 as t_gemm rounds x (the path needs AVX512_BF16).
+__attribute__((target("avx512f,avx512bf16"))) static void pack_act_bf16(uint32_t *dst, const float *w, size_t ld,
+                                                                        int c0, int cols, int in, int inp, int kmajor)
 {
-    if (cols < nr || inp > in) memset(dst, 0, (size_t)inp * nr * sizeof *dst);
-    for (int c = 0; !kmajor && c < cols; c++) {
-        const float *src = w + (size_t)(c0 + c) * ld;
-        for (int k = 0; k < in; k++) dst[(size_t)(k >> 1) * 2 * nr + 2 * c + (k & 1)] = bf16_from_f32(src[k]);
+    if (cols < 32) memset(dst, 0, (size_t)inp / 2 * 32 * sizeof *dst);
+    if (kmajor) { // rows k and k + 1 of w, 16 columns at a time, interleaved into words
+        for (int k = 0; k < in; k += 2)
+            for (int c = 0; c < cols; c += 16) {
+                __mmask16 m = (__mmask16)(cols - c >= 16 ? 0xffff : (1u << (cols - c)) - 1);
+                const float *r = w + (size_t)k * ld + c0 + c;
+                __m512 lo = _mm512_maskz_loadu_ps(m, r), hi = k + 1 < in ? _mm512_maskz_loadu_ps(m, r + ld) : lo;
+                __m256bh bl = _mm512_cvtneps_pbh(lo), bh = _mm512_cvtneps_pbh(hi);
+                __m256i il, ih;
+                memcpy(&il, &bl, sizeof il), memcpy(&ih, &bh, sizeof ih);
+                if (k + 1 >= in) ih = _mm256_setzero_si256(); // the pad k past in is zero
+                __m512i v =
+                    _mm512_or_si512(_mm512_cvtepu16_epi32(il), _mm512_slli_epi32(_mm512_cvtepu16_epi32(ih), 16));
+                _mm512_mask_storeu_epi32(dst + (size_t)k / 2 * 32 + c, m, v);
+            }
+        return;
     }
-    for (int k = 0; kmajor && k < in; k++) {
-        const float *src = w + (size_t)k * ld + c0;
-        uint16_t *d = dst + (size_t)(k >> 1) * 2 * nr + (k & 1);
-        for (int c = 0; c < cols; c++) d[2 * c] = bf16_from_f32(src[c]);
+    uint32_t t[16];
+    for (int c = 0; c < cols; c++) { // row c0 + c of w: 32 values make 16 consecutive pairs of column c
+        const float *r = w + (size_t)(c0 + c) * ld;
+        for (int k = 0; k < in; k += 32) {
+            int left = in - k;
+            __mmask16 m0 = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
+            __mmask16 m1 = (__mmask16)(left >= 32 ? 0xffff : left > 16 ? (1u << (left - 16)) - 1 : 0);
+            __m512bh h = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, r + k + 16), _mm512_maskz_loadu_ps(m0, r + k));
+            memcpy(t, &h, sizeof t);
+            int np = (left < 32 ? left + 1 : 32) / 2;
+            for (int j = 0; j < np; j++) dst[(size_t)(k / 2 + j) * 32 + c] = t[j];
+        }
     }
 }
 
@@ -397,7 +419,7 @@ int t_pack_act(t_packed **pw, const float *w, size_t ld, int out, int in, int km
         int c0 = pn * nr, cols = out - c0 < nr ? out - c0 : nr;
         size_t off = (size_t)pn * inp * nr;
         if (dp)
-            pack_act_bf16((uint16_t *)p->data + off, w, ld, c0, cols, nr, in, inp, kmajor);
+            pack_act_bf16((uint32_t *)((uint16_t *)p->data + off), w, ld, c0, cols, in, inp, kmajor);
         else
             pack_act_f32((float *)p->data + off, w, ld, c0, cols, nr, in, kmajor);
     }

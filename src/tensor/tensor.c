@@ -266,11 +266,44 @@ void t_attention_ref(float *out, const float *q, const float *k, const float *v,
 
 /* ---------------------------------------------------------------- elementwise */
 
+// One row on 16 lanes: the mean, then the variance about it (two passes, as
+// the scalar rows), each summed in 16 float lanes and the tail.
+__attribute__((target("avx512f"))) static void layernorm_row_avx512(float *y, const float *x, const float *g,
+                                                                    const float *b, int d, float eps)
+{
+    __m512 acc = _mm512_setzero_ps();
+    int j = 0, v = d / 16 * 16;
+    for (; j < v; j += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + j));
+    float sum = _mm512_reduce_add_ps(acc);
+    for (; j < d; j++) sum += x[j];
+    float m = sum / (float)d, var;
+    __m512 vm = _mm512_set1_ps(m);
+    acc = _mm512_setzero_ps();
+    for (j = 0; j < v; j += 16) {
+        __m512 t = _mm512_sub_ps(_mm512_loadu_ps(x + j), vm);
+        acc = _mm512_fmadd_ps(t, t, acc);
+    }
+    var = _mm512_reduce_add_ps(acc);
+    for (; j < d; j++) var += (x[j] - m) * (x[j] - m);
+    float inv = 1.0f / sqrtf(var / (float)d + eps);
+    __m512 vi = _mm512_set1_ps(inv);
+    for (j = 0; j < v; j += 16) {
+        __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm), vi);
+        _mm512_storeu_ps(y + j, _mm512_fmadd_ps(t, _mm512_loadu_ps(g + j), _mm512_loadu_ps(b + j)));
+    }
+    for (; j < d; j++) y[j] = (x[j] - m) * inv * g[j] + b[j];
+}
+
 void t_layernorm(float *y, const float *x, const float *g, const float *b, int n, int d, float eps)
 {
+    int wide = t_gemm_path() == T_PATH_AVX512;
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * d;
         float *yi = y + (size_t)i * d;
+        if (wide) {
+            layernorm_row_avx512(yi, xi, g, b, d, eps);
+            continue;
+        }
         double mean = 0, var = 0;
         for (int j = 0; j < d; j++) mean += xi[j];
         mean /= d;
