@@ -1407,16 +1407,16 @@ static void gemm_run_q(pool *p, float *y, int ldy, const float *x, int ldx, cons
                                     : kern_i8_c;
     j.mr = w->kind == K_BF16_AMX ? AMX_MR : path_mr(w->path);
     size_t es = w->prec == T_PREC_INT8 ? 1 : 2;
-    // A k slice of a panel fills L1 (twice the fp32 kernels' half: fewer k
-    // slices, so fewer passes of the tile over y, measured 1.2x faster for
-    // bf16 at batch 8 on Zen 5).
+    // A k slice of a 16-column panel fills L1; of a 32-column (AVX-512) one,
+    // the bytes of the fp32 kernels' L2-sized slice (g_kc32; 1024 bf16 or
+    // 2048 int8 values on a 1-2 MiB L2): since the kernels accumulate in y,
+    // fewer and longer slices win. Measured one thread, Zen 5, against the
+    // L1-sized half: bf16 ViT-B/32 batch 8 383-386 against 405-416 ms, BLIP
+    // vision 618-627 against 648-690 ms; int8 equal within noise; AMX
+    // ViT-B/32 at batch 8 61 images/s against 52-60 with 768.
     // The slice never depends on n: a row's sums then run in the same order
     // in any batch, so an image's vector is bit-equal alone or in a batch.
-    int kc = 2 * g_kc * (int)(4 / es) * 16 / w->nr;
-    // AMX: twice the fp32 32-column slice (the L2-sized one; 1024 on a 1-2
-    // MiB L2): ViT-B/32 bf16 at batch 8 measured 52-60 images/s with 768,
-    // 61 with 1024 (a noisy machine).
-    if (w->kind == K_BF16_AMX) kc = 2 * g_kc32;
+    int kc = w->nr == 32 ? g_kc32 * (int)(4 / es) : 2 * g_kc * (int)(4 / es) * 16 / w->nr;
     j.kc = kc < w->kpad ? w->kpad : kc / w->kpad * w->kpad;
     j.ldq = ((size_t)w->inp * es + 63) / 64 * 64;
     if (j.ldq % 4096 == 0) j.ldq += 64; // rows 4 KiB apart alias in L1
