@@ -8,10 +8,12 @@ model=${2:-$build/models/vit-b32}
 prec=${3:-bf16}
 PORT=${PORT:-18731}
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+# The server must be gone before the next run takes the same port.
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 "$build/lisa" serve --data "$work/data" --port "$PORT" --model "$model" --precision "$prec" --quiet &
 pid=$!
 for i in $(seq 300); do curl -s "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null || { echo "  lisa serve, $(basename "$model") in $prec: the server did not start" >&2; exit 1; }
 for q in cat dog+on+the+beach sunset+over+a+lake; do
     curl -s "http://127.0.0.1:$PORT/api/search?query=$q" >/dev/null
 done
