@@ -539,8 +539,7 @@ static int vision_forward(cap_model *m, const float *pixels, float *out)
     int C = c->num_channels, S = c->image_size, p = c->patch_size, np = (S / p) * (S / p), n = np + 1;
     int d = c->vision.hidden, K = C * p * p, rc;
     size_t act = (size_t)n * (d > K ? d : K);
-    if ((rc = vit_reserve(s, pool_size(m->pool), act, (size_t)n * c->vision.intermediate, n, "caption")) < 0)
-        return rc;
+    if ((rc = vit_reserve(s, pool_size(m->pool), act, (size_t)n * c->vision.intermediate, n, "caption")) < 0) return rc;
     vit_unfold(pixels, C, S, p, s->att);
     t_gemm(m->pool, s->qkv, d, s->att, K, m->patch, m->patch_b, np, T_ACT_NONE);
     memcpy(s->x, m->cls, (size_t)d * sizeof *s->x);
