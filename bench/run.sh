@@ -28,7 +28,8 @@ if only clip && [ -x "$build/bench/bench_clip" ]; then
     [ -d tools/js/node_modules/onnxruntime-node ] || (cd tools/js && npm ci --ignore-scripts --no-audit --no-fund >/dev/null 2>&1)
     # ViT-B/32 always; B/16 and L/14 (batch 8 only) with BENCH_LARGE=1: L/14 is 1.7 GB to generate and export,
     # and torch + ORT + three LISA precisions at batch 8 take several minutes more on 2 cores.
-    for preset in vit-b32 ${BENCH_LARGE:+vit-b16 vit-l14}; do
+    # BENCH_PRESETS="vit-b16" reruns the named ones only.
+    for preset in ${BENCH_PRESETS:-vit-b32 ${BENCH_LARGE:+vit-b16 vit-l14}}; do
         out=$build/bench/clip-$preset.txt
         echo "-- $preset"
         sh bench/clip_refs.sh "$build" "$runs" "$preset" > "$out" || exit 1
